@@ -1,0 +1,108 @@
+# livestatus: make | make test | make demo | make bench | make package
+#
+# Objects go to $(BUILD)/obj; `make SAN=1` builds into build/asan with
+# -fsanitize=address,undefined (make test runs both).  Every program links
+# the shared library code (common/, sql/) once; unit tests link every
+# module but the programs' main.c.
+
+VERSION := $(shell cat VERSION)
+SAN ?=
+ifeq ($(SAN),1)
+BUILD ?= build/asan
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD ?= build
+SANFLAGS :=
+endif
+
+CC ?= cc
+PKGS := libcurl json-c sqlite3 libzstd
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2 -Wno-format-nonliteral
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DLS_VERSION='"$(VERSION)"' $(WARN) $(CFLAGS) \
+	$(SANFLAGS) $(PKG_CFLAGS) -I. -MMD -MP
+LDLIBS_ALL = -lfcgi $(PKG_LIBS) -lpthread
+
+LIB_SRC := $(wildcard common/*.c) $(wildcard sql/*.c)
+FCGI_SRC := $(filter-out fcgi/main.c,$(wildcard fcgi/*.c))
+WATCHER_SRC := $(filter-out watcher/main.c,$(wildcard watcher/*.c))
+CLI_SRC := $(filter-out cli/main.c,$(wildcard cli/*.c))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIB_OBJ := $(call obj,$(LIB_SRC)) $(BUILD)/obj/gen/schema_sql.o
+FCGI_OBJ := $(call obj,$(FCGI_SRC))
+WATCHER_OBJ := $(call obj,$(WATCHER_SRC))
+CLI_OBJ := $(call obj,$(CLI_SRC))
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+PROGRAMS := $(BUILD)/livestatus-fcgi
+ifneq ($(wildcard watcher/main.c),)
+PROGRAMS += $(BUILD)/livestatus-watcher
+endif
+ifneq ($(wildcard cli/main.c),)
+PROGRAMS += $(BUILD)/live-status
+endif
+
+.PHONY: all deps test units check check-san demo bench package lint clean install uninstall
+all: $(PROGRAMS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# sql/schema.sql becomes a C string the store applies on open.
+$(BUILD)/gen/schema_sql.c: sql/schema.sql scripts/embed.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed.sh store_schema_sql $< > $@
+$(BUILD)/obj/gen/schema_sql.o: $(BUILD)/gen/schema_sql.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/livestatus-fcgi: $(call obj,fcgi/main.c) $(FCGI_OBJ) $(LIB_OBJ)
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ALL)
+$(BUILD)/livestatus-watcher: $(call obj,watcher/main.c) $(WATCHER_OBJ) $(LIB_OBJ)
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ALL)
+$(BUILD)/live-status: $(call obj,cli/main.c) $(CLI_OBJ) $(LIB_OBJ)
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/tests/%: tests/unit/%.c $(FCGI_OBJ) $(WATCHER_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL) $(CMOCKA_LIBS)
+
+units: $(UNIT_BIN)
+
+# Installs the Debian packages the build and tests need (quiet when present).
+deps:
+	@sh scripts/deps.sh
+
+# The whole suite, then again under ASan/UBSan.  Ends with the runner's
+# "N passed, N failed" line; exits non-zero on any failure.
+test: deps
+	@$(MAKE) --no-print-directory all units
+	@$(MAKE) --no-print-directory SAN=1 all units
+	@python3 tests/run.py --build build --asan-build build/asan
+
+# One pass without the sanitizer run, for quick local work.
+check: all units
+	@python3 tests/run.py --build build
+
+demo: deps all
+	@sh scripts/demo.sh
+
+bench: deps all
+	@sh tests/bench/run.sh
+
+lint:
+	@clang-format --dry-run --Werror $(LIB_SRC) $(wildcard fcgi/*.c watcher/*.c cli/*.c) \
+		$(wildcard common/*.h sql/*.h fcgi/*.h watcher/*.h cli/*.h)
+	@cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+		--suppress=missingIncludeSystem -I. common sql fcgi watcher
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

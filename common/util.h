@@ -1,0 +1,38 @@
+/*
+ * util: small helpers both programs share: clocks, UTF-8, ids, secrets.
+ */
+#ifndef LS_UTIL_H
+#define LS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Wall-clock milliseconds since the epoch. */
+int64_t util_now_ms(void);
+
+/* Monotonic milliseconds, for timers and intervals. */
+int64_t util_mono_ms(void);
+
+/* 1 when s[0..len) is valid UTF-8 (no overlongs, surrogates or NUL). */
+int util_utf8_valid(const char *s, size_t len);
+
+/*
+ * Length in bytes of the longest prefix of s (a NUL-terminated string) that
+ * holds at most maxchars code points and ends on a sequence boundary.
+ */
+size_t util_utf8_prefix(const char *s, size_t maxchars);
+
+/* 1 when id matches [A-Za-z0-9_.:-]{1,128}, the API's box id syntax. */
+int util_valid_id(const char *id);
+
+/*
+ * Compares a secret with a candidate in time that depends only on the
+ * candidate's length, so the secret cannot be learnt byte by byte.
+ * Returns 1 when equal; an empty secret never matches.
+ */
+int util_secret_equal(const char *secret, const char *candidate, size_t candlen);
+
+/* Writes 2*n lowercase hex digits of n random bytes and a NUL into out. */
+void util_random_hex(char *out, size_t n);
+
+#endif

@@ -1,0 +1,110 @@
+-- livestatus store schema.
+--
+-- Each "-- migration N" block below upgrades a database from user_version
+-- N-1 to N.  The store applies, on open and in one BEGIN IMMEDIATE
+-- transaction, every block whose number is above the database's
+-- PRAGMA user_version, then sets user_version to the last one.  Blocks are
+-- never edited once released; a change is a new block.
+--
+-- Times are milliseconds since the epoch.  Inspect with the sqlite3 CLI:
+--   sqlite3 -readonly /var/lib/livestatus/livestatus.db 'SELECT * FROM active_boxes'
+
+-- migration 1
+
+-- One row: the store-wide revision, bumped by every change to a box.
+CREATE TABLE store_meta (
+	id          INTEGER PRIMARY KEY CHECK (id = 1),
+	revision    INTEGER NOT NULL DEFAULT 0,
+	created_ms  INTEGER NOT NULL
+);
+INSERT INTO store_meta (id, revision, created_ms)
+VALUES (1, 0, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
+
+-- Status boxes: one run of one OpenClaw session.  lines is a JSON array of
+-- strings, oldest first.  Children point at their parent and go with it.
+CREATE TABLE boxes (
+	id              TEXT PRIMARY KEY,
+	session_key     TEXT NOT NULL,
+	agent_id        TEXT NOT NULL DEFAULT '',
+	channel_id      TEXT NOT NULL DEFAULT '',
+	root_id         TEXT NOT NULL DEFAULT '',
+	post_id         TEXT NOT NULL DEFAULT '',
+	parent_id       TEXT REFERENCES boxes (id) ON DELETE CASCADE,
+	label           TEXT NOT NULL DEFAULT '',
+	bot_user_id     TEXT NOT NULL DEFAULT '',
+	status          TEXT NOT NULL DEFAULT 'active'
+	                CHECK (status IN ('active', 'done', 'error', 'interrupted')),
+	lines           TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(lines)),
+	start_time_ms   INTEGER NOT NULL,
+	end_time_ms     INTEGER,
+	last_update_ms  INTEGER NOT NULL,
+	token_count     INTEGER NOT NULL DEFAULT 0,
+	model           TEXT NOT NULL DEFAULT '',
+	revision        INTEGER NOT NULL,
+	source          TEXT NOT NULL DEFAULT 'api' CHECK (source IN ('api', 'watcher'))
+);
+CREATE INDEX boxes_by_parent ON boxes (parent_id);
+CREATE INDEX boxes_by_status ON boxes (status, last_update_ms);
+CREATE INDEX boxes_by_channel ON boxes (channel_id);
+CREATE INDEX boxes_by_session ON boxes (session_key);
+
+-- The watcher's place in each transcript file it follows.
+CREATE TABLE watcher_files (
+	path         TEXT PRIMARY KEY,
+	inode        INTEGER NOT NULL,
+	offset       INTEGER NOT NULL,
+	session_key  TEXT NOT NULL DEFAULT '',
+	agent_id     TEXT NOT NULL DEFAULT '',
+	updated_ms   INTEGER NOT NULL
+);
+
+-- The watcher's state per OpenClaw session key: its current box and the
+-- parser's own state (a JSON object it alone reads).
+CREATE TABLE watcher_sessions (
+	session_key  TEXT PRIMARY KEY,
+	box_id       TEXT,
+	state        TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(state)),
+	updated_ms   INTEGER NOT NULL
+);
+
+-- One row, written by the running watcher every heartbeat interval.
+-- stats is a JSON object of its counters (lines_read, parse_errors, ...).
+CREATE TABLE watcher_heartbeat (
+	id                 INTEGER PRIMARY KEY CHECK (id = 1),
+	pid                INTEGER NOT NULL,
+	started_ms         INTEGER NOT NULL,
+	last_heartbeat_ms  INTEGER NOT NULL,
+	interval_ms        INTEGER NOT NULL,
+	breaker            TEXT CHECK (breaker IN ('closed', 'open', 'half_open')),
+	stats              TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(stats))
+);
+
+-- Views for operators.
+CREATE VIEW active_boxes AS
+SELECT id, agent_id, label, channel_id, post_id, parent_id,
+       json_array_length(lines) AS line_count, token_count, model,
+       (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) - start_time_ms) / 1000
+           AS elapsed_s,
+       session_key
+FROM boxes WHERE status = 'active' ORDER BY start_time_ms;
+
+CREATE VIEW box_lines AS
+SELECT b.id AS box_id, b.status, CAST(j.key AS INTEGER) + 1 AS n, j.value AS text
+FROM boxes AS b, json_each(b.lines) AS j
+ORDER BY b.start_time_ms, b.id, n;
+
+CREATE VIEW box_posts AS
+SELECT id AS box_id, status, channel_id, root_id, post_id FROM boxes
+WHERE parent_id IS NULL ORDER BY start_time_ms;
+
+CREATE VIEW transcript_offsets AS
+SELECT path, offset, inode, session_key, agent_id,
+       datetime(updated_ms / 1000, 'unixepoch') AS updated
+FROM watcher_files ORDER BY updated_ms DESC;
+
+CREATE VIEW watcher_health AS
+SELECT pid, datetime(started_ms / 1000, 'unixepoch') AS started,
+       (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) - last_heartbeat_ms) / 1000
+           AS seconds_since_heartbeat,
+       interval_ms / 1000 AS interval_s, breaker, stats
+FROM watcher_heartbeat;

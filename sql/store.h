@@ -1,0 +1,151 @@
+/*
+ * store: the livestatus SQLite database, the only C module that speaks SQL.
+ *
+ * Both programs open the same file through this module.  store_open()
+ * creates the file if needed, switches it to WAL, sets the busy timeout,
+ * turns on foreign keys and applies the migrations of sql/schema.sql that
+ * the file does not have yet (in one BEGIN IMMEDIATE transaction, so the
+ * first of two programs opening a new file does it and the second sees it
+ * done).  A store handle is one SQLite connection: use it from one thread
+ * at a time; threads open a handle each.
+ *
+ * Writes happen inside store_begin() ... store_commit(), which is
+ * BEGIN IMMEDIATE: the write lock is taken up front, so a read-then-write
+ * transaction can never fail half-way with SQLITE_BUSY.  Every function
+ * that changes a box bumps the store-wide revision and stamps the box with
+ * it; callers do not manage revisions.  Reads may run outside a
+ * transaction (each statement sees a consistent snapshot) or inside
+ * store_begin_read() ... store_commit() when several must agree.
+ *
+ * Return codes: STORE_OK (0), or a negative code.  STORE_BUSY means the
+ * database stayed locked past the busy timeout (retry later; nothing was
+ * written), STORE_NOTFOUND that the row does not exist, STORE_ERROR
+ * anything else.  store_errmsg() then says why, for the log (never for an
+ * HTTP client: it may name internals).  After an error inside a write
+ * transaction the caller calls store_rollback().
+ *
+ * Strings in the structs below are owned by the struct and released with
+ * the matching _free() function; a zeroed struct is valid to free.
+ */
+#ifndef LS_STORE_H
+#define LS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store;
+
+enum {
+	STORE_OK = 0,
+	STORE_ERROR = -1,
+	STORE_BUSY = -2,
+	STORE_NOTFOUND = -3,
+};
+
+/* end_time_ms of a box that has not ended. */
+#define STORE_NO_TIME INT64_C(-1)
+
+/* Busy timeout set on every connection unless store_open_ms() says else. */
+#define STORE_BUSY_TIMEOUT_MS 5000
+
+/* One status box; see ../shared/spec/api.md for the meaning of fields. */
+struct store_box {
+	char *id;
+	char *session_key;
+	char *agent_id;
+	char *channel_id;
+	char *root_id;
+	char *post_id;
+	char *parent_id; /* NULL for a top-level box */
+	char *label;
+	char *bot_user_id;
+	char *status;    /* active, done, error or interrupted */
+	char *lines;     /* JSON array of strings, oldest first */
+	char *model;
+	char *source;    /* "api" or "watcher" */
+	int64_t start_time_ms;
+	int64_t end_time_ms; /* STORE_NO_TIME while active */
+	int64_t last_update_ms;
+	int64_t token_count;
+	int64_t revision; /* set by the store on every write */
+};
+
+/* The running watcher's liveness row. */
+struct store_heartbeat {
+	int64_t pid;
+	int64_t started_ms;
+	int64_t last_heartbeat_ms;
+	int64_t interval_ms;
+	char *breaker; /* closed, open, half_open, or NULL without Mattermost */
+	char *stats;   /* JSON object of counters */
+};
+
+/* Counts for health and metrics. */
+struct store_counts {
+	int64_t active;
+	int64_t done;
+	int64_t error;
+	int64_t interrupted;
+	int64_t total;
+};
+
+int store_open(const char *path, store **out, char *err, size_t errlen);
+int store_open_ms(const char *path, int busy_timeout_ms, store **out, char *err,
+    size_t errlen);
+void store_close(store *st);
+
+const char *store_errmsg(store *st);
+const char *store_path(store *st);
+
+/* PRAGMA user_version of the open file; the newest this build knows. */
+int store_schema_version(store *st);
+int store_schema_latest(void);
+
+/* Times any statement of this process met a busy database (all handles). */
+int64_t store_busy_total(void);
+
+int store_begin(store *st);      /* BEGIN IMMEDIATE */
+int store_begin_read(store *st); /* BEGIN (deferred), for consistent reads */
+int store_commit(store *st);
+void store_rollback(store *st);
+
+/* The store-wide revision. */
+int store_revision(store *st, int64_t *out);
+
+/*
+ * Writes box (insert, or update every column of an existing one: children
+ * are kept).  Sets box->revision.  In a write transaction.
+ */
+int store_box_put(store *st, struct store_box *box);
+
+int store_box_get(store *st, const char *id, struct store_box *out);
+
+/* Deletes a box and, through the foreign key, its children. */
+int store_box_delete(store *st, const char *id);
+
+/*
+ * Every box, parents and children alike, ordered by start time then
+ * creation; *out is an array of *n boxes freed with store_box_list_free().
+ */
+int store_box_list(store *st, struct store_box **out, size_t *n);
+void store_box_list_free(struct store_box *list, size_t n);
+
+int store_box_counts(store *st, struct store_counts *out);
+
+/*
+ * The responder's cleanup, in its own write transaction: active boxes with
+ * no update for stale_ms become interrupted; finished top-level boxes that
+ * ended more than delete_ms ago are deleted with their children.  The
+ * counts of each are returned.
+ */
+int store_cleanup(store *st, int64_t now_ms, int64_t stale_ms, int64_t delete_ms,
+    int64_t *interrupted, int64_t *deleted);
+
+int store_heartbeat_put(store *st, const struct store_heartbeat *hb);
+int store_heartbeat_get(store *st, struct store_heartbeat *out);
+int store_heartbeat_delete(store *st);
+
+void store_box_free(struct store_box *box);
+void store_heartbeat_free(struct store_heartbeat *hb);
+
+#endif

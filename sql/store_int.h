@@ -1,0 +1,50 @@
+/*
+ * store_int: what the store's own .c files share (store.c and the
+ * per-program parts such as store_watcher.c).  Nothing outside sql/
+ * includes this.
+ *
+ * store_stmt() returns a prepared statement for a static SQL string,
+ * prepared once per connection and reset before it is handed out; key it
+ * by the string's address, so pass a static const array, not a temporary.
+ * store_fail() turns an SQLite result code into STORE_BUSY or STORE_ERROR
+ * and remembers the message for store_errmsg().
+ */
+#ifndef LS_STORE_INT_H
+#define LS_STORE_INT_H
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+#define STORE_STMT_MAX 64
+
+struct store_stmt_slot {
+	const char *sql;
+	sqlite3_stmt *stmt;
+};
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	char errmsg[256];
+	int nstmt;
+	struct store_stmt_slot stmts[STORE_STMT_MAX];
+};
+
+sqlite3_stmt *store_stmt(store *st, const char *sql);
+int store_fail(store *st, int rc);
+
+/* Column helpers: a NULL column becomes "" (or NULL for _null). */
+char *store_col_text(sqlite3_stmt *s, int col);
+char *store_col_text_null(sqlite3_stmt *s, int col);
+
+/* Binds text, or NULL when s is NULL. */
+int store_bind_text(sqlite3_stmt *s, int idx, const char *v);
+
+/* Runs a statement that returns no rows; STORE_OK or a failure code. */
+int store_step_done(store *st, sqlite3_stmt *s);
+
+/* Bumps the store-wide revision in a write transaction. */
+int store_bump_revision(store *st, int64_t *out);
+
+#endif
