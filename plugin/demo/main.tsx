@@ -1,0 +1,104 @@
+// The demo page: a channel with one custom_livestatus post per top-level box, the right-hand
+// panel, and the root components, all taken from what the plugin registered. Query string:
+// ?box=<id> shows only that box's post; ?theme=dark uses a dark Mattermost theme.
+import './registry';
+import '../webapp/src/index';
+
+import React from 'react';
+import {createRoot} from 'react-dom/client';
+
+import {useBoxes} from '../webapp/src/hooks';
+import {getLive} from '../webapp/src/live';
+
+import {isRhsOpen, onRhsChange, registered} from './registry';
+
+const params = new URLSearchParams(window.location.search);
+const fixedBox = params.get('box');
+let theme = params.get('theme') === 'dark' ? 'dark' : 'light';
+document.documentElement.dataset.theme = theme;
+
+// The e2e test and a curious visitor can see which way updates arrive.
+const live = getLive();
+const showTransport = () => {
+    document.documentElement.dataset.lsTransport = live.transport;
+};
+live.onChange(showTransport);
+showTransport();
+
+// What Mattermost's router would do for a permalink: here, bring the post into view.
+window.WebappUtils = {
+    browserHistory: {
+        push(p: string) {
+            const id = p.split('/').pop();
+            const el = document.querySelector(`[data-post-id="${id}"]`);
+            el?.scrollIntoView({behavior: 'smooth', block: 'center'});
+        },
+    },
+};
+
+function Post({boxId, postId}: {boxId: string; postId: string}) {
+    const Renderer = registered.postTypes.custom_livestatus;
+    const post = {id: postId, type: 'custom_livestatus', message: '', props: {session_id: boxId}};
+    return (
+        <div className='demo-post' data-post-id={postId}>
+            <div className='demo-author'>{'openclaw'}<span className='demo-bot'>{'BOT'}</span></div>
+            {Renderer ? <Renderer post={post}/> : null}
+        </div>
+    );
+}
+
+function Channel() {
+    const {boxes, loaded} = useBoxes();
+    if (fixedBox) {
+        return <Post boxId={fixedBox} postId={fixedBox}/>;
+    }
+    // Posts in channel order: the oldest box first, as the watcher created them.
+    const posts = [...boxes].sort((a, b) => a.start_time_ms - b.start_time_ms);
+    if (posts.length === 0) {
+        return <div className='demo-empty'>{loaded ? 'No status boxes yet: start a session and watch.' : 'Loading\u2026'}</div>;
+    }
+    return <>{posts.map((b) => <Post key={b.id} boxId={b.id} postId={b.post_id || b.id}/>)}</>;
+}
+
+function App() {
+    const [rhsOpen, setRhsOpen] = React.useState(isRhsOpen());
+    React.useEffect(() => onRhsChange(setRhsOpen), []);
+    const rhs = registered.rhs[0];
+    const Rhs = rhs?.component;
+    return (
+        <div className='demo-app'>
+            <header className='demo-header'>
+                <span className='demo-channel'>{'~ops'}</span>
+                <span className='demo-spacer'/>
+                {registered.headerButtons.map((b, i) => (
+                    <button key={i} type='button' className='demo-button' title={String(b.tooltip)} onClick={b.action}>
+                        {b.icon}
+                    </button>
+                ))}
+                <button
+                    type='button'
+                    className='demo-button'
+                    title='Switch theme'
+                    onClick={() => {
+                        theme = theme === 'dark' ? 'light' : 'dark';
+                        document.documentElement.dataset.theme = theme;
+                    }}
+                >
+                    {'\u25D0'}
+                </button>
+            </header>
+            <div className='demo-main'>
+                <main className='demo-center'><Channel/></main>
+                {rhsOpen && Rhs && (
+                    <aside className='demo-rhs'>
+                        <div className='demo-rhs-title'>{rhs.title}</div>
+                        <Rhs/>
+                    </aside>
+                )}
+            </div>
+            {registered.roots.map((C, i) => <C key={i}/>)}
+        </div>
+    );
+}
+
+createRoot(document.getElementById('root')!).render(<App/>);

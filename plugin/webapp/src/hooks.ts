@@ -1,0 +1,52 @@
+// React bindings of the live store. Only hooks that exist since React 16.8, because a plugin
+// renders with whatever React the Mattermost page carries (17 on 7.x servers).
+import React from 'react';
+
+import {getLive} from './live';
+import type {SessionData} from './types';
+
+function useStoreVersion(attach: () => () => void, deps: unknown[]): void {
+    const [, bump] = React.useReducer((n: number) => n + 1, 0);
+    React.useEffect(() => {
+        const store = getLive();
+        const off = store.onChange(bump);
+        const detach = attach();
+        bump(); // catch a change between render and subscribe
+        return () => {
+            off();
+            detach();
+        };
+        // eslint-disable-next-line react-hooks/exhaustive-deps
+    }, deps);
+}
+
+export interface BoxState {
+    box: SessionData | undefined;
+    missing: boolean;
+}
+
+export function useBox(id: string): BoxState {
+    useStoreVersion(() => getLive().watchBox(id), [id]);
+    const store = getLive();
+    return {box: store.getBox(id), missing: store.isMissing(id)};
+}
+
+export function useBoxes(): {boxes: SessionData[]; loaded: boolean} {
+    useStoreVersion(() => getLive().watchList(), []);
+    const store = getLive();
+    return {boxes: store.getRoots(), loaded: store.isListLoaded()};
+}
+
+// The current time, ticking once a second only while something on screen is still running.
+export function useNow(running: boolean): number {
+    const [now, setNow] = React.useState(() => Date.now());
+    React.useEffect(() => {
+        if (!running) {
+            return undefined;
+        }
+        setNow(Date.now());
+        const t = setInterval(() => setNow(Date.now()), 1000);
+        return () => clearInterval(t);
+    }, [running]);
+    return now;
+}

@@ -1,0 +1,530 @@
+// The data layer: one store per page that every view reads, so a page with many posts, the
+// right-hand panel and the widget holds one stream connection and one cache between them.
+//
+// How it stays current (api.md "Live updates"):
+// - push: an EventSource on <base>/api/v1/stream delivers notices {revision, id, channel_id};
+//   each notice makes the store GET that one box, so the server's reader rules decide what the
+//   user sees. A lost stream is reopened with exponential backoff (1 s doubling to 30 s, plus
+//   up to 25% jitter so a restarted nginx is not hit by every browser at once); while it is
+//   down the store polls, and every (re)open refetches the list so nothing stays stale.
+// - poll: when the stream fails before it ever opened (no nchan, 403/404 on the stream URL,
+//   no EventSource in the browser), the store polls GET <base>/api/v1/sessions every 2 s with
+//   If-None-Match, where 304 means nothing changed.
+import type {Notice, SessionData} from './types';
+
+export type Transport = 'idle' | 'connecting' | 'stream' | 'reconnecting' | 'poll';
+
+export interface EventSourceLike {
+    onopen: ((ev: any) => void) | null;
+    onmessage: ((ev: {data: string}) => void) | null;
+    onerror: ((ev: any) => void) | null;
+    close(): void;
+}
+export type EventSourceCtor = new (url: string, init?: {withCredentials?: boolean}) => EventSourceLike;
+
+export interface LiveOptions {
+    base: string; // e.g. https://mm.example.com/plugins/com.openclaw.livestatus
+    fetch?: typeof fetch;
+    EventSource?: EventSourceCtor | null; // null: never try the stream
+    pollMs?: number;
+    random?: () => number; // jitter source, replaceable in tests
+}
+
+export const POLL_MS = 2000;
+export const BACKOFF_START_MS = 1000;
+export const BACKOFF_MAX_MS = 30000;
+
+// The newest change anywhere in a box's tree: a child's change may not bump its parent.
+export function treeRevision(box: SessionData): number {
+    let rev = box.revision;
+    for (const c of box.children || []) {
+        rev = Math.max(rev, treeRevision(c));
+    }
+    return rev;
+}
+
+export function findIn(box: SessionData, id: string): SessionData | undefined {
+    if (box.id === id) {
+        return box;
+    }
+    for (const c of box.children || []) {
+        const hit = findIn(c, id);
+        if (hit) {
+            return hit;
+        }
+    }
+    return undefined;
+}
+
+// Returns a copy of the tree with `child` put under its parent (replaced or appended), or the
+// same object when the parent is not in this tree, so unchanged branches keep their identity.
+function placeChild(node: SessionData, child: SessionData): SessionData {
+    if (node.id === child.parent_id) {
+        const kids = node.children || [];
+        const i = kids.findIndex((c) => c.id === child.id);
+        const next = i < 0 ? [...kids, child] : kids.map((c, j) => (j === i ? child : c));
+        return {...node, children: next};
+    }
+    let changed = false;
+    const kids = (node.children || []).map((c) => {
+        const n = placeChild(c, child);
+        changed = changed || n !== c;
+        return n;
+    });
+    return changed ? {...node, children: kids} : node;
+}
+
+function dropChild(node: SessionData, id: string): SessionData {
+    const kids = node.children || [];
+    if (!kids.some((c) => findIn(c, id))) {
+        return node;
+    }
+    return {...node, children: kids.filter((c) => c.id !== id).map((c) => dropChild(c, id))};
+}
+
+function parseEtagRevision(etag: string): number | null {
+    const m = /^(?:W\/)?"?(\d+)"?$/.exec(etag.trim());
+    return m ? Number(m[1]) : null;
+}
+
+export class LiveStore {
+    transport: Transport = 'idle';
+
+    private readonly base: string;
+    private readonly doFetch: typeof fetch;
+    private readonly ES: EventSourceCtor | null;
+    private readonly pollMs: number;
+    private readonly random: () => number;
+
+    private roots = new Map<string, SessionData>();
+    private rootList: SessionData[] | null = null;
+    private missing = new Set<string>();
+    private watched = new Map<string, number>();
+    private listWatchers = 0;
+    private listLoaded = false;
+    private listeners = new Set<() => void>();
+    private etag = '';
+    private inflight = new Map<string, boolean>(); // box id -> fetch again when this one ends
+
+    private started = false;
+    private closed = false;
+    private es: EventSourceLike | null = null;
+    private everOpened = false;
+    private attempt = 0;
+    private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+    private pollTimer: ReturnType<typeof setTimeout> | null = null;
+    private pollGen = 0;
+    private polling = false;
+
+    constructor(opts: LiveOptions) {
+        this.base = opts.base.replace(/\/+$/, '');
+        this.doFetch = opts.fetch ?? ((...a) => fetch(...a));
+        const globalES = typeof EventSource === 'undefined' ? null : (EventSource as unknown as EventSourceCtor);
+        this.ES = opts.EventSource === undefined ? globalES : opts.EventSource;
+        this.pollMs = opts.pollMs ?? POLL_MS;
+        this.random = opts.random ?? Math.random;
+    }
+
+    // ---- what views use ----
+
+    onChange(fn: () => void): () => void {
+        this.listeners.add(fn);
+        return () => this.listeners.delete(fn);
+    }
+
+    watchBox(id: string): () => void {
+        this.watched.set(id, (this.watched.get(id) ?? 0) + 1);
+        this.start();
+        if (!this.getBox(id) && !this.missing.has(id)) {
+            this.fetchBox(id);
+        }
+        return () => {
+            const n = (this.watched.get(id) ?? 1) - 1;
+            if (n > 0) {
+                this.watched.set(id, n);
+            } else {
+                this.watched.delete(id);
+            }
+        };
+    }
+
+    watchList(): () => void {
+        this.listWatchers++;
+        this.start();
+        if (!this.listLoaded) {
+            void this.fetchList();
+        }
+        return () => {
+            this.listWatchers--;
+        };
+    }
+
+    getBox(id: string): SessionData | undefined {
+        for (const root of this.roots.values()) {
+            const hit = findIn(root, id);
+            if (hit) {
+                return hit;
+            }
+        }
+        return undefined;
+    }
+
+    // True once the server said the box does not exist (or is not for this user).
+    isMissing(id: string): boolean {
+        return this.missing.has(id);
+    }
+
+    getRoots(): SessionData[] {
+        if (!this.rootList) {
+            this.rootList = [...this.roots.values()];
+        }
+        return this.rootList;
+    }
+
+    isListLoaded(): boolean {
+        return this.listLoaded;
+    }
+
+    close(): void {
+        this.closed = true;
+        this.stopPolling();
+        if (this.reconnectTimer) {
+            clearTimeout(this.reconnectTimer);
+            this.reconnectTimer = null;
+        }
+        this.es?.close();
+        this.es = null;
+        this.listeners.clear();
+    }
+
+    // ---- connection ----
+
+    private start(): void {
+        if (this.started || this.closed) {
+            return;
+        }
+        this.started = true;
+        this.connect();
+    }
+
+    private connect(): void {
+        if (this.closed) {
+            return;
+        }
+        if (!this.ES) {
+            this.startPolling();
+            return;
+        }
+        let es: EventSourceLike;
+        try {
+            es = new this.ES(`${this.base}/api/v1/stream`, {withCredentials: true});
+        } catch {
+            this.startPolling();
+            return;
+        }
+        this.es = es;
+        if (!this.everOpened) {
+            this.setTransport('connecting');
+        }
+        es.onopen = () => {
+            if (this.es !== es) {
+                return;
+            }
+            this.everOpened = true;
+            this.attempt = 0;
+            this.stopPolling();
+            this.setTransport('stream');
+            void this.fetchList(); // whatever changed while we were not listening
+        };
+        es.onmessage = (ev) => {
+            if (this.es === es) {
+                this.onNotice(ev.data);
+            }
+        };
+        es.onerror = () => {
+            if (this.es !== es) {
+                return;
+            }
+            // Closing stops the browser's own fixed-delay retry; ours backs off.
+            es.close();
+            this.es = null;
+            this.startPolling();
+            if (this.everOpened) {
+                this.scheduleReconnect();
+            }
+        };
+    }
+
+    private scheduleReconnect(): void {
+        const base = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** this.attempt);
+        const delay = Math.min(BACKOFF_MAX_MS, base * (1 + 0.25 * this.random()));
+        this.attempt++;
+        this.reconnectTimer = setTimeout(() => {
+            this.reconnectTimer = null;
+            this.connect();
+        }, delay);
+    }
+
+    private startPolling(): void {
+        if (this.closed || this.polling) {
+            return;
+        }
+        this.polling = true;
+        this.setTransport(this.everOpened ? 'reconnecting' : 'poll');
+        const gen = ++this.pollGen;
+        const tick = async () => {
+            this.pollTimer = null;
+            await this.fetchList();
+            if (this.polling && gen === this.pollGen) {
+                this.pollTimer = setTimeout(tick, this.pollMs);
+            }
+        };
+        void tick();
+    }
+
+    private stopPolling(): void {
+        this.polling = false;
+        this.pollGen++;
+        if (this.pollTimer) {
+            clearTimeout(this.pollTimer);
+            this.pollTimer = null;
+        }
+    }
+
+    private setTransport(t: Transport): void {
+        if (this.transport !== t) {
+            this.transport = t;
+            this.emit();
+        }
+    }
+
+    // ---- data ----
+
+    private onNotice(data: string): void {
+        let n: Partial<Notice>;
+        try {
+            n = JSON.parse(data);
+        } catch {
+            return;
+        }
+        if (!n || typeof n.id !== 'string' || n.id === '') {
+            return;
+        }
+        const known = this.getBox(n.id);
+        if (known && typeof n.revision === 'number' && known.revision >= n.revision) {
+            return; // already have that change (e.g. from the refetch after open)
+        }
+        this.fetchBox(n.id);
+    }
+
+    private request(path: string, headers: Record<string, string> = {}): Promise<Response> {
+        return this.doFetch(`${this.base}${path}`, {
+            credentials: 'include',
+            cache: 'no-store',
+            headers: {'X-Requested-With': 'XMLHttpRequest', ...headers},
+        });
+    }
+
+    private async fetchList(): Promise<void> {
+        let res: Response;
+        try {
+            res = await this.request('/api/v1/sessions', this.etag ? {'If-None-Match': this.etag} : {});
+        } catch {
+            return;
+        }
+        if (this.closed) {
+            return;
+        }
+        if (res.status === 304) {
+            this.markListLoaded();
+            return;
+        }
+        if (!res.ok) {
+            return;
+        }
+        let list: unknown;
+        try {
+            list = await res.json();
+        } catch {
+            return;
+        }
+        if (!Array.isArray(list) || this.closed) {
+            return;
+        }
+        const etag = res.headers.get('ETag') ?? '';
+        this.etag = etag;
+        this.applySnapshot(list as SessionData[], parseEtagRevision(etag));
+    }
+
+    private markListLoaded(): void {
+        if (!this.listLoaded) {
+            this.listLoaded = true;
+            this.emit();
+        }
+    }
+
+    // A full list replaces the cache, except boxes we hold in a newer state than the list
+    // (a notice's fetch that finished first); snapRev is the store revision the list shows.
+    private applySnapshot(list: SessionData[], snapRev: number | null): void {
+        const before = this.roots;
+        const next = new Map<string, SessionData>();
+        for (const box of list) {
+            if (!box || typeof box.id !== 'string') {
+                continue;
+            }
+            const old = before.get(box.id);
+            next.set(box.id, old && treeRevision(old) > treeRevision(box) ? old : box);
+            this.missing.delete(box.id);
+        }
+        for (const [id, old] of before) {
+            if (next.has(id)) {
+                continue;
+            }
+            if (snapRev !== null && treeRevision(old) > snapRev) {
+                next.set(id, old);
+            } else {
+                this.missing.add(id);
+            }
+        }
+        this.roots = next;
+        this.listLoaded = true;
+        this.emit();
+        for (const id of this.watched.keys()) {
+            if (!this.getBox(id) && !this.missing.has(id)) {
+                this.fetchBox(id); // e.g. a box this list does not carry
+            }
+        }
+    }
+
+    // One request per box at a time; notices that arrive meanwhile cost one more fetch, not one each.
+    private fetchBox(id: string): void {
+        if (this.inflight.has(id)) {
+            this.inflight.set(id, true);
+            return;
+        }
+        this.inflight.set(id, false);
+        void this.loadBox(id).finally(() => {
+            const again = this.inflight.get(id);
+            this.inflight.delete(id);
+            if (again && !this.closed) {
+                this.fetchBox(id);
+            }
+        });
+    }
+
+    private async loadBox(id: string): Promise<void> {
+        let res: Response;
+        try {
+            res = await this.request(`/api/v1/sessions/${encodeURIComponent(id)}`);
+        } catch {
+            return;
+        }
+        if (this.closed) {
+            return;
+        }
+        if (res.status === 404 || res.status === 403) {
+            this.remove(id);
+            return;
+        }
+        if (!res.ok) {
+            return;
+        }
+        let box: SessionData;
+        try {
+            box = await res.json();
+        } catch {
+            return;
+        }
+        if (box && typeof box.id === 'string' && !this.closed) {
+            this.upsert(box);
+        }
+    }
+
+    private upsert(box: SessionData): void {
+        this.missing.delete(box.id);
+        const old = this.getBox(box.id);
+        if (old && treeRevision(old) > treeRevision(box)) {
+            return; // an older answer overtaken by a newer one
+        }
+        if (!box.parent_id) {
+            this.roots.set(box.id, box);
+            this.emit();
+            return;
+        }
+        const rootId = this.rootIdOf(box.parent_id);
+        if (!rootId) {
+            this.fetchBox(box.parent_id); // the parent's answer carries this child nested
+            return;
+        }
+        this.roots.set(rootId, placeChild(this.roots.get(rootId)!, box));
+        this.emit();
+    }
+
+    private rootIdOf(id: string): string | undefined {
+        for (const [rootId, root] of this.roots) {
+            if (findIn(root, id)) {
+                return rootId;
+            }
+        }
+        return undefined;
+    }
+
+    private remove(id: string): void {
+        this.missing.add(id);
+        if (this.roots.delete(id)) {
+            this.emit();
+            return;
+        }
+        const rootId = this.rootIdOf(id);
+        if (rootId) {
+            this.roots.set(rootId, dropChild(this.roots.get(rootId)!, id));
+            this.emit();
+        }
+    }
+
+    private emit(): void {
+        this.rootList = null;
+        for (const fn of [...this.listeners]) {
+            fn();
+        }
+    }
+}
+
+// ---- the page-wide instance ----
+
+let current: LiveStore | null = null;
+
+export const PLUGIN_ID = 'com.openclaw.livestatus';
+
+declare global {
+    interface Window {
+        __LIVESTATUS_BASE__?: string;
+        basename?: string;
+    }
+}
+
+// Where the API is: an explicit override (the demo, tests), else the server's site URL, else
+// this page's origin, each followed by the plugin's route prefix that nginx forwards.
+export function resolveBase(siteURL?: string): string {
+    if (typeof window !== 'undefined' && window.__LIVESTATUS_BASE__) {
+        return window.__LIVESTATUS_BASE__.replace(/\/+$/, '');
+    }
+    let root = (siteURL || '').replace(/\/+$/, '');
+    if (!root && typeof window !== 'undefined') {
+        root = window.location.origin + (window.basename || '').replace(/\/+$/, '');
+    }
+    return `${root}/plugins/${PLUGIN_ID}`;
+}
+
+export function configureLive(opts: LiveOptions): LiveStore {
+    current?.close();
+    current = new LiveStore(opts);
+    return current;
+}
+
+export function getLive(): LiveStore {
+    if (!current) {
+        current = new LiveStore({base: resolveBase()});
+    }
+    return current;
+}
