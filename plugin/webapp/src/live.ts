@@ -470,16 +470,17 @@ export class LiveStore {
     }
 
     private remove(id: string): void {
+        const news = !this.missing.has(id);
         this.missing.add(id);
-        if (this.roots.delete(id)) {
-            this.emit();
-            return;
-        }
         const rootId = this.rootIdOf(id);
-        if (rootId) {
+        if (rootId === id) {
+            this.roots.delete(id);
+        } else if (rootId) {
             this.roots.set(rootId, dropChild(this.roots.get(rootId)!, id));
-            this.emit();
+        } else if (!news) {
+            return; // nothing held and already known to be gone
         }
+        this.emit();
     }
 
     private emit(): void {

@@ -1,0 +1,72 @@
+// Registration with the Mattermost plugin registry, the manifest, and the built bundle's use
+// of the page's React.
+import fs from 'node:fs';
+import path from 'node:path';
+
+import {describe, expect, it, vi} from 'vitest';
+
+import {LiveStatusPost} from '../webapp/src/components/PostType';
+import {RhsPanel} from '../webapp/src/components/RhsPanel';
+import {Widget} from '../webapp/src/components/Widget';
+import {configureLive} from '../webapp/src/live';
+import {LiveStatusPlugin, POST_TYPE} from '../webapp/src/plugin';
+import type {PluginRegistry} from '../webapp/src/types';
+
+const root = path.resolve(__dirname, '..');
+
+describe('LiveStatusPlugin.initialize', () => {
+    it('registers the post type, the RHS with its header button, and the widget', () => {
+        const toggle = {type: 'TOGGLE'};
+        const registry = {
+            registerPostTypeComponent: vi.fn(() => 'a'),
+            registerRightHandSidebarComponent: vi.fn(() => ({id: 'r', showRHSPlugin: {}, hideRHSPlugin: {}, toggleRHSPlugin: toggle})),
+            registerChannelHeaderButtonAction: vi.fn(() => 'b'),
+            registerRootComponent: vi.fn(() => 'c'),
+        };
+        const store = {getState: () => ({entities: {general: {config: {SiteURL: 'https://mm.example.com'}}}}), dispatch: vi.fn()};
+        new LiveStatusPlugin().initialize(registry as unknown as PluginRegistry, store);
+
+        expect(registry.registerPostTypeComponent).toHaveBeenCalledWith(POST_TYPE, LiveStatusPost);
+        expect(POST_TYPE).toBe('custom_livestatus');
+        expect(registry.registerRightHandSidebarComponent).toHaveBeenCalledWith(RhsPanel, 'Live Status');
+        expect(registry.registerRootComponent).toHaveBeenCalledWith(Widget);
+        const call = registry.registerChannelHeaderButtonAction.mock.calls[0] as unknown[];
+        (call[1] as () => void)();
+        expect(store.dispatch).toHaveBeenCalledWith(toggle);
+        expect(document.getElementById('livestatus-style')).not.toBeNull();
+        configureLive({base: 'http://unused', EventSource: null, fetch: () => new Promise(() => {})});
+    });
+});
+
+describe('plugin.json', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(root, 'plugin.json'), 'utf8'));
+
+    it('is a webapp-only plugin with the agreed id and name', () => {
+        expect(manifest.id).toBe('com.openclaw.livestatus');
+        expect(manifest.name).toBe('OpenClaw Live Status');
+        expect(manifest.min_server_version).toBe('7.0.0');
+        expect(manifest.webapp.bundle_path).toBe('webapp/dist/main.js');
+        expect(manifest.server).toBeUndefined();
+    });
+
+    it('carries the project version', () => {
+        const versionFile = path.join(root, '..', 'VERSION');
+        if (fs.existsSync(versionFile)) {
+            expect(manifest.version).toBe(fs.readFileSync(versionFile, 'utf8').trim());
+        } else {
+            expect(manifest.version).toMatch(/^\d+\.\d+\.\d+$/);
+        }
+    });
+});
+
+describe('built bundle', () => {
+    const bundle = path.join(root, 'webapp/dist/main.js');
+    it.skipIf(!fs.existsSync(bundle))('takes React from the page instead of bundling it', () => {
+        const js = fs.readFileSync(bundle, 'utf8');
+        expect(js).toContain('window.React');
+        expect(js).not.toContain('react.production');
+        expect(js).not.toMatch(/__SECRET_INTERNALS|ReactCurrentDispatcher/);
+        expect(js).toContain('com.openclaw.livestatus');
+        expect(js).toContain('custom_livestatus');
+    });
+});
