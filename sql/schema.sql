@@ -108,3 +108,45 @@ SELECT pid, datetime(started_ms / 1000, 'unixepoch') AS started,
            AS seconds_since_heartbeat,
        interval_ms / 1000 AS interval_s, breaker, stats
 FROM watcher_heartbeat;
+
+-- The Mattermost poster (watcher/mm_poster.c): one row per top-level box it
+-- has decided about.  The row, with a fresh pending_post_id, is committed
+-- before the create request goes out, so a restart (even after kill -9)
+-- re-sends the same pending_post_id, which Mattermost answers with the post
+-- it already made, instead of making a second one.  posted_revision is the
+-- highest revision of the box and its children that Mattermost shows;
+-- posted_text the message it shows.  state: creating (intent recorded, no
+-- post id yet), posted, local (no channel: kept local), gone (the post was
+-- deleted on the server), failed (refused by the server; retried on the
+-- next change).  unsure_ms is when a create was sent without an answer.
+CREATE TABLE mm_posts (
+	box_id           TEXT PRIMARY KEY REFERENCES boxes (id) ON DELETE CASCADE,
+	channel_id       TEXT NOT NULL DEFAULT '',
+	root_id          TEXT NOT NULL DEFAULT '',
+	mode             TEXT NOT NULL CHECK (mode IN ('plugin', 'rest', 'local')),
+	state            TEXT NOT NULL
+	                 CHECK (state IN ('creating', 'posted', 'local', 'gone', 'failed')),
+	pending_post_id  TEXT NOT NULL DEFAULT '',
+	post_id          TEXT NOT NULL DEFAULT '',
+	intent_ms        INTEGER NOT NULL,
+	unsure_ms        INTEGER NOT NULL DEFAULT 0,
+	posted_revision  INTEGER NOT NULL DEFAULT 0,
+	posted_text      TEXT NOT NULL DEFAULT '',
+	final_sent       INTEGER NOT NULL DEFAULT 0,
+	updated_ms       INTEGER NOT NULL
+);
+
+-- Direct-message channels between the bot and a user (user:<id> targets).
+CREATE TABLE mm_direct_channels (
+	user_id      TEXT PRIMARY KEY,
+	channel_id   TEXT NOT NULL,
+	updated_ms   INTEGER NOT NULL
+);
+
+CREATE VIEW mattermost_posts AS
+SELECT p.box_id, b.status, p.mode, p.state, p.channel_id, p.root_id, p.post_id,
+       b.revision AS box_revision, p.posted_revision,
+       length(p.posted_text) AS posted_chars,
+       datetime(p.updated_ms / 1000, 'unixepoch') AS updated
+FROM mm_posts AS p JOIN boxes AS b ON b.id = p.box_id
+ORDER BY b.start_time_ms;

@@ -1,0 +1,309 @@
+/* store_mm: the Mattermost poster's rows and its queries over boxes. */
+#include "store_mm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/util.h"
+#include "../common/xmalloc.h"
+#include "store_int.h"
+
+/*
+ * Every watcher-made top-level box with the highest revision in its
+ * subtree, kept when that is above what mm_posts says was posted.
+ */
+int
+store_mm_dirty(store *st, size_t limit, struct store_mm_dirty **out, size_t *n)
+{
+	static const char sql[] =
+	    "WITH RECURSIVE tree (top, id, rev) AS ("
+	    " SELECT id, id, revision FROM boxes"
+	    "  WHERE parent_id IS NULL AND source = 'watcher'"
+	    " UNION ALL"
+	    " SELECT t.top, b.id, b.revision FROM boxes AS b JOIN tree AS t ON b.parent_id = t.id"
+	    "), tops (top, rev) AS (SELECT top, max(rev) FROM tree GROUP BY top) "
+	    "SELECT tops.top, tops.rev FROM tops LEFT JOIN mm_posts AS p ON p.box_id = tops.top "
+	    "WHERE p.box_id IS NULL OR p.posted_revision < tops.rev "
+	    "ORDER BY tops.rev LIMIT ?1";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	struct store_mm_dirty *list = NULL;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 16;
+			list = xreallocarray(list, cap, sizeof(*list));
+		}
+		list[len].box_id = store_col_text(s, 0);
+		list[len].tree_revision = sqlite3_column_int64(s, 1);
+		len++;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		store_mm_dirty_free(list, len);
+		return store_fail(st, rc);
+	}
+	*out = list;
+	*n = len;
+	return STORE_OK;
+}
+
+void
+store_mm_dirty_free(struct store_mm_dirty *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(list[i].box_id);
+	free(list);
+}
+
+#define STORE_MM_BOX_COLUMNS                                                  \
+	"b.id, b.session_key, b.agent_id, b.channel_id, b.root_id, b.post_id, "  \
+	"b.parent_id, b.label, b.bot_user_id, b.status, b.lines, b.model, "       \
+	"b.source, b.start_time_ms, b.end_time_ms, b.last_update_ms, "           \
+	"b.token_count, b.revision"
+
+static void
+store_mm_box_read(sqlite3_stmt *s, struct store_box *b)
+{
+	b->id = store_col_text(s, 0);
+	b->session_key = store_col_text(s, 1);
+	b->agent_id = store_col_text(s, 2);
+	b->channel_id = store_col_text(s, 3);
+	b->root_id = store_col_text(s, 4);
+	b->post_id = store_col_text(s, 5);
+	b->parent_id = store_col_text_null(s, 6);
+	b->label = store_col_text(s, 7);
+	b->bot_user_id = store_col_text(s, 8);
+	b->status = store_col_text(s, 9);
+	b->lines = store_col_text(s, 10);
+	b->model = store_col_text(s, 11);
+	b->source = store_col_text(s, 12);
+	b->start_time_ms = sqlite3_column_int64(s, 13);
+	b->end_time_ms = sqlite3_column_type(s, 14) == SQLITE_NULL ?
+	    STORE_NO_TIME : sqlite3_column_int64(s, 14);
+	b->last_update_ms = sqlite3_column_int64(s, 15);
+	b->token_count = sqlite3_column_int64(s, 16);
+	b->revision = sqlite3_column_int64(s, 17);
+}
+
+/*
+ * Depth-first order: each row carries a path of zero-padded start times and
+ * row ids from the top, so sorting on it puts children right after their
+ * parent and siblings in start order.
+ */
+int
+store_mm_tree(store *st, const char *id, struct store_box **out, size_t *n)
+{
+	static const char sql[] =
+	    "WITH RECURSIVE tree (id, path) AS ("
+	    " SELECT id, '' FROM boxes WHERE id = ?1"
+	    " UNION ALL"
+	    " SELECT b.id, t.path || printf('/%020d.%020d', b.start_time_ms, b.rowid)"
+	    "  FROM boxes AS b JOIN tree AS t ON b.parent_id = t.id"
+	    ") SELECT " STORE_MM_BOX_COLUMNS
+	    " FROM tree JOIN boxes AS b ON b.id = tree.id ORDER BY tree.path";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	struct store_box *list = NULL;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (s == NULL)
+		return STORE_ERROR;
+	store_bind_text(s, 1, id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 8;
+			list = xreallocarray(list, cap, sizeof(*list));
+		}
+		memset(&list[len], 0, sizeof(list[len]));
+		store_mm_box_read(s, &list[len++]);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		store_box_list_free(list, len);
+		return store_fail(st, rc);
+	}
+	if (len == 0) {
+		free(list);
+		return STORE_NOTFOUND;
+	}
+	*out = list;
+	*n = len;
+	return STORE_OK;
+}
+
+int
+store_mm_post_get(store *st, const char *box_id, struct store_mm_post *out)
+{
+	static const char sql[] =
+	    "SELECT box_id, channel_id, root_id, mode, state, pending_post_id, post_id, "
+	    "posted_text, intent_ms, unsure_ms, posted_revision, final_sent, updated_ms "
+	    "FROM mm_posts WHERE box_id = ?1";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (s == NULL)
+		return STORE_ERROR;
+	store_bind_text(s, 1, box_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		out->box_id = store_col_text(s, 0);
+		out->channel_id = store_col_text(s, 1);
+		out->root_id = store_col_text(s, 2);
+		out->mode = store_col_text(s, 3);
+		out->state = store_col_text(s, 4);
+		out->pending_post_id = store_col_text(s, 5);
+		out->post_id = store_col_text(s, 6);
+		out->posted_text = store_col_text(s, 7);
+		out->intent_ms = sqlite3_column_int64(s, 8);
+		out->unsure_ms = sqlite3_column_int64(s, 9);
+		out->posted_revision = sqlite3_column_int64(s, 10);
+		out->final_sent = sqlite3_column_int(s, 11);
+		out->updated_ms = sqlite3_column_int64(s, 12);
+		rc = STORE_OK;
+	} else if (rc == SQLITE_DONE) {
+		rc = STORE_NOTFOUND;
+	} else {
+		rc = store_fail(st, rc);
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+static const char *
+store_mm_str(const char *s)
+{
+	return s != NULL ? s : "";
+}
+
+int
+store_mm_post_put(store *st, const struct store_mm_post *p)
+{
+	static const char sql[] =
+	    "INSERT OR REPLACE INTO mm_posts (box_id, channel_id, root_id, mode, state, "
+	    "pending_post_id, post_id, posted_text, intent_ms, unsure_ms, posted_revision, "
+	    "final_sent, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+	sqlite3_stmt *s = store_stmt(st, sql);
+
+	if (s == NULL)
+		return STORE_ERROR;
+	store_bind_text(s, 1, p->box_id);
+	store_bind_text(s, 2, store_mm_str(p->channel_id));
+	store_bind_text(s, 3, store_mm_str(p->root_id));
+	store_bind_text(s, 4, p->mode);
+	store_bind_text(s, 5, p->state);
+	store_bind_text(s, 6, store_mm_str(p->pending_post_id));
+	store_bind_text(s, 7, store_mm_str(p->post_id));
+	store_bind_text(s, 8, store_mm_str(p->posted_text));
+	sqlite3_bind_int64(s, 9, p->intent_ms);
+	sqlite3_bind_int64(s, 10, p->unsure_ms);
+	sqlite3_bind_int64(s, 11, p->posted_revision);
+	sqlite3_bind_int(s, 12, p->final_sent);
+	sqlite3_bind_int64(s, 13, util_now_ms());
+	return store_step_done(st, s);
+}
+
+int
+store_mm_set_post(store *st, const char *box_id, const char *post_id,
+    const char *channel_id, int *changed)
+{
+	static const char sql[] =
+	    "UPDATE boxes SET post_id = ?2, "
+	    "channel_id = CASE WHEN channel_id = '' THEN ?3 ELSE channel_id END, "
+	    "revision = (SELECT revision + 1 FROM store_meta WHERE id = 1) "
+	    "WHERE id = ?1 AND (post_id <> ?2 OR (channel_id = '' AND ?3 <> ''))";
+	static const char exists_sql[] = "SELECT 1 FROM boxes WHERE id = ?1";
+	sqlite3_stmt *s;
+	int64_t rev;
+	int rc;
+
+	if (changed != NULL)
+		*changed = 0;
+	if ((s = store_stmt(st, sql)) == NULL)
+		return STORE_ERROR;
+	store_bind_text(s, 1, box_id);
+	store_bind_text(s, 2, post_id);
+	store_bind_text(s, 3, store_mm_str(channel_id));
+	if ((rc = store_step_done(st, s)) != STORE_OK)
+		return rc;
+	if (sqlite3_changes(st->db) > 0) {
+		if (changed != NULL)
+			*changed = 1;
+		/* The UPDATE stamped revision + 1; make it the store's revision. */
+		return store_bump_revision(st, &rev);
+	}
+	if ((s = store_stmt(st, exists_sql)) == NULL)
+		return STORE_ERROR;
+	store_bind_text(s, 1, box_id);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return STORE_OK;
+	return rc == SQLITE_DONE ? STORE_NOTFOUND : store_fail(st, rc);
+}
+
+int
+store_mm_dm_get(store *st, const char *user_id, char **channel_id)
+{
+	static const char sql[] =
+	    "SELECT channel_id FROM mm_direct_channels WHERE user_id = ?1";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int rc;
+
+	*channel_id = NULL;
+	if (s == NULL)
+		return STORE_ERROR;
+	store_bind_text(s, 1, user_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*channel_id = store_col_text(s, 0);
+		rc = STORE_OK;
+	} else {
+		rc = rc == SQLITE_DONE ? STORE_NOTFOUND : store_fail(st, rc);
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+int
+store_mm_dm_put(store *st, const char *user_id, const char *channel_id)
+{
+	static const char sql[] =
+	    "INSERT OR REPLACE INTO mm_direct_channels (user_id, channel_id, updated_ms) "
+	    "VALUES (?1, ?2, ?3)";
+	sqlite3_stmt *s = store_stmt(st, sql);
+
+	if (s == NULL)
+		return STORE_ERROR;
+	store_bind_text(s, 1, user_id);
+	store_bind_text(s, 2, channel_id);
+	sqlite3_bind_int64(s, 3, util_now_ms());
+	return store_step_done(st, s);
+}
+
+void
+store_mm_post_free(struct store_mm_post *p)
+{
+	if (p == NULL)
+		return;
+	free(p->box_id);
+	free(p->channel_id);
+	free(p->root_id);
+	free(p->mode);
+	free(p->state);
+	free(p->pending_post_id);
+	free(p->post_id);
+	free(p->posted_text);
+	memset(p, 0, sizeof(*p));
+}
