@@ -1,0 +1,132 @@
+/*
+ * tail: follows OpenClaw's sessions folders and hands over complete lines.
+ *
+ * The root is either one sessions folder or an agents/ folder holding
+ * <agentId>/sessions/ folders (agents and their folders may appear later).
+ * Every sessions folder is watched with inotify; a lost event queue
+ * (IN_Q_OVERFLOW) or a lost watch leads to a full rescan, which compares
+ * every file with what was read and so misses nothing.  Where inotify cannot
+ * be used (or polling is forced), the caller runs tail_rescan() every poll
+ * interval instead and gets the same result later.
+ *
+ * Transcripts are read by byte offset: only '\n'-terminated lines are handed
+ * over, a partial last line is kept until it is complete, a line longer than
+ * TAIL_MAX_LINE is dropped (reported through bad_line) and reading goes on
+ * after it.  A file that shrinks or gets a new inode is reported through
+ * reset and read again from its start.  Names that are not live transcripts
+ * (".checkpoint.", ".trajectory.", ".reset.", ".deleted.", "*.lock",
+ * "*.tmp", "sessions.json.bak.*") are ignored; "<transcript>.lock" files
+ * are reported as the gateway's run lock of that transcript, which may
+ * exist before the transcript itself.
+ *
+ * Where reading starts: at the offset given by tail_restore() (stored by an
+ * earlier run; a different inode or a smaller file means from the start,
+ * with reset); else, for a file present when tail_start() first scans, at
+ * its end (no backlog); else (created later) at its first byte.
+ *
+ * Work per call is bounded (TAIL_READ_BUDGET bytes per file): when more is
+ * waiting, tail_backlog() is non-zero and the caller calls tail_continue()
+ * again without sleeping.  All callbacks run inside tail_start(),
+ * tail_handle(), tail_rescan() and tail_continue(), in this order per batch:
+ * index (sessions.json changed), then lines of each file, then locks.
+ *
+ * Offsets: every file whose (inode, offset) changed since tail_mark_clean()
+ * is listed by tail_dirty(); the caller stores them with the lines' effects
+ * in one transaction and then calls tail_mark_clean().
+ */
+#ifndef LS_WATCHER_TAIL_H
+#define LS_WATCHER_TAIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TAIL_MAX_LINE (16u * 1024 * 1024)
+#define TAIL_READ_BUDGET (4u * 1024 * 1024)
+
+struct tail_dir {
+	char *path;     /* the sessions folder */
+	char *agent_id; /* from agents/<id>/sessions, else "main" */
+	void *user;     /* the caller's (its session index) */
+	int wd;         /* inotify watch, -1 when none */
+	int64_t json_ino, json_size, json_mtime_ns; /* sessions.json as last seen */
+	int seen;
+};
+
+struct tail_file {
+	char *path;      /* absolute */
+	const char *name; /* basename, inside path */
+	struct tail_dir *dir;
+	uint64_t inode;  /* 0: not seen yet */
+	int64_t offset;  /* end of the last complete line handed over */
+	int exists;
+	int lock;        /* "<path>.lock" present */
+	/* The caller's per-file cache (tail frees key). */
+	char *key;
+	unsigned key_gen;
+	/* private */
+	char *buf;
+	size_t len, cap;
+	int64_t skipped;  /* bytes of an over-long line dropped so far */
+	int skipping;
+	uint64_t committed_inode;
+	int64_t committed_offset;
+	int dirty, queued, lock_check, lock_seen, seen, backlog, restored;
+	struct tail_file *hnext;
+};
+
+struct tail_ops {
+	void *arg;
+	/* A folder appeared (also at start) or its sessions.json changed. */
+	void (*index)(void *arg, struct tail_dir *d);
+	void (*line)(void *arg, struct tail_file *f, const char *line, size_t len);
+	/* A line was dropped: longer than TAIL_MAX_LINE. */
+	void (*bad_line)(void *arg, struct tail_file *f, const char *why);
+	/* The file was truncated or replaced; reading restarts at 0. */
+	void (*reset)(void *arg, struct tail_file *f);
+	void (*lock)(void *arg, struct tail_file *f, int present);
+};
+
+struct tail_stats {
+	int64_t files, dirs, bytes_read, rescans, overflows, bad_lines;
+	int inotify; /* 1 when inotify is in use */
+};
+
+struct tail;
+
+/*
+ * A tailer of root (not yet scanning).  use_inotify 0 forces polling.
+ * Returns NULL with a message in err when root cannot be read.
+ */
+struct tail *tail_new(const char *root, const struct tail_ops *ops, int use_inotify,
+    char *err, size_t errlen);
+void tail_free(struct tail *t);
+
+/* Before tail_start(): what an earlier run stored for path. */
+void tail_restore(struct tail *t, const char *path, uint64_t inode, int64_t offset,
+    const char *key);
+
+/* The first scan: folders, sessions.json files, transcripts, locks. */
+void tail_start(struct tail *t);
+
+/* The inotify descriptor to wait on, or -1 when polling. */
+int tail_fd(struct tail *t);
+/* 1 when the caller must call tail_rescan() every poll interval. */
+int tail_polling(struct tail *t);
+
+/* Reads the pending inotify events and acts on them. */
+void tail_handle(struct tail *t);
+/* Compares every folder and file with what was read (overflow, polling). */
+void tail_rescan(struct tail *t);
+/* Goes on reading files that hit the per-call budget. */
+void tail_continue(struct tail *t);
+int tail_backlog(struct tail *t);
+
+size_t tail_dirty(struct tail *t, struct tail_file ***out);
+void tail_mark_clean(struct tail *t);
+
+void tail_stats(struct tail *t, struct tail_stats *out);
+
+/* 1 when a file name in a sessions folder is a live transcript. */
+int tail_is_transcript(const char *name);
+
+#endif

@@ -1,0 +1,203 @@
+/* transcript: parsing OpenClaw transcript lines with json-c. */
+#include "transcript.h"
+
+#include <string.h>
+
+#include "../common/xmalloc.h"
+
+struct tx_parser {
+	json_tokener *tok;
+};
+
+struct tx_parser *
+tx_parser_new(void)
+{
+	struct tx_parser *p = xcalloc(1, sizeof(*p));
+
+	p->tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+	if (p->tok == NULL)
+		abort();
+	json_tokener_set_flags(p->tok, JSON_TOKENER_VALIDATE_UTF8);
+	return p;
+}
+
+void
+tx_parser_free(struct tx_parser *p)
+{
+	if (p == NULL)
+		return;
+	json_tokener_free(p->tok);
+	free(p);
+}
+
+void
+tx_event_free(struct tx_event *ev)
+{
+	if (ev == NULL)
+		return;
+	json_object_put(ev->root);
+	memset(ev, 0, sizeof(*ev));
+}
+
+static json_object *
+tx_get(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+
+	if (o == NULL || !json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return v;
+}
+
+/* The string at o[key], or NULL when absent or not a string. */
+static const char *
+tx_str(json_object *o, const char *key)
+{
+	json_object *v = tx_get(o, key);
+
+	return v != NULL && json_object_is_type(v, json_type_string) ?
+	    json_object_get_string(v) : NULL;
+}
+
+static int64_t
+tx_int(json_object *o, const char *key)
+{
+	json_object *v = tx_get(o, key);
+
+	if (v == NULL)
+		return 0;
+	if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double))
+		return json_object_get_int64(v);
+	return 0;
+}
+
+static void
+tx_assistant(json_object *msg, struct tx_event *ev)
+{
+	json_object *content = tx_get(msg, "content"), *usage = tx_get(msg, "usage");
+	size_t i, n;
+
+	ev->type = TX_ASSISTANT;
+	ev->provider = tx_str(msg, "provider");
+	ev->model = tx_str(msg, "model");
+	ev->stop_reason = tx_str(msg, "stopReason");
+	ev->error_message = tx_str(msg, "errorMessage");
+	ev->timestamp_ms = tx_int(msg, "timestamp");
+	if (usage != NULL && json_object_is_type(usage, json_type_object)) {
+		ev->input_tokens = tx_int(usage, "input");
+		ev->output_tokens = tx_int(usage, "output");
+	}
+	if (content == NULL)
+		return;
+	if (json_object_is_type(content, json_type_string)) {
+		ev->blocks[0].type = TX_BLOCK_TEXT;
+		ev->blocks[0].text = json_object_get_string(content);
+		ev->nblocks = 1;
+		return;
+	}
+	if (!json_object_is_type(content, json_type_array))
+		return;
+	n = json_object_array_length(content);
+	for (i = 0; i < n && ev->nblocks < TX_MAX_BLOCKS; i++) {
+		json_object *b = json_object_array_get_idx(content, i);
+		const char *type = tx_str(b, "type");
+		struct tx_block *out = &ev->blocks[ev->nblocks];
+
+		if (type == NULL)
+			continue;
+		memset(out, 0, sizeof(*out));
+		if (strcmp(type, "text") == 0 && (out->text = tx_str(b, "text")) != NULL) {
+			out->type = TX_BLOCK_TEXT;
+		} else if (strcmp(type, "thinking") == 0 &&
+		    (out->text = tx_str(b, "thinking")) != NULL) {
+			out->type = TX_BLOCK_THINKING;
+		} else if (strcmp(type, "toolCall") == 0 &&
+		    (out->name = tx_str(b, "name")) != NULL) {
+			out->type = TX_BLOCK_TOOL_CALL;
+			out->call_id = tx_str(b, "id");
+			out->args = tx_get(b, "arguments");
+		} else {
+			continue;
+		}
+		ev->nblocks++;
+	}
+}
+
+static void
+tx_tool_result(json_object *msg, struct tx_event *ev)
+{
+	json_object *err = tx_get(msg, "isError"), *details = tx_get(msg, "details");
+
+	ev->type = TX_TOOL_RESULT;
+	ev->call_id = tx_str(msg, "toolCallId");
+	ev->tool_name = tx_str(msg, "toolName");
+	ev->timestamp_ms = tx_int(msg, "timestamp");
+	ev->is_error = err != NULL && json_object_get_boolean(err);
+	if (details != NULL && json_object_is_type(details, json_type_object))
+		ev->child_key = tx_str(details, "childSessionKey");
+}
+
+int
+tx_parse(struct tx_parser *p, const char *line, size_t len, struct tx_event *ev)
+{
+	json_object *root, *msg;
+	enum json_tokener_error jerr;
+	const char *type, *role;
+	size_t end;
+
+	memset(ev, 0, sizeof(*ev));
+	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' ||
+	    line[len - 1] == '\t'))
+		len--;
+	if (len == 0 || len > INT32_MAX)
+		return TX_BAD_JSON;
+	json_tokener_reset(p->tok);
+	root = json_tokener_parse_ex(p->tok, line, (int)len);
+	jerr = json_tokener_get_error(p->tok);
+	if (root == NULL || jerr != json_tokener_success) {
+		json_object_put(root);
+		return jerr == json_tokener_error_parse_utf8_string ? TX_BAD_UTF8 : TX_BAD_JSON;
+	}
+	end = json_tokener_get_parse_end(p->tok);
+	if (end != len || !json_object_is_type(root, json_type_object)) {
+		json_object_put(root);
+		return TX_BAD_JSON;
+	}
+	ev->root = root;
+	type = tx_str(root, "type");
+	if (type == NULL)
+		return TX_OK;
+	if (strcmp(type, "message") == 0) {
+		msg = tx_get(root, "message");
+		role = tx_str(msg, "role");
+		if (role == NULL)
+			return TX_OK;
+		if (strcmp(role, "assistant") == 0)
+			tx_assistant(msg, ev);
+		else if (strcmp(role, "toolResult") == 0)
+			tx_tool_result(msg, ev);
+		else if (strcmp(role, "user") == 0)
+			ev->type = TX_USER;
+	} else if (strcmp(type, "session") == 0) {
+		ev->type = TX_SESSION;
+		ev->parent_session = tx_str(root, "parentSession");
+	} else if (strcmp(type, "compaction") == 0) {
+		ev->type = TX_COMPACTION;
+	} else if (strcmp(type, "model_change") == 0) {
+		ev->type = TX_MODEL_CHANGE;
+		ev->provider = tx_str(root, "provider");
+		ev->model = tx_str(root, "modelId");
+	} else if (strcmp(type, "custom") == 0) {
+		ev->type = TX_CUSTOM;
+		ev->custom_type = tx_str(root, "customType");
+	} else if (strcmp(type, "session_info") == 0) {
+		ev->type = TX_SESSION_INFO;
+	}
+	return TX_OK;
+}
+
+int
+tx_is_copy(const struct tx_event *ev)
+{
+	return ev->provider != NULL && strcmp(ev->provider, "openclaw") == 0;
+}
