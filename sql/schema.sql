@@ -59,13 +59,17 @@ CREATE TABLE watcher_files (
 );
 
 -- The watcher's state per OpenClaw session key: its current box and the
--- parser's own state (a JSON object it alone reads).
+-- parser's own state (a JSON object it alone reads).  target is where a
+-- session without a channel id talks ("user:<id>": the Mattermost side opens
+-- the direct-message channel), "" otherwise.
 CREATE TABLE watcher_sessions (
 	session_key  TEXT PRIMARY KEY,
 	box_id       TEXT,
 	state        TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(state)),
+	target       TEXT NOT NULL DEFAULT '',
 	updated_ms   INTEGER NOT NULL
 );
+CREATE INDEX watcher_sessions_by_box ON watcher_sessions (box_id);
 
 -- One row, written by the running watcher every heartbeat interval.
 -- stats is a JSON object of its counters (lines_read, parse_errors, ...).

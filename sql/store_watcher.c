@@ -1,0 +1,189 @@
+/* store_watcher: transcript offsets, session state and box writes. */
+#include "store_watcher.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/xmalloc.h"
+#include "store_int.h"
+
+int
+store_watcher_box_put(store *st, struct store_box *b)
+{
+	static const char sql[] =
+	    "INSERT INTO boxes (id, session_key, agent_id, channel_id, root_id, parent_id, "
+	    "label, status, lines, model, source, start_time_ms, end_time_ms, "
+	    "last_update_ms, token_count, revision) VALUES "
+	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'watcher', ?11, ?12, ?13, ?14, ?15) "
+	    "ON CONFLICT (id) DO UPDATE SET session_key = ?2, agent_id = ?3, "
+	    "channel_id = CASE WHEN ?4 <> '' THEN ?4 ELSE channel_id END, "
+	    "root_id = ?5, parent_id = ?6, label = ?7, status = ?8, lines = ?9, "
+	    "model = ?10, start_time_ms = ?11, end_time_ms = ?12, last_update_ms = ?13, "
+	    "token_count = ?14, revision = ?15";
+	sqlite3_stmt *s;
+	int64_t rev;
+	int rc;
+
+	if ((rc = store_bump_revision(st, &rev)) != STORE_OK)
+		return rc;
+	if ((s = store_stmt(st, sql)) == NULL)
+		return STORE_ERROR;
+	store_bind_text(s, 1, b->id);
+	store_bind_text(s, 2, b->session_key ? b->session_key : "");
+	store_bind_text(s, 3, b->agent_id ? b->agent_id : "");
+	store_bind_text(s, 4, b->channel_id ? b->channel_id : "");
+	store_bind_text(s, 5, b->root_id ? b->root_id : "");
+	store_bind_text(s, 6, b->parent_id);
+	store_bind_text(s, 7, b->label ? b->label : "");
+	store_bind_text(s, 8, b->status ? b->status : "active");
+	store_bind_text(s, 9, b->lines ? b->lines : "[]");
+	store_bind_text(s, 10, b->model ? b->model : "");
+	sqlite3_bind_int64(s, 11, b->start_time_ms);
+	if (b->end_time_ms == STORE_NO_TIME)
+		sqlite3_bind_null(s, 12);
+	else
+		sqlite3_bind_int64(s, 12, b->end_time_ms);
+	sqlite3_bind_int64(s, 13, b->last_update_ms);
+	sqlite3_bind_int64(s, 14, b->token_count);
+	sqlite3_bind_int64(s, 15, rev);
+	if ((rc = store_step_done(st, s)) == STORE_OK)
+		b->revision = rev;
+	return rc;
+}
+
+int
+store_watcher_file_put(store *st, const char *path, int64_t inode, int64_t offset,
+    const char *session_key, const char *agent_id, int64_t now_ms)
+{
+	static const char sql[] =
+	    "INSERT OR REPLACE INTO watcher_files (path, inode, offset, session_key, "
+	    "agent_id, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+	sqlite3_stmt *s = store_stmt(st, sql);
+
+	if (s == NULL)
+		return STORE_ERROR;
+	store_bind_text(s, 1, path);
+	sqlite3_bind_int64(s, 2, inode);
+	sqlite3_bind_int64(s, 3, offset);
+	store_bind_text(s, 4, session_key ? session_key : "");
+	store_bind_text(s, 5, agent_id ? agent_id : "");
+	sqlite3_bind_int64(s, 6, now_ms);
+	return store_step_done(st, s);
+}
+
+int
+store_watcher_file_list(store *st, struct store_watcher_file **out, size_t *n)
+{
+	static const char sql[] =
+	    "SELECT path, inode, offset, session_key, agent_id FROM watcher_files";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	struct store_watcher_file *list = NULL;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (s == NULL)
+		return STORE_ERROR;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 32;
+			list = xreallocarray(list, cap, sizeof(*list));
+		}
+		list[len].path = store_col_text(s, 0);
+		list[len].inode = sqlite3_column_int64(s, 1);
+		list[len].offset = sqlite3_column_int64(s, 2);
+		list[len].session_key = store_col_text(s, 3);
+		list[len].agent_id = store_col_text(s, 4);
+		len++;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		store_watcher_file_list_free(list, len);
+		return store_fail(st, rc);
+	}
+	*out = list;
+	*n = len;
+	return STORE_OK;
+}
+
+void
+store_watcher_file_list_free(struct store_watcher_file *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(list[i].path);
+		free(list[i].session_key);
+		free(list[i].agent_id);
+	}
+	free(list);
+}
+
+int
+store_watcher_session_put(store *st, const char *session_key, const char *box_id,
+    const char *state, const char *target, int64_t now_ms)
+{
+	static const char sql[] =
+	    "INSERT OR REPLACE INTO watcher_sessions (session_key, box_id, state, target, "
+	    "updated_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
+	sqlite3_stmt *s = store_stmt(st, sql);
+
+	if (s == NULL)
+		return STORE_ERROR;
+	store_bind_text(s, 1, session_key);
+	store_bind_text(s, 2, box_id);
+	store_bind_text(s, 3, state ? state : "{}");
+	store_bind_text(s, 4, target ? target : "");
+	sqlite3_bind_int64(s, 5, now_ms);
+	return store_step_done(st, s);
+}
+
+int
+store_watcher_session_list(store *st, struct store_watcher_session **out, size_t *n)
+{
+	static const char sql[] =
+	    "SELECT session_key, box_id, state, target FROM watcher_sessions";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	struct store_watcher_session *list = NULL;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (s == NULL)
+		return STORE_ERROR;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 32;
+			list = xreallocarray(list, cap, sizeof(*list));
+		}
+		list[len].session_key = store_col_text(s, 0);
+		list[len].box_id = store_col_text_null(s, 1);
+		list[len].state = store_col_text(s, 2);
+		list[len].target = store_col_text(s, 3);
+		len++;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		store_watcher_session_list_free(list, len);
+		return store_fail(st, rc);
+	}
+	*out = list;
+	*n = len;
+	return STORE_OK;
+}
+
+void
+store_watcher_session_list_free(struct store_watcher_session *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(list[i].session_key);
+		free(list[i].box_id);
+		free(list[i].state);
+		free(list[i].target);
+	}
+	free(list);
+}

@@ -1,0 +1,59 @@
+/*
+ * store_watcher: the watcher's own tables (watcher_files, watcher_sessions)
+ * and its way of writing boxes.
+ *
+ * The watcher keeps everything it needs to resume in the store: per
+ * transcript file its inode and the byte offset after the last line it used
+ * (watcher_files), per session key its current box and the status model's
+ * private state as JSON (watcher_sessions).  It writes them in the same
+ * store_begin() ... store_commit() as the boxes those lines changed, so
+ * after a crash (even kill -9) offsets and boxes agree: no line is used
+ * twice and none is skipped.
+ *
+ * store_watcher_box_put() writes a box like store_box_put() but leaves the
+ * columns other writers own alone: post_id and bot_user_id (set by the
+ * Mattermost side), and channel_id when the watcher has none (the
+ * Mattermost side fills it for direct messages).
+ *
+ * Conventions of store.h: STORE_OK or a negative code, writes inside a
+ * write transaction, strings owned by the structs and freed with the
+ * matching _free().
+ */
+#ifndef LS_STORE_WATCHER_H
+#define LS_STORE_WATCHER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+struct store_watcher_file {
+	char *path;
+	char *session_key;
+	char *agent_id;
+	int64_t inode;
+	int64_t offset;
+};
+
+struct store_watcher_session {
+	char *session_key;
+	char *box_id; /* NULL when the session has no box */
+	char *state;  /* JSON object */
+	char *target;
+};
+
+/* Inserts or updates a watcher box (source 'watcher'); sets box->revision. */
+int store_watcher_box_put(store *st, struct store_box *box);
+
+int store_watcher_file_put(store *st, const char *path, int64_t inode, int64_t offset,
+    const char *session_key, const char *agent_id, int64_t now_ms);
+int store_watcher_file_list(store *st, struct store_watcher_file **out, size_t *n);
+void store_watcher_file_list_free(struct store_watcher_file *list, size_t n);
+
+int store_watcher_session_put(store *st, const char *session_key, const char *box_id,
+    const char *state, const char *target, int64_t now_ms);
+int store_watcher_session_list(store *st, struct store_watcher_session **out,
+    size_t *n);
+void store_watcher_session_list_free(struct store_watcher_session *list, size_t n);
+
+#endif
