@@ -254,6 +254,30 @@ store_mm_set_post(store *st, const char *box_id, const char *post_id,
 }
 
 int
+store_mm_target(store *st, const char *box_id, char **target)
+{
+	static const char sql[] =
+	    "SELECT w.target FROM boxes AS b JOIN watcher_sessions AS w "
+	    "ON w.session_key = b.session_key WHERE b.id = ?1";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int rc;
+
+	*target = NULL;
+	if (s == NULL)
+		return STORE_ERROR;
+	store_bind_text(s, 1, box_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		*target = rc == SQLITE_ROW ? store_col_text(s, 0) : xstrdup("");
+		rc = STORE_OK;
+	} else {
+		rc = store_fail(st, rc);
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+int
 store_mm_dm_get(store *st, const char *user_id, char **channel_id)
 {
 	static const char sql[] =

@@ -80,6 +80,12 @@ int store_mm_post_put(store *st, const struct store_mm_post *p);
 int store_mm_set_post(store *st, const char *box_id, const char *post_id,
     const char *channel_id, int *changed);
 
+/*
+ * The target of the box's session ("user:<id>" for a direct message, else
+ * ""), from watcher_sessions.target; "" when the session is unknown.
+ */
+int store_mm_target(store *st, const char *box_id, char **target);
+
 /* The cached direct channel with a user; STORE_NOTFOUND when unknown. */
 int store_mm_dm_get(store *st, const char *user_id, char **channel_id);
 int store_mm_dm_put(store *st, const char *user_id, const char *channel_id);
