@@ -37,7 +37,25 @@ export function useBoxes(): {boxes: SessionData[]; loaded: boolean} {
     return {boxes: store.getRoots(), loaded: store.isListLoaded()};
 }
 
-// The current time, ticking once a second only while something on screen is still running.
+// One clock for the whole page, so every elapsed time on screen turns over together; it
+// runs only while some view shows a running box.
+const ticking = new Set<() => void>();
+let clock: ReturnType<typeof setInterval> | null = null;
+
+function onTick(fn: () => void): () => void {
+    ticking.add(fn);
+    if (!clock) {
+        clock = setInterval(() => ticking.forEach((f) => f()), 1000);
+    }
+    return () => {
+        ticking.delete(fn);
+        if (ticking.size === 0 && clock) {
+            clearInterval(clock);
+            clock = null;
+        }
+    };
+}
+
 export function useNow(running: boolean): number {
     const [now, setNow] = React.useState(() => Date.now());
     React.useEffect(() => {
@@ -45,8 +63,7 @@ export function useNow(running: boolean): number {
             return undefined;
         }
         setNow(Date.now());
-        const t = setInterval(() => setNow(Date.now()), 1000);
-        return () => clearInterval(t);
+        return onTick(() => setNow(Date.now()));
     }, [running]);
     return now;
 }
