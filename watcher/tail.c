@@ -160,8 +160,10 @@ tail_file_free(struct tail_file *f)
 }
 
 static void
-tail_dir_free(struct tail_dir *d)
+tail_dir_free(struct tail *t, struct tail_dir *d)
 {
+	if (t->ops.dir_gone != NULL)
+		t->ops.dir_gone(t->ops.arg, d);
 	free(d->path);
 	free(d->agent_id);
 	free(d);
@@ -177,7 +179,7 @@ tail_free(struct tail *t)
 	for (i = 0; i < t->nfiles; i++)
 		tail_file_free(t->files[i]);
 	for (i = 0; i < t->ndirs; i++)
-		tail_dir_free(t->dirs[i]);
+		tail_dir_free(t, t->dirs[i]);
 	for (i = 0; i < t->nwatches; i++)
 		free(t->watches[i].path);
 	if (t->ifd >= 0)
@@ -749,7 +751,7 @@ tail_scan_dirs(struct tail *t)
 				t->files[j]->dir = NULL;
 			j++;
 		}
-		tail_dir_free(d);
+		tail_dir_free(t, d);
 		t->dirs[i] = t->dirs[--t->ndirs];
 	}
 }

@@ -84,6 +84,8 @@ struct tail_ops {
 	/* The file was truncated or replaced; reading restarts at 0. */
 	void (*reset)(void *arg, struct tail_file *f);
 	void (*lock)(void *arg, struct tail_file *f, int present);
+	/* A folder is forgotten (gone, or tail_free()): release d->user. */
+	void (*dir_gone)(void *arg, struct tail_dir *d);
 };
 
 struct tail_stats {

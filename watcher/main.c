@@ -1,0 +1,304 @@
+/*
+ * livestatus-watcher: follows OpenClaw transcripts and keeps status boxes
+ * in the livestatus store.  Commands: run, start, stop, status, --help,
+ * --version.  See watcher.h for the loop and wconfig.h for the settings.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "../common/config.h"
+#include "../common/log.h"
+#include "../common/util.h"
+#include "../sql/store.h"
+#include "labels.h"
+#include "watcher.h"
+#include "wconfig.h"
+
+#define PROG "livestatus-watcher"
+#define STOP_WAIT_MS 30000
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: " PROG " run | start | stop | status | --help | --version\n"
+	    "\n"
+	    "  run      follow transcripts in the foreground (for systemd)\n"
+	    "  start    the same as a daemon; refuses a second copy (PID_FILE)\n"
+	    "  stop     ask the running watcher to stop (SIGTERM) and wait\n"
+	    "  status   exit 0 when running; print pid, uptime, active boxes,\n"
+	    "           lines read and parse errors (exit 3 when not running)\n"
+	    "\n");
+	wcfg_usage(out);
+}
+
+/*
+ * Whether a watcher holds the pid file's lock; its pid in *pid.  Returns 1
+ * running, 0 not.
+ */
+static int
+pidfile_probe(const char *path, long *pid)
+{
+	char buf[32] = "";
+	ssize_t n;
+	int fd, running = 0;
+
+	*pid = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+		running = 1;
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		if (n > 0) {
+			buf[n] = '\0';
+			buf[strcspn(buf, "\n")] = '\0';
+			if (cfg_parse_long(buf, 1, INT32_MAX, pid) != 0)
+				*pid = 0;
+		}
+	}
+	close(fd);
+	return running;
+}
+
+/* Takes the pid file's lock and writes our pid; the fd stays open. */
+static int
+pidfile_take(const char *path)
+{
+	char buf[32];
+	long pid;
+	int fd, n;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+		fprintf(stderr, PROG ": PID_FILE: cannot open %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		pidfile_probe(path, &pid);
+		fprintf(stderr, PROG ": already running (pid %ld, %s)\n", pid, path);
+		return -1;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+		fprintf(stderr, PROG ": PID_FILE: cannot write %s: %s\n", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Full validation for run and start: exit code 2 on a bad setting. */
+static int
+load_config(struct wcfg *cfg)
+{
+	struct labels *l;
+	struct stat st;
+	char err[512];
+
+	if (wcfg_load(cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return 2;
+	}
+	if (stat(cfg->transcript_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, PROG ": TRANSCRIPT_DIR: %s is not a folder\n", cfg->transcript_dir);
+		return 2;
+	}
+	if (cfg->tool_labels_file != NULL) {
+		if ((l = labels_load(cfg->tool_labels_file, err, sizeof(err))) == NULL) {
+			fprintf(stderr, PROG ": TOOL_LABELS_FILE: %s\n", err);
+			return 2;
+		}
+		labels_free(l);
+	}
+	log_init(PROG, cfg->log_level);
+	return 0;
+}
+
+static int
+cmd_run(void)
+{
+	struct wcfg cfg;
+	int rc, fd;
+
+	if ((rc = load_config(&cfg)) != 0)
+		return rc;
+	if ((fd = pidfile_take(cfg.pid_file)) < 0)
+		return 1;
+	rc = watcher_run(&cfg, -1);
+	unlink(cfg.pid_file);
+	close(fd);
+	return rc;
+}
+
+static int
+cmd_start(void)
+{
+	struct wcfg cfg;
+	char c;
+	long pid;
+	int rc, p[2], fd;
+	pid_t child;
+
+	if ((rc = load_config(&cfg)) != 0)
+		return rc;
+	if (pidfile_probe(cfg.pid_file, &pid)) {
+		fprintf(stderr, PROG ": already running (pid %ld, %s)\n", pid, cfg.pid_file);
+		return 1;
+	}
+	if (pipe2(p, O_CLOEXEC) != 0 || (child = fork()) < 0) {
+		fprintf(stderr, PROG ": cannot start: %s\n", strerror(errno));
+		return 1;
+	}
+	if (child > 0) {
+		close(p[1]);
+		while ((rc = (int)read(p[0], &c, 1)) < 0 && errno == EINTR)
+			;
+		if (rc != 1) {
+			fprintf(stderr, PROG ": failed to start (see its log)\n");
+			return 1;
+		}
+		pidfile_probe(cfg.pid_file, &pid);
+		printf(PROG " started (pid %ld)\n", pid);
+		return 0;
+	}
+	close(p[0]);
+	if (setsid() < 0 || (child = fork()) < 0)
+		_exit(1);
+	if (child > 0)
+		_exit(0);
+	if (chdir("/") != 0)
+		_exit(1);
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	if ((fd = pidfile_take(cfg.pid_file)) < 0)
+		_exit(1);
+	rc = watcher_run(&cfg, p[1]);
+	unlink(cfg.pid_file);
+	close(fd);
+	_exit(rc);
+}
+
+static const char *
+pid_file_path(void)
+{
+	return cfg_str("PID_FILE", NULL, WCFG_DEFAULT_PID_FILE);
+}
+
+static int
+cmd_stop(void)
+{
+	const char *path = pid_file_path();
+	int64_t deadline;
+	long pid;
+
+	if (!pidfile_probe(path, &pid) || pid <= 0) {
+		printf(PROG " is not running\n");
+		return 0;
+	}
+	if (kill((pid_t)pid, SIGTERM) != 0) {
+		fprintf(stderr, PROG ": cannot signal pid %ld: %s\n", pid, strerror(errno));
+		return 1;
+	}
+	deadline = util_mono_ms() + STOP_WAIT_MS;
+	while (pidfile_probe(path, &pid)) {
+		if (util_mono_ms() > deadline) {
+			fprintf(stderr, PROG ": pid %ld did not stop within %d s\n", pid,
+			    STOP_WAIT_MS / 1000);
+			return 1;
+		}
+		usleep(50000);
+	}
+	printf(PROG " stopped\n");
+	return 0;
+}
+
+static int64_t
+stat_of(json_object *stats, const char *key)
+{
+	json_object *v = NULL;
+
+	return stats != NULL && json_object_object_get_ex(stats, key, &v) ?
+	    json_object_get_int64(v) : 0;
+}
+
+static int
+cmd_status(void)
+{
+	const char *db = cfg_str("LIVESTATUS_DB", NULL, WCFG_DEFAULT_DB);
+	struct store_heartbeat hb = { 0 };
+	json_object *stats = NULL;
+	store *st = NULL;
+	char err[512];
+	long pid;
+	int64_t now = util_now_ms();
+
+	if (!pidfile_probe(pid_file_path(), &pid)) {
+		printf(PROG " is not running\n");
+		return 3;
+	}
+	printf(PROG " is running\npid: %ld\n", pid);
+	if (store_open(db, &st, err, sizeof(err)) != STORE_OK) {
+		printf("store: %s\n", err);
+		return 0;
+	}
+	if (store_heartbeat_get(st, &hb) == STORE_OK) {
+		stats = json_tokener_parse(hb.stats != NULL ? hb.stats : "{}");
+		printf("uptime: %" PRId64 " s\n", (now - hb.started_ms) / 1000);
+		printf("last heartbeat: %" PRId64 " s ago\n", (now - hb.last_heartbeat_ms) / 1000);
+		printf("active boxes: %" PRId64 "\n", stat_of(stats, "active_boxes"));
+		printf("lines read: %" PRId64 "\n", stat_of(stats, "lines_read"));
+		printf("parse errors: %" PRId64 "\n", stat_of(stats, "parse_errors"));
+		printf("files: %" PRId64 "\n", stat_of(stats, "files"));
+		json_object_put(stats);
+	} else {
+		printf("no heartbeat yet in %s\n", db);
+	}
+	store_heartbeat_free(&hb);
+	store_close(st);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : "";
+
+	log_init(PROG, LOG_LVL_INFO);
+	if (argc != 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+		printf(PROG " %s\n", LS_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run();
+	if (strcmp(cmd, "start") == 0)
+		return cmd_start();
+	if (strcmp(cmd, "stop") == 0)
+		return cmd_stop();
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status();
+	fprintf(stderr, PROG ": unknown command \"%s\"\n", cmd);
+	usage(stderr);
+	return 2;
+}

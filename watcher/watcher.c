@@ -1,0 +1,657 @@
+/* watcher: the main loop (tail → model → store → notices). */
+#include "watcher.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "../common/log.h"
+#include "../common/notify.h"
+#include "../common/util.h"
+#include "../common/xmalloc.h"
+#include "../sql/store.h"
+#include "../sql/store_watcher.h"
+#include "box.h"
+#include "labels.h"
+#include "sessions.h"
+#include "tail.h"
+
+#define WATCHER_BUSY_TIMEOUT_MS 1000
+#define WATCHER_RETRY_MS 250
+#define WATCHER_SAFETY_RESCAN_MS 30000
+#define WATCHER_MAX_FDS 8
+
+struct watcher;
+
+/* One descriptor the loop waits on; add a row to wait on one more. */
+struct watcher_fd {
+	int fd;
+	void (*fn)(struct watcher *w);
+};
+
+/* One periodic task; add a row for one more. */
+struct watcher_task {
+	const char *name;
+	int64_t interval_ms;
+	int64_t next_ms; /* monotonic */
+	void (*fn)(struct watcher *w, int64_t now);
+	int enabled;
+};
+
+struct watcher {
+	const struct wcfg *cfg;
+	store *st;
+	struct labels *labels;
+	struct box_model *model;
+	struct tail *tail;
+	struct notify *notify;
+	int epfd, sigfd;
+	int stop;
+	int rescan_now;
+	int64_t started_ms;
+	int64_t lines_read, parse_errors, bad_utf8, commits, commit_busy, notices;
+	int64_t retry_at; /* monotonic ms of the next commit try, 0: none */
+	struct watcher_fd fds[WATCHER_MAX_FDS];
+	int nfds;
+	struct watcher_task *tasks;
+	int ntasks;
+	/* SESSIONS_JSON outside the folder: its last stat */
+	int64_t sj_ino, sj_size, sj_mtime;
+	struct tail_dir *sj_dir;
+};
+
+/* ---- from the tailer to the model ---- */
+
+static struct sessions_index *
+watcher_index(struct watcher *w, struct tail_dir *d)
+{
+	const char *path = NULL;
+
+	if (d->user != NULL)
+		return d->user;
+	if (w->cfg->sessions_json != NULL && strcmp(d->path, w->cfg->transcript_dir) == 0) {
+		path = w->cfg->sessions_json;
+		w->sj_dir = d;
+	}
+	d->user = xmalloc(sizeof(struct sessions_index));
+	sessions_init(d->user, d->path, path);
+	return d->user;
+}
+
+static void
+watcher_on_index(void *arg, struct tail_dir *d)
+{
+	struct watcher *w = arg;
+	struct sessions_index *idx = watcher_index(w, d);
+	char err[512];
+	size_t i;
+
+	if (sessions_load(idx, w->cfg->default_channel, err, sizeof(err)) != 0) {
+		if (idx->gen > 0)
+			log_warn("keeping the last good session index", "err", err);
+		else
+			log_debug("no session index yet", "err", err);
+		return;
+	}
+	log_debug("session index loaded", "path", idx->path, "sessions", LOG_I64(idx->n));
+	for (i = 0; i < idx->n; i++) {
+		const struct sessions_entry *e = &idx->entries[i];
+		struct box_meta meta = {
+			.agent_id = d->agent_id,
+			.channel_id = e->channel_id,
+			.root_id = e->root_id,
+			.target = e->target,
+			.label = e->label,
+			.parent_key = e->parent_key,
+		};
+
+		box_set_meta(w->model, e->key, &meta);
+	}
+}
+
+/* The session key of a transcript: sessions.json, else sticky, else by name. */
+static const char *
+watcher_key(struct tail_file *f)
+{
+	struct sessions_index *idx = f->dir != NULL ? f->dir->user : NULL;
+	const struct sessions_entry *e = NULL;
+	char id[256];
+	const char *p;
+	size_t n;
+
+	if (f->key != NULL && (idx == NULL || f->key_gen == idx->gen))
+		return f->key;
+	if (idx != NULL) {
+		f->key_gen = idx->gen;
+		e = sessions_by_file(idx, f->path);
+		if (e == NULL && f->key == NULL) {
+			/* <id>.jsonl, <id>-topic-<thread>.jsonl, <ISO>_<id>.jsonl */
+			n = strlen(f->name) - 6;
+			if ((p = strstr(f->name, "-topic-")) != NULL)
+				n = (size_t)(p - f->name);
+			snprintf(id, sizeof(id), "%.*s", (int)n, f->name);
+			e = sessions_by_id(idx, id);
+			if (e == NULL && (p = strrchr(id, '_')) != NULL)
+				e = sessions_by_id(idx, p + 1);
+		}
+	}
+	if (e != NULL) {
+		if (f->key == NULL || strcmp(f->key, e->key) != 0) {
+			free(f->key);
+			f->key = xstrdup(e->key);
+		}
+	} else if (f->key == NULL) {
+		f->key = xasprintf("agent:%s:file:%.*s", f->dir ? f->dir->agent_id : "main",
+		    (int)(strlen(f->name) - 6), f->name);
+	}
+	return f->key;
+}
+
+static const char *
+watcher_agent(struct tail_file *f)
+{
+	return f->dir != NULL ? f->dir->agent_id : "";
+}
+
+static void
+watcher_on_line(void *arg, struct tail_file *f, const char *line, size_t len)
+{
+	struct watcher *w = arg;
+	int rc;
+
+	w->lines_read++;
+	rc = box_feed_line(w->model, watcher_agent(f), watcher_key(f), line, len,
+	    util_now_ms());
+	if (rc == TX_OK)
+		return;
+	w->parse_errors++;
+	if (rc == TX_BAD_UTF8)
+		w->bad_utf8++;
+	log_warn(rc == TX_BAD_UTF8 ? "skipping a line that is not UTF-8" :
+	    "skipping a line that is not a JSON object", "path", f->path,
+	    "offset", LOG_I64(f->offset));
+}
+
+static void
+watcher_on_bad_line(void *arg, struct tail_file *f, const char *why)
+{
+	struct watcher *w = arg;
+
+	w->lines_read++;
+	w->parse_errors++;
+	log_warn("skipping a line", "path", f->path, "offset", LOG_I64(f->offset), "why", why);
+}
+
+static void
+watcher_on_reset(void *arg, struct tail_file *f)
+{
+	struct watcher *w = arg;
+
+	log_info("transcript rewritten, reading it again", "path", f->path);
+	box_compacted(w->model, watcher_key(f), util_now_ms());
+}
+
+static void
+watcher_on_lock(void *arg, struct tail_file *f, int present)
+{
+	struct watcher *w = arg;
+
+	log_debug("run lock", "path", f->path, "present", present ? "1" : "0");
+	box_lock(w->model, watcher_agent(f), watcher_key(f), present, util_now_ms());
+}
+
+/* SESSIONS_JSON kept outside the folder: no event of its own, so stat it. */
+static void
+watcher_check_sessions_json(struct watcher *w)
+{
+	struct stat st;
+	int64_t mt;
+
+	if (w->sj_dir == NULL || stat(w->cfg->sessions_json, &st) != 0)
+		return;
+	mt = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	if ((int64_t)st.st_ino == w->sj_ino && (int64_t)st.st_size == w->sj_size &&
+	    mt == w->sj_mtime)
+		return;
+	w->sj_ino = (int64_t)st.st_ino;
+	w->sj_size = (int64_t)st.st_size;
+	w->sj_mtime = mt;
+	watcher_on_index(w, w->sj_dir);
+}
+
+/* ---- store ---- */
+
+/*
+ * POST-COMMIT HOOK.  Called after every successful commit that changed at
+ * least one box, with the store revision of the last change.  The
+ * Mattermost poster (its own thread and store handle) is woken here, e.g.
+ * by writing to its eventfd; it then reads the changed boxes from the store.
+ */
+static void
+watcher_committed(struct watcher *w, int64_t revision, size_t nboxes)
+{
+	(void)w;
+	(void)revision;
+	(void)nboxes;
+}
+
+/* Writes every pending change in one transaction; 0, or a STORE_ code. */
+static int
+watcher_commit(struct watcher *w)
+{
+	struct box_change *ch = NULL;
+	struct tail_file **files;
+	size_t n, nf, i, nboxes = 0;
+	int64_t now = util_now_ms(), rev = 0;
+	int rc;
+
+	n = box_changes(w->model, &ch);
+	nf = tail_dirty(w->tail, &files);
+	if (n == 0 && nf == 0)
+		return STORE_OK;
+	if ((rc = store_begin(w->st)) != STORE_OK)
+		goto out;
+	for (i = 0; i < n; i++) {
+		struct box_change *c = &ch[i];
+
+		if (c->has_box) {
+			if ((rc = store_watcher_box_put(w->st, &c->box)) != STORE_OK)
+				goto out;
+			nboxes++;
+			rev = c->box.revision;
+		}
+		if ((rc = store_watcher_session_put(w->st, c->session_key, c->box_id, c->state,
+		    c->target, now)) != STORE_OK)
+			goto out;
+	}
+	for (i = 0; i < nf; i++) {
+		struct tail_file *f = files[i];
+
+		if ((rc = store_watcher_file_put(w->st, f->path, (int64_t)f->inode, f->offset,
+		    f->key, watcher_agent(f), now)) != STORE_OK)
+			goto out;
+	}
+	rc = store_commit(w->st);
+out:
+	if (rc != STORE_OK) {
+		store_rollback(w->st);
+		if (rc == STORE_BUSY) {
+			w->commit_busy++;
+			log_warn("store busy, keeping changes for the next try", "changes",
+			    LOG_I64(n + nf));
+		} else {
+			log_error("cannot write to the store", "err", store_errmsg(w->st));
+		}
+		w->retry_at = util_mono_ms() + WATCHER_RETRY_MS;
+		box_changes_free(ch, n);
+		return rc;
+	}
+	w->retry_at = 0;
+	w->commits++;
+	box_mark_clean(w->model);
+	tail_mark_clean(w->tail);
+	for (i = 0; i < n; i++) {
+		if (!ch[i].has_box)
+			continue;
+		notify_box(w->notify, ch[i].box.revision, ch[i].box.id, ch[i].box.channel_id);
+		w->notices++;
+	}
+	if (nboxes > 0)
+		watcher_committed(w, rev, nboxes);
+	box_changes_free(ch, n);
+	return STORE_OK;
+}
+
+static char *
+watcher_stats_json(struct watcher *w)
+{
+	struct box_stats bs;
+	struct tail_stats ts;
+	json_object *o = json_object_new_object();
+	char *out;
+
+	box_stats(w->model, &bs);
+	tail_stats(w->tail, &ts);
+#define WATCHER_STAT(k, v) json_object_object_add(o, k, json_object_new_int64(v))
+	WATCHER_STAT("lines_read", w->lines_read);
+	WATCHER_STAT("parse_errors", w->parse_errors);
+	WATCHER_STAT("bad_utf8", w->bad_utf8);
+	WATCHER_STAT("oversized_lines", ts.bad_lines);
+	WATCHER_STAT("active_boxes", bs.active_boxes);
+	WATCHER_STAT("boxes_started", bs.boxes_started);
+	WATCHER_STAT("runs_dropped", bs.dropped);
+	WATCHER_STAT("sessions", bs.sessions);
+	WATCHER_STAT("files", ts.files);
+	WATCHER_STAT("folders", ts.dirs);
+	WATCHER_STAT("bytes_read", ts.bytes_read);
+	WATCHER_STAT("rescans", ts.rescans);
+	WATCHER_STAT("overflows", ts.overflows);
+	WATCHER_STAT("commits", w->commits);
+	WATCHER_STAT("commit_busy", w->commit_busy);
+	WATCHER_STAT("notices", w->notices);
+#undef WATCHER_STAT
+	json_object_object_add(o, "inotify", json_object_new_boolean(ts.inotify));
+	out = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return out;
+}
+
+/* ---- periodic tasks ---- */
+
+static void
+watcher_task_heartbeat(struct watcher *w, int64_t now)
+{
+	struct store_heartbeat hb = { 0 };
+	int rc;
+
+	(void)now;
+	hb.pid = getpid();
+	hb.started_ms = w->started_ms;
+	hb.last_heartbeat_ms = util_now_ms();
+	hb.interval_ms = w->cfg->heartbeat_s * 1000;
+	hb.breaker = NULL;
+	hb.stats = watcher_stats_json(w);
+	if ((rc = store_begin(w->st)) == STORE_OK &&
+	    (rc = store_heartbeat_put(w->st, &hb)) == STORE_OK)
+		rc = store_commit(w->st);
+	if (rc != STORE_OK) {
+		store_rollback(w->st);
+		log_warn("cannot write the heartbeat", "err", store_errmsg(w->st));
+	}
+	free(hb.stats);
+}
+
+static void
+watcher_task_poll(struct watcher *w, int64_t now)
+{
+	(void)now;
+	tail_rescan(w->tail);
+}
+
+static void
+watcher_task_safety(struct watcher *w, int64_t now)
+{
+	(void)now;
+	if (!tail_polling(w->tail))
+		tail_rescan(w->tail);
+}
+
+/* ---- descriptors ---- */
+
+static void
+watcher_fd_tail(struct watcher *w)
+{
+	tail_handle(w->tail);
+}
+
+static void
+watcher_fd_signal(struct watcher *w)
+{
+	struct signalfd_siginfo si;
+
+	while (read(w->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+			log_info("stopping", "signal", si.ssi_signo == SIGTERM ? "TERM" : "INT");
+			w->stop = 1;
+		} else {
+			w->rescan_now = 1;
+		}
+	}
+}
+
+static int
+watcher_add_fd(struct watcher *w, int fd, void (*fn)(struct watcher *))
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (fd < 0 || w->nfds == WATCHER_MAX_FDS)
+		return -1;
+	ev.data.u32 = (uint32_t)w->nfds;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+		return -1;
+	w->fds[w->nfds].fd = fd;
+	w->fds[w->nfds].fn = fn;
+	w->nfds++;
+	return 0;
+}
+
+/* ---- start-up ---- */
+
+static int
+watcher_restore(struct watcher *w)
+{
+	struct store_watcher_session *ss = NULL;
+	struct store_watcher_file *fs = NULL;
+	size_t ns = 0, nf = 0, i;
+	int rc;
+
+	if ((rc = store_watcher_session_list(w->st, &ss, &ns)) != STORE_OK ||
+	    (rc = store_watcher_file_list(w->st, &fs, &nf)) != STORE_OK) {
+		log_error("cannot read the watcher's state", "err", store_errmsg(w->st));
+		goto out;
+	}
+	for (i = 0; i < ns; i++) {
+		struct store_box box;
+		int have = 0;
+
+		if (ss[i].box_id != NULL &&
+		    store_box_get(w->st, ss[i].box_id, &box) == STORE_OK)
+			have = 1;
+		if (box_restore(w->model, ss[i].session_key, ss[i].state, have ? &box : NULL) != 0)
+			log_warn("cannot read a stored session state", "session",
+			    ss[i].session_key);
+		if (have)
+			store_box_free(&box);
+	}
+	for (i = 0; i < nf; i++)
+		tail_restore(w->tail, fs[i].path, (uint64_t)fs[i].inode, fs[i].offset,
+		    fs[i].session_key);
+	log_info("state restored", "sessions", LOG_I64(ns), "files", LOG_I64(nf));
+out:
+	store_watcher_session_list_free(ss, ns);
+	store_watcher_file_list_free(fs, nf);
+	return rc == STORE_OK ? 0 : -1;
+}
+
+static void
+watcher_free(struct watcher *w)
+{
+	tail_free(w->tail);
+	box_model_free(w->model);
+	labels_free(w->labels);
+	notify_free(w->notify);
+	store_close(w->st);
+	if (w->epfd >= 0)
+		close(w->epfd);
+	if (w->sigfd >= 0)
+		close(w->sigfd);
+}
+
+static void
+watcher_on_dir_gone(void *arg, struct tail_dir *d)
+{
+	struct watcher *w = arg;
+
+	if (w->sj_dir == d)
+		w->sj_dir = NULL;
+	if (d->user != NULL) {
+		sessions_clear(d->user);
+		free(d->user);
+		d->user = NULL;
+	}
+}
+
+static const struct tail_ops watcher_tail_ops = {
+	.index = watcher_on_index,
+	.dir_gone = watcher_on_dir_gone,
+	.line = watcher_on_line,
+	.bad_line = watcher_on_bad_line,
+	.reset = watcher_on_reset,
+	.lock = watcher_on_lock,
+};
+
+int
+watcher_run(const struct wcfg *cfg, int ready_fd)
+{
+	struct watcher w = { .cfg = cfg, .epfd = -1, .sigfd = -1 };
+	struct watcher_task tasks[] = {
+		{ "heartbeat", cfg->heartbeat_s * 1000, 0, watcher_task_heartbeat, 1 },
+		{ "poll", cfg->poll_interval_ms, 0, watcher_task_poll, 0 },
+		{ "safety-rescan", WATCHER_SAFETY_RESCAN_MS, 0, watcher_task_safety, 1 },
+		/* MATTERMOST: the poster's own periodic work (plugin check every 60 s)
+		 * goes here as one more row. */
+	};
+	struct tail_ops ops = watcher_tail_ops;
+	struct box_config bc;
+	sigset_t mask;
+	char err[512];
+	int rc = 1, i;
+
+	w.tasks = tasks;
+	w.ntasks = (int)(sizeof(tasks) / sizeof(tasks[0]));
+	w.started_ms = util_now_ms();
+	if (store_open_ms(cfg->db, WATCHER_BUSY_TIMEOUT_MS, &w.st, err, sizeof(err)) != STORE_OK) {
+		log_error("cannot open the store", "err", err);
+		goto out;
+	}
+	if ((w.labels = labels_load(cfg->tool_labels_file, err, sizeof(err))) == NULL) {
+		log_error("cannot load tool labels", "err", err);
+		goto out;
+	}
+	bc.max_lines = (int)cfg->max_status_lines;
+	bc.idle_timeout_ms = cfg->idle_timeout_s * 1000;
+	bc.max_duration_ms = cfg->max_session_duration_s * 1000;
+	bc.max_active = (int)cfg->max_active_sessions;
+	bc.labels = w.labels;
+	w.model = box_model_new(&bc);
+	w.notify = notify_new(cfg->publish_url);
+	ops.arg = &w;
+	if ((w.tail = tail_new(cfg->transcript_dir, &ops, !cfg->force_poll, err,
+	    sizeof(err))) == NULL) {
+		log_error("cannot follow transcripts", "err", err);
+		goto out;
+	}
+	if (watcher_restore(&w) != 0)
+		goto out;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((w.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
+	    (w.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		log_error("cannot set up the event loop", "err", strerror(errno));
+		goto out;
+	}
+	watcher_add_fd(&w, w.sigfd, watcher_fd_signal);
+	/* MATTERMOST: one more descriptor (e.g. the poster's result eventfd) is
+	 * one more watcher_add_fd() call here. */
+
+	tail_start(w.tail);
+	watcher_check_sessions_json(&w);
+	if (tail_fd(w.tail) >= 0)
+		watcher_add_fd(&w, tail_fd(w.tail), watcher_fd_tail);
+	box_tick(w.model, util_now_ms());
+	watcher_commit(&w);
+	watcher_task_heartbeat(&w, util_mono_ms());
+	tasks[0].next_ms = util_mono_ms() + tasks[0].interval_ms;
+	{
+		struct tail_stats ts;
+
+		tail_stats(w.tail, &ts);
+		log_info("watching", "root", cfg->transcript_dir, "folders", LOG_I64(ts.dirs),
+		    "files", LOG_I64(ts.files), "mode", ts.inotify ? "inotify" : "polling",
+		    "db", cfg->db, "version", LS_VERSION);
+	}
+	if (ready_fd >= 0) {
+		if (write(ready_fd, "1", 1) != 1)
+			log_warn("cannot signal readiness", "err", strerror(errno));
+		close(ready_fd);
+	}
+
+	while (!w.stop) {
+		struct epoll_event evs[WATCHER_MAX_FDS];
+		int64_t mono = util_mono_ms(), timeout = -1, d;
+		int n;
+
+		tasks[1].enabled = tail_polling(w.tail);
+		for (i = 0; i < w.ntasks; i++) {
+			if (!tasks[i].enabled)
+				continue;
+			if (tasks[i].next_ms == 0)
+				tasks[i].next_ms = mono + tasks[i].interval_ms;
+			d = tasks[i].next_ms - mono;
+			if (timeout < 0 || d < timeout)
+				timeout = d;
+		}
+		if ((d = box_next_deadline(w.model, util_now_ms())) >= 0 &&
+		    (timeout < 0 || d + 1 < timeout))
+			timeout = d + 1;
+		if (w.retry_at > 0 && (timeout < 0 || w.retry_at - mono < timeout))
+			timeout = w.retry_at - mono;
+		if (tail_backlog(w.tail) || w.rescan_now)
+			timeout = 0;
+		if (timeout < 0)
+			timeout = 0;
+		if (timeout > 60000)
+			timeout = 60000;
+		n = epoll_wait(w.epfd, evs, WATCHER_MAX_FDS, (int)timeout);
+		if (n < 0 && errno != EINTR) {
+			log_error("epoll_wait failed", "err", strerror(errno));
+			break;
+		}
+		for (i = 0; i < n; i++)
+			w.fds[evs[i].data.u32].fn(&w);
+		if (w.stop)
+			break;
+		if (w.rescan_now) {
+			w.rescan_now = 0;
+			log_info("rescanning on request");
+			tail_rescan(w.tail);
+		}
+		if (tail_backlog(w.tail))
+			tail_continue(w.tail);
+		watcher_check_sessions_json(&w);
+		mono = util_mono_ms();
+		for (i = 0; i < w.ntasks; i++) {
+			if (!tasks[i].enabled || tasks[i].next_ms > mono ||
+			    tasks[i].fn == watcher_task_heartbeat)
+				continue;
+			tasks[i].next_ms = mono + tasks[i].interval_ms;
+			tasks[i].fn(&w, mono);
+		}
+		box_tick(w.model, util_now_ms());
+		watcher_commit(&w);
+		/* The heartbeat goes last so that its figures include this wake-up. */
+		if (tasks[0].next_ms <= util_mono_ms()) {
+			tasks[0].next_ms = util_mono_ms() + tasks[0].interval_ms;
+			watcher_task_heartbeat(&w, mono);
+		}
+	}
+
+	/* SIGTERM: what is still active was cut short. */
+	box_interrupt_all(w.model, util_now_ms());
+	for (i = 0; i < 20 && watcher_commit(&w) == STORE_BUSY; i++)
+		;
+	if (store_begin(w.st) == STORE_OK && store_heartbeat_delete(w.st) == STORE_OK)
+		store_commit(w.st);
+	store_rollback(w.st);
+	log_info("stopped", "lines_read", LOG_I64(w.lines_read));
+	rc = 0;
+out:
+	if (ready_fd >= 0 && rc != 0)
+		close(ready_fd);
+	watcher_free(&w);
+	return rc;
+}

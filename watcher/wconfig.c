@@ -1,0 +1,109 @@
+/* wconfig: reading and checking the watcher's environment. */
+#include "wconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/config.h"
+
+static int
+wcfg_url(const char *name, const char *alias, const char **out, char *err, size_t errlen)
+{
+	const char *v = cfg_env(name, alias);
+
+	*out = v;
+	if (v == NULL || strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0)
+		return 0;
+	snprintf(err, errlen, "%s: expected an http:// or https:// URL, got \"%s\"",
+	    getenv(name) != NULL && *getenv(name) ? name : alias, v);
+	return -1;
+}
+
+int
+wcfg_load(struct wcfg *c, char *err, size_t errlen)
+{
+	const char *v, *home;
+	int n;
+
+	memset(c, 0, sizeof(*c));
+	if ((v = cfg_env("TRANSCRIPT_DIR", NULL)) != NULL) {
+		n = snprintf(c->transcript_dir, sizeof(c->transcript_dir), "%s", v);
+	} else if ((v = cfg_env("OPENCLAW_STATE_DIR", NULL)) != NULL) {
+		n = snprintf(c->transcript_dir, sizeof(c->transcript_dir), "%s/agents", v);
+	} else {
+		home = cfg_env("HOME", NULL);
+		n = snprintf(c->transcript_dir, sizeof(c->transcript_dir), "%s/.openclaw/agents",
+		    home != NULL ? home : "");
+	}
+	if (n < 0 || (size_t)n >= sizeof(c->transcript_dir)) {
+		snprintf(err, errlen, "TRANSCRIPT_DIR: path too long");
+		return -1;
+	}
+	c->sessions_json = cfg_env("SESSIONS_JSON", NULL);
+	c->db = cfg_str("LIVESTATUS_DB", NULL, WCFG_DEFAULT_DB);
+	c->pid_file = cfg_str("PID_FILE", NULL, WCFG_DEFAULT_PID_FILE);
+	c->mm_token = cfg_env("MM_TOKEN", "MM_BOT_TOKEN");
+	c->tool_labels_file = cfg_env("TOOL_LABELS_FILE", NULL);
+	c->default_channel = cfg_env("DEFAULT_CHANNEL", NULL);
+	c->plugin_secret = cfg_env("PLUGIN_SECRET", NULL);
+	if (wcfg_url("MM_URL", "MM_BASE_URL", &c->mm_url, err, errlen) != 0 ||
+	    wcfg_url("PLUGIN_URL", NULL, &c->plugin_url, err, errlen) != 0 ||
+	    wcfg_url("PUBLISH_URL", NULL, &c->publish_url, err, errlen) != 0)
+		return -1;
+	if (cfg_bool("PLUGIN_ENABLED", NULL, 1, &c->plugin_enabled, err, errlen) != 0 ||
+	    cfg_bool("WATCHER_FORCE_POLL", NULL, 0, &c->force_poll, err, errlen) != 0 ||
+	    cfg_long("THROTTLE_MS", NULL, 500, 0, 600000, &c->throttle_ms, err, errlen) != 0 ||
+	    cfg_long("IDLE_TIMEOUT_S", NULL, 60, 1, 86400 * 7, &c->idle_timeout_s, err,
+	    errlen) != 0 ||
+	    cfg_long("MAX_SESSION_DURATION_S", NULL, 1800, 1, 86400 * 30,
+	    &c->max_session_duration_s, err, errlen) != 0 ||
+	    cfg_long("MAX_STATUS_LINES", NULL, 15, 1, 1000, &c->max_status_lines, err,
+	    errlen) != 0 ||
+	    cfg_long("MAX_ACTIVE_SESSIONS", NULL, 20, 1, 100000, &c->max_active_sessions,
+	    err, errlen) != 0 ||
+	    cfg_long("MAX_MESSAGE_CHARS", NULL, 15000, 100, 1000000, &c->max_message_chars,
+	    err, errlen) != 0 ||
+	    cfg_long("CIRCUIT_BREAKER_THRESHOLD", NULL, 5, 1, 1000,
+	    &c->circuit_breaker_threshold, err, errlen) != 0 ||
+	    cfg_long("CIRCUIT_BREAKER_COOLDOWN_S", NULL, 30, 1, 86400,
+	    &c->circuit_breaker_cooldown_s, err, errlen) != 0 ||
+	    cfg_long("POLL_INTERVAL_MS", NULL, 1000, 10, 600000, &c->poll_interval_ms, err,
+	    errlen) != 0 ||
+	    cfg_long("HEARTBEAT_S", NULL, 5, 1, 3600, &c->heartbeat_s, err, errlen) != 0)
+		return -1;
+	c->log_level = LOG_LVL_INFO;
+	if ((v = cfg_env("LOG_LEVEL", NULL)) != NULL && log_parse_level(v, &c->log_level) != 0) {
+		snprintf(err, errlen,
+		    "LOG_LEVEL: expected debug, info, warn or error, got \"%s\"", v);
+		return -1;
+	}
+	return 0;
+}
+
+void
+wcfg_usage(FILE *out)
+{
+	fputs("Environment (defaults in brackets):\n"
+	    "  TRANSCRIPT_DIR           agents/ folder or one sessions/ folder\n"
+	    "                           [$OPENCLAW_STATE_DIR/agents or ~/.openclaw/agents]\n"
+	    "  SESSIONS_JSON            sessions.json of a lone sessions folder [beside it]\n"
+	    "  LIVESTATUS_DB            the store [" WCFG_DEFAULT_DB "]\n"
+	    "  PID_FILE                 [" WCFG_DEFAULT_PID_FILE "]\n"
+	    "  IDLE_TIMEOUT_S           a box ends after this long without activity [60]\n"
+	    "  MAX_SESSION_DURATION_S   a box ends after this long in all [1800]\n"
+	    "  MAX_STATUS_LINES         newest lines kept per box [15]\n"
+	    "  MAX_ACTIVE_SESSIONS      active top-level boxes at most [20]\n"
+	    "  TOOL_LABELS_FILE         JSON with exact/prefixes/patterns tool labels\n"
+	    "  DEFAULT_CHANNEL          channel id for sessions without one [none: local]\n"
+	    "  LOG_LEVEL                debug, info, warn, error [info]\n"
+	    "  PUBLISH_URL              nchan publisher for change notices [none]\n"
+	    "  POLL_INTERVAL_MS         polling interval without inotify [1000]\n"
+	    "  WATCHER_FORCE_POLL       1: poll even where inotify works [0]\n"
+	    "  HEARTBEAT_S              heartbeat row interval [5]\n"
+	    "  MM_URL (MM_BASE_URL), MM_TOKEN (MM_BOT_TOKEN), THROTTLE_MS [500],\n"
+	    "  MAX_MESSAGE_CHARS [15000], CIRCUIT_BREAKER_THRESHOLD [5],\n"
+	    "  CIRCUIT_BREAKER_COOLDOWN_S [30], PLUGIN_URL, PLUGIN_SECRET,\n"
+	    "  PLUGIN_ENABLED [true]    checked now, used by the Mattermost poster\n",
+	    out);
+}

@@ -1,0 +1,58 @@
+/*
+ * wconfig: the watcher's configuration, from the environment.
+ *
+ * The names and defaults are the original daemon's (architecture.md), with
+ * MM_BOT_TOKEN and MM_BASE_URL accepted as aliases of MM_TOKEN and MM_URL.
+ * wcfg_load() reads and checks every variable once, at start-up; a bad value
+ * fails with a message naming the variable (the program exits 2).  Strings
+ * point into the environment or into the struct and live as long as it.
+ *
+ * Variables only the watcher has: LIVESTATUS_DB (the store), PUBLISH_URL
+ * (nchan notices, optional), POLL_INTERVAL_MS (polling fallback, 1000),
+ * WATCHER_FORCE_POLL (1: never use inotify), HEARTBEAT_S (5).
+ */
+#ifndef LS_WATCHER_WCONFIG_H
+#define LS_WATCHER_WCONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "../common/log.h"
+
+#define WCFG_DEFAULT_DB "/var/lib/livestatus/livestatus.db"
+#define WCFG_DEFAULT_PID_FILE "/tmp/livestatus-watcher.pid"
+
+struct wcfg {
+	char transcript_dir[4096];
+	const char *sessions_json;   /* NULL: <folder>/sessions.json */
+	const char *db;
+	const char *pid_file;
+	const char *mm_token;        /* accepted; used by the Mattermost side */
+	const char *mm_url;
+	const char *tool_labels_file;
+	const char *default_channel;
+	const char *plugin_url;
+	const char *plugin_secret;
+	const char *publish_url;
+	int plugin_enabled;
+	int force_poll;
+	long throttle_ms;
+	long idle_timeout_s;
+	long max_session_duration_s;
+	long max_status_lines;
+	long max_active_sessions;
+	long max_message_chars;
+	long circuit_breaker_threshold;
+	long circuit_breaker_cooldown_s;
+	long poll_interval_ms;
+	long heartbeat_s;
+	enum log_level log_level;
+};
+
+/* Reads the environment; 0, or -1 with a message naming the variable. */
+int wcfg_load(struct wcfg *c, char *err, size_t errlen);
+
+/* For --help: one line per variable with its default. */
+void wcfg_usage(FILE *out);
+
+#endif
