@@ -1,0 +1,426 @@
+/* mm_auth: Mattermost tokens and channel memberships, cached; daemon posts. */
+#include "mm_auth.h"
+
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/mm_http.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
+#include "metrics.h"
+
+/* Entries per cache (a power of two) and slots probed per key. */
+#define MM_AUTH_SLOTS 4096u
+#define MM_AUTH_PROBE 8u
+
+/*
+ * One cache entry.  key is the token (user cache) or "<user>\n<channel>"
+ * (member cache); value the user id, "" for an invalid token, or "1"/"0".
+ */
+struct mm_auth_ent {
+	char *key;
+	size_t klen;
+	char value[MM_AUTH_ID_MAX + 1];
+	int64_t expires; /* mono ms; 0 = empty */
+};
+
+struct mm_auth_cache {
+	pthread_mutex_t mu;
+	struct mm_auth_ent *slots;
+};
+
+struct mm_auth {
+	struct mm_http *http;
+	long cache_ms;
+	struct mm_auth_cache users, members;
+	atomic_llong hits, requests;
+};
+
+int
+mm_auth_config_from_env(struct mm_auth_config *cfg, char *err, size_t errlen)
+{
+	long v;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->url = cfg_env("MM_URL", "MM_BASE_URL");
+	cfg->token = cfg_env("MM_TOKEN", "MM_BOT_TOKEN");
+	if (cfg_long("AUTH_CACHE_S", NULL, 60, 0, 86400, &v, err, errlen) != 0)
+		return -1;
+	cfg->cache_ms = v * 1000;
+	if (cfg_long("MM_TIMEOUT_MS", NULL, 10000, 100, 600000, &cfg->timeout_ms, err,
+	    errlen) != 0)
+		return -1;
+	if (cfg->url != NULL && strncmp(cfg->url, "http://", 7) != 0 &&
+	    strncmp(cfg->url, "https://", 8) != 0) {
+		snprintf(err, errlen, "MM_URL: not an http(s) URL: \"%s\"", cfg->url);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+mm_cache_init(struct mm_auth_cache *c)
+{
+	pthread_mutex_init(&c->mu, NULL);
+	c->slots = xcalloc(MM_AUTH_SLOTS, sizeof(*c->slots));
+}
+
+static void
+mm_ent_clear(struct mm_auth_ent *e)
+{
+	if (e->key != NULL) {
+		explicit_bzero(e->key, e->klen);
+		free(e->key);
+	}
+	memset(e, 0, sizeof(*e));
+}
+
+static void
+mm_cache_free(struct mm_auth_cache *c)
+{
+	size_t i;
+
+	for (i = 0; i < MM_AUTH_SLOTS; i++)
+		mm_ent_clear(&c->slots[i]);
+	free(c->slots);
+	pthread_mutex_destroy(&c->mu);
+}
+
+/* FNV-1a: spreads keys over the slots; equality is checked in full. */
+static size_t
+mm_hash(const char *k, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)k[i];
+		h *= 1099511628211ULL;
+	}
+	return (size_t)(h ^ (h >> 32));
+}
+
+/* Copies the live value of key into value; 1 when found. */
+static int
+mm_cache_get(struct mm_auth_cache *c, const char *key, size_t len, char *value)
+{
+	size_t h = mm_hash(key, len), i;
+	int64_t now = util_mono_ms();
+	int found = 0;
+
+	pthread_mutex_lock(&c->mu);
+	for (i = 0; i < MM_AUTH_PROBE; i++) {
+		struct mm_auth_ent *e = &c->slots[(h + i) & (MM_AUTH_SLOTS - 1)];
+
+		if (e->key == NULL || e->klen != len || memcmp(e->key, key, len) != 0)
+			continue;
+		if (e->expires > now) {
+			memcpy(value, e->value, sizeof(e->value));
+			found = 1;
+		} else {
+			mm_ent_clear(e);
+		}
+		break;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return found;
+}
+
+/* Stores key -> value in the key's slot, a free or expired one, or the oldest. */
+static void
+mm_cache_put(struct mm_auth_cache *c, const char *key, size_t len, const char *value,
+    long ttl_ms)
+{
+	size_t h = mm_hash(key, len), i;
+	int64_t now = util_mono_ms();
+	struct mm_auth_ent *victim = NULL;
+	int victim_free = 0;
+
+	if (ttl_ms <= 0)
+		return;
+	pthread_mutex_lock(&c->mu);
+	for (i = 0; i < MM_AUTH_PROBE; i++) {
+		struct mm_auth_ent *e = &c->slots[(h + i) & (MM_AUTH_SLOTS - 1)];
+
+		if (e->key != NULL && e->klen == len && memcmp(e->key, key, len) == 0) {
+			victim = e;
+			break;
+		}
+		if (e->key == NULL || e->expires <= now) {
+			if (victim == NULL || !victim_free)
+				victim = e;
+			victim_free = 1;
+		} else if (victim == NULL || (!victim_free && e->expires < victim->expires)) {
+			victim = e;
+		}
+	}
+	mm_ent_clear(victim);
+	victim->key = xstrndup(key, len);
+	victim->klen = len;
+	snprintf(victim->value, sizeof(victim->value), "%s", value);
+	victim->expires = now + ttl_ms;
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void
+mm_cache_drop(struct mm_auth_cache *c, const char *key, size_t len)
+{
+	size_t h = mm_hash(key, len), i;
+
+	pthread_mutex_lock(&c->mu);
+	for (i = 0; i < MM_AUTH_PROBE; i++) {
+		struct mm_auth_ent *e = &c->slots[(h + i) & (MM_AUTH_SLOTS - 1)];
+
+		if (e->key != NULL && e->klen == len && memcmp(e->key, key, len) == 0)
+			mm_ent_clear(e);
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+struct mm_auth *
+mm_auth_new(const struct mm_auth_config *cfg)
+{
+	struct mm_http_config hc = { 0 };
+	struct mm_auth *a;
+
+	if (cfg->url == NULL)
+		return NULL;
+	a = xcalloc(1, sizeof(*a));
+	hc.base_url = cfg->url;
+	hc.token = cfg->token;
+	hc.rate_per_s = 0; /* users' own requests: Mattermost limits per user */
+	hc.timeout_ms = cfg->timeout_ms;
+	hc.connect_timeout_ms = cfg->timeout_ms < 5000 ? cfg->timeout_ms : 5000;
+	a->http = mm_http_new(&hc);
+	a->cache_ms = cfg->cache_ms;
+	mm_cache_init(&a->users);
+	mm_cache_init(&a->members);
+	return a;
+}
+
+void
+mm_auth_free(struct mm_auth *a)
+{
+	if (a == NULL)
+		return;
+	mm_http_free(a->http);
+	mm_cache_free(&a->users);
+	mm_cache_free(&a->members);
+	free(a);
+}
+
+void
+mm_auth_counts(struct mm_auth *a, long long *hits, long long *requests)
+{
+	*hits = a != NULL ? atomic_load(&a->hits) : 0;
+	*requests = a != NULL ? atomic_load(&a->requests) : 0;
+}
+
+const char *
+mm_auth_cookie_token(const char *cookie, size_t *len)
+{
+	static const char name[] = "MMAUTHTOKEN";
+	const char *p = cookie, *v, *end;
+
+	if (cookie == NULL)
+		return NULL;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t' || *p == ';')
+			p++;
+		end = p + strcspn(p, ";");
+		if (strncmp(p, name, sizeof(name) - 1) == 0 && p[sizeof(name) - 1] == '=') {
+			v = p + sizeof(name);
+			if (*v == '"' && end - v >= 2 && end[-1] == '"') {
+				v++;
+				end--;
+			}
+			while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+				end--;
+			if (end == v)
+				return NULL;
+			*len = (size_t)(end - v);
+			return v;
+		}
+		p = *end == ';' ? end + 1 : end;
+	}
+	return NULL;
+}
+
+/* A Mattermost token is [A-Za-z0-9]; anything else is not sent on. */
+static int
+mm_token_ok(const char *t, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > 256)
+		return 0;
+	for (i = 0; i < len; i++) {
+		char c = t[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+/* One request as the user (bearer) or the bot (NULL); the answer's status. */
+static long
+mm_auth_ask(struct mm_auth *a, const char *method, const char *path, const char *body,
+    const char *bearer, struct mm_http_resp *r)
+{
+	atomic_fetch_add(&a->requests, 1);
+	if (mm_http_request(a->http, method, path, body, bearer, r) != 0) {
+		metrics_count_mm(0);
+		if (r->outcome != MM_HTTP_WAIT)
+			log_warn("mattermost request failed", "method", method, "err", r->err);
+		return 0;
+	}
+	metrics_count_mm(r->status);
+	return r->status;
+}
+
+enum mm_auth_result
+mm_auth_user(struct mm_auth *a, const char *token, size_t len,
+    char user_id[MM_AUTH_ID_MAX + 1])
+{
+	struct mm_http_resp r;
+	struct json_object *o = NULL, *id;
+	enum mm_auth_result res;
+	char value[MM_AUTH_ID_MAX + 1], *tok;
+	long status;
+
+	user_id[0] = '\0';
+	if (a == NULL)
+		return MM_AUTH_UNAVAILABLE;
+	if (!mm_token_ok(token, len))
+		return MM_AUTH_UNAUTHENTICATED;
+	if (mm_cache_get(&a->users, token, len, value)) {
+		atomic_fetch_add(&a->hits, 1);
+		if (value[0] == '\0')
+			return MM_AUTH_UNAUTHENTICATED;
+		memcpy(user_id, value, sizeof(value));
+		return MM_AUTH_OK;
+	}
+	tok = xstrndup(token, len);
+	status = mm_auth_ask(a, "GET", "/api/v4/users/me", NULL, tok, &r);
+	if (status == 200 && (o = json_tokener_parse(r.body)) != NULL &&
+	    json_object_object_get_ex(o, "id", &id) &&
+	    json_object_is_type(id, json_type_string) &&
+	    json_object_get_string_len(id) > 0 &&
+	    (size_t)json_object_get_string_len(id) <= MM_AUTH_ID_MAX) {
+		snprintf(user_id, MM_AUTH_ID_MAX + 1, "%s", json_object_get_string(id));
+		mm_cache_put(&a->users, token, len, user_id, a->cache_ms);
+		res = MM_AUTH_OK;
+	} else if (status == 401 || status == 403 || status == 404) {
+		mm_cache_put(&a->users, token, len, "", a->cache_ms);
+		res = MM_AUTH_UNAUTHENTICATED;
+	} else {
+		res = MM_AUTH_UNAVAILABLE;
+	}
+	json_object_put(o);
+	mm_http_resp_free(&r);
+	explicit_bzero(tok, len);
+	free(tok);
+	return res;
+}
+
+enum mm_auth_result
+mm_auth_member(struct mm_auth *a, const char *token, size_t len, const char *user_id,
+    const char *channel_id)
+{
+	struct mm_http_resp r;
+	enum mm_auth_result res;
+	char value[MM_AUTH_ID_MAX + 1], *key, *path, *esc, *tok;
+	size_t klen;
+	long status;
+
+	if (a == NULL)
+		return MM_AUTH_UNAVAILABLE;
+	if (channel_id == NULL || channel_id[0] == '\0')
+		return MM_AUTH_DENIED;
+	key = xasprintf("%s\n%s", user_id, channel_id);
+	klen = strlen(key);
+	if (mm_cache_get(&a->members, key, klen, value)) {
+		atomic_fetch_add(&a->hits, 1);
+		free(key);
+		return value[0] == '1' ? MM_AUTH_OK : MM_AUTH_DENIED;
+	}
+	esc = mm_http_escape(channel_id);
+	path = xasprintf("/api/v4/channels/%s/members/me", esc);
+	tok = xstrndup(token, len);
+	status = mm_auth_ask(a, "GET", path, NULL, tok, &r);
+	if (status == 200) {
+		mm_cache_put(&a->members, key, klen, "1", a->cache_ms);
+		res = MM_AUTH_OK;
+	} else if (status == 403 || status == 404) {
+		mm_cache_put(&a->members, key, klen, "0", a->cache_ms);
+		res = MM_AUTH_DENIED;
+	} else if (status == 401) {
+		/* The token died since users/me: forget it. */
+		mm_cache_drop(&a->users, token, len);
+		res = MM_AUTH_UNAUTHENTICATED;
+	} else {
+		res = MM_AUTH_UNAVAILABLE;
+	}
+	mm_http_resp_free(&r);
+	explicit_bzero(tok, len);
+	free(tok);
+	free(path);
+	free(esc);
+	free(key);
+	return res;
+}
+
+int
+mm_create_livestatus_post(struct mm_auth *a, const char *channel_id, const char *root_id,
+    const char *box_id, const char *message, char **post_id, char *err, size_t errlen)
+{
+	struct json_object *body, *props, *o = NULL, *id;
+	struct mm_http_resp r;
+	char *pending;
+	long status;
+	int ret = -1;
+
+	*post_id = NULL;
+	if (a == NULL) {
+		snprintf(err, errlen, "mattermost is not configured");
+		return -1;
+	}
+	body = json_object_new_object();
+	props = json_object_new_object();
+	json_object_object_add(props, "session_id", json_object_new_string(box_id));
+	json_object_object_add(props, "livestatus_box_id", json_object_new_string(box_id));
+	json_object_object_add(body, "channel_id", json_object_new_string(channel_id));
+	if (root_id != NULL && root_id[0] != '\0')
+		json_object_object_add(body, "root_id", json_object_new_string(root_id));
+	json_object_object_add(body, "message", json_object_new_string(message ? message : ""));
+	json_object_object_add(body, "type", json_object_new_string("custom_livestatus"));
+	json_object_object_add(body, "props", props);
+	pending = xasprintf("livestatus:%s", box_id);
+	json_object_object_add(body, "pending_post_id", json_object_new_string(pending));
+	status = mm_auth_ask(a, "POST", "/api/v4/posts",
+	    json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE), NULL, &r);
+	json_object_put(body);
+	free(pending);
+	if (status == 0) {
+		snprintf(err, errlen, "no answer from mattermost: %s", r.err);
+	} else if ((status == 200 || status == 201) && (o = json_tokener_parse(r.body)) != NULL &&
+	    json_object_object_get_ex(o, "id", &id) && json_object_get_string_len(id) > 0) {
+		*post_id = xstrdup(json_object_get_string(id));
+		ret = 0;
+	} else {
+		snprintf(err, errlen, "mattermost answered %ld", status);
+	}
+	json_object_put(o);
+	mm_http_resp_free(&r);
+	return ret;
+}
