@@ -1,0 +1,63 @@
+/*
+ * api_cache: every box serialized once per store revision, shared by all
+ * worker threads.
+ *
+ * A snapshot is an immutable picture of the store at one revision: each
+ * box's SessionData JSON with its children nested (built from one
+ * consistent read), and the list answers made from them.  Reads cost one
+ * "SELECT revision" plus a lookup; the store is read in full only when the
+ * revision moved, once, by one thread (the others wait for it, then share
+ * the result).  Snapshots are reference counted: a response keeps the one
+ * it points into until it is written, however many newer ones appear
+ * meanwhile.
+ *
+ * Filtered lists (?status=, ?channel_id=) are made on first use from the
+ * top-level fragments and kept in the snapshot, a few per snapshot; a
+ * reader that may see only some channels (Mattermost auth, a later issue)
+ * will be one more filter on the same fragments.
+ *
+ * Children nest to any depth up to API_CACHE_MAX_DEPTH; deeper boxes (and
+ * boxes in a parent cycle, which the API never makes) are left out.
+ */
+#ifndef LS_API_CACHE_H
+#define LS_API_CACHE_H
+
+#include <stdint.h>
+
+#include "../sql/store.h"
+#include "api_http.h"
+
+#define API_CACHE_MAX_DEPTH 64
+
+struct api_cache;
+struct api_snapshot;
+
+struct api_cache *api_cache_new(void);
+void api_cache_free(struct api_cache *c);
+
+/*
+ * The snapshot at the store's current revision, built when the cached one
+ * is older; the caller owns a reference.  STORE_OK or a store error code.
+ */
+int api_cache_get(struct api_cache *c, store *st, struct api_snapshot **out);
+
+int64_t api_snapshot_revision(const struct api_snapshot *s);
+void api_snapshot_ref(struct api_snapshot *s);
+void api_snapshot_unref(struct api_snapshot *s);
+
+/*
+ * Points resp's body at the JSON array of top-level boxes that match
+ * status and channel_id (NULL matches any), taking a reference on s.
+ */
+void api_snapshot_list(struct api_snapshot *s, const char *status,
+    const char *channel_id, struct api_resp *resp);
+
+/*
+ * Points resp's body at the SessionData of box id (any depth) with its
+ * children; 0, or -1 when the snapshot has no such box.  *channel_id (may
+ * be NULL) gets the box's channel, valid while s is referenced.
+ */
+int api_snapshot_box(struct api_snapshot *s, const char *id, struct api_resp *resp,
+    const char **channel_id);
+
+#endif

@@ -1,0 +1,47 @@
+/* api_config: the responder's environment. */
+#include "api_config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../common/config.h"
+
+int
+api_config_load(struct api_config *cfg, char *err, size_t errlen)
+{
+	const char *level;
+	int mode;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->db_path = cfg_str("LIVESTATUS_DB", NULL, API_DEFAULT_DB);
+	cfg->secret = cfg_env("PLUGIN_SECRET", NULL);
+	cfg->publish_url = cfg_env("PUBLISH_URL", NULL);
+	if (cfg_choice("READ_AUTH", NULL, api_read_auth_names, API_READ_AUTH_SECRET, &mode,
+	    err, errlen) < 0)
+		return -1;
+	cfg->read_auth = (enum api_read_auth)mode;
+	if (cfg_long("MAX_ACTIVE_SESSIONS", NULL, 20, 1, 100000, &cfg->max_active, err,
+	    errlen) < 0 ||
+	    cfg_long("MAX_STATUS_LINES", NULL, 15, 1, 1000, &cfg->max_lines, err, errlen) < 0 ||
+	    cfg_long("STALE_AFTER_S", NULL, 1800, 1, 365L * 86400, &cfg->stale_after_s, err,
+	    errlen) < 0 ||
+	    cfg_long("DELETE_AFTER_S", NULL, 3600, 1, 365L * 86400, &cfg->delete_after_s, err,
+	    errlen) < 0 ||
+	    cfg_long("CLEANUP_INTERVAL_S", NULL, 60, 1, 86400, &cfg->cleanup_interval_s, err,
+	    errlen) < 0)
+		return -1;
+	if (cfg->publish_url != NULL && strncmp(cfg->publish_url, "http://", 7) != 0 &&
+	    strncmp(cfg->publish_url, "https://", 8) != 0) {
+		snprintf(err, errlen, "PUBLISH_URL: expected an http:// or https:// URL, got \"%s\"",
+		    cfg->publish_url);
+		return -1;
+	}
+	cfg->log_level = LOG_LVL_INFO;
+	level = cfg_env("LOG_LEVEL", NULL);
+	if (level != NULL && log_parse_level(level, &cfg->log_level) < 0) {
+		snprintf(err, errlen,
+		    "LOG_LEVEL: expected one of debug, info, warn, error, got \"%s\"", level);
+		return -1;
+	}
+	return 0;
+}

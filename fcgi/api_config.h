@@ -1,0 +1,43 @@
+/*
+ * api_config: the responder's settings, read once from the environment.
+ *
+ *   LIVESTATUS_DB        SQLite file (/var/lib/livestatus/livestatus.db)
+ *   PLUGIN_SECRET        the writers' shared secret; unset: no one writes
+ *   READ_AUTH            secret | none (secret)
+ *   MAX_ACTIVE_SESSIONS  active boxes before POST answers 429 (20)
+ *   MAX_STATUS_LINES     lines kept per box (15)
+ *   STALE_AFTER_S        active boxes idle this long become interrupted (1800)
+ *   DELETE_AFTER_S       finished boxes are deleted this long after (3600)
+ *   CLEANUP_INTERVAL_S   how often the cleanup runs (60)
+ *   PUBLISH_URL          nchan publisher for change notices (none)
+ *   LOG_LEVEL            debug | info | warn | error (info)
+ *
+ * api_config_load() fails on the first bad value with a message naming the
+ * variable.  Strings point into the environment and are not copied.
+ */
+#ifndef LS_API_CONFIG_H
+#define LS_API_CONFIG_H
+
+#include <stddef.h>
+
+#include "../common/log.h"
+#include "auth.h"
+
+#define API_DEFAULT_DB "/var/lib/livestatus/livestatus.db"
+
+struct api_config {
+	const char *db_path;
+	const char *secret; /* NULL when unset */
+	enum api_read_auth read_auth;
+	long max_active;
+	long max_lines;
+	long stale_after_s;
+	long delete_after_s;
+	long cleanup_interval_s;
+	const char *publish_url; /* NULL when unset */
+	enum log_level log_level;
+};
+
+int api_config_load(struct api_config *cfg, char *err, size_t errlen);
+
+#endif

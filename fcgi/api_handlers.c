@@ -1,0 +1,458 @@
+/* api_handlers: health, auth and the sessions routes. */
+#include "api_handlers.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/log.h"
+#include "../common/util.h"
+#include "../common/xmalloc.h"
+#include "api_box.h"
+
+#ifndef LS_VERSION
+#define LS_VERSION "0.0.0"
+#endif
+
+#define API_MSG_BUSY "store busy, try again"
+#define API_MSG_INTERNAL "internal error"
+#define API_MSG_NOT_FOUND "session not found"
+
+/* Answers a failed store call: 503 when busy, else 500 (logged). */
+static void
+api_store_failed(struct api_ctx *ctx, struct api_resp *resp, int rc, const char *op)
+{
+	if (rc == STORE_BUSY) {
+		log_warn("store busy", "op", op);
+		api_resp_error(resp, 503, API_MSG_BUSY);
+		return;
+	}
+	log_error("store failure", "op", op, "err", store_errmsg(ctx->st));
+	api_resp_error(resp, 500, API_MSG_INTERNAL);
+}
+
+static void
+api_set_etag(struct api_resp *resp, int64_t revision)
+{
+	snprintf(resp->etag, sizeof(resp->etag), "\"%" PRId64 "\"", revision);
+}
+
+/*
+ * Reads and parses a JSON body; on any problem sets the error response and
+ * returns -1.
+ */
+static int
+api_read_json(const struct api_req *req, struct api_resp *resp, struct api_jval **out)
+{
+	char *buf = NULL, err[160], msg[200];
+	size_t len = 0, got = 0;
+	long n;
+	int rc = -1;
+
+	*out = NULL;
+	switch (api_http_content_length(req->content_length, &len)) {
+	case 1:
+		api_resp_error(resp, 411, "length required: send Content-Length");
+		goto out;
+	case -1:
+		api_resp_error(resp, 400, "invalid Content-Length");
+		goto out;
+	}
+	if (len > API_BODY_MAX) {
+		api_resp_error(resp, 413, "request body too large (limit 1 MiB)");
+		goto out;
+	}
+	if (!api_http_is_json(req->content_type)) {
+		api_resp_error(resp, 415, "content type must be application/json");
+		goto out;
+	}
+	buf = xmalloc(len + 1);
+	while (got < len) {
+		n = req->read_body != NULL ? req->read_body(req->read_arg, buf + got, len - got) : 0;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got < len) {
+		api_resp_error(resp, 400, "request body shorter than Content-Length");
+		goto out;
+	}
+	if (!util_utf8_valid(buf, len)) {
+		api_resp_error(resp, 400, "request body is not valid UTF-8");
+		goto out;
+	}
+	if (api_json_parse(buf, len, out, err, sizeof(err)) < 0) {
+		snprintf(msg, sizeof(msg), "invalid JSON: %s", err);
+		api_resp_error(resp, 400, msg);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
+/* Answers with box and its children as the newest snapshot has them. */
+static void
+api_answer_box(struct api_ctx *ctx, struct api_resp *resp, int status,
+    const struct store_box *box)
+{
+	struct api_snapshot *snap = NULL;
+
+	resp->status = status;
+	if (api_cache_get(ctx->cache, ctx->st, &snap) == STORE_OK &&
+	    api_snapshot_box(snap, box->id, resp, NULL) == 0) {
+		api_snapshot_unref(snap);
+		return;
+	}
+	/* Gone again meanwhile, or the read failed: answer what was written. */
+	api_snapshot_unref(snap);
+	resp->body.len = 0;
+	api_box_json(&resp->body, box, NULL, 0);
+}
+
+static void
+api_health(struct api_ctx *ctx, struct api_resp *resp)
+{
+	struct store_counts counts;
+	struct store_heartbeat hb;
+	struct api_buf *b = &resp->body;
+	int64_t now = util_now_ms();
+	int db_ok = 1, have_hb = 0, alive = 0, schema, rc;
+
+	memset(&counts, 0, sizeof(counts));
+	memset(&hb, 0, sizeof(hb));
+	if ((rc = store_box_counts(ctx->st, &counts)) != STORE_OK) {
+		log_warn("health: cannot count boxes", "err", store_errmsg(ctx->st));
+		db_ok = 0;
+		memset(&counts, 0, sizeof(counts));
+	}
+	rc = store_heartbeat_get(ctx->st, &hb);
+	if (rc == STORE_OK) {
+		have_hb = 1;
+		alive = now - hb.last_heartbeat_ms <= 3 * hb.interval_ms;
+	} else if (rc != STORE_NOTFOUND) {
+		log_warn("health: cannot read the heartbeat", "err", store_errmsg(ctx->st));
+		db_ok = 0;
+	}
+	schema = store_schema_version(ctx->st);
+	if (schema < 0)
+		db_ok = 0;
+	resp->status = db_ok && (!have_hb || alive) ? 200 : 503;
+	api_buf_puts(b, resp->status == 200 ? "{\"status\":\"ok\"" : "{\"status\":\"degraded\"");
+	api_buf_puts(b, ",\"version\":");
+	api_json_cstr(b, LS_VERSION);
+	api_buf_puts(b, db_ok ? ",\"db\":{\"ok\":true,\"path\":" : ",\"db\":{\"ok\":false,\"path\":");
+	api_json_cstr(b, store_path(ctx->st));
+	api_buf_puts(b, ",\"schema_version\":");
+	api_buf_i64(b, schema < 0 ? 0 : schema);
+	api_buf_puts(b, alive ? "},\"watcher\":{\"alive\":true" : "},\"watcher\":{\"alive\":false");
+	if (have_hb) {
+		api_buf_puts(b, ",\"pid\":");
+		api_buf_i64(b, hb.pid);
+		api_buf_puts(b, ",\"last_heartbeat_ms\":");
+		api_buf_i64(b, hb.last_heartbeat_ms);
+		api_buf_puts(b, ",\"breaker\":");
+		api_json_cstr(b, hb.breaker);
+	} else {
+		api_buf_puts(b, ",\"pid\":null,\"last_heartbeat_ms\":null,\"breaker\":null");
+	}
+	api_buf_puts(b, "},\"sessions\":{\"active\":");
+	api_buf_i64(b, counts.active);
+	api_buf_puts(b, ",\"total\":");
+	api_buf_i64(b, counts.total);
+	api_buf_puts(b, "},\"uptime_s\":");
+	api_buf_i64(b, (now - ctx->started_ms) / 1000);
+	api_buf_puts(b, "}");
+	store_heartbeat_free(&hb);
+}
+
+static void
+api_list(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp)
+{
+	struct api_snapshot *snap = NULL;
+	char status[16], channel[API_ID_MAX + 1];
+	int has_status, has_channel, rc;
+
+	has_status = api_http_query(req->query, "status", status, sizeof(status));
+	if (has_status < 0 || (has_status == 1 && !api_box_valid_status(status))) {
+		api_resp_error(resp, 400, "status: expected active, done, error or interrupted");
+		return;
+	}
+	has_channel = api_http_query(req->query, "channel_id", channel, sizeof(channel));
+	if (has_channel < 0 || (has_channel == 1 && channel[0] != '\0' &&
+	    !util_valid_id(channel))) {
+		api_resp_error(resp, 400, "channel_id: invalid id");
+		return;
+	}
+	if ((rc = api_cache_get(ctx->cache, ctx->st, &snap)) != STORE_OK) {
+		api_store_failed(ctx, resp, rc, "list");
+		return;
+	}
+	api_set_etag(resp, api_snapshot_revision(snap));
+	if (api_http_etag_match(req->if_none_match, api_snapshot_revision(snap))) {
+		resp->status = 304;
+	} else {
+		resp->status = 200;
+		api_snapshot_list(snap, has_status == 1 ? status : NULL,
+		    has_channel == 1 && channel[0] != '\0' ? channel : NULL, resp);
+	}
+	api_snapshot_unref(snap);
+}
+
+static void
+api_get_one(struct api_ctx *ctx, const struct api_principal *who, const char *id,
+    struct api_resp *resp)
+{
+	struct api_snapshot *snap = NULL;
+	const char *channel = NULL;
+	int rc;
+
+	if ((rc = api_cache_get(ctx->cache, ctx->st, &snap)) != STORE_OK) {
+		api_store_failed(ctx, resp, rc, "get");
+		return;
+	}
+	if (api_snapshot_box(snap, id, resp, &channel) < 0) {
+		api_resp_error(resp, 404, API_MSG_NOT_FOUND);
+	} else if (!api_auth_may_read_channel(ctx->auth, who, channel)) {
+		api_resp_free(resp);
+		api_resp_error(resp, 403, "forbidden: not a member of this channel");
+	} else {
+		resp->status = 200;
+	}
+	api_snapshot_unref(snap);
+}
+
+static void
+api_create(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp)
+{
+	struct api_jval *body = NULL;
+	struct store_box box, existing, parent;
+	struct store_counts counts;
+	char err[200], msg[120], hex[25];
+	int64_t now = util_now_ms();
+	int rc, in_tx = 0;
+
+	memset(&box, 0, sizeof(box));
+	memset(&existing, 0, sizeof(existing));
+	memset(&parent, 0, sizeof(parent));
+	if (api_read_json(req, resp, &body) < 0)
+		goto out;
+	if (api_box_from_post(body, ctx->cfg->max_lines, &box, err, sizeof(err)) < 0) {
+		api_resp_error(resp, 400, err);
+		goto out;
+	}
+	if (box.id == NULL) {
+		util_random_hex(hex, 12);
+		box.id = xasprintf("box-%s", hex);
+	}
+	if (box.start_time_ms == 0)
+		box.start_time_ms = now;
+	box.last_update_ms = now;
+	box.end_time_ms = strcmp(box.status, "active") == 0 ? STORE_NO_TIME : now;
+
+	if ((rc = store_begin(ctx->st)) != STORE_OK) {
+		api_store_failed(ctx, resp, rc, "create");
+		goto out;
+	}
+	in_tx = 1;
+	rc = store_box_get(ctx->st, box.id, &existing);
+	if (rc == STORE_OK) {
+		/* Idempotent create: the first one wins, nothing changes. */
+		store_rollback(ctx->st);
+		in_tx = 0;
+		api_answer_box(ctx, resp, 200, &existing);
+		goto out;
+	}
+	if (rc != STORE_NOTFOUND)
+		goto store_failed;
+	if (box.parent_id != NULL) {
+		rc = store_box_get(ctx->st, box.parent_id, &parent);
+		if (rc == STORE_NOTFOUND) {
+			api_resp_error(resp, 400, "parent_id: no such session");
+			goto out;
+		}
+		if (rc != STORE_OK)
+			goto store_failed;
+	}
+	if (strcmp(box.status, "active") == 0) {
+		if ((rc = store_box_counts(ctx->st, &counts)) != STORE_OK)
+			goto store_failed;
+		if (counts.active >= ctx->cfg->max_active) {
+			snprintf(msg, sizeof(msg), "too many active sessions (limit %ld)",
+			    ctx->cfg->max_active);
+			api_resp_error(resp, 429, msg);
+			goto out;
+		}
+	}
+	if ((rc = store_box_put(ctx->st, &box)) != STORE_OK ||
+	    (rc = store_commit(ctx->st)) != STORE_OK)
+		goto store_failed;
+	in_tx = 0;
+	notify_box(ctx->notify, box.revision, box.id, box.channel_id);
+	log_debug("session created", "id", box.id);
+	resp->status = 201;
+	resp->body.len = 0;
+	api_box_json(&resp->body, &box, NULL, 0);
+	goto out;
+store_failed:
+	api_store_failed(ctx, resp, rc, "create");
+out:
+	if (in_tx)
+		store_rollback(ctx->st);
+	api_json_free(body);
+	store_box_free(&box);
+	store_box_free(&existing);
+	store_box_free(&parent);
+}
+
+static void
+api_update(struct api_ctx *ctx, const struct api_req *req, const char *id,
+    struct api_resp *resp)
+{
+	struct api_jval *body = NULL;
+	struct store_box box;
+	char err[200];
+	int rc, in_tx = 0;
+
+	memset(&box, 0, sizeof(box));
+	if (api_read_json(req, resp, &body) < 0)
+		goto out;
+	if ((rc = store_begin(ctx->st)) != STORE_OK)
+		goto store_failed;
+	in_tx = 1;
+	rc = store_box_get(ctx->st, id, &box);
+	if (rc == STORE_NOTFOUND) {
+		api_resp_error(resp, 404, API_MSG_NOT_FOUND);
+		goto out;
+	}
+	if (rc != STORE_OK)
+		goto store_failed;
+	if (api_box_apply_put(body, ctx->cfg->max_lines, util_now_ms(), &box, err,
+	    sizeof(err)) < 0) {
+		api_resp_error(resp, 400, err);
+		goto out;
+	}
+	if ((rc = store_box_put(ctx->st, &box)) != STORE_OK ||
+	    (rc = store_commit(ctx->st)) != STORE_OK)
+		goto store_failed;
+	in_tx = 0;
+	notify_box(ctx->notify, box.revision, box.id, box.channel_id);
+	api_answer_box(ctx, resp, 200, &box);
+	goto out;
+store_failed:
+	api_store_failed(ctx, resp, rc, "update");
+out:
+	if (in_tx)
+		store_rollback(ctx->st);
+	api_json_free(body);
+	store_box_free(&box);
+}
+
+static void
+api_delete(struct api_ctx *ctx, const char *id, struct api_resp *resp)
+{
+	struct store_box box;
+	int64_t rev = 0;
+	int rc, in_tx = 0;
+
+	memset(&box, 0, sizeof(box));
+	if ((rc = store_begin(ctx->st)) != STORE_OK)
+		goto store_failed;
+	in_tx = 1;
+	rc = store_box_get(ctx->st, id, &box);
+	if (rc == STORE_NOTFOUND) {
+		api_resp_error(resp, 404, API_MSG_NOT_FOUND);
+		goto out;
+	}
+	if (rc != STORE_OK ||
+	    (rc = store_box_delete(ctx->st, id)) != STORE_OK ||
+	    (rc = store_revision(ctx->st, &rev)) != STORE_OK ||
+	    (rc = store_commit(ctx->st)) != STORE_OK)
+		goto store_failed;
+	in_tx = 0;
+	notify_box(ctx->notify, rev, box.id, box.channel_id);
+	resp->status = 204;
+	goto out;
+store_failed:
+	api_store_failed(ctx, resp, rc, "delete");
+out:
+	if (in_tx)
+		store_rollback(ctx->st);
+	store_box_free(&box);
+}
+
+/* 1 when method m is one route r answers. */
+static int
+api_method_allowed(enum api_route r, enum api_method m)
+{
+	if (m == API_M_GET || m == API_M_HEAD)
+		return 1;
+	if (r == API_R_SESSIONS)
+		return m == API_M_POST;
+	if (r == API_R_SESSION)
+		return m == API_M_PUT || m == API_M_DELETE;
+	return 0;
+}
+
+void
+api_handle(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp)
+{
+	struct api_principal who;
+	char id[API_ID_MAX + 1];
+	enum api_method m = api_http_method(req->method);
+	enum api_route r = api_http_route(req->path, id, sizeof(id));
+
+	if (r == API_R_NONE) {
+		api_resp_error(resp, 404, "not found");
+		return;
+	}
+	if (r == API_R_BAD_ID) {
+		api_resp_error(resp, 400, "invalid session id");
+		return;
+	}
+	if (!api_method_allowed(r, m)) {
+		resp->allow = api_http_allow(r);
+		api_resp_error(resp, 405, "method not allowed");
+		return;
+	}
+	if (m == API_M_GET || m == API_M_HEAD) {
+		switch (api_auth_reader(ctx->auth, req, &who)) {
+		case API_AUTH_OK:
+			break;
+		case API_AUTH_FORBIDDEN:
+			api_resp_error(resp, 403, "forbidden");
+			return;
+		default:
+			api_resp_error(resp, 401, API_AUTH_READ_DENIED);
+			return;
+		}
+		switch (r) {
+		case API_R_HEALTH:
+			api_health(ctx, resp);
+			break;
+		case API_R_AUTH:
+			resp->status = 200;
+			api_buf_puts(&resp->body, "{\"ok\":true}");
+			break;
+		case API_R_SESSIONS:
+			api_list(ctx, req, resp);
+			break;
+		default:
+			api_get_one(ctx, &who, id, resp);
+			break;
+		}
+		return;
+	}
+	if (api_auth_writer(ctx->auth, req) != API_AUTH_OK) {
+		api_resp_error(resp, 401, API_AUTH_WRITE_DENIED);
+		return;
+	}
+	if (m == API_M_POST)
+		api_create(ctx, req, resp);
+	else if (m == API_M_PUT)
+		api_update(ctx, req, id, resp);
+	else
+		api_delete(ctx, id, resp);
+}

@@ -1,0 +1,39 @@
+/*
+ * api_handlers: the routes of ../shared/spec/api.md.
+ *
+ * api_handle() answers one request into resp: routing on PATH_INFO,
+ * method check (405 with Allow), authentication (auth.h), then the route.
+ * The order of checks is fixed so that clients see the same error for the
+ * same mistake: route (404, 400 for a bad id), method (405), credentials
+ * (401/403), body framing (411, 400 bogus length, 413, 415), body content
+ * (400), store state (404, 429), store health (503 busy, 500 other).
+ *
+ * An api_ctx belongs to one worker thread (its store handle and notifier
+ * are not shared); cfg, cache and auth are shared and thread-safe.  After
+ * each committed change the handler publishes a change notice through
+ * ctx->notify.  Nothing here knows about FastCGI.
+ */
+#ifndef LS_API_HANDLERS_H
+#define LS_API_HANDLERS_H
+
+#include <stdint.h>
+
+#include "../common/notify.h"
+#include "../sql/store.h"
+#include "api_cache.h"
+#include "api_config.h"
+#include "api_http.h"
+#include "auth.h"
+
+struct api_ctx {
+	const struct api_config *cfg;
+	store *st;
+	struct notify *notify;
+	struct api_cache *cache;
+	struct api_auth *auth;
+	int64_t started_ms; /* for uptime_s */
+};
+
+void api_handle(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * auth: who may read and who may write through the status API.
+ *
+ * Writer: "Authorization: Bearer <PLUGIN_SECRET>", compared in constant
+ * time (util_secret_equal); an empty or unset secret means no one writes.
+ * Reader, by READ_AUTH:
+ *   secret  the writer's secret (the default);
+ *   none    anyone: only for a responder that loopback alone can reach.
+ * A later issue adds "mattermost": the user's MMAUTHTOKEN cookie or a
+ * bearer token that is not the secret, checked against
+ * MM_URL/api/v4/users/me (cached briefly), with per-channel membership
+ * checks through api_auth_may_read_channel().  Handlers already call that
+ * for every box they show, so the new mode changes only this module.
+ *
+ * Identity headers such as Mattermost-User-Id are never trusted: behind
+ * nginx any client can send them.  Credentials are never taken from the
+ * query string and never logged.
+ *
+ * An api_auth is shared by all worker threads; its functions are
+ * thread-safe.
+ */
+#ifndef LS_AUTH_H
+#define LS_AUTH_H
+
+#include "api_http.h"
+
+#define API_AUTH_READ_DENIED "unauthorized: valid Mattermost session or shared secret required"
+#define API_AUTH_WRITE_DENIED "unauthorized"
+
+enum api_read_auth {
+	API_READ_AUTH_SECRET,
+	API_READ_AUTH_NONE,
+};
+
+/* The READ_AUTH words, in enum order, NULL-terminated (for cfg_choice). */
+extern const char *const api_read_auth_names[];
+
+enum api_auth_result {
+	API_AUTH_OK = 0,
+	API_AUTH_UNAUTHORIZED = 401, /* no valid credentials */
+	API_AUTH_FORBIDDEN = 403,    /* valid, but not allowed */
+};
+
+/* Who a request is, once authenticated. */
+struct api_principal {
+	int writer;       /* presented the shared secret */
+	int all_channels; /* may read every channel's boxes */
+};
+
+struct api_auth;
+
+/* secret may be NULL or empty: then no one can write. */
+struct api_auth *api_auth_new(const char *secret, enum api_read_auth mode);
+void api_auth_free(struct api_auth *a);
+
+enum api_auth_result api_auth_reader(struct api_auth *a, const struct api_req *req,
+    struct api_principal *who);
+enum api_auth_result api_auth_writer(struct api_auth *a, const struct api_req *req);
+
+/* 1 when who may see boxes of channel_id. */
+int api_auth_may_read_channel(struct api_auth *a, const struct api_principal *who,
+    const char *channel_id);
+
+/*
+ * The token of an "Authorization: Bearer <token>" value (scheme in any
+ * case), or NULL; *len gets its length.  Exposed for the unit tests.
+ */
+const char *api_auth_bearer(const char *authorization, size_t *len);
+
+#endif

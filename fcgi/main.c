@@ -1,0 +1,107 @@
+/*
+ * livestatus-fcgi: the FastCGI responder of the status API.
+ *
+ * Reads its settings from the environment (api_config.h), opens one store
+ * handle per worker thread, and serves the routes of ../shared/spec/api.md
+ * on a unix socket, a loopback TCP port, or the socket it was handed on
+ * fd 0 / by systemd (api_server.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "../common/config.h"
+#include "../common/log.h"
+#include "api_config.h"
+#include "api_server.h"
+
+#ifndef LS_VERSION
+#define LS_VERSION "0.0.0"
+#endif
+
+#define API_THREADS_DEFAULT 16
+#define API_THREADS_MAX 1024
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: livestatus-fcgi [--listen unix:/path | --listen HOST:PORT] [--threads N]\n"
+	    "       livestatus-fcgi --help | --version\n"
+	    "\n"
+	    "Serves the livestatus status API over FastCGI, behind nginx.\n"
+	    "\n"
+	    "  --listen unix:/path  create the socket /path (mode 0660), replacing a stale one\n"
+	    "  --listen HOST:PORT   listen on TCP, e.g. 127.0.0.1:9000 (loopback only, please)\n"
+	    "                       without --listen: the socket from systemd (LISTEN_FDS) or fd 0\n"
+	    "  --threads N          worker threads, one SQLite connection each (default %d)\n"
+	    "\n"
+	    "environment:\n"
+	    "  LIVESTATUS_DB        database file (%s)\n"
+	    "  PLUGIN_SECRET        writers' shared secret (Authorization: Bearer ...)\n"
+	    "  READ_AUTH            secret | none (secret)\n"
+	    "  MAX_ACTIVE_SESSIONS  active boxes before POST answers 429 (20)\n"
+	    "  MAX_STATUS_LINES     lines kept per box (15)\n"
+	    "  STALE_AFTER_S        idle active boxes become interrupted after (1800)\n"
+	    "  DELETE_AFTER_S       finished boxes are deleted after (3600)\n"
+	    "  CLEANUP_INTERVAL_S   cleanup period (60)\n"
+	    "  PUBLISH_URL          nchan publisher URL for change notices (none)\n"
+	    "  LOG_LEVEL            debug | info | warn | error (info)\n",
+	    API_THREADS_DEFAULT, API_DEFAULT_DB);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct api_config cfg;
+	const char *listen = NULL, *unix_path = NULL;
+	char err[512];
+	long threads = API_THREADS_DEFAULT;
+	int i, fd;
+
+	log_init("livestatus-fcgi", LOG_LVL_INFO);
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("livestatus-fcgi %s\n", LS_VERSION);
+			return 0;
+		}
+		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
+			listen = argv[++i];
+		} else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+			if (cfg_parse_long(argv[++i], 1, API_THREADS_MAX, &threads) < 0) {
+				fprintf(stderr, "livestatus-fcgi: --threads: expected 1 to %d, got \"%s\"\n",
+				    API_THREADS_MAX, argv[i]);
+				return 2;
+			}
+		} else {
+			fprintf(stderr, "livestatus-fcgi: unknown or incomplete option: %s\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (api_config_load(&cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "livestatus-fcgi: %s\n", err);
+		return 2;
+	}
+	log_init("livestatus-fcgi", cfg.log_level);
+	if (cfg.secret == NULL)
+		log_warn(cfg.read_auth == API_READ_AUTH_SECRET ?
+		    "PLUGIN_SECRET is unset: no one can write or read" :
+		    "PLUGIN_SECRET is unset: no one can write");
+	if (listen == NULL) {
+		fd = api_listen_inherited(err, sizeof(err));
+	} else if (strncmp(listen, "unix:", 5) == 0) {
+		unix_path = listen + 5;
+		fd = api_listen_unix(unix_path, err, sizeof(err));
+	} else {
+		fd = api_listen_tcp(listen, err, sizeof(err));
+	}
+	if (fd < 0) {
+		fprintf(stderr, "livestatus-fcgi: %s\n", err);
+		return 1;
+	}
+	return api_server_run(&cfg, fd, (int)threads, unix_path);
+}
