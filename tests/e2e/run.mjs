@@ -245,6 +245,8 @@ async function apiDriver(writes, onStarted) {
 }
 
 // An outside command plays the session; the API, polled every 50 ms, says what it wrote.
+// A line is dated at the poll before the one that first returned it: no later than its
+// write, so the latencies measured from there are upper bounds.
 async function commandDriver(writes, onStarted) {
     const known = new Set((await api('GET', '/sessions')).map((b) => b.id));
     const child = spawn('sh', ['-c', env.E2E_DRIVE_CMD], {stdio: ['ignore', 2, 2], detached: true});
@@ -266,9 +268,11 @@ async function commandDriver(writes, onStarted) {
         box.children.forEach((c) => walk(c, t));
     };
     const running = (b) => b.status === 'active' || b.children.some(running);
+    let before = Date.now();
     try {
         await waitFor(async () => {
-            const t = Date.now();
+            const t = before;
+            before = Date.now();
             const list = await api('GET', '/sessions');
             const box = id ? list.find((b) => b.id === id) : list.find((b) => !known.has(b.id));
             if (!box) {
