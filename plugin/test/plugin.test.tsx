@@ -58,15 +58,3 @@ describe('plugin.json', () => {
         }
     });
 });
-
-describe('built bundle', () => {
-    const bundle = path.join(root, 'webapp/dist/main.js');
-    it.skipIf(!fs.existsSync(bundle))('takes React from the page instead of bundling it', () => {
-        const js = fs.readFileSync(bundle, 'utf8');
-        expect(js).toContain('window.React');
-        expect(js).not.toContain('react.production');
-        expect(js).not.toMatch(/__SECRET_INTERNALS|ReactCurrentDispatcher/);
-        expect(js).toContain('com.openclaw.livestatus');
-        expect(js).toContain('custom_livestatus');
-    });
-});
