@@ -87,48 +87,48 @@ export function Widget() {
     const [pos, setPos] = React.useState<Pos | null>(() => load<Pos | null>(POS_KEY, null));
     const [dragging, setDragging] = React.useState(false);
     const ref = React.useRef<HTMLDivElement>(null);
-    const drag = React.useRef<{dx: number; dy: number; sx: number; sy: number; moved: boolean} | null>(null);
     const justDragged = React.useRef(false);
 
     if (!visible || !shown) {
         return null;
     }
 
+    // Moves are followed on the window, not the widget: a quick pointer leaves the widget
+    // before it has moved, and capturing the pointer instead would retarget the clicks.
     const onPointerDown = (e: React.PointerEvent) => {
         if (e.button !== 0 || !ref.current) {
             return;
         }
         const r = ref.current.getBoundingClientRect();
-        drag.current = {dx: e.clientX - r.left, dy: e.clientY - r.top, sx: e.clientX, sy: e.clientY, moved: false};
+        const d = {dx: e.clientX - r.left, dy: e.clientY - r.top, sx: e.clientX, sy: e.clientY, moved: false};
         justDragged.current = false;
-    };
-    const onPointerMove = (e: React.PointerEvent) => {
-        const d = drag.current;
-        if (!d || !ref.current) {
-            return;
-        }
-        if (!d.moved && Math.hypot(e.clientX - d.sx, e.clientY - d.sy) < DRAG_THRESHOLD_PX) {
-            return;
-        }
-        if (!d.moved) {
-            d.moved = true;
-            setDragging(true);
-            ref.current.setPointerCapture?.(e.pointerId);
-        }
-        const r = ref.current.getBoundingClientRect();
-        setPos(clamp({x: e.clientX - d.dx, y: e.clientY - d.dy}, r.width, r.height));
-    };
-    const onPointerUp = () => {
-        const d = drag.current;
-        drag.current = null;
-        if (d?.moved) {
-            justDragged.current = true; // the click that follows ends a drag, not a request
-            setDragging(false);
-            if (ref.current) {
-                const r = ref.current.getBoundingClientRect();
-                save(POS_KEY, {x: r.left, y: r.top});
+        const move = (ev: PointerEvent) => {
+            if (!ref.current || (!d.moved && Math.hypot(ev.clientX - d.sx, ev.clientY - d.sy) < DRAG_THRESHOLD_PX)) {
+                return;
             }
-        }
+            if (!d.moved) {
+                d.moved = true;
+                setDragging(true);
+            }
+            const box = ref.current.getBoundingClientRect();
+            setPos(clamp({x: ev.clientX - d.dx, y: ev.clientY - d.dy}, box.width, box.height));
+        };
+        const up = () => {
+            window.removeEventListener('pointermove', move);
+            window.removeEventListener('pointerup', up);
+            window.removeEventListener('pointercancel', up);
+            if (d.moved) {
+                justDragged.current = true; // the click that follows ends a drag, not a request
+                setDragging(false);
+                if (ref.current) {
+                    const box = ref.current.getBoundingClientRect();
+                    save(POS_KEY, {x: box.left, y: box.top});
+                }
+            }
+        };
+        window.addEventListener('pointermove', move);
+        window.addEventListener('pointerup', up);
+        window.addEventListener('pointercancel', up);
     };
     // A click that ended a drag is not a request.
     const clicked = (fn: () => void) => (e: React.MouseEvent) => {
@@ -154,9 +154,6 @@ export function Widget() {
         'data-box-id': shown.id,
         'data-collapsed': collapsed ? 'true' : 'false',
         onPointerDown,
-        onPointerMove,
-        onPointerUp,
-        onPointerCancel: onPointerUp,
     };
     const cls = `ls-widget${collapsed ? ' ls-collapsed' : ''}${dragging ? ' ls-dragging' : ''}`;
     const dotCls = `ls-dot${active.length > 0 ? ' ls-pulse' : ''}`;
