@@ -71,6 +71,41 @@ CREATE TABLE watcher_sessions (
 );
 CREATE INDEX watcher_sessions_by_box ON watcher_sessions (box_id);
 
+-- The watcher's place in each OpenClaw 2026.8+ agent database it follows
+-- (agents/<id>/agent/openclaw-agent.sqlite, read-only).  high_water is the
+-- highest session_windows.transcript_updated_at read; a database with a row
+-- here is known, so its new sessions are read from their first event.
+CREATE TABLE watcher_ocdb_agents (
+	db_path         TEXT PRIMARY KEY,
+	agent_id        TEXT NOT NULL,
+	high_water      INTEGER NOT NULL,
+	schema_version  INTEGER NOT NULL,
+	updated_ms      INTEGER NOT NULL
+);
+
+-- Per session window of such a database: the cursor (generation, seq) of
+-- the last event given to the status model, with that event's id and time
+-- (a rewrite is re-read from seq 0 and skips what was already shown).
+CREATE TABLE watcher_ocdb_cursors (
+	db_path          TEXT NOT NULL
+	                 REFERENCES watcher_ocdb_agents (db_path) ON DELETE CASCADE,
+	session_id       TEXT NOT NULL,
+	session_key      TEXT NOT NULL,
+	generation       TEXT NOT NULL DEFAULT '',
+	seq              INTEGER NOT NULL,
+	updated_at       INTEGER NOT NULL,
+	last_event_id    TEXT NOT NULL DEFAULT '',
+	last_event_ms    INTEGER NOT NULL DEFAULT 0,
+	updated_ms       INTEGER NOT NULL,
+	PRIMARY KEY (db_path, session_id)
+);
+
+CREATE VIEW openclaw_db_cursors AS
+SELECT a.agent_id, c.session_key, c.session_id, c.generation, c.seq,
+       datetime(c.updated_ms / 1000, 'unixepoch') AS updated, a.schema_version, a.db_path
+FROM watcher_ocdb_cursors AS c JOIN watcher_ocdb_agents AS a USING (db_path)
+ORDER BY c.updated_ms DESC;
+
 -- One row, written by the running watcher every heartbeat interval.
 -- stats is a JSON object of its counters (lines_read, parse_errors, ...).
 CREATE TABLE watcher_heartbeat (
