@@ -38,6 +38,9 @@ usage(FILE *out)
 	    "  stop     ask the running watcher to stop (SIGTERM) and wait\n"
 	    "  status   exit 0 when running; print pid, uptime, active boxes,\n"
 	    "           lines read and parse errors (exit 3 when not running)\n"
+	    "\n"
+	    "  start detaches from the terminal: its log goes to LOG_FILE (appended),\n"
+	    "  or nowhere when LOG_FILE is unset; run logs to stderr.\n"
 	    "\n");
 	wcfg_usage(out);
 }
@@ -178,11 +181,21 @@ cmd_start(void)
 		_exit(0);
 	if (chdir("/") != 0)
 		_exit(1);
+	/* Detach from the caller's terminal or pipes; the log goes to LOG_FILE. */
 	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
 		dup2(fd, STDIN_FILENO);
 		dup2(fd, STDOUT_FILENO);
+		if (cfg_env("LOG_FILE", NULL) == NULL)
+			dup2(fd, STDERR_FILENO);
 		if (fd > STDERR_FILENO)
 			close(fd);
+	}
+	if (cfg_env("LOG_FILE", NULL) != NULL) {
+		fd = open(cfg_env("LOG_FILE", NULL), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (fd < 0)
+			_exit(1);
+		dup2(fd, STDERR_FILENO);
+		close(fd);
 	}
 	if ((fd = pidfile_take(cfg.pid_file)) < 0)
 		_exit(1);

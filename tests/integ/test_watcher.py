@@ -1,0 +1,259 @@
+"""livestatus-watcher end to end: the fixture played live, commands, lifecycle, routing."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import player  # noqa: E402
+from wharness import (CHILD_KEY, FIXTURE, PARENT_FILE, PARENT_KEY, WATCHER,  # noqa: E402
+                      WatcherCase, assistant, call, header, result, wait_for)
+
+PARENT_LINES = [
+    "Check the disk usage first.",
+    "exec: df -h / [OK]",
+    "Reading the retention notes.",
+    "read: /srv/notes/retention.md [OK]",
+    "exec: du -sh /var/log/builds [ERR]",
+    "Delegate the log sizing.",
+    "Sub-agent: log sizing",
+    "build-01 root is 30% full; March build logs (9.8G) can be pruned under the 14-day rule.",
+]
+CHILD_LINES = [
+    "List the folders.",
+    "exec: sudo du -sh /var/log/builds/* [OK]",
+    "March logs take 9.8G; April 2.1G.",
+]
+
+
+class FixtureLive(WatcherCase):
+    def check_fixture_boxes(self):
+        parent = self.wait_box(PARENT_KEY, lambda b: b["status"] == "done", 20,
+                               "the parent box to end")
+        child = self.wait_box(CHILD_KEY, lambda b: b["status"] == "done", 5)
+        self.assertEqual(parent["lines"], PARENT_LINES)
+        self.assertEqual(parent["token_count"], 1199)
+        self.assertEqual(parent["model"], "claude-opus-4-6")
+        self.assertEqual(parent["channel_id"], "q7wzk3h1y3nbbj8pt5a6zrxg3c")
+        self.assertEqual(parent["root_id"], "")
+        self.assertIsNone(parent["parent_id"])
+        self.assertEqual(parent["source"], "watcher")
+        self.assertLessEqual(parent["start_time_ms"], parent["last_update_ms"])
+        self.assertIsNotNone(parent["end_time_ms"])
+        self.assertEqual(child["lines"], CHILD_LINES)
+        self.assertEqual(child["parent_id"], parent["id"])
+        self.assertEqual(child["label"], "log sizing")
+        self.assertEqual(child["token_count"], 392)
+        self.assertEqual(len(self.boxes()), 2, "one box per session, nothing else")
+        return parent, child
+
+    def test_fixture_played_live(self):
+        self.start_watcher()
+        seen_active = []
+
+        def on_write(name, lines):
+            b = self.box(PARENT_KEY)
+            if b is not None and b["status"] == "active" and b["lines"]:
+                seen_active.append(list(b["lines"]))
+        player.play(FIXTURE, self.sessions, speed=20, max_pause=0.3, on_write=on_write)
+        self.check_fixture_boxes()
+        self.assertTrue(seen_active, "the box was active while the session played")
+        st = self.stats()
+        self.assertEqual(st["parse_errors"], 0)
+        wait_for(lambda: self.stats().get("lines_read") == 23, what="lines_read == 23")
+
+    def test_lines_in_pieces(self):
+        self.start_watcher()
+        player.play(FIXTURE, self.sessions, speed=20, max_pause=0.3, pieces=True)
+        self.check_fixture_boxes()
+        self.assertEqual(self.stats()["parse_errors"], 0)
+
+    def test_polling_fallback(self):
+        self.start_watcher(WATCHER_FORCE_POLL=1, POLL_INTERVAL_MS=100)
+        self.assertFalse(self.stats()["inotify"])
+        player.play(FIXTURE, self.sessions, speed=20, max_pause=0.3)
+        self.check_fixture_boxes()
+
+    def test_sessions_folder_as_root(self):
+        self.start_watcher(TRANSCRIPT_DIR=self.sessions)
+        player.play(FIXTURE, self.sessions, speed=20, max_pause=0.3)
+        parent, _ = self.check_fixture_boxes()
+        self.assertEqual(parent["agent_id"], "main")
+
+    def test_finished_transcript_shows_nothing(self):
+        for n in os.listdir(FIXTURE):
+            shutil.copy(os.path.join(FIXTURE, n), self.sessions)
+        self.start_watcher()
+        self.wait_stat("files", 2)
+        self.assertEqual(self.boxes(), [])
+        self.assertEqual(self.stats()["lines_read"], 0)
+        # new activity on the finished session: a fresh box with only the new lines
+        self.lock(PARENT_FILE)
+        self.append(PARENT_FILE, assistant(["Looking again."], stop="stop"))
+        b = self.wait_box(PARENT_KEY, lambda b: b["lines"] == ["Looking again."])
+        self.assertEqual(b["status"], "active")
+        self.unlock(PARENT_FILE)
+        self.wait_box(PARENT_KEY, lambda b: b["status"] == "done")
+
+    def test_api_shows_the_box(self):
+        try:
+            from harness import Stack  # noqa: F401
+        except ImportError:
+            self.skipTest("tests/integ/harness.py not there yet")
+        from harness import Stack
+        stack = Stack(env={"READ_AUTH": "none"})
+        try:
+            self.db = stack.db
+            self.start_watcher()
+            player.play(FIXTURE, self.sessions, speed=20, max_pause=0.3)
+            self.check_fixture_boxes()
+
+            def listed():
+                r = stack.request("GET", "/api/v1/sessions")
+                body = r.json() if hasattr(r, "json") and callable(r.json) else json.loads(r.body)
+                return body if body and body[0]["lines"] == PARENT_LINES else None
+            body = wait_for(listed, 10, what="GET /api/v1/sessions")
+            self.assertEqual(body[0]["children"][0]["lines"], CHILD_LINES)
+        finally:
+            self.stop_watcher()
+            stack.stop()
+
+
+class Lifecycle(WatcherCase):
+    KEY = "agent:main:mattermost:channel:c1"
+
+    def setUp(self):
+        super().setUp()
+        self.write_sessions(dict([self.session_entry(self.KEY, "s1")]))
+
+    def test_error_stop_reason_then_fresh_box(self):
+        self.start_watcher()
+        self.lock("s1.jsonl")
+        self.append("s1.jsonl", header("s1"), assistant(["Trying."], stop="error"))
+        first = self.wait_box(self.KEY, lambda b: b["status"] == "error")
+        self.assertIsNotNone(first["end_time_ms"])
+        # not work: the ended box stays ended, nothing new starts
+        self.append("s1.jsonl", {"type": "custom", "customType": "model-snapshot", "data": {}},
+                    assistant(["mirror"], provider="openclaw", model="delivery-mirror"))
+        self.wait_stat("lines_read", 4)
+        self.assertEqual(len(self.boxes(self.KEY)), 1)
+        self.append("s1.jsonl", assistant(["Again."], stop="stop"))
+        b = self.wait_box(self.KEY, lambda b: b["id"] != first["id"])
+        self.assertEqual(b["lines"], ["Again."])
+        self.assertEqual(b["status"], "active")  # the lock is still held
+
+    def test_idle_timeout_and_max_duration(self):
+        self.start_watcher(IDLE_TIMEOUT_S=1)
+        self.lock("s1.jsonl")
+        self.append("s1.jsonl", header("s1"), assistant([call("t1", "exec", command="sleep")]))
+        b = self.wait_box(self.KEY, lambda b: b["status"] == "done", 5)
+        self.assertEqual(b["lines"], ["exec: sleep"])
+        self.stop_watcher()
+        self.start_watcher(MAX_SESSION_DURATION_S=2, IDLE_TIMEOUT_S=60)
+        self.append("s1.jsonl", assistant(["Working."]))
+        b = self.wait_box(self.KEY, lambda b: b["status"] == "done" and "Working." in b["lines"], 6)
+        self.assertEqual(b["lines"][-1], "[max session duration reached - stopped tracking]")
+
+    def test_sigterm_interrupts(self):
+        self.start_watcher()
+        self.lock("s1.jsonl")
+        self.append("s1.jsonl", header("s1"), assistant(["Busy."]))
+        self.wait_box(self.KEY, lambda b: b["lines"] == ["Busy."])
+        self.assertEqual(self.stop_watcher(), 0)
+        b = self.box(self.KEY)
+        self.assertEqual(b["status"], "interrupted")
+        self.assertIsNone(self.heartbeat())
+
+    def test_routing_dm_target_and_default_channel(self):
+        self.write_sessions({
+            "agent:main:main": {"sessionId": "s2",
+                                "deliveryContext": {"channel": "mattermost", "to": "user:u9"}},
+            "agent:main:cron:nightly": {"sessionId": "s3"},
+            "agent:main:mattermost:channel:c1:thread:root7": {"sessionId": "s4"},
+        })
+        self.start_watcher(DEFAULT_CHANNEL="dflt")
+        for sid in ("s2", "s3", "s4"):
+            self.lock(sid + ".jsonl")
+        dm = self.wait_box("agent:main:main", lambda b: True)
+        cron = self.wait_box("agent:main:cron:nightly", lambda b: True)
+        thread = self.wait_box("agent:main:mattermost:channel:c1:thread:root7", lambda b: True)
+        self.assertEqual(dm["channel_id"], "")
+        self.assertEqual(cron["channel_id"], "dflt")
+        self.assertEqual((thread["channel_id"], thread["root_id"]), ("c1", "root7"))
+        row = wait_for(lambda: self.query(
+            "SELECT target FROM watcher_sessions WHERE session_key = 'agent:main:main'"))
+        self.assertEqual(row[0]["target"], "user:u9")
+
+    def test_labels_file(self):
+        path = os.path.join(self.tmp, "labels.json")
+        with open(path, "w") as f:
+            json.dump({"exact": {"exec": "shell", "tts": None},
+                       "patterns": {"mcp__*": {"label": "mcp", "detail": "q"}}}, f)
+        self.start_watcher(TOOL_LABELS_FILE=path)
+        self.lock("s1.jsonl")
+        self.append("s1.jsonl", header("s1"), assistant([
+            call("a", "exec", command="ls"), call("b", "tts", text="hi"),
+            call("c", "mcp__x__y", q="find")]))
+        self.wait_box(self.KEY, lambda b: b["lines"] == ["shell: ls", "mcp: find"])
+
+
+class Commands(WatcherCase):
+    def run_cmd(self, *args, **env):
+        return subprocess.run([WATCHER] + list(args), env=self.watcher_env(**env),
+                              capture_output=True, text=True, timeout=40)
+
+    def test_version_and_help(self):
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        with open(os.path.join(root, "VERSION")) as f:
+            version = f.read().strip()
+        r = self.run_cmd("--version")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn(version, r.stdout)
+        r = self.run_cmd("--help")
+        self.assertEqual(r.returncode, 0)
+        for var in ("TRANSCRIPT_DIR", "IDLE_TIMEOUT_S", "MAX_STATUS_LINES", "PID_FILE"):
+            self.assertIn(var, r.stdout)
+        self.assertEqual(self.run_cmd("bogus").returncode, 2)
+
+    def test_bad_settings_exit_2_naming_the_variable(self):
+        for var, val in (("IDLE_TIMEOUT_S", "soon"), ("MAX_STATUS_LINES", "0"),
+                         ("LOG_LEVEL", "loud"), ("MM_URL", "ftp://x"),
+                         ("PLUGIN_ENABLED", "maybe"), ("TRANSCRIPT_DIR", "/nonexistent/x"),
+                         ("TOOL_LABELS_FILE", "/nonexistent/labels.json")):
+            r = self.run_cmd("run", **{var: val})
+            self.assertEqual(r.returncode, 2, var)
+            self.assertIn(var, r.stderr)
+
+    def test_start_status_stop(self):
+        r = self.run_cmd("status")
+        self.assertEqual(r.returncode, 3)
+        r = self.run_cmd("start", LOG_FILE=self.log_path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("started", r.stdout)
+        try:
+            r = self.run_cmd("start")
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("already running", r.stderr)
+            wait_for(self.heartbeat, what="heartbeat")
+            r = self.run_cmd("status")
+            self.assertEqual(r.returncode, 0)
+            for word in ("pid:", "uptime:", "active boxes:", "lines read:", "parse errors:"):
+                self.assertIn(word, r.stdout)
+            # a second foreground copy is refused too
+            r = self.run_cmd("run")
+            self.assertEqual(r.returncode, 1)
+        finally:
+            r = self.run_cmd("stop")
+        self.assertEqual(r.returncode, 0)
+        self.assertEqual(self.run_cmd("status").returncode, 3)
+        self.assertFalse(os.path.exists(self.pid_file))
+
+
+if __name__ == "__main__":
+    unittest.main()
