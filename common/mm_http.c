@@ -404,6 +404,8 @@ mm_http_request(struct mm_http *h, const char *method, const char *path,
 	pthread_mutex_lock(&h->mu);
 	if (resp->status == 429)
 		h->stats.throttled++;
+	if (resp->status > 0 && resp->status < 600)
+		h->stats.by_status[resp->status]++;
 	if (hold > 0 && util_mono_ms() + hold > h->blocked_until)
 		h->blocked_until = util_mono_ms() + hold;
 	pthread_mutex_unlock(&h->mu);

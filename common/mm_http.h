@@ -80,6 +80,7 @@ struct mm_http_stats {
 	int64_t failures;   /* no answer */
 	int64_t throttled;  /* 429 answers */
 	int64_t held_back;  /* not sent: MM_HTTP_WAIT */
+	int64_t by_status[600]; /* answers by HTTP status */
 };
 void mm_http_stats(struct mm_http *h, struct mm_http_stats *out);
 

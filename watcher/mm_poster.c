@@ -1053,7 +1053,7 @@ void
 mm_poster_stats(struct mm_poster_stats *out)
 {
 	struct mm_poster *p = &mm_p;
-	struct mm_http_stats hs;
+	struct mm_http_stats *hs;
 
 	memset(out, 0, sizeof(*out));
 	if (!atomic_load(&p->running))
@@ -1062,8 +1062,41 @@ mm_poster_stats(struct mm_poster_stats *out)
 	out->posts_edited = atomic_load(&p->edited);
 	out->dirty = atomic_load(&p->dirty);
 	/* The pool's counters are behind its own lock. */
-	mm_http_stats(p->http, &hs);
-	out->requests = hs.requests;
+	hs = xmalloc(sizeof(*hs));
+	mm_http_stats(p->http, hs);
+	out->requests = hs->requests;
 	out->failures = atomic_load(&p->failures_total);
-	out->throttled = hs.throttled;
+	out->throttled = hs->throttled;
+	free(hs);
+}
+
+void
+mm_poster_stats_json(struct json_object *o)
+{
+	struct mm_poster *p = &mm_p;
+	struct json_object *codes;
+	struct mm_http_stats *hs;
+	char key[8];
+	int i;
+
+	if (!atomic_load(&p->running))
+		return;
+	hs = xmalloc(sizeof(*hs));
+	mm_http_stats(p->http, hs);
+	codes = json_object_new_object();
+	for (i = 100; i < 600; i++) {
+		if (hs->by_status[i] == 0)
+			continue;
+		snprintf(key, sizeof(key), "%d", i);
+		json_object_object_add(codes, key, json_object_new_int64(hs->by_status[i]));
+	}
+	json_object_object_add(codes, "error", json_object_new_int64(hs->failures));
+	json_object_object_add(o, "mm_requests", codes);
+	json_object_object_add(o, "mm_rate_limited", json_object_new_int64(hs->throttled));
+	json_object_object_add(o, "mm_posts_created",
+	    json_object_new_int64(atomic_load(&p->created)));
+	json_object_object_add(o, "mm_posts_edited",
+	    json_object_new_int64(atomic_load(&p->edited)));
+	json_object_object_add(o, "mm_dirty", json_object_new_int64(atomic_load(&p->dirty)));
+	free(hs);
 }

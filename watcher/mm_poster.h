@@ -15,6 +15,7 @@
  *   if (mc.url != NULL) mm_poster_start(&mc, db_path);  (copies what it needs)
  *   after every store commit that changed boxes:   mm_poster_kick();
  *   heartbeat row:   hb.breaker = mm_poster_breaker_state();  (NULL when off)
+ *                    mm_poster_stats_json(stats_object);
  *   on SIGTERM, after the interrupted boxes are committed:  mm_poster_stop();
  *   mm_config_free(&mc);
  * mm_poster_kick() and mm_poster_breaker_state() may be called from any
@@ -118,5 +119,13 @@ struct mm_poster_stats {
 
 /* Counters since start (zeros when not running). */
 void mm_poster_stats(struct mm_poster_stats *out);
+
+/*
+ * Adds the poster's figures to the heartbeat's stats object (nothing when
+ * not running): mm_requests {"<status>": n, ..., "error": n},
+ * mm_rate_limited, mm_posts_created, mm_posts_edited, mm_dirty.
+ */
+struct json_object;
+void mm_poster_stats_json(struct json_object *stats);
 
 #endif

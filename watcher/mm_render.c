@@ -121,13 +121,21 @@ mm_render_elapsed(const struct store_box *b)
 	return end > b->start_time_ms ? end - b->start_time_ms : 0;
 }
 
+/*
+ * A top-level box is named by its agent ("main"), as the original did (its
+ * label is a display name such as "mattermost:team#ops"); a sub-agent by
+ * its label.
+ */
 static const char *
 mm_render_name(const struct store_box *b)
 {
-	if (b->label != NULL && b->label[0] != '\0')
-		return b->label;
-	if (b->agent_id != NULL && b->agent_id[0] != '\0')
-		return b->agent_id;
+	const char *first = b->parent_id == NULL ? b->agent_id : b->label;
+	const char *second = b->parent_id == NULL ? b->label : b->agent_id;
+
+	if (first != NULL && first[0] != '\0')
+		return first;
+	if (second != NULL && second[0] != '\0')
+		return second;
 	return "agent";
 }
 

@@ -10,7 +10,7 @@
  *   > exec: df -h / [OK]
  *   > [DONE] 53s | 12.4k tokens
  *
- * The header names the box (its label, else its agent id) with its state
+ * The header names the box (its agent id, else its label) with its state
  * and elapsed time; each status line follows; a sub-agent's box is drawn
  * indented (two no-break spaces per level, which Markdown keeps, where it
  * would drop plain spaces) right under the parent's "Sub-agent: <label>"

@@ -59,7 +59,7 @@ test_active_box(void **state)
 	char *t;
 
 	(void)state;
-	box(&b, "b1", NULL, "", "active",
+	box(&b, "b1", NULL, "mattermost:team#ops", "active",
 	    "[\"Reading the retention notes.\",\"exec: df -h / [OK]\"]", 1000, STORE_NO_TIME);
 	b.last_update_ms = 39000;
 	t = mm_render_box(&b, 1, 15000);
@@ -129,6 +129,7 @@ test_control_chars_and_bad_lines(void **state)
 
 	(void)state;
 	box(&b, "b", NULL, "ops", "active", "[\"two\\nlines\",42,\"tab\\there\"]", 0, STORE_NO_TIME);
+	b.agent_id = "";
 	s = mm_render_box(&b, 1, 100);
 	assert_string_equal(s, "> [ACTIVE] ops | 0s\n> two lines\n> tab here");
 	free(s);

@@ -1,0 +1,420 @@
+"""The watcher's Mattermost poster against tests/mmstub.py, end to end.
+
+Transcript lines go in (tests/player.py or hand-written lines), the real
+livestatus-watcher runs with MM_URL pointing at an in-process MMStub, and
+the tests read back what the stub recorded: posts, their edit history and
+every request with its time.  Covered: both modes, threads, direct
+messages, the throttle, the circuit breaker, 429 with Retry-After,
+Mattermost down for a while (MM_TEST_DOWN_S, 30 s by default) and kill -9
+with restarts (one post per box, never two).
+"""
+import json
+import os
+import signal
+import threading
+import time
+import unittest
+
+from tests import player
+from tests.integ.wharness import (CHILD_KEY, FIXTURE, PARENT_KEY, WatcherCase, assistant,
+                                  call, header, result, wait_for)
+from tests.mmstub import DEFAULT_BOT_ID, MMStub
+
+CHANNEL = "q7wzk3h1y3nbbj8pt5a6zrxg3c"
+NBSP2 = "\u00a0\u00a0"
+DOWN_S = float(os.environ.get("MM_TEST_DOWN_S", "30"))
+
+
+class MMCase(WatcherCase):
+    """A WatcherCase with a Mattermost stand-in the watcher posts to."""
+
+    def setUp(self):
+        super().setUp()
+        self.stub = MMStub().start()
+        self.env.update(MM_URL=self.stub.url, MM_TOKEN="bot-token", MM_TIMEOUT_MS="3000",
+                        MM_STOP_FLUSH_MS="3000")
+
+    def tearDown(self):
+        try:
+            super().tearDown()
+        finally:
+            self.stub.stop()
+
+    # ---- helpers ----
+
+    def play_fixture(self, speed=8.0, sessions=None, background=False):
+        if sessions is not None:
+            self.write_sessions(sessions)
+        kw = dict(speed=speed, max_pause=0.5, install_index=sessions is None)
+        if background:
+            t = threading.Thread(target=player.play, args=(FIXTURE, self.sessions), kwargs=kw)
+            t.start()
+            return t
+        return player.play(FIXTURE, self.sessions, **kw)
+
+    def fixture_sessions(self, parent_key, **parent_extra):
+        """The fixture's sessions.json with the parent under another key."""
+        with open(os.path.join(FIXTURE, "sessions.json")) as f:
+            data = json.load(f)
+        entry = data.pop(PARENT_KEY)
+        for k in ("deliveryContext", "lastTo", "origin", "groupId"):
+            entry.pop(k, None)
+        entry.update(parent_extra)
+        data[parent_key] = entry
+        data[CHILD_KEY]["spawnedBy"] = parent_key
+        return data
+
+    def tree_revision(self, box_id):
+        rows = self.query(
+            "WITH RECURSIVE t(id, rev) AS (SELECT id, revision FROM boxes WHERE id = ? "
+            "UNION ALL SELECT b.id, b.revision FROM boxes b JOIN t ON b.parent_id = t.id) "
+            "SELECT max(rev) AS rev FROM t", (box_id,))
+        return rows[0]["rev"]
+
+    def mm_row(self, box_id):
+        rows = self.query("SELECT * FROM mm_posts WHERE box_id = ?", (box_id,))
+        return rows[0] if rows else None
+
+    def wait_posted(self, key=PARENT_KEY, timeout=20, ended=True):
+        """Waits until the box of key has ended (if asked) and Mattermost shows its newest state."""
+        def check():
+            b = self.box(key)
+            if b is None or (ended and b["status"] == "active"):
+                return None
+            row = self.mm_row(b["id"])
+            if row is None or row["state"] != "posted":
+                return None
+            if row["posted_revision"] < self.tree_revision(b["id"]):
+                return None
+            return b, row
+        return wait_for(check, timeout, interval=0.05, what="the newest state of %s posted" % key)
+
+    def posts(self, channel_id=None):
+        return self.stub.posts(channel_id=channel_id, history=True)
+
+    def post_requests(self, post_id=None):
+        """Creates and edits, in order (with their times)."""
+        reqs = [r for r in self.stub.requests() if r["done"] and (
+            (r["method"] == "POST" and r["path"] == "/api/v4/posts") or
+            (r["method"] == "PUT" and r["path"].startswith("/api/v4/posts/")))]
+        if post_id is not None:
+            reqs = [r for r in reqs if r.get("post_id") == post_id or
+                    r["path"].endswith("/" + post_id) or
+                    (r["method"] == "POST" and isinstance(r["response"], dict) and
+                     r["response"].get("id") == post_id)]
+        return reqs
+
+    def assert_final_text(self, post, box):
+        """The post shows the box's final state: header, every line, the footer."""
+        msg = post["message"]
+        lines = msg.split("\n")
+        self.assertTrue(all(l.startswith("> ") for l in lines), msg)
+        state = box["status"].upper()
+        self.assertTrue(lines[0].startswith("> [%s] main | " % state), lines[0])
+        self.assertRegex(lines[-1], r"^> \[%s\] \S+ \| [0-9.]+[kM]? tokens$" % state)
+        for text in box["lines"]:
+            self.assertIn("> " + text.replace("\n", " "), msg)
+        for child in self.query("SELECT * FROM boxes WHERE parent_id = ?", (box["id"],)):
+            for text in json.loads(child["lines"]):
+                self.assertIn("> " + NBSP2 + text, msg)
+            self.assertIn("> %s[%s] " % (NBSP2, child["status"].upper()), msg)
+
+    def assert_no_unchanged_edit(self, post):
+        hist = post["history"] + [post["message"]]
+        for a, b in zip(hist, hist[1:]):
+            self.assertNotEqual(a, b, "a message was sent again unchanged")
+
+    def synthetic_session(self, channel, n_lines, gap_s, sid="5eb0c5e1-0000-4000-8000-000000000001"):
+        """A session in channel that writes n_lines tool calls gap_s apart, then ends."""
+        key = "agent:main:mattermost:channel:%s" % channel
+        name = sid + ".jsonl"
+        self.write_sessions({key: {"sessionId": sid, "updatedAt": 1, "sessionFile": name}})
+        self.lock(name)
+        self.append(name, header(sid))
+        for i in range(n_lines):
+            cid = "call%d" % i
+            self.append(name, assistant(["Step %d." % i, call(cid, "exec", command="echo %d" % i)]),
+                        result(cid))
+            time.sleep(gap_s)
+        self.append(name, assistant(["All done."], stop="stop"))
+        self.unlock(name)
+        return key
+
+
+class TestModes(MMCase):
+    def test_rest_mode_end_to_end(self):
+        self.start_watcher()
+        self.play_fixture()
+        box, row = self.wait_posted()
+        posts = self.posts()
+        self.assertEqual(len(posts), 1, posts)
+        post = posts[0]
+        self.assertEqual(post["channel_id"], CHANNEL)
+        self.assertEqual(post["root_id"], "")
+        self.assertEqual(post["type"], "")
+        self.assertEqual(post["props"]["session_id"], box["id"])
+        self.assertEqual(post["user_id"], DEFAULT_BOT_ID)
+        self.assertEqual(box["post_id"], post["id"])
+        self.assertEqual(row["post_id"], post["id"])
+        self.assertEqual(post["message"], row["posted_text"])
+        self.assert_final_text(post, box)
+        self.assert_no_unchanged_edit(post)
+        self.assertGreaterEqual(post["edits"], 1)
+        # The sub-agent has no post of its own.
+        child = self.box(CHILD_KEY)
+        self.assertEqual(child["post_id"], "")
+        self.assertIsNone(self.mm_row(child["id"]))
+        # One keep-alive connection carried the posts.
+        conns = {r["conn_id"] for r in self.post_requests()}
+        self.assertEqual(len(conns), 1, conns)
+
+    def test_plugin_mode_end_to_end(self):
+        self.stub.set_plugin(True)
+        self.start_watcher()
+        self.play_fixture()
+        box, row = self.wait_posted()
+        posts = self.posts()
+        self.assertEqual(len(posts), 1, posts)
+        post = posts[0]
+        self.assertEqual(post["type"], "custom_livestatus")
+        self.assertEqual(post["props"]["session_id"], box["id"])
+        self.assertEqual(row["mode"], "plugin")
+        self.assertEqual(row["final_sent"], 1)
+        # Never edited while active; the final text set once at the end.
+        reqs = self.post_requests()
+        puts = [r for r in reqs if r["method"] == "PUT"]
+        self.assertEqual(len(puts), 1, [(r["method"], r["t_ms"]) for r in reqs])
+        self.assertGreaterEqual(puts[0]["t_ms"], box["end_time_ms"])
+        self.assertEqual(post["updates"], 1)
+        self.assertEqual(post["message"], row["posted_text"])
+        self.assert_final_text(post, box)
+
+    def test_plugin_disabled_by_setting(self):
+        self.stub.set_plugin(True)
+        self.start_watcher(PLUGIN_ENABLED="false")
+        self.play_fixture()
+        box, row = self.wait_posted()
+        self.assertEqual(row["mode"], "rest")
+        self.assertEqual(self.posts()[0]["type"], "")
+        self.assertFalse([r for r in self.stub.requests() if r["path"] == "/api/v4/plugins/webapp"])
+
+    def test_thread_box_lands_in_its_thread(self):
+        root = "r00tp0st1d0000000000000000"
+        key = "agent:main:mattermost:channel:%s:thread:%s" % (CHANNEL, root)
+        self.start_watcher()
+        self.play_fixture(sessions=self.fixture_sessions(key))
+        box, row = self.wait_posted(key)
+        posts = self.posts()
+        self.assertEqual(len(posts), 1)
+        self.assertEqual(posts[0]["root_id"], root)
+        self.assertEqual(posts[0]["channel_id"], CHANNEL)
+
+    def test_direct_message_target(self):
+        user = "us3r0000000000000000000001"
+        self.stub.add_user("alice", user_id=user)
+        key = "agent:main:mattermost:direct:%s" % user
+        self.start_watcher()
+        self.play_fixture(sessions=self.fixture_sessions(key))
+        box, row = self.wait_posted(key)
+        direct = [r for r in self.stub.requests() if r["path"] == "/api/v4/channels/direct"]
+        self.assertEqual(len(direct), 1)
+        self.assertEqual(sorted(direct[0]["body"]), sorted([DEFAULT_BOT_ID, user]))
+        dm = direct[0]["response"]["id"]
+        posts = self.posts()
+        self.assertEqual(len(posts), 1)
+        self.assertEqual(posts[0]["channel_id"], dm)
+        # The box now names the channel, so the API's channel rules apply.
+        self.assertEqual(box["channel_id"], dm)
+        self.assertEqual(self.query("SELECT channel_id FROM mm_direct_channels "
+                                    "WHERE user_id = ?", (user,))[0]["channel_id"], dm)
+
+    def test_no_channel_stays_local(self):
+        key = "agent:main:main"
+        self.start_watcher()
+        self.play_fixture(sessions=self.fixture_sessions(key))
+        self.wait_box(key, lambda b: b["status"] != "active", timeout=20)
+        wait_for(lambda: (self.mm_row(self.box(key)["id"]) or {}).get("state") == "local",
+                 what="the box marked local")
+        self.assertEqual(self.posts(), [])
+
+    def test_default_channel(self):
+        key = "agent:main:main"
+        self.start_watcher(DEFAULT_CHANNEL="d3fau1tchanne10000000000000")
+        self.play_fixture(sessions=self.fixture_sessions(key))
+        self.wait_posted(key)
+        self.assertEqual([p["channel_id"] for p in self.posts()], ["d3fau1tchanne10000000000000"])
+
+
+class TestPace(MMCase):
+    def test_throttle_leading_edge_and_last_state(self):
+        throttle = 500
+        self.start_watcher(THROTTLE_MS=throttle)
+        ch = "thr0tt1echanne100000000000"
+        key = self.synthetic_session(ch, 30, 0.06)
+        box, row = self.wait_posted(key)
+        post = self.posts()[0]
+        reqs = self.post_requests()
+        times = [r["t_ms"] for r in reqs]
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        # At most one create or edit per THROTTLE_MS (a little clock slack).
+        self.assertTrue(all(g >= throttle - 30 for g in gaps), gaps)
+        # Coalesced: far fewer requests than changes, and the last state was sent.
+        self.assertLess(len(reqs), 15)
+        self.assertEqual(post["message"], row["posted_text"])
+        self.assertIn("> All done.", post["message"])
+        self.assertTrue(post["message"].splitlines()[0].startswith("> [DONE]"))
+        self.assert_no_unchanged_edit(post)
+
+    def test_request_budget(self):
+        self.start_watcher(THROTTLE_MS=0, MM_RATE_LIMIT=4)
+        ch = "budg3tchanne10000000000000"
+        key = self.synthetic_session(ch, 20, 0.03)
+        self.wait_posted(key)
+        times = [r["t_ms"] for r in self.stub.requests()]
+        # Bucket of 4 with 4/s: any 2 s window holds at most 4 + 8 requests.
+        for i, t in enumerate(times):
+            n = sum(1 for u in times[i:] if u - t < 2000)
+            self.assertLessEqual(n, 12, times)
+
+    def test_429_retry_after(self):
+        self.stub.add_fault(status=429, retry_after=2, count=1, method="PUT")
+        self.start_watcher(THROTTLE_MS=100)
+        ch = "ratelim1tchanne10000000000"
+        key = self.synthetic_session(ch, 8, 0.1)
+        box, row = self.wait_posted(key)
+        reqs = self.stub.requests()
+        i = next(i for i, r in enumerate(reqs) if r["status"] == 429)
+        self.assertGreater(len(reqs), i + 1)
+        # Nothing at all was sent before Retry-After had passed.
+        self.assertGreaterEqual(reqs[i + 1]["t_ms"] - reqs[i]["t_ms"], 1950)
+        self.assertEqual(len(self.posts()), 1)
+        self.assertEqual(self.posts()[0]["message"], row["posted_text"])
+
+
+class TestFailures(MMCase):
+    def breaker_log(self):
+        return [l for l in self.log().splitlines() if "circuit breaker" in l]
+
+    def test_breaker_opens_probes_and_closes(self):
+        self.stub.set_down("status", 503)
+        self.start_watcher(CIRCUIT_BREAKER_THRESHOLD=2, CIRCUIT_BREAKER_COOLDOWN_S=2,
+                           HEARTBEAT_S=1)
+        wait_for(lambda: self.heartbeat()["breaker"] == "open", 10, what="breaker open")
+        opened = time.time() * 1000
+        n_open = len(self.stub.requests())
+        self.assertGreaterEqual(n_open, 2)
+        # While open, nothing is sent.
+        time.sleep(1.2)
+        self.assertEqual(len(self.stub.requests()), n_open)
+        # After the cooldown one probe goes out; it fails and the breaker reopens.
+        wait_for(lambda: len(self.stub.requests()) > n_open, 5, what="the probe")
+        probe = self.stub.requests()[n_open]
+        self.assertGreaterEqual(probe["t_ms"] - opened, 700)
+        wait_for(lambda: any("to=half_open" in l for l in self.breaker_log()), 5,
+                 what="half_open in the log")
+        # Mattermost is back: the next probe closes it and the session is posted.
+        self.stub.set_up()
+        key = self.synthetic_session("br3akerchanne1000000000000", 3, 0.05)
+        self.wait_posted(key, timeout=20)
+        wait_for(lambda: self.heartbeat()["breaker"] == "closed", 10, what="breaker closed")
+        log = self.breaker_log()
+        self.assertTrue(any("to=open" in l for l in log))
+        self.assertTrue(any("from=half_open to=closed" in l for l in log), log)
+        stats = self.stats()
+        self.assertGreaterEqual(stats["mm_requests"]["503"], 2)
+        self.assertEqual(len(self.posts()), 1)
+
+    def test_mattermost_down_mid_session(self):
+        self.start_watcher(CIRCUIT_BREAKER_COOLDOWN_S=3, THROTTLE_MS=200)
+        ch = "d0wnchanne1000000000000000"
+        sid = "5eb0c5e1-0000-4000-8000-0000000000d0"
+        key = "agent:main:mattermost:channel:%s" % ch
+        name = sid + ".jsonl"
+        self.write_sessions({key: {"sessionId": sid, "updatedAt": 1, "sessionFile": name}})
+        self.lock(name)
+        self.append(name, header(sid), assistant(["Before the outage."], stop="toolUse"))
+        wait_for(lambda: self.posts(), 10, what="the first post")
+        self.stub.set_down("refuse")
+        down_at = time.monotonic()
+        for i in range(5):
+            self.append(name, assistant(["During the outage %d." % i,
+                                         call("c%d" % i, "exec", command="true")]),
+                        result("c%d" % i))
+            time.sleep(0.2)
+        self.append(name, assistant(["After all that, done."], stop="stop"))
+        self.unlock(name)
+        self.wait_box(key, lambda b: b["status"] != "active", timeout=20)
+        time.sleep(max(0.0, DOWN_S - (time.monotonic() - down_at)))
+        self.stub.set_up()
+        box, row = self.wait_posted(key, timeout=30)
+        posts = self.posts()
+        self.assertEqual(len(posts), 1)
+        self.assertEqual(posts[0]["message"], row["posted_text"])
+        self.assertIn("> After all that, done.", posts[0]["message"])
+        self.assertTrue(posts[0]["message"].startswith("> [DONE] main"))
+
+    def test_kill9_and_restart_one_post_per_box(self):
+        self.start_watcher(THROTTLE_MS=100)
+        t = self.play_fixture(speed=2.0, background=True)
+        wait_for(lambda: self.posts(), 15, what="the first post")
+        self.kill9()
+        self.start_watcher(THROTTLE_MS=100)
+        t.join()
+        box, row = self.wait_posted(timeout=30)
+        posts = self.posts()
+        self.assertEqual(len(posts), 1, posts)
+        self.assertEqual(posts[0]["message"], row["posted_text"])
+        self.assert_final_text(posts[0], box)
+
+    def test_kill9_while_create_unanswered(self):
+        # Mattermost makes the post but its answer is held back; the watcher dies
+        # before it hears it.  The restarted watcher re-sends the same
+        # pending_post_id and adopts the post instead of making a second one.
+        self.stub.add_fault(process=True, delay_s=5, count=1, method="POST",
+                            path="^/api/v4/posts$")
+        self.start_watcher()
+        t = self.play_fixture(speed=4.0, background=True)
+        wait_for(lambda: self.stub.posts(), 15, what="the post made on the server")
+        row = wait_for(lambda: self.mm_row(self.box(PARENT_KEY)["id"]), 5, what="the intent")
+        self.assertEqual(row["state"], "creating")
+        self.assertEqual(row["post_id"], "")
+        self.kill9()
+        self.start_watcher()
+        t.join()
+        box, row = self.wait_posted(timeout=30)
+        posts = self.posts()
+        self.assertEqual(len(posts), 1, posts)
+        self.assertEqual(box["post_id"], posts[0]["id"])
+        creates = [r for r in self.post_requests() if r["method"] == "POST"]
+        self.assertEqual(len({r["body"]["pending_post_id"] for r in creates}), 1)
+        self.assertGreaterEqual(len(creates), 2)
+
+    def test_dropped_answer_retried_with_same_pending_id(self):
+        self.stub.add_fault(process=True, drop=True, count=1, method="POST",
+                            path="^/api/v4/posts$")
+        self.start_watcher()
+        self.play_fixture()
+        self.wait_posted(timeout=30)
+        self.assertEqual(len(self.posts()), 1)
+
+    def test_sigterm_posts_interrupted_state(self):
+        self.start_watcher(THROTTLE_MS=5000)
+        ch = "st0pchanne1000000000000000"
+        sid = "5eb0c5e1-0000-4000-8000-0000000000e0"
+        key = "agent:main:mattermost:channel:%s" % ch
+        name = sid + ".jsonl"
+        self.write_sessions({key: {"sessionId": sid, "updatedAt": 1, "sessionFile": name}})
+        self.lock(name)
+        self.append(name, header(sid), assistant(["Working."], stop="toolUse"))
+        wait_for(lambda: self.posts(), 10, what="the first post")
+        self.append(name, assistant(["Still working.", call("c1", "exec", command="sleep")]))
+        time.sleep(0.3)
+        self.assertEqual(self.stop_watcher(), 0)
+        post = self.posts()[0]
+        # The throttle is ignored at stop: the interrupted state is out.
+        self.assertTrue(post["message"].startswith("> [INTERRUPTED] main"), post["message"])
+        self.assertIn("Still working.", post["message"])
+
+
+if __name__ == "__main__":
+    unittest.main()
