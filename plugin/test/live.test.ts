@@ -85,6 +85,26 @@ describe('push path', () => {
         expect(api.count('/sessions/new')).toBe(before);
     });
 
+    it('ignores replayed notices that the list already covers', async () => {
+        const a = api.put(makeBox({id: 'a'}));
+        api.put(makeBox({id: 'gone'}));
+        api.boxes.delete('gone'); // deleted before the page loaded
+        api.revision++;
+        newStore();
+        store.watchList();
+        FakeEventSource.last().open();
+        await settle();
+        const before = api.requests.length;
+        FakeEventSource.last().notice('a', a.revision);
+        FakeEventSource.last().notice('gone', 2);
+        FakeEventSource.last().notice('gone', 3);
+        await settle();
+        expect(api.requests.length).toBe(before);
+        FakeEventSource.last().notice('other', api.revision + 1); // news: fetched
+        await settle();
+        expect(api.requests.length).toBe(before + 1);
+    });
+
     it('puts a sub-agent notice under its parent, at any depth', async () => {
         api.put(makeBox({id: 'root'}));
         newStore();

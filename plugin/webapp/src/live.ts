@@ -104,6 +104,7 @@ export class LiveStore {
     private listLoaded = false;
     private listeners = new Set<() => void>();
     private etag = '';
+    private snapRev = -1; // the store revision the last full list showed
     private inflight = new Map<string, boolean>(); // box id -> fetch again when this one ends
 
     private started = false;
@@ -310,9 +311,13 @@ export class LiveStore {
         if (!n || typeof n.id !== 'string' || n.id === '') {
             return;
         }
-        const known = this.getBox(n.id);
-        if (known && typeof n.revision === 'number' && known.revision >= n.revision) {
-            return; // already have that change (e.g. from the refetch after open)
+        // A change the cache already holds, from the box itself or from a list taken after it:
+        // nchan replays its buffer to each new subscriber, and those are mostly old news.
+        if (typeof n.revision === 'number') {
+            const known = this.getBox(n.id);
+            if (n.revision <= this.snapRev || (known && known.revision >= n.revision)) {
+                return;
+            }
         }
         this.fetchBox(n.id);
     }
@@ -388,6 +393,9 @@ export class LiveStore {
         }
         this.roots = next;
         this.listLoaded = true;
+        if (snapRev !== null) {
+            this.snapRev = Math.max(this.snapRev, snapRev);
+        }
         this.emit();
         for (const id of this.watched.keys()) {
             if (!this.getBox(id) && !this.missing.has(id)) {
