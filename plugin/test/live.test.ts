@@ -54,6 +54,19 @@ describe('push path', () => {
         expect(store.transport).toBe('stream');
     });
 
+    it('asks for the list again when a new list view mounts, sharing one request at a time', async () => {
+        api.put(makeBox({id: 'a'}));
+        newStore({stream: false});
+        store.watchList();
+        await settle();
+        const n = api.count('/sessions');
+        store.watchList(); // the panel opens later, with another view at once
+        store.watchList();
+        await settle();
+        expect(api.count('/sessions')).toBe(n + 1);
+        expect(api.requests[api.requests.length - 1].headers['If-None-Match']).toBe(`"${api.revision}"`);
+    });
+
     it('fetches the box named by a notice and tells subscribers', async () => {
         const box = api.put(makeBox({id: 'a', lines: ['one']}));
         newStore();

@@ -104,6 +104,7 @@ export class LiveStore {
     private listLoaded = false;
     private listeners = new Set<() => void>();
     private etag = '';
+    private listInflight: Promise<void> | null = null;
     private snapRev = -1; // the store revision the last full list showed
     private inflight = new Map<string, boolean>(); // box id -> fetch again when this one ends
 
@@ -149,11 +150,15 @@ export class LiveStore {
         };
     }
 
+    // Every new list view (the right-hand panel opening, say) asks the server again, so it
+    // never starts from a stale cache; with the ETag that usually costs a 304.
     watchList(): () => void {
         this.listWatchers++;
         this.start();
-        if (!this.listLoaded) {
-            void this.fetchList();
+        if (!this.listInflight) {
+            this.listInflight = this.fetchList().finally(() => {
+                this.listInflight = null;
+            });
         }
         return () => {
             this.listWatchers--;

@@ -6,7 +6,7 @@ import React from 'react';
 import {LiveStatusPost} from './components/PostType';
 import {RhsPanel} from './components/RhsPanel';
 import {Widget} from './components/Widget';
-import {configureLive, resolveBase} from './live';
+import {configureLive, getLive, resolveBase} from './live';
 import {ensureStyles} from './styles';
 import type {PluginRegistry, ReduxStoreLike} from './types';
 
@@ -37,5 +37,10 @@ export class LiveStatusPlugin {
             'Show live agent status',
         );
         registry.registerRootComponent(Widget);
+    }
+
+    // Disabling the plugin drops the stream connection and the polling with it.
+    uninitialize(): void {
+        getLive().close();
     }
 }
