@@ -90,11 +90,12 @@ jp_hex4(struct jp *jp, uint32_t *out)
 	uint32_t v = 0;
 	int i;
 
-	if (jp->end - jp->p < 4)
-		return jp_fail(jp, "unexpected end of input");
 	for (i = 0; i < 4; i++) {
-		unsigned char c = jp->p[i];
+		unsigned char c;
 
+		if (jp->p + i >= jp->end)
+			return jp_fail(jp, "unexpected end of input");
+		c = jp->p[i];
 		v <<= 4;
 		if (c >= '0' && c <= '9')
 			v |= (uint32_t)(c - '0');

@@ -1,0 +1,557 @@
+/* Unit tests of the routes, on a real store in a temp dir, without FastCGI. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/util.h"
+#include "fcgi/api_cleanup.h"
+#include "fcgi/api_handlers.h"
+#include "sql/store.h"
+
+#define AUTH "Bearer s3cret"
+
+struct fixture {
+	char dir[64];
+	char path[96];
+	struct api_config cfg;
+	struct api_ctx ctx;
+};
+
+/* The body a test request carries. */
+struct body {
+	const char *data;
+	size_t len;
+	size_t off;
+};
+
+struct answer {
+	int status;
+	char *body;
+	const char *allow;
+	char etag[32];
+	struct api_jval *json;
+};
+
+static long
+read_body(void *arg, char *buf, size_t len)
+{
+	struct body *b = arg;
+	size_t n = b->len - b->off < len ? b->len - b->off : len;
+
+	memcpy(buf, b->data + b->off, n);
+	b->off += n;
+	return (long)n;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[256];
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/ls-api-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
+	f->cfg.db_path = f->path;
+	f->cfg.secret = "s3cret";
+	f->cfg.read_auth = API_READ_AUTH_SECRET;
+	f->cfg.max_active = 3;
+	f->cfg.max_lines = 4;
+	f->cfg.stale_after_s = 60;
+	f->cfg.delete_after_s = 120;
+	f->cfg.cleanup_interval_s = 1;
+	f->ctx.cfg = &f->cfg;
+	assert_int_equal(store_open(f->path, &f->ctx.st, err, sizeof(err)), STORE_OK);
+	f->ctx.notify = notify_new(NULL);
+	f->ctx.cache = api_cache_new();
+	f->ctx.auth = api_auth_new(f->cfg.secret, f->cfg.read_auth);
+	f->ctx.started_ms = util_now_ms();
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	store_close(f->ctx.st);
+	notify_free(f->ctx.notify);
+	api_cache_free(f->ctx.cache);
+	api_auth_free(f->ctx.auth);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static void
+answer_free(struct answer *a)
+{
+	free(a->body);
+	api_json_free(a->json);
+	memset(a, 0, sizeof(*a));
+}
+
+/* One request; hdr is "If-None-Match" value or NULL. */
+static struct answer
+call(struct fixture *f, const char *method, const char *path, const char *query,
+    const char *auth, const char *body, const char *inm)
+{
+	struct api_req req;
+	struct api_resp resp;
+	struct body b = { body, body != NULL ? strlen(body) : 0, 0 };
+	struct answer a;
+	char len[32], err[128];
+	const char *data;
+	size_t n;
+
+	memset(&req, 0, sizeof(req));
+	memset(&resp, 0, sizeof(resp));
+	memset(&a, 0, sizeof(a));
+	req.method = method;
+	req.path = path;
+	req.query = query;
+	req.authorization = auth;
+	req.if_none_match = inm;
+	if (body != NULL) {
+		snprintf(len, sizeof(len), "%zu", b.len);
+		req.content_length = len;
+		req.content_type = "application/json";
+	}
+	req.read_body = read_body;
+	req.read_arg = &b;
+	api_handle(&f->ctx, &req, &resp);
+	a.status = resp.status;
+	a.allow = resp.allow;
+	memcpy(a.etag, resp.etag, sizeof(a.etag));
+	data = resp.blob_data != NULL ? resp.blob_data : resp.body.data;
+	n = resp.blob_data != NULL ? resp.blob_len : resp.body.len;
+	a.body = strndup(data != NULL ? data : "", n);
+	if (n > 0 && api_json_parse(a.body, n, &a.json, err, sizeof(err)) != 0)
+		fail_msg("%s %s answered invalid JSON (%s): %s", method, path, err, a.body);
+	api_resp_free(&resp);
+	return a;
+}
+
+static void
+expect_error(struct answer *a, int status, const char *text)
+{
+	if (a->status != status)
+		fail_msg("expected %d, got %d: %s", status, a->status, a->body);
+	assert_non_null(a->json);
+	if (text != NULL && strstr(api_json_get(a->json, "error")->str, text) == NULL)
+		fail_msg("error \"%s\" lacks \"%s\"", api_json_get(a->json, "error")->str, text);
+	answer_free(a);
+}
+
+static void
+test_routes_and_methods(void **state)
+{
+	struct fixture *f = *state;
+	struct answer a;
+
+	a = call(f, "GET", "/api/v1/nope", NULL, AUTH, NULL, NULL);
+	expect_error(&a, 404, "not found");
+	a = call(f, "GET", NULL, NULL, AUTH, NULL, NULL);
+	expect_error(&a, 404, "not found");
+	a = call(f, "PATCH", "/api/v1/sessions", NULL, AUTH, NULL, NULL);
+	assert_string_equal(a.allow, "GET, HEAD, POST");
+	expect_error(&a, 405, "method not allowed");
+	a = call(f, "POST", "/api/v1/health", NULL, AUTH, NULL, NULL);
+	assert_string_equal(a.allow, "GET, HEAD");
+	expect_error(&a, 405, NULL);
+	a = call(f, "POST", "/api/v1/sessions/x", NULL, AUTH, "{}", NULL);
+	assert_string_equal(a.allow, "GET, HEAD, PUT, DELETE");
+	expect_error(&a, 405, NULL);
+	a = call(f, "GET", "/api/v1/sessions/a/b", NULL, AUTH, NULL, NULL);
+	expect_error(&a, 400, "invalid session id");
+	a = call(f, "GET", "/api/v1/sessions/missing", NULL, AUTH, NULL, NULL);
+	expect_error(&a, 404, "session not found");
+	a = call(f, "DELETE", "/api/v1/sessions/missing", NULL, AUTH, NULL, NULL);
+	expect_error(&a, 404, "session not found");
+	a = call(f, "PUT", "/api/v1/sessions/missing", NULL, AUTH, "{}", NULL);
+	expect_error(&a, 404, "session not found");
+}
+
+static void
+test_auth_texts(void **state)
+{
+	struct fixture *f = *state;
+	struct answer a;
+
+	a = call(f, "GET", "/api/v1/sessions", NULL, NULL, NULL, NULL);
+	expect_error(&a, 401, API_AUTH_READ_DENIED);
+	a = call(f, "GET", "/api/v1/health", NULL, "Bearer wrong", NULL, NULL);
+	expect_error(&a, 401, API_AUTH_READ_DENIED);
+	a = call(f, "POST", "/api/v1/sessions", NULL, "Bearer s3cre", "{\"session_key\":\"k\"}",
+	    NULL);
+	assert_int_equal(a.status, 401);
+	assert_string_equal(api_json_get(a.json, "error")->str, "unauthorized");
+	answer_free(&a);
+	a = call(f, "GET", "/api/v1/auth", NULL, AUTH, NULL, NULL);
+	assert_int_equal(a.status, 200);
+	answer_free(&a);
+	a = call(f, "GET", "/api/v1/auth", NULL, NULL, NULL, NULL);
+	expect_error(&a, 401, NULL);
+}
+
+static void
+test_body_framing(void **state)
+{
+	struct fixture *f = *state;
+	struct api_req req;
+	struct api_resp resp;
+	struct body b = { "{\"session_key\":\"k\"}", 19, 0 };
+
+	memset(&req, 0, sizeof(req));
+	memset(&resp, 0, sizeof(resp));
+	req.method = "POST";
+	req.path = "/api/v1/sessions";
+	req.authorization = AUTH;
+	req.read_body = read_body;
+	req.read_arg = &b;
+	req.content_type = "application/json";
+	api_handle(&f->ctx, &req, &resp);
+	assert_int_equal(resp.status, 411);
+	api_resp_free(&resp);
+
+	memset(&resp, 0, sizeof(resp));
+	req.content_length = "12abc";
+	api_handle(&f->ctx, &req, &resp);
+	assert_int_equal(resp.status, 400);
+	api_resp_free(&resp);
+
+	memset(&resp, 0, sizeof(resp));
+	req.content_length = "1048577";
+	api_handle(&f->ctx, &req, &resp);
+	assert_int_equal(resp.status, 413);
+	api_resp_free(&resp);
+
+	memset(&resp, 0, sizeof(resp));
+	req.content_length = "19";
+	req.content_type = "text/plain";
+	api_handle(&f->ctx, &req, &resp);
+	assert_int_equal(resp.status, 415);
+	api_resp_free(&resp);
+
+	memset(&resp, 0, sizeof(resp));
+	req.content_type = "application/json; charset=utf-8";
+	req.content_length = "40"; /* more than the body holds */
+	api_handle(&f->ctx, &req, &resp);
+	assert_int_equal(resp.status, 400);
+	assert_non_null(strstr(resp.body.data, "shorter"));
+	api_resp_free(&resp);
+
+	memset(&resp, 0, sizeof(resp));
+	b.off = 0;
+	req.content_length = "19";
+	api_handle(&f->ctx, &req, &resp);
+	assert_int_equal(resp.status, 201);
+	api_resp_free(&resp);
+}
+
+static void
+test_bad_bodies(void **state)
+{
+	struct fixture *f = *state;
+	struct answer a;
+
+	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH, "{\"session_key\":", NULL);
+	expect_error(&a, 400, "invalid JSON");
+	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH, "{\"session_key\":\"\xff\"}", NULL);
+	expect_error(&a, 400, "not valid UTF-8");
+	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH, "{\"session_key\":\"a\\u0000\"}",
+	    NULL);
+	expect_error(&a, 400, "\\u0000");
+	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH, "{\"session_key\":\"\\ud800\"}",
+	    NULL);
+	expect_error(&a, 400, "lone surrogate");
+	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH, "{\"session_key\":7}", NULL);
+	expect_error(&a, 400, "session_key: expected a string");
+	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH,
+	    "{\"session_key\":\"k\",\"parent_id\":\"nobody\"}", NULL);
+	expect_error(&a, 400, "parent_id: no such session");
+	a = call(f, "GET", "/api/v1/sessions", NULL, AUTH, NULL, NULL);
+	assert_int_equal(a.status, 200);
+	assert_string_equal(a.body, "[]");
+	answer_free(&a);
+}
+
+static void
+test_create_list_etag(void **state)
+{
+	struct fixture *f = *state;
+	struct answer a, b;
+	const struct api_jval *top, *kids;
+	char etag[32];
+
+	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH,
+	    "{\"id\":\"p1\",\"session_key\":\"agent:main:x\",\"channel_id\":\"c1\","
+	    "\"lines\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\"]}", NULL);
+	assert_int_equal(a.status, 201);
+	assert_int_equal(api_json_get(a.json, "lines")->nitems, 4);
+	assert_string_equal(api_json_get(a.json, "lines")->items[0]->str, "3");
+	answer_free(&a);
+	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH,
+	    "{\"id\":\"k1\",\"session_key\":\"agent:main:subagent:1\",\"parent_id\":\"p1\","
+	    "\"channel_id\":\"c1\",\"start_time_ms\":2}", NULL);
+	assert_int_equal(a.status, 201);
+	answer_free(&a);
+	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH,
+	    "{\"id\":\"k2\",\"session_key\":\"agent:main:subagent:2\",\"parent_id\":\"k1\","
+	    "\"channel_id\":\"c1\",\"status\":\"done\"}", NULL);
+	assert_int_equal(a.status, 201);
+	assert_int_equal(api_json_get(a.json, "end_time_ms")->type, API_J_INT);
+	answer_free(&a);
+	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH,
+	    "{\"id\":\"q1\",\"session_key\":\"agent:ops:y\",\"channel_id\":\"c2\","
+	    "\"status\":\"done\"}", NULL);
+	assert_int_equal(a.status, 201);
+	answer_free(&a);
+
+	/* Idempotent: the same id again is 200 with what is stored. */
+	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH,
+	    "{\"id\":\"p1\",\"session_key\":\"other\",\"label\":\"changed\"}", NULL);
+	assert_int_equal(a.status, 200);
+	assert_string_equal(api_json_get(a.json, "session_key")->str, "agent:main:x");
+	assert_int_equal(api_json_get(a.json, "children")->nitems, 1);
+	answer_free(&a);
+
+	a = call(f, "GET", "/api/v1/sessions", NULL, AUTH, NULL, NULL);
+	assert_int_equal(a.status, 200);
+	assert_int_equal(a.json->nitems, 2); /* top-level only */
+	top = a.json->items[0];
+	assert_string_equal(api_json_get(top, "id")->str, "p1");
+	kids = api_json_get(top, "children");
+	assert_int_equal(kids->nitems, 1);
+	assert_string_equal(api_json_get(kids->items[0], "id")->str, "k1");
+	assert_int_equal(api_json_get(api_json_get(kids->items[0], "children")->items[0],
+	    "children")->nitems, 0);
+	assert_string_equal(api_json_get(api_json_get(kids->items[0], "children")->items[0],
+	    "id")->str, "k2");
+	assert_true(a.etag[0] == '"');
+	memcpy(etag, a.etag, sizeof(etag));
+
+	b = call(f, "GET", "/api/v1/sessions", NULL, AUTH, NULL, etag);
+	assert_int_equal(b.status, 304);
+	assert_string_equal(b.body, "");
+	answer_free(&b);
+
+	b = call(f, "GET", "/api/v1/sessions", "status=active", AUTH, NULL, NULL);
+	assert_int_equal(b.json->nitems, 1);
+	answer_free(&b);
+	b = call(f, "GET", "/api/v1/sessions", "channel_id=c2", AUTH, NULL, NULL);
+	assert_int_equal(b.json->nitems, 1);
+	assert_string_equal(api_json_get(b.json->items[0], "id")->str, "q1");
+	answer_free(&b);
+	b = call(f, "GET", "/api/v1/sessions", "status=active&channel_id=c2", AUTH, NULL, NULL);
+	assert_string_equal(b.body, "[]");
+	answer_free(&b);
+	b = call(f, "GET", "/api/v1/sessions", "status=bogus", AUTH, NULL, NULL);
+	expect_error(&b, 400, "status");
+	b = call(f, "GET", "/api/v1/sessions", "channel_id=a%20b", AUTH, NULL, NULL);
+	expect_error(&b, 400, "channel_id");
+
+	/* GET one: any depth, with its children. */
+	b = call(f, "GET", "/api/v1/sessions/k1", NULL, AUTH, NULL, NULL);
+	assert_int_equal(b.status, 200);
+	assert_int_equal(api_json_get(b.json, "children")->nitems, 1);
+	answer_free(&b);
+
+	/* A change moves the ETag. */
+	b = call(f, "PUT", "/api/v1/sessions/k1", NULL, AUTH, "{\"label\":\"L\"}", NULL);
+	assert_int_equal(b.status, 200);
+	assert_string_equal(api_json_get(b.json, "label")->str, "L");
+	assert_int_equal(api_json_get(b.json, "children")->nitems, 1);
+	answer_free(&b);
+	b = call(f, "GET", "/api/v1/sessions", NULL, AUTH, NULL, etag);
+	assert_int_equal(b.status, 200);
+	assert_string_not_equal(b.etag, etag);
+	answer_free(&b);
+	answer_free(&a);
+
+	/* DELETE takes the children along. */
+	a = call(f, "DELETE", "/api/v1/sessions/p1", NULL, AUTH, NULL, NULL);
+	assert_int_equal(a.status, 204);
+	assert_string_equal(a.body, "");
+	answer_free(&a);
+	a = call(f, "GET", "/api/v1/sessions/k2", NULL, AUTH, NULL, NULL);
+	expect_error(&a, 404, NULL);
+}
+
+static void
+test_put_rules(void **state)
+{
+	struct fixture *f = *state;
+	struct answer a;
+
+	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH, "{\"id\":\"b\",\"session_key\":\"k\"}",
+	    NULL);
+	assert_int_equal(a.status, 201);
+	answer_free(&a);
+	a = call(f, "PUT", "/api/v1/sessions/b", NULL, AUTH, "{\"status\":\"done\",\"zzz\":1}",
+	    NULL);
+	assert_int_equal(a.status, 200);
+	assert_string_equal(api_json_get(a.json, "status")->str, "done");
+	assert_int_equal(api_json_get(a.json, "end_time_ms")->type, API_J_INT);
+	answer_free(&a);
+	a = call(f, "PUT", "/api/v1/sessions/b", NULL, AUTH, "{\"token_count\":1.5}", NULL);
+	expect_error(&a, 400, "token_count");
+	a = call(f, "PUT", "/api/v1/sessions/b", NULL, AUTH, "{\"lines\":[\"a\",2]}", NULL);
+	expect_error(&a, 400, "lines");
+	a = call(f, "PUT", "/api/v1/sessions/b", NULL, AUTH, "[]", NULL);
+	expect_error(&a, 400, "object");
+}
+
+static void
+test_active_limit(void **state)
+{
+	struct fixture *f = *state;
+	struct answer a;
+	char body[128];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(body, sizeof(body), "{\"id\":\"a%d\",\"session_key\":\"k%d\"}", i, i);
+		a = call(f, "POST", "/api/v1/sessions", NULL, AUTH, body, NULL);
+		assert_int_equal(a.status, 201);
+		answer_free(&a);
+	}
+	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH, "{\"id\":\"a9\",\"session_key\":\"k\"}",
+	    NULL);
+	expect_error(&a, 429, "too many active sessions");
+	/* Not active: no limit; the same id again: still 200. */
+	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH,
+	    "{\"id\":\"d1\",\"session_key\":\"k\",\"status\":\"done\"}", NULL);
+	assert_int_equal(a.status, 201);
+	answer_free(&a);
+	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH, "{\"id\":\"a0\",\"session_key\":\"k\"}",
+	    NULL);
+	assert_int_equal(a.status, 200);
+	answer_free(&a);
+	/* One ends: room for one more. */
+	a = call(f, "PUT", "/api/v1/sessions/a1", NULL, AUTH, "{\"status\":\"error\"}", NULL);
+	assert_int_equal(a.status, 200);
+	answer_free(&a);
+	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH, "{\"id\":\"a9\",\"session_key\":\"k\"}",
+	    NULL);
+	assert_int_equal(a.status, 201);
+	answer_free(&a);
+}
+
+static void
+test_health(void **state)
+{
+	struct fixture *f = *state;
+	struct store_heartbeat hb = { 0 };
+	struct answer a;
+	const struct api_jval *w;
+
+	a = call(f, "GET", "/api/v1/health", NULL, AUTH, NULL, NULL);
+	assert_int_equal(a.status, 200);
+	assert_string_equal(api_json_get(a.json, "status")->str, "ok");
+	w = api_json_get(a.json, "watcher");
+	assert_false(api_json_get(w, "alive")->boolean);
+	assert_int_equal(api_json_get(w, "pid")->type, API_J_NULL);
+	assert_true(api_json_get(api_json_get(a.json, "db"), "ok")->boolean);
+	assert_int_equal(api_json_get(api_json_get(a.json, "db"), "schema_version")->integer,
+	    store_schema_latest());
+	answer_free(&a);
+
+	hb.pid = 42;
+	hb.started_ms = util_now_ms() - 1000;
+	hb.last_heartbeat_ms = util_now_ms();
+	hb.interval_ms = 1000;
+	hb.breaker = "closed";
+	assert_int_equal(store_heartbeat_put(f->ctx.st, &hb), STORE_OK);
+	a = call(f, "GET", "/api/v1/health", NULL, AUTH, NULL, NULL);
+	assert_int_equal(a.status, 200);
+	w = api_json_get(a.json, "watcher");
+	assert_true(api_json_get(w, "alive")->boolean);
+	assert_int_equal(api_json_get(w, "pid")->integer, 42);
+	assert_string_equal(api_json_get(w, "breaker")->str, "closed");
+	answer_free(&a);
+
+	hb.last_heartbeat_ms = util_now_ms() - 3500;
+	assert_int_equal(store_heartbeat_put(f->ctx.st, &hb), STORE_OK);
+	a = call(f, "GET", "/api/v1/health", NULL, AUTH, NULL, NULL);
+	assert_int_equal(a.status, 503);
+	assert_string_equal(api_json_get(a.json, "status")->str, "degraded");
+	answer_free(&a);
+}
+
+static void
+test_cleanup(void **state)
+{
+	struct fixture *f = *state;
+	struct answer a;
+	int64_t now = util_now_ms();
+	char body[256];
+
+	snprintf(body, sizeof(body), "{\"id\":\"old\",\"session_key\":\"k\"}");
+	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH, body, NULL);
+	answer_free(&a);
+	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH,
+	    "{\"id\":\"kid\",\"session_key\":\"k2\",\"parent_id\":\"old\"}", NULL);
+	answer_free(&a);
+	/* 61 s later the active boxes are stale: interrupted. */
+	assert_int_equal(api_cleanup_once(f->ctx.st, f->ctx.notify, &f->cfg, now + 61000),
+	    STORE_OK);
+	a = call(f, "GET", "/api/v1/sessions/old", NULL, AUTH, NULL, NULL);
+	assert_string_equal(api_json_get(a.json, "status")->str, "interrupted");
+	assert_string_equal(api_json_get(api_json_get(a.json, "children")->items[0], "status")->str,
+	    "interrupted");
+	answer_free(&a);
+	/* 2 min after that they are deleted, children too. */
+	assert_int_equal(api_cleanup_once(f->ctx.st, f->ctx.notify, &f->cfg, now + 61000 + 121000),
+	    STORE_OK);
+	a = call(f, "GET", "/api/v1/sessions", NULL, AUTH, NULL, NULL);
+	assert_string_equal(a.body, "[]");
+	answer_free(&a);
+	a = call(f, "GET", "/api/v1/sessions/kid", NULL, AUTH, NULL, NULL);
+	expect_error(&a, 404, NULL);
+}
+
+static void
+test_read_auth_none(void **state)
+{
+	struct fixture *f = *state;
+	struct answer a;
+
+	api_auth_free(f->ctx.auth);
+	f->ctx.auth = api_auth_new(f->cfg.secret, API_READ_AUTH_NONE);
+	a = call(f, "GET", "/api/v1/sessions", NULL, NULL, NULL, NULL);
+	assert_int_equal(a.status, 200);
+	answer_free(&a);
+	a = call(f, "POST", "/api/v1/sessions", NULL, NULL, "{\"session_key\":\"k\"}", NULL);
+	expect_error(&a, 401, "unauthorized");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_routes_and_methods, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_auth_texts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_body_framing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_bodies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_list_etag, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_active_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_health, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cleanup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_auth_none, setup, teardown),
+	};
+
+	log_init("test_api_handlers", LOG_LVL_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
