@@ -100,7 +100,6 @@ export class LiveStore {
     private rootList: SessionData[] | null = null;
     private missing = new Set<string>();
     private watched = new Map<string, number>();
-    private listWatchers = 0;
     private listLoaded = false;
     private listeners = new Set<() => void>();
     private etag = '';
@@ -153,16 +152,13 @@ export class LiveStore {
     // Every new list view (the right-hand panel opening, say) asks the server again, so it
     // never starts from a stale cache; with the ETag that usually costs a 304.
     watchList(): () => void {
-        this.listWatchers++;
         this.start();
         if (!this.listInflight) {
             this.listInflight = this.fetchList().finally(() => {
                 this.listInflight = null;
             });
         }
-        return () => {
-            this.listWatchers--;
-        };
+        return () => undefined; // the list is kept for the views that share it
     }
 
     getBox(id: string): SessionData | undefined {
