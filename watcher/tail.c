@@ -325,6 +325,20 @@ tail_mark_dirty(struct tail *t, struct tail_file *f)
 	t->dirty[t->ndirty++] = f;
 }
 
+int
+tail_lock_held(struct tail *t, const char *key, const struct tail_file *except)
+{
+	size_t i;
+
+	for (i = 0; i < t->nfiles; i++) {
+		const struct tail_file *f = t->files[i];
+
+		if (f != except && f->lock && f->key != NULL && strcmp(f->key, key) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 size_t
 tail_dirty(struct tail *t, struct tail_file ***out)
 {

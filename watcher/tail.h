@@ -123,6 +123,12 @@ void tail_rescan(struct tail *t);
 void tail_continue(struct tail *t);
 int tail_backlog(struct tail *t);
 
+/*
+ * 1 when a file other than except whose key (the caller's cache) is key
+ * holds its run lock: a session rotated to a successor file may hold two.
+ */
+int tail_lock_held(struct tail *t, const char *key, const struct tail_file *except);
+
 size_t tail_dirty(struct tail *t, struct tail_file ***out);
 void tail_mark_clean(struct tail *t);
 

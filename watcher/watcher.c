@@ -21,6 +21,7 @@
 #include "../sql/store_watcher.h"
 #include "box.h"
 #include "labels.h"
+#include "ocdb.h"
 #include "sessions.h"
 #include "tail.h"
 
@@ -52,12 +53,14 @@ struct watcher {
 	struct labels *labels;
 	struct box_model *model;
 	struct tail *tail;
+	struct ocdb *ocdb; /* OpenClaw 2026.8+ agents: their SQLite databases */
 	struct notify *notify;
 	int epfd, sigfd;
 	int stop;
 	int rescan_now;
 	int64_t started_ms;
 	int64_t lines_read, parse_errors, bad_utf8, commits, commit_busy, notices;
+	int64_t index_loads, index_errors;
 	int64_t retry_at; /* monotonic ms of the next commit try, 0: none */
 	struct watcher_fd fds[WATCHER_MAX_FDS];
 	int nfds;
@@ -95,12 +98,14 @@ watcher_on_index(void *arg, struct tail_dir *d)
 	size_t i;
 
 	if (sessions_load(idx, w->cfg->default_channel, err, sizeof(err)) != 0) {
+		w->index_errors++;
 		if (idx->gen > 0)
 			log_warn("keeping the last good session index", "err", err);
 		else
 			log_debug("no session index yet", "err", err);
 		return;
 	}
+	w->index_loads++;
 	log_debug("session index loaded", "path", idx->path, "sessions", LOG_I64(idx->n));
 	for (i = 0; i < idx->n; i++) {
 		const struct sessions_entry *e = &idx->entries[i];
@@ -204,8 +209,13 @@ watcher_on_lock(void *arg, struct tail_file *f, int present)
 {
 	struct watcher *w = arg;
 
+	const char *key = watcher_key(f);
+
 	log_debug("run lock", "path", f->path, "present", present ? "1" : "0");
-	box_lock(w->model, watcher_agent(f), watcher_key(f), present, util_now_ms());
+	/* The session may hold a second lock on its successor file. */
+	if (!present && tail_lock_held(w->tail, key, f))
+		return;
+	box_lock(w->model, watcher_agent(f), key, present, util_now_ms());
 }
 
 /* SESSIONS_JSON kept outside the folder: no event of its own, so stat it. */
@@ -255,7 +265,7 @@ watcher_commit(struct watcher *w)
 
 	n = box_changes(w->model, &ch);
 	nf = tail_dirty(w->tail, &files);
-	if (n == 0 && nf == 0)
+	if (n == 0 && nf == 0 && !ocdb_dirty(w->ocdb))
 		return STORE_OK;
 	if ((rc = store_begin(w->st)) != STORE_OK)
 		goto out;
@@ -279,6 +289,8 @@ watcher_commit(struct watcher *w)
 		    f->key, watcher_agent(f), now)) != STORE_OK)
 			goto out;
 	}
+	if ((rc = ocdb_save(w->ocdb, now)) != STORE_OK)
+		goto out;
 	rc = store_commit(w->st);
 out:
 	if (rc != STORE_OK) {
@@ -298,6 +310,7 @@ out:
 	w->commits++;
 	box_mark_clean(w->model);
 	tail_mark_clean(w->tail);
+	ocdb_saved(w->ocdb);
 	for (i = 0; i < n; i++) {
 		if (!ch[i].has_box)
 			continue;
@@ -315,14 +328,16 @@ watcher_stats_json(struct watcher *w)
 {
 	struct box_stats bs;
 	struct tail_stats ts;
+	struct ocdb_stats os;
 	json_object *o = json_object_new_object();
 	char *out;
 
 	box_stats(w->model, &bs);
 	tail_stats(w->tail, &ts);
+	ocdb_stats(w->ocdb, &os);
 #define WATCHER_STAT(k, v) json_object_object_add(o, k, json_object_new_int64(v))
-	WATCHER_STAT("lines_read", w->lines_read);
-	WATCHER_STAT("parse_errors", w->parse_errors);
+	WATCHER_STAT("lines_read", w->lines_read + os.events_read);
+	WATCHER_STAT("parse_errors", w->parse_errors + os.parse_errors + os.rows_bad);
 	WATCHER_STAT("bad_utf8", w->bad_utf8);
 	WATCHER_STAT("oversized_lines", ts.bad_lines);
 	WATCHER_STAT("active_boxes", bs.active_boxes);
@@ -337,7 +352,16 @@ watcher_stats_json(struct watcher *w)
 	WATCHER_STAT("commits", w->commits);
 	WATCHER_STAT("commit_busy", w->commit_busy);
 	WATCHER_STAT("notices", w->notices);
+	WATCHER_STAT("index_loads", w->index_loads);
+	WATCHER_STAT("index_errors", w->index_errors);
+	WATCHER_STAT("db_agents", os.agents);
+	WATCHER_STAT("db_refused", os.refused);
+	WATCHER_STAT("db_events_read", os.events_read);
+	WATCHER_STAT("db_rows_bad", os.rows_bad);
+	WATCHER_STAT("db_rereads", os.rereads);
+	WATCHER_STAT("db_busy", os.busy);
 #undef WATCHER_STAT
+	json_object_object_add(o, "agents", ocdb_agents_json(w->ocdb));
 	json_object_object_add(o, "inotify", json_object_new_boolean(ts.inotify));
 	out = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
@@ -390,6 +414,12 @@ static void
 watcher_fd_tail(struct watcher *w)
 {
 	tail_handle(w->tail);
+}
+
+static void
+watcher_fd_ocdb(struct watcher *w)
+{
+	ocdb_run(w->ocdb, util_now_ms());
 }
 
 static void
@@ -464,6 +494,7 @@ out:
 static void
 watcher_free(struct watcher *w)
 {
+	ocdb_free(w->ocdb);
 	tail_free(w->tail);
 	box_model_free(w->model);
 	labels_free(w->labels);
@@ -510,6 +541,8 @@ watcher_run(const struct wcfg *cfg, int ready_fd)
 		 * goes here as one more row. */
 	};
 	struct tail_ops ops = watcher_tail_ops;
+	struct ocdb_config oc = { 0 };
+	struct ocdb_sink sink;
 	struct box_config bc;
 	sigset_t mask;
 	char err[512];
@@ -539,6 +572,15 @@ watcher_run(const struct wcfg *cfg, int ready_fd)
 		log_error("cannot follow transcripts", "err", err);
 		goto out;
 	}
+	ocdb_box_sink(w.model, &sink);
+	oc.root = cfg->transcript_dir;
+	oc.poll_interval_ms = cfg->poll_interval_ms;
+	oc.no_inotify = cfg->force_poll;
+	oc.default_channel = cfg->default_channel;
+	if (ocdb_new(&oc, w.st, &sink, &w.ocdb, err, sizeof(err)) != 0) {
+		log_error("cannot follow openclaw databases", "err", err);
+		goto out;
+	}
 	if (watcher_restore(&w) != 0)
 		goto out;
 
@@ -562,6 +604,9 @@ watcher_run(const struct wcfg *cfg, int ready_fd)
 	watcher_check_sessions_json(&w);
 	if (tail_fd(w.tail) >= 0)
 		watcher_add_fd(&w, tail_fd(w.tail), watcher_fd_tail);
+	ocdb_run(w.ocdb, util_now_ms());
+	if (ocdb_fd(w.ocdb) >= 0)
+		watcher_add_fd(&w, ocdb_fd(w.ocdb), watcher_fd_ocdb);
 	box_tick(w.model, util_now_ms());
 	watcher_commit(&w);
 	watcher_task_heartbeat(&w, util_mono_ms());
@@ -600,6 +645,8 @@ watcher_run(const struct wcfg *cfg, int ready_fd)
 			timeout = d + 1;
 		if (w.retry_at > 0 && (timeout < 0 || w.retry_at - mono < timeout))
 			timeout = w.retry_at - mono;
+		if ((d = ocdb_timeout(w.ocdb)) >= 0 && (timeout < 0 || d < timeout))
+			timeout = d;
 		if (tail_backlog(w.tail) || w.rescan_now)
 			timeout = 0;
 		if (timeout < 0)
@@ -631,6 +678,8 @@ watcher_run(const struct wcfg *cfg, int ready_fd)
 			tasks[i].next_ms = mono + tasks[i].interval_ms;
 			tasks[i].fn(&w, mono);
 		}
+		if (ocdb_timeout(w.ocdb) == 0)
+			ocdb_run(w.ocdb, util_now_ms());
 		box_tick(w.model, util_now_ms());
 		watcher_commit(&w);
 		/* The heartbeat goes last so that its figures include this wake-up. */

@@ -103,23 +103,31 @@ class FixtureLive(WatcherCase):
 
     def test_api_shows_the_box(self):
         try:
-            from harness import Stack  # noqa: F401
+            from harness import Stack
         except ImportError:
             self.skipTest("tests/integ/harness.py not there yet")
-        from harness import Stack
-        stack = Stack(env={"READ_AUTH": "none"})
+        stack = Stack()
         try:
             self.db = stack.db
+            if stack.publish_url:
+                self.env["PUBLISH_URL"] = stack.publish_url
             self.start_watcher()
             player.play(FIXTURE, self.sessions, speed=20, max_pause=0.3)
-            self.check_fixture_boxes()
+            parent, child = self.check_fixture_boxes()
 
             def listed():
                 r = stack.request("GET", "/api/v1/sessions")
-                body = r.json() if hasattr(r, "json") and callable(r.json) else json.loads(r.body)
-                return body if body and body[0]["lines"] == PARENT_LINES else None
+                return r.json if r.status == 200 and r.json else None
             body = wait_for(listed, 10, what="GET /api/v1/sessions")
+            self.assertEqual(len(body), 1)
+            self.assertEqual(body[0]["lines"], PARENT_LINES)
+            self.assertEqual(body[0]["status"], "done")
             self.assertEqual(body[0]["children"][0]["lines"], CHILD_LINES)
+            r = stack.request("GET", "/api/v1/sessions/" + child["id"])
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.json["parent_id"], parent["id"])
+            r = stack.request("GET", "/api/v1/health")
+            self.assertTrue(r.json["watcher"]["alive"], r.json)
         finally:
             self.stop_watcher()
             stack.stop()
