@@ -241,7 +241,14 @@ async function apiDriver(writes, onStarted) {
     await put(id, {token_count: 12_400});
     const ended = Date.now();
     await put(id, {status: 'done', end_time_ms: ended});
-    return {id, sub, ended, cleanup: () => (env.E2E_KEEP ? null : api('DELETE', `/sessions/${id}`).catch(() => {}))};
+    const cleanup = async () => {
+        if (!env.E2E_KEEP) {
+            for (const box of [sub, id]) {
+                await api('DELETE', `/sessions/${box}`).catch(() => null);
+            }
+        }
+    };
+    return {id, sub, ended, cleanup};
 }
 
 // An outside command plays the session; the API, polled every 50 ms, says what it wrote.
