@@ -75,7 +75,7 @@ int
 store_watcher_file_list(store *st, struct store_watcher_file **out, size_t *n)
 {
 	static const char sql[] =
-	    "SELECT path, inode, offset, session_key, agent_id FROM watcher_files";
+	    "SELECT path, inode, offset, session_key, agent_id, updated_ms FROM watcher_files";
 	sqlite3_stmt *s = store_stmt(st, sql);
 	struct store_watcher_file *list = NULL;
 	size_t len = 0, cap = 0;
@@ -95,6 +95,7 @@ store_watcher_file_list(store *st, struct store_watcher_file **out, size_t *n)
 		list[len].offset = sqlite3_column_int64(s, 2);
 		list[len].session_key = store_col_text(s, 3);
 		list[len].agent_id = store_col_text(s, 4);
+		list[len].updated_ms = sqlite3_column_int64(s, 5);
 		len++;
 	}
 	sqlite3_reset(s);

@@ -33,6 +33,7 @@ struct store_watcher_file {
 	char *agent_id;
 	int64_t inode;
 	int64_t offset;
+	int64_t updated_ms; /* when the row was last written */
 };
 
 struct store_watcher_session {

@@ -34,6 +34,7 @@ struct tail {
 	int ifd;
 	int polling;
 	int initial; /* inside the first scan: unknown files start at their end */
+	int64_t since_ms;
 	struct tail_dir **dirs;
 	size_t ndirs;
 	struct tail_watch *watches;
@@ -290,6 +291,7 @@ tail_restore(struct tail *t, const char *path, uint64_t inode, int64_t offset,
 	f->inode = f->committed_inode = inode;
 	f->offset = f->committed_offset = offset;
 	f->restored = 1;
+	f->saved = 1;
 	if (key != NULL && *key != '\0') {
 		free(f->key);
 		f->key = xstrdup(key);
@@ -315,7 +317,8 @@ tail_mark_dirty(struct tail *t, struct tail_file *f)
 {
 	if (f->dirty)
 		return;
-	if (f->inode == f->committed_inode && f->offset == f->committed_offset)
+	/* A file known only by its lock is stored too: it is not "old" later. */
+	if (f->saved && f->inode == f->committed_inode && f->offset == f->committed_offset)
 		return;
 	f->dirty = 1;
 	if (t->ndirty == t->capdirty) {
@@ -355,6 +358,7 @@ tail_mark_clean(struct tail *t)
 		struct tail_file *f = t->dirty[i];
 
 		f->dirty = 0;
+		f->saved = 1;
 		f->committed_inode = f->inode;
 		f->committed_offset = f->offset;
 	}
@@ -382,6 +386,26 @@ tail_end_offset(int fd, int64_t size)
 		pos -= (int64_t)want;
 	}
 	return 0;
+}
+
+/* 1 when the open file was born after since_ms (0: never). */
+static int
+tail_born_after(int fd, int64_t since_ms)
+{
+	struct statx stx;
+	int64_t born;
+
+	if (since_ms <= 0 || statx(fd, "", AT_EMPTY_PATH, STATX_BTIME, &stx) != 0 ||
+	    !(stx.stx_mask & STATX_BTIME))
+		return 0;
+	born = (int64_t)stx.stx_btime.tv_sec * 1000 + stx.stx_btime.tv_nsec / 1000000;
+	return born >= since_ms;
+}
+
+void
+tail_set_since(struct tail *t, int64_t since_ms)
+{
+	t->since_ms = since_ms;
 }
 
 static void
@@ -457,9 +481,12 @@ tail_read(struct tail *t, struct tail_file *f)
 	f->exists = 1;
 	if (f->inode != 0 && (uint64_t)st.st_ino != f->inode) {
 		tail_reset(t, f);
-	} else if (f->inode == 0 && t->initial && !f->restored) {
+	} else if (f->inode == 0 && t->initial && !f->restored && !tail_born_after(fd,
+	    t->since_ms)) {
 		/* Present at the first scan and never read: start at its end. */
 		f->offset = tail_end_offset(fd, (int64_t)st.st_size);
+		log_debug("old transcript, reading from its end", "path", f->path,
+		    "offset", LOG_I64(f->offset));
 	} else if ((int64_t)st.st_size < f->offset + (int64_t)f->len + f->skipped) {
 		tail_reset(t, f);
 	}
@@ -510,20 +537,37 @@ tail_check_lock(struct tail *t, struct tail_file *f, int force)
 	if (snprintf(path, sizeof(path), "%s.lock", f->path) >= (int)sizeof(path))
 		return;
 	present = access(path, F_OK) == 0;
+	if (present)
+		tail_mark_dirty(t, f);
 	if (present != f->lock || force) {
 		f->lock = present;
 		t->ops.lock(t->ops.arg, f, present);
 	}
 }
 
-/* Reads the queued files, then reports lock changes. */
+/* Reports new locks, reads the queued files, then reports gone locks. */
 static void
 tail_flush(struct tail *t)
 {
+	char path[PATH_MAX];
 	size_t i;
 
+	/* A lock that appeared was taken before the lines now waiting. */
+	for (i = 0; i < t->nqueue; i++) {
+		struct tail_file *f = t->queue[i];
+
+		if (!f->lock_check || f->lock ||
+		    snprintf(path, sizeof(path), "%s.lock", f->path) >= (int)sizeof(path))
+			continue;
+		if (access(path, F_OK) == 0) {
+			f->lock = 1;
+			tail_mark_dirty(t, f);
+			t->ops.lock(t->ops.arg, f, 1);
+		}
+	}
 	for (i = 0; i < t->nqueue; i++)
 		tail_read(t, t->queue[i]);
+	/* A lock that went away was released after its lines. */
 	for (i = 0; i < t->nqueue; i++) {
 		struct tail_file *f = t->queue[i];
 

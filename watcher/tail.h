@@ -28,7 +28,8 @@
  * waiting, tail_backlog() is non-zero and the caller calls tail_continue()
  * again without sleeping.  All callbacks run inside tail_start(),
  * tail_handle(), tail_rescan() and tail_continue(), in this order per batch:
- * index (sessions.json changed), then lines of each file, then locks.
+ * index (sessions.json changed), locks that appeared, lines of each file,
+ * then locks that went away.
  *
  * Offsets: every file whose (inode, offset) changed since tail_mark_clean()
  * is listed by tail_dirty(); the caller stores them with the lines' effects
@@ -70,7 +71,7 @@ struct tail_file {
 	int skipping;
 	uint64_t committed_inode;
 	int64_t committed_offset;
-	int dirty, queued, lock_check, lock_seen, seen, backlog, restored;
+	int dirty, queued, lock_check, lock_seen, seen, backlog, restored, saved;
 	struct tail_file *hnext;
 };
 
@@ -106,6 +107,14 @@ void tail_free(struct tail *t);
 /* Before tail_start(): what an earlier run stored for path. */
 void tail_restore(struct tail *t, const char *path, uint64_t inode, int64_t offset,
     const char *key);
+
+/*
+ * Before tail_start(): the time (ms since the epoch) of the earlier run's
+ * last commit.  A file present at the first scan with no stored offset but
+ * born (statx btime) after it was made while the watcher was down, or just
+ * before it died, and is read from its start, not its end.  0: unknown.
+ */
+void tail_set_since(struct tail *t, int64_t since_ms);
 
 /* The first scan: folders, sessions.json files, transcripts, locks. */
 void tail_start(struct tail *t);

@@ -29,6 +29,8 @@
 #define WATCHER_RETRY_MS 250
 #define WATCHER_SAFETY_RESCAN_MS 30000
 #define WATCHER_MAX_FDS 8
+/* Clock slack when comparing file birth times with our last commit. */
+#define WATCHER_BORN_SLACK_MS 2000
 
 struct watcher;
 
@@ -461,6 +463,7 @@ watcher_restore(struct watcher *w)
 	struct store_watcher_session *ss = NULL;
 	struct store_watcher_file *fs = NULL;
 	size_t ns = 0, nf = 0, i;
+	int64_t since = 0;
 	int rc;
 
 	if ((rc = store_watcher_session_list(w->st, &ss, &ns)) != STORE_OK ||
@@ -481,9 +484,14 @@ watcher_restore(struct watcher *w)
 		if (have)
 			store_box_free(&box);
 	}
-	for (i = 0; i < nf; i++)
+	for (i = 0; i < nf; i++) {
 		tail_restore(w->tail, fs[i].path, (uint64_t)fs[i].inode, fs[i].offset,
 		    fs[i].session_key);
+		if (fs[i].updated_ms > since)
+			since = fs[i].updated_ms;
+	}
+	/* Files born since the last commit were missed while we were down. */
+	tail_set_since(w->tail, since > 0 ? since - WATCHER_BORN_SLACK_MS : 0);
 	log_info("state restored", "sessions", LOG_I64(ns), "files", LOG_I64(nf));
 out:
 	store_watcher_session_list_free(ss, ns);
