@@ -265,7 +265,7 @@ async function commandDriver(writes, onStarted) {
         }
     };
     let id = null;
-    let started = false;
+    let started = null; // the onStarted promise, not awaited: the 50 ms polling must go on
     let ended = null;
     let sub = null;
     let errLine = null;
@@ -286,10 +286,7 @@ async function commandDriver(writes, onStarted) {
                 return false;
             }
             id = box.id;
-            if (!started) {
-                started = true;
-                await onStarted(id, t);
-            }
+            started ??= onStarted(id, t);
             walk(box, t);
             sub ??= box.children[0]?.id ?? null;
             if (!running(box)) {
@@ -301,6 +298,7 @@ async function commandDriver(writes, onStarted) {
     } finally {
         stop();
     }
+    await started;
     return {id, sub, ended, errBox: errLine, cleanup: () => null};
 }
 
