@@ -59,6 +59,15 @@ envfile=$etcdir/livestatus.env
 pkgdata=$prefix/share/livestatus
 units="livestatus-fcgi.socket livestatus-watcher.service"
 
+# OpenClaw's state folder: that of the user who ran sudo, not root's.
+if [ -z "$openclaw_dir" ]; then
+	home=$HOME
+	if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+		home=$(getent passwd "$SUDO_USER" | cut -d: -f6)
+	fi
+	openclaw_dir=$home/.openclaw
+fi
+
 # Packages to build and run with; nginx itself is the operator's (it
 # fronts Mattermost already), nchan is added when nginx is there.
 pkgs="gcc make pkg-config libfcgi-dev libcurl4-openssl-dev libjson-c-dev
@@ -130,13 +139,18 @@ if [ -e "$envfile" ]; then
 else
 	run install -d -m 0755 "$etcdir"
 	secret=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
-	say "+ write $envfile from $pkgdata/livestatus.env.example (mode 0640, new PLUGIN_SECRET)"
+	say "+ write $envfile from $pkgdata/livestatus.env.example (mode 0640, new PLUGIN_SECRET, TRANSCRIPT_DIR=$openclaw_dir/agents when it exists)"
 	if [ "$dry" = 0 ]; then
 		umask 077
 		sed "s|^PLUGIN_SECRET=.*|PLUGIN_SECRET=$secret|" \
 			"$pkgdata/livestatus.env.example" >"$envfile.tmp"
 		grep -q '^PLUGIN_SECRET=' "$envfile.tmp" ||
 			printf 'PLUGIN_SECRET=%s\n' "$secret" >>"$envfile.tmp"
+		# The watcher runs as a service user: tell it where OpenClaw is.
+		if [ -d "$openclaw_dir/agents" ] && ! grep -q '^TRANSCRIPT_DIR=' "$envfile.tmp"; then
+			printf '\n# OpenClaw agents followed by livestatus-watcher\nTRANSCRIPT_DIR=%s\n' \
+				"$openclaw_dir/agents" >>"$envfile.tmp"
+		fi
 		chown "root:$user" "$envfile.tmp"
 		chmod 0640 "$envfile.tmp"
 		mv "$envfile.tmp" "$envfile"
@@ -144,30 +158,29 @@ else
 	fi
 fi
 
-# 5. The nginx snippet, for the Mattermost site to include.
-snippet=""
-for f in "$src"/nginx/livestatus*.conf; do
-	[ -e "$f" ] && { snippet=$(basename "$f"); break; }
-done
-if [ -z "$snippet" ]; then
-	note "nginx: no snippet in this tree, skipped"
-elif [ ! -d /etc/nginx ]; then
-	note "nginx: not installed; the snippet is in $pkgdata/nginx/$snippet"
-elif [ -e "/etc/nginx/snippets/$snippet" ]; then
-	note "/etc/nginx/snippets/$snippet: kept as it is"
+# 5. The nginx parts: the http-level zone goes to conf.d (Debian's nginx.conf
+# includes it inside http {}), the server-level snippet to snippets/ for the
+# Mattermost site to include.  Files already there are the operator's.
+if [ ! -d /etc/nginx ]; then
+	note "nginx: not installed; its snippets are in $pkgdata/nginx/"
 else
-	run install -D -m 0644 "$pkgdata/nginx/$snippet" "/etc/nginx/snippets/$snippet"
-	note "add 'include snippets/$snippet;' to the server {} of the Mattermost site, then: nginx -t && systemctl reload nginx"
+	for pair in livestatus-http.conf:conf.d livestatus.conf:snippets; do
+		f=${pair%%:*}
+		dir=/etc/nginx/${pair#*:}
+		if [ ! -e "$src/nginx/$f" ]; then
+			note "nginx: no $f in this tree, skipped"
+		elif [ -e "$dir/$f" ]; then
+			note "$dir/$f: kept as it is"
+		else
+			run install -D -m 0644 "$pkgdata/nginx/$f" "$dir/$f"
+		fi
+	done
+	if ! grep -rqs 'snippets/livestatus.conf' /etc/nginx/sites-enabled /etc/nginx/conf.d; then
+		note "add 'include snippets/livestatus.conf;' to the server {} of the Mattermost site, then: nginx -t && systemctl reload nginx"
+	fi
 fi
 
 # 6. The OpenClaw gateway hook, which starts the watcher with the gateway.
-if [ -z "$openclaw_dir" ]; then
-	home=$HOME
-	if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
-		home=$(getent passwd "$SUDO_USER" | cut -d: -f6)
-	fi
-	openclaw_dir=$home/.openclaw
-fi
 hookname=$(sed -n 's/^name:[[:space:]]*["'\'']\{0,1\}\([A-Za-z0-9_.-]*\).*/\1/p' \
 	"$src/deploy/openclaw-hook/HOOK.md" 2>/dev/null | head -n 1)
 [ -n "$hookname" ] || hookname=livestatus-watcher
