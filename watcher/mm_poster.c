@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,7 @@ struct mm_poster {
 	int plugin_mode;  /* -1 unknown, 0 rest, 1 plugin */
 	int64_t next_plugin_check;
 	char *bot_user_id;
+	int again;        /* this thread changed a box: look once more */
 	int failures;     /* consecutive */
 	int64_t open_until;
 	struct mm_boxpace *pace;
@@ -466,8 +468,11 @@ mm_save(struct mm_poster *p, const struct store_mm_post *row, const char *channe
 	}
 	if ((rc = store_commit(p->st)) != STORE_OK)
 		goto fail;
-	if (changed && store_revision(p->st, &rev) == STORE_OK)
-		notify_box(p->notify, rev, row->box_id, row->channel_id);
+	if (changed) {
+		p->again = 1;
+		if (store_revision(p->st, &rev) == STORE_OK)
+			notify_box(p->notify, rev, row->box_id, row->channel_id);
+	}
 	return 0;
 fail:
 	log_error("cannot store mattermost post state", "box", row->box_id, "err",
@@ -854,6 +859,10 @@ mm_pass(struct mm_poster *p, int flush, size_t *left)
 		}
 		at = 0;
 		step = mm_box(p, &dirty[i], pace, flush, &at);
+		log_debug("mattermost box", "box", dirty[i].box_id, "revision",
+		    LOG_I64(dirty[i].tree_revision), "step",
+		    step == MM_STEP_DONE ? "done" : step == MM_STEP_LATER ? "later" : "blocked",
+		    "wait_ms", LOG_I64(step == MM_STEP_DONE ? 0 : at - util_mono_ms()));
 		if (step == MM_STEP_DONE)
 			continue;
 		(*left)++;
@@ -864,9 +873,10 @@ mm_pass(struct mm_poster *p, int flush, size_t *left)
 		else
 			blocked = 1;
 	}
-	/* A full batch: more are waiting behind it. */
-	if (n == MM_DIRTY_BATCH && !blocked && next > util_mono_ms())
+	/* A full batch (more wait behind it), or boxes this pass changed. */
+	if ((n == MM_DIRTY_BATCH || p->again) && !blocked && next > util_mono_ms())
 		next = util_mono_ms();
+	p->again = 0;
 	store_mm_dirty_free(dirty, n);
 	mm_pace_prune(p, util_mono_ms());
 	return next;
@@ -936,7 +946,9 @@ mm_poster_start(const struct mm_config *cfg, const char *db_path)
 	struct mm_poster *p = &mm_p;
 	struct mm_http_config hc = { 0 };
 	pthread_condattr_t ca;
+	sigset_t all, old;
 	char err[512];
+	int rc;
 
 	if (atomic_load(&p->running)) {
 		log_error("mattermost poster already running");
@@ -970,7 +982,12 @@ mm_poster_start(const struct mm_config *cfg, const char *db_path)
 	atomic_store(&p->created, 0);
 	atomic_store(&p->edited, 0);
 	atomic_store(&p->failures_total, 0);
-	if (pthread_create(&p->thread, NULL, mm_poster_main, p) != 0) {
+	/* Signals are the watcher's main loop's (signalfd): none land here. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&p->thread, NULL, mm_poster_main, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
 		log_error("cannot start the mattermost poster thread");
 		pthread_cond_destroy(&p->cv);
 		goto fail;
