@@ -21,6 +21,7 @@
 #include "../sql/store_watcher.h"
 #include "box.h"
 #include "labels.h"
+#include "mm_poster.h"
 #include "ocdb.h"
 #include "sessions.h"
 #include "tail.h"
@@ -253,6 +254,7 @@ watcher_committed(struct watcher *w, int64_t revision, size_t nboxes)
 	(void)w;
 	(void)revision;
 	(void)nboxes;
+	mm_poster_kick();
 }
 
 /* Writes every pending change in one transaction; 0, or a STORE_ code. */
@@ -363,6 +365,7 @@ watcher_stats_json(struct watcher *w)
 	WATCHER_STAT("db_rereads", os.rereads);
 	WATCHER_STAT("db_busy", os.busy);
 #undef WATCHER_STAT
+	mm_poster_stats_json(o);
 	json_object_object_add(o, "agents", ocdb_agents_json(w->ocdb));
 	json_object_object_add(o, "inotify", json_object_new_boolean(ts.inotify));
 	out = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
@@ -376,6 +379,7 @@ static void
 watcher_task_heartbeat(struct watcher *w, int64_t now)
 {
 	struct store_heartbeat hb = { 0 };
+	const char *brk;
 	int rc;
 
 	(void)now;
@@ -383,7 +387,8 @@ watcher_task_heartbeat(struct watcher *w, int64_t now)
 	hb.started_ms = w->started_ms;
 	hb.last_heartbeat_ms = util_now_ms();
 	hb.interval_ms = w->cfg->heartbeat_s * 1000;
-	hb.breaker = NULL;
+	brk = mm_poster_breaker_state();
+	hb.breaker = brk != NULL ? xstrdup(brk) : NULL;
 	hb.stats = watcher_stats_json(w);
 	if ((rc = store_begin(w->st)) == STORE_OK &&
 	    (rc = store_heartbeat_put(w->st, &hb)) == STORE_OK)
@@ -393,6 +398,7 @@ watcher_task_heartbeat(struct watcher *w, int64_t now)
 		log_warn("cannot write the heartbeat", "err", store_errmsg(w->st));
 	}
 	free(hb.stats);
+	free(hb.breaker);
 }
 
 static void
@@ -549,6 +555,7 @@ watcher_run(const struct wcfg *cfg, int ready_fd)
 		 * goes here as one more row. */
 	};
 	struct tail_ops ops = watcher_tail_ops;
+	struct mm_config mmc = { 0 };
 	struct ocdb_config oc = { 0 };
 	struct ocdb_sink sink;
 	struct box_config bc;
@@ -590,6 +597,12 @@ watcher_run(const struct wcfg *cfg, int ready_fd)
 		goto out;
 	}
 	if (watcher_restore(&w) != 0)
+		goto out;
+	if (mm_config_from_env(&mmc, err, sizeof(err)) != 0) {
+		log_error("bad configuration", "err", err);
+		goto out;
+	}
+	if (mmc.url != NULL && mm_poster_start(&mmc, cfg->db) != 0)
 		goto out;
 
 	sigemptyset(&mask);
@@ -701,6 +714,7 @@ watcher_run(const struct wcfg *cfg, int ready_fd)
 	box_interrupt_all(w.model, util_now_ms());
 	for (i = 0; i < 20 && watcher_commit(&w) == STORE_BUSY; i++)
 		;
+	mm_poster_stop(); /* after the interrupted boxes are committed: posts them */
 	if (store_begin(w.st) == STORE_OK && store_heartbeat_delete(w.st) == STORE_OK)
 		store_commit(w.st);
 	store_rollback(w.st);
@@ -709,6 +723,8 @@ watcher_run(const struct wcfg *cfg, int ready_fd)
 out:
 	if (ready_fd >= 0 && rc != 0)
 		close(ready_fd);
+	mm_poster_stop();
+	mm_config_free(&mmc);
 	watcher_free(&w);
 	return rc;
 }
