@@ -276,6 +276,7 @@ cmd_status(void)
 		printf("lines read: %" PRId64 "\n", stat_of(stats, "lines_read"));
 		printf("parse errors: %" PRId64 "\n", stat_of(stats, "parse_errors"));
 		printf("files: %" PRId64 "\n", stat_of(stats, "files"));
+		printf("mattermost breaker: %s\n", hb.breaker != NULL ? hb.breaker : "off");
 		json_object_put(stats);
 	} else {
 		printf("no heartbeat yet in %s\n", db);
