@@ -248,6 +248,34 @@ stat_of(json_object *stats, const char *key)
 	    json_object_get_int64(v) : 0;
 }
 
+/* One line per agent: its layout, and for a database its schema and state. */
+static void
+print_agents(json_object *stats)
+{
+	json_object *agents = NULL, *a, *v;
+	size_t i, n;
+
+	if (stats == NULL || !json_object_object_get_ex(stats, "agents", &agents) ||
+	    !json_object_is_type(agents, json_type_array))
+		return;
+	n = json_object_array_length(agents);
+	for (i = 0; i < n; i++) {
+		a = json_object_array_get_idx(agents, i);
+		printf("agent %s: %s", json_object_object_get_ex(a, "agent", &v) ?
+		    json_object_get_string(v) : "?",
+		    json_object_object_get_ex(a, "layout", &v) ? json_object_get_string(v) : "?");
+		if (json_object_object_get_ex(a, "schema_version", &v) && v != NULL)
+			printf(", schema %s", json_object_get_string(v));
+		if (json_object_object_get_ex(a, "state", &v))
+			printf(", %s", json_object_get_string(v));
+		if (json_object_object_get_ex(a, "error", &v))
+			printf(" (%s)", json_object_get_string(v));
+		if (json_object_object_get_ex(a, "path", &v))
+			printf(", %s", json_object_get_string(v));
+		printf("\n");
+	}
+}
+
 static int
 cmd_status(void)
 {
@@ -277,6 +305,7 @@ cmd_status(void)
 		printf("parse errors: %" PRId64 "\n", stat_of(stats, "parse_errors"));
 		printf("files: %" PRId64 "\n", stat_of(stats, "files"));
 		printf("mattermost breaker: %s\n", hb.breaker != NULL ? hb.breaker : "off");
+		print_agents(stats);
 		json_object_put(stats);
 	} else {
 		printf("no heartbeat yet in %s\n", db);
