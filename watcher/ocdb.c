@@ -781,9 +781,14 @@ ocdb_log_refused(struct ocdb_agent *a)
 {
 	if (a->refused_logged != NULL && strcmp(a->refused_logged, a->why) == 0)
 		return;
+	ocdb_set(&a->refused_logged, a->why);
+	if (a->version == 0) {
+		/* Being created: the gateway has not written its schema yet. */
+		log_info("openclaw database not initialised yet", "path", a->path);
+		return;
+	}
 	log_error("openclaw database refused", "path", a->path, "agent", a->id,
 	    "version", LOG_I64(a->version), "err", a->why);
-	ocdb_set(&a->refused_logged, a->why);
 }
 
 /* Opens the file read-only and probes it; the state says how it went. */

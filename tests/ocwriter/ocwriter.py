@@ -145,7 +145,8 @@ class AgentDB:
 
     def connect(self):
         if self.db is None:
-            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=10,
+                                      check_same_thread=False)
             self.db.execute(f"PRAGMA journal_mode={self.journal}")
             self.db.execute("PRAGMA synchronous=NORMAL")
             row = self.db.execute("PRAGMA user_version").fetchone()
@@ -423,16 +424,19 @@ def agent_db_path(agents_dir, agent_id):
     return os.path.join(agents_dir, agent_id, "agent", "openclaw-agent.sqlite")
 
 
-def fixture_sessions(sessions_dir):
-    """(key, entry, [lines]) of a file-layout sessions/ folder, parents first."""
+def fixture_sessions(sessions_dir, agent=None):
+    """(key, entry, [lines]) of a file-layout sessions/ folder, parents
+    first; with agent, every "agent:main:" becomes "agent:<agent>:"."""
+    def rename(text):
+        return text.replace("agent:main:", f"agent:{agent}:") if agent else text
     with open(os.path.join(sessions_dir, "sessions.json")) as f:
-        index = json.load(f)
+        index = json.loads(rename(f.read()))
     out = []
     for key, entry in index.items():
         name = entry.get("sessionFile") or entry["sessionId"] + ".jsonl"
         path = name if os.path.isabs(name) else os.path.join(sessions_dir, name)
         with open(path) as f:
-            lines = [ln.rstrip("\n") for ln in f if ln.strip()]
+            lines = [rename(ln.rstrip("\n")) for ln in f if ln.strip()]
         out.append((key, entry, lines))
     out.sort(key=lambda t: t[1].get("spawnDepth", 0))
     return out
@@ -444,35 +448,45 @@ def line_time(line):
         obj = json.loads(line)
     except ValueError:
         return None
-    msg = obj.get("message")
-    if isinstance(msg, dict) and isinstance(msg.get("timestamp"), (int, float)):
-        return int(msg["timestamp"])
     ts = obj.get("timestamp")
     if isinstance(ts, str):
         from datetime import datetime
         try:
             return int(datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp() * 1000)
         except ValueError:
-            return None
+            pass
+    msg = obj.get("message")
+    if isinstance(msg, dict) and isinstance(msg.get("timestamp"), (int, float)):
+        return int(msg["timestamp"])
     return None
 
 
-def play(db, sessions_dir, pause_ms=0, speed=0.0):
-    """Replays a file-layout fixture into db: every key and window first,
-    then every line in time order, one transaction each.  With speed > 0,
-    waits the lines' own gaps divided by speed (capped at pause_ms when
-    given); else waits pause_ms between lines."""
-    sessions = fixture_sessions(sessions_dir)
-    ids = {}
-    for key, entry, _ in sessions:
-        ids[key] = db.add_session(key, session_id=entry["sessionId"], entry=entry)
+def schedule(sessions_dir, agent=None):
+    """The fixture's sessions and its lines in time order: (key, session
+    id, line) across all transcripts, as the gateway wrote them."""
+    sessions = fixture_sessions(sessions_dir, agent)
     merged = []
-    for key, entry, lines in sessions:
+    for rank, (key, entry, lines) in enumerate(sessions):
         for i, line in enumerate(lines):
-            merged.append((line_time(line) or 0, key, i, line))
-    merged.sort(key=lambda t: (t[0], t[1] != sessions[0][0], t[2]))
+            merged.append((line_time(line) or 0, rank, i, key, entry["sessionId"], line))
+    merged.sort(key=lambda t: t[:3])
+    return sessions, [(m[0], m[3], m[4], m[5]) for m in merged]
+
+
+def play(db, sessions_dir, pause_ms=0, speed=0.0, agent=None, start=0, stop=None,
+         on_write=None):
+    """Replays a file-layout fixture into db: every key and window first
+    (when start is 0), then lines start..stop in time order, one
+    transaction each.  With speed > 0, waits the lines' own gaps divided by
+    speed (capped at pause_ms when given); else waits pause_ms between
+    lines.  on_write(key, line) runs after each append.  Returns the number
+    of lines in the whole schedule."""
+    sessions, rows = schedule(sessions_dir, agent)
+    if start == 0:
+        for key, entry, _ in sessions:
+            db.add_session(key, session_id=entry["sessionId"], entry=entry)
     last = None
-    for t, key, _, line in merged:
+    for t, key, sid, line in rows[start:stop]:
         if last is not None:
             gap = pause_ms / 1000.0
             if speed > 0:
@@ -482,8 +496,10 @@ def play(db, sessions_dir, pause_ms=0, speed=0.0):
             if gap > 0:
                 time.sleep(gap)
         last = t
-        db.append(ids[key], line)
-    return ids
+        db.append(sid, line)
+        if on_write:
+            on_write(key, line)
+    return len(rows)
 
 
 def main(argv=None):
@@ -512,6 +528,7 @@ def main(argv=None):
     p.add_argument("--pause-ms", type=int, default=0)
     p.add_argument("--speed", type=float, default=0.0)
     p.add_argument("--compress-min", type=int, default=COMPRESS_MIN)
+    p.add_argument("--agent")
     for name in ("rewrite", "cold-archive", "corrupt"):
         x = sub.add_parser(name)
         x.add_argument("db")
@@ -539,7 +556,7 @@ def main(argv=None):
         for ev in args.events or (ln.rstrip("\n") for ln in sys.stdin if ln.strip()):
             print(db.append(args.session_id, ev))
     elif args.cmd == "play":
-        play(db, args.sessions_dir, args.pause_ms, args.speed)
+        play(db, args.sessions_dir, args.pause_ms, args.speed, agent=args.agent)
     elif args.cmd == "rewrite":
         db.rewrite(args.session_id)
     elif args.cmd == "cold-archive":
