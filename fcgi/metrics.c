@@ -1,0 +1,484 @@
+/* metrics: counters of the responder and the Prometheus text of a scrape. */
+#include "metrics.h"
+
+#include <dirent.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "common/notify.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
+
+#define METRICS_ROUTE_MAX 64
+#define METRICS_MM_CODES 600
+
+struct metrics_series {
+	char route[METRICS_ROUTE_MAX];
+	int status;
+	int64_t count;
+};
+
+static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct metrics_series metrics_series[METRICS_MAX_SERIES];
+static size_t metrics_nseries;
+static atomic_llong metrics_mm[METRICS_MM_CODES];
+
+/* A growing text buffer; allocation cannot fail (xmalloc). */
+struct mbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void mb_printf(struct mbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+mb_printf(struct mbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= b->cap - b->len) {
+		b->cap = (b->len + (size_t)n + 1) * 2;
+		b->p = xrealloc(b->p, b->cap);
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+	}
+	b->len += (size_t)n;
+}
+
+/* Appends s as a label value: backslash, quote and newline escaped. */
+static void
+mb_label(struct mbuf *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\')
+			mb_printf(b, "\\\\");
+		else if (*s == '"')
+			mb_printf(b, "\\\"");
+		else if (*s == '\n')
+			mb_printf(b, "\\n");
+		else
+			mb_printf(b, "%c", *s);
+	}
+}
+
+static void
+mb_head(struct mbuf *b, const char *name, const char *type, const char *help)
+{
+	mb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void
+metrics_count_request(const char *route, int status)
+{
+	size_t i;
+
+	if (route == NULL || strlen(route) >= METRICS_ROUTE_MAX)
+		route = "other";
+	pthread_mutex_lock(&metrics_lock);
+	for (i = 0; i < metrics_nseries; i++)
+		if (metrics_series[i].status == status &&
+		    strcmp(metrics_series[i].route, route) == 0)
+			break;
+	if (i == metrics_nseries && metrics_nseries == METRICS_MAX_SERIES) {
+		/* Full: the rest share one series per status under "other". */
+		for (i = 0; i < metrics_nseries; i++)
+			if (metrics_series[i].status == status &&
+			    strcmp(metrics_series[i].route, "other") == 0)
+				break;
+		if (i == metrics_nseries)
+			i = metrics_nseries - 1;
+	}
+	if (i == metrics_nseries) {
+		snprintf(metrics_series[i].route, METRICS_ROUTE_MAX, "%s", route);
+		metrics_series[i].status = status;
+		metrics_nseries++;
+	}
+	metrics_series[i].count++;
+	pthread_mutex_unlock(&metrics_lock);
+}
+
+const char *
+metrics_route(const char *path)
+{
+	static const char *const exact[] = { "/api/v1/health", "/api/v1/auth",
+		"/api/v1/sessions", "/api/v1/metrics", "/api/v1/stream", NULL };
+	size_t i;
+
+	if (path == NULL)
+		return "other";
+	for (i = 0; exact[i] != NULL; i++)
+		if (strcmp(path, exact[i]) == 0)
+			return exact[i];
+	if (strncmp(path, "/api/v1/sessions/", 17) == 0)
+		return "/api/v1/sessions/{id}";
+	return "other";
+}
+
+void
+metrics_count_mm(long status)
+{
+	if (status < 0 || status >= METRICS_MM_CODES)
+		status = 0;
+	atomic_fetch_add(&metrics_mm[status], 1);
+}
+
+static int
+metrics_loopback(const char *addr)
+{
+	if (addr == NULL)
+		return 0;
+	return strcmp(addr, "::1") == 0 || strncmp(addr, "127.", 4) == 0 ||
+	    strncmp(addr, "::ffff:127.", 11) == 0;
+}
+
+int
+metrics_allowed(const char *remote_addr, const char *authorization,
+    const char *secret)
+{
+	const char *tok;
+
+	if (metrics_loopback(remote_addr))
+		return 1;
+	if (authorization == NULL || strncasecmp(authorization, "Bearer ", 7) != 0)
+		return 0;
+	tok = authorization + 7;
+	while (*tok == ' ')
+		tok++;
+	return secret != NULL && *secret != '\0' &&
+	    util_secret_equal(secret, tok, strlen(tok));
+}
+
+/* VmRSS of /proc/<pid>/status in bytes, or -1. */
+static int64_t
+metrics_rss(const char *pid)
+{
+	char path[64], line[256];
+	int64_t kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/status", pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %" SCNd64 " kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb < 0 ? -1 : kb * 1024;
+}
+
+/* Entries of /proc/<pid>/fd, or -1. */
+static int64_t
+metrics_fds(const char *pid)
+{
+	char path[64];
+	struct dirent *de;
+	int64_t n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%s/fd", pid);
+	d = opendir(path);
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	/* The folder being read is one of our own descriptors. */
+	return strcmp(pid, "self") == 0 ? n - 1 : n;
+}
+
+static int64_t
+json_i64(struct json_object *obj, const char *key, int64_t def)
+{
+	struct json_object *v;
+
+	if (obj == NULL || !json_object_object_get_ex(obj, key, &v))
+		return def;
+	if (!json_object_is_type(v, json_type_int) &&
+	    !json_object_is_type(v, json_type_double))
+		return def;
+	return json_object_get_int64(v);
+}
+
+static void
+render_box_counts(struct mbuf *b, store *st, int *store_ok)
+{
+	struct store_counts c;
+
+	if (st == NULL || store_box_counts(st, &c) != STORE_OK) {
+		*store_ok = 0;
+		return;
+	}
+	mb_head(b, "livestatus_boxes", "gauge", "Status boxes in the store by status.");
+	mb_printf(b, "livestatus_boxes{status=\"active\"} %" PRId64 "\n", c.active);
+	mb_printf(b, "livestatus_boxes{status=\"done\"} %" PRId64 "\n", c.done);
+	mb_printf(b, "livestatus_boxes{status=\"error\"} %" PRId64 "\n", c.error);
+	mb_printf(b, "livestatus_boxes{status=\"interrupted\"} %" PRId64 "\n",
+	    c.interrupted);
+}
+
+static void
+render_requests(struct mbuf *b)
+{
+	size_t i;
+
+	mb_head(b, "livestatus_api_requests_total", "counter",
+	    "API requests answered by the responder, by route and HTTP status.");
+	pthread_mutex_lock(&metrics_lock);
+	for (i = 0; i < metrics_nseries; i++) {
+		mb_printf(b, "livestatus_api_requests_total{route=\"");
+		mb_label(b, metrics_series[i].route);
+		mb_printf(b, "\",status=\"%d\"} %" PRId64 "\n", metrics_series[i].status,
+		    metrics_series[i].count);
+	}
+	pthread_mutex_unlock(&metrics_lock);
+}
+
+/* Per-agent counters: stats.agents.<agent>.<key>. */
+static void
+render_agents(struct mbuf *b, struct json_object *agents, const char *key,
+    const char *name, const char *help)
+{
+	int any = 0;
+
+	if (agents == NULL || !json_object_is_type(agents, json_type_object))
+		return;
+	json_object_object_foreach(agents, agent, obj)
+	{
+		int64_t v = json_i64(obj, key, -1);
+
+		if (v < 0)
+			continue;
+		if (!any)
+			mb_head(b, name, "counter", help);
+		any = 1;
+		mb_printf(b, "%s{agent=\"", name);
+		mb_label(b, agent);
+		mb_printf(b, "\"} %" PRId64 "\n", v);
+	}
+}
+
+/*
+ * The Mattermost requests of both programs by HTTP status: the watcher's
+ * from stats.mm_requests ({"201":n, ..., "error":n}), ours from counters.
+ */
+static void
+render_mm(struct mbuf *b, struct json_object *stats)
+{
+	struct json_object *codes = NULL;
+	int i;
+
+	mb_head(b, "livestatus_mm_requests_total", "counter",
+	    "Mattermost requests by program and HTTP status (error: no answer).");
+	if (stats != NULL && json_object_object_get_ex(stats, "mm_requests", &codes) &&
+	    json_object_is_type(codes, json_type_object)) {
+		json_object_object_foreach(codes, code, v)
+		{
+			if (!json_object_is_type(v, json_type_int))
+				continue;
+			mb_printf(b, "livestatus_mm_requests_total{program=\"watcher\",code=\"");
+			mb_label(b, code);
+			mb_printf(b, "\"} %" PRId64 "\n", json_object_get_int64(v));
+		}
+	}
+	for (i = 0; i < METRICS_MM_CODES; i++) {
+		long long n = atomic_load(&metrics_mm[i]);
+
+		if (n == 0)
+			continue;
+		if (i == 0)
+			mb_printf(b, "livestatus_mm_requests_total{program=\"fcgi\","
+			    "code=\"error\"} %lld\n", n);
+		else
+			mb_printf(b, "livestatus_mm_requests_total{program=\"fcgi\","
+			    "code=\"%d\"} %lld\n", i, n);
+	}
+	mb_head(b, "livestatus_mm_rate_limited_total", "counter",
+	    "Mattermost answers 429 (too many requests), by program.");
+	mb_printf(b, "livestatus_mm_rate_limited_total{program=\"fcgi\"} %lld\n",
+	    (long long)atomic_load(&metrics_mm[429]));
+	if (json_i64(stats, "mm_rate_limited", -1) >= 0)
+		mb_printf(b, "livestatus_mm_rate_limited_total{program=\"watcher\"} %" PRId64
+		    "\n", json_i64(stats, "mm_rate_limited", 0));
+}
+
+/*
+ * stats.append_latency_ms: {"le":[b1,b2,...], "counts":[c1,c2,...,cInf],
+ * "sum":ms, "count":n}, counts per bucket (not cumulative), the last for
+ * values above the highest bound.
+ */
+static void
+render_latency(struct mbuf *b, struct json_object *stats)
+{
+	struct json_object *h, *le, *counts;
+	size_t i, n;
+	int64_t cum = 0;
+
+	if (stats == NULL || !json_object_object_get_ex(stats, "append_latency_ms", &h) ||
+	    !json_object_object_get_ex(h, "le", &le) ||
+	    !json_object_object_get_ex(h, "counts", &counts) ||
+	    !json_object_is_type(le, json_type_array) ||
+	    !json_object_is_type(counts, json_type_array))
+		return;
+	n = json_object_array_length(le);
+	if (json_object_array_length(counts) != n + 1)
+		return;
+	mb_head(b, "livestatus_append_latency_seconds", "histogram",
+	    "Time from a transcript line's append to its commit in the store.");
+	for (i = 0; i <= n; i++) {
+		cum += json_object_get_int64(json_object_array_get_idx(counts, i));
+		if (i < n)
+			mb_printf(b, "livestatus_append_latency_seconds_bucket{le=\"%g\"} %" PRId64
+			    "\n", json_object_get_double(json_object_array_get_idx(le, i)) / 1000.0,
+			    cum);
+		else
+			mb_printf(b, "livestatus_append_latency_seconds_bucket{le=\"+Inf\"} %" PRId64
+			    "\n", cum);
+	}
+	mb_printf(b, "livestatus_append_latency_seconds_sum %.6f\n",
+	    (double)json_i64(h, "sum", 0) / 1000.0);
+	mb_printf(b, "livestatus_append_latency_seconds_count %" PRId64 "\n", cum);
+}
+
+static void
+render_watcher(struct mbuf *b, store *st, struct json_object **stats_out,
+    int64_t *pid_out)
+{
+	struct store_heartbeat hb = { 0 };
+	struct json_object *stats = NULL, *agents = NULL;
+	int64_t now = util_now_ms(), alive = 0;
+	static const char *const states[] = { "closed", "open", "half_open" };
+	size_t i;
+
+	*stats_out = NULL;
+	*pid_out = -1;
+	mb_head(b, "livestatus_watcher_up", "gauge",
+	    "1 when the watcher wrote its heartbeat within 3 intervals.");
+	if (st == NULL || store_heartbeat_get(st, &hb) != STORE_OK) {
+		mb_printf(b, "livestatus_watcher_up 0\n");
+		goto out;
+	}
+	alive = now - hb.last_heartbeat_ms <= 3 * (hb.interval_ms > 0 ? hb.interval_ms : 1000);
+	mb_printf(b, "livestatus_watcher_up %" PRId64 "\n", alive);
+	mb_head(b, "livestatus_watcher_heartbeat_age_seconds", "gauge",
+	    "Seconds since the watcher's last heartbeat.");
+	mb_printf(b, "livestatus_watcher_heartbeat_age_seconds %.3f\n",
+	    (double)(now - hb.last_heartbeat_ms) / 1000.0);
+	if (hb.breaker != NULL) {
+		mb_head(b, "livestatus_mm_breaker_state", "gauge",
+		    "1 for the current state of the watcher's Mattermost circuit breaker.");
+		for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+			mb_printf(b, "livestatus_mm_breaker_state{state=\"%s\"} %d\n", states[i],
+			    strcmp(hb.breaker, states[i]) == 0);
+	}
+	if (hb.stats != NULL)
+		stats = json_tokener_parse(hb.stats);
+	if (stats != NULL && !json_object_is_type(stats, json_type_object)) {
+		json_object_put(stats);
+		stats = NULL;
+	}
+	if (stats != NULL && json_object_object_get_ex(stats, "agents", &agents)) {
+		render_agents(b, agents, "lines_read", "livestatus_watcher_lines_read_total",
+		    "Transcript lines (or database events) the watcher read, by agent.");
+		render_agents(b, agents, "bad_lines", "livestatus_watcher_bad_lines_total",
+		    "Lines the watcher could not parse and skipped, by agent.");
+	}
+	render_latency(b, stats);
+	if (alive)
+		*pid_out = hb.pid;
+	*stats_out = stats;
+out:
+	store_heartbeat_free(&hb);
+}
+
+static void
+render_process(struct mbuf *b, struct json_object *stats, int64_t watcher_pid)
+{
+	char pid[24];
+	int64_t wrss = json_i64(stats, "rss_bytes", -1);
+	int64_t wfds = json_i64(stats, "open_fds", -1);
+
+	/* The watcher's own report first; /proc works when we may look. */
+	if (watcher_pid > 0) {
+		snprintf(pid, sizeof(pid), "%" PRId64, watcher_pid);
+		if (wrss < 0)
+			wrss = metrics_rss(pid);
+		if (wfds < 0)
+			wfds = metrics_fds(pid);
+	}
+	mb_head(b, "livestatus_process_resident_memory_bytes", "gauge",
+	    "Resident memory of each program.");
+	mb_printf(b, "livestatus_process_resident_memory_bytes{program=\"fcgi\"} %" PRId64
+	    "\n", metrics_rss("self"));
+	if (wrss >= 0)
+		mb_printf(b, "livestatus_process_resident_memory_bytes{program=\"watcher\"} %"
+		    PRId64 "\n", wrss);
+	mb_head(b, "livestatus_process_open_fds", "gauge",
+	    "Open file descriptors of each program.");
+	mb_printf(b, "livestatus_process_open_fds{program=\"fcgi\"} %" PRId64 "\n",
+	    metrics_fds("self"));
+	if (wfds >= 0)
+		mb_printf(b, "livestatus_process_open_fds{program=\"watcher\"} %" PRId64 "\n",
+		    wfds);
+}
+
+char *
+metrics_render(store *st, size_t *len)
+{
+	struct mbuf b = { 0 };
+	struct json_object *stats = NULL;
+	int64_t wpid = -1, wbusy;
+	int store_ok = st != NULL;
+
+	b.cap = 8192;
+	b.p = xmalloc(b.cap);
+	b.p[0] = '\0';
+	mb_head(&b, "livestatus_info", "gauge", "Version of the responder.");
+	mb_printf(&b, "livestatus_info{version=\"%s\"} 1\n", LS_VERSION);
+	render_box_counts(&b, st, &store_ok);
+	render_requests(&b);
+	render_watcher(&b, store_ok ? st : NULL, &stats, &wpid);
+	render_mm(&b, stats);
+
+	mb_head(&b, "livestatus_store_busy_total", "counter",
+	    "Statements that met a locked database and waited, by program.");
+	mb_printf(&b, "livestatus_store_busy_total{program=\"fcgi\"} %" PRId64 "\n",
+	    store_busy_total());
+	wbusy = json_i64(stats, "store_busy", -1);
+	if (wbusy >= 0)
+		mb_printf(&b, "livestatus_store_busy_total{program=\"watcher\"} %" PRId64 "\n",
+		    wbusy);
+	mb_head(&b, "livestatus_notify_total", "counter",
+	    "Change notices the responder published to nchan, by result.");
+	mb_printf(&b, "livestatus_notify_total{result=\"sent\"} %" PRId64 "\n",
+	    notify_sent_total());
+	mb_printf(&b, "livestatus_notify_total{result=\"failed\"} %" PRId64 "\n",
+	    notify_failed_total());
+	render_process(&b, stats, wpid);
+	mb_head(&b, "livestatus_store_up", "gauge", "1 when the store could be read.");
+	mb_printf(&b, "livestatus_store_up %d\n", store_ok);
+
+	json_object_put(stats);
+	*len = b.len;
+	return b.p;
+}
