@@ -10,6 +10,7 @@
 #include "../common/util.h"
 #include "../common/xmalloc.h"
 #include "api_box.h"
+#include "metrics.h"
 
 #ifndef LS_VERSION
 #define LS_VERSION "0.0.0"
@@ -383,6 +384,18 @@ out:
 	store_box_free(&box);
 }
 
+static void
+api_metrics(struct api_ctx *ctx, struct api_resp *resp)
+{
+	size_t len;
+	char *text = metrics_render(ctx->st, &len);
+
+	resp->status = 200;
+	resp->content_type = METRICS_CONTENT_TYPE;
+	api_buf_put(&resp->body, text, len);
+	free(text);
+}
+
 /* 1 when method m is one route r answers. */
 static int
 api_method_allowed(enum api_route r, enum api_method m)
@@ -415,6 +428,15 @@ api_handle(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp
 	if (!api_method_allowed(r, m)) {
 		resp->allow = api_http_allow(r);
 		api_resp_error(resp, 405, "method not allowed");
+		return;
+	}
+	if (r == API_R_METRICS) {
+		/* The secret or loopback; a Mattermost login is not enough. */
+		if (!metrics_allowed(req->remote_addr, req->authorization, ctx->cfg->secret)) {
+			api_resp_error(resp, 401, API_AUTH_READ_DENIED);
+			return;
+		}
+		api_metrics(ctx, resp);
 		return;
 	}
 	if (m == API_M_GET || m == API_M_HEAD) {

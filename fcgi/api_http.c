@@ -233,6 +233,8 @@ api_http_route(const char *path, char *id, size_t idlen)
 		return API_R_AUTH;
 	if (strcmp(path, "/api/v1/sessions") == 0)
 		return API_R_SESSIONS;
+	if (strcmp(path, "/api/v1/metrics") == 0)
+		return API_R_METRICS;
 	if (strncmp(path, prefix, sizeof(prefix) - 1) != 0)
 		return API_R_NONE;
 	rest = path + sizeof(prefix) - 1;
@@ -248,6 +250,7 @@ api_http_allow(enum api_route r)
 	switch (r) {
 	case API_R_HEALTH:
 	case API_R_AUTH:
+	case API_R_METRICS:
 		return "GET, HEAD";
 	case API_R_SESSIONS:
 		return "GET, HEAD, POST";

@@ -49,6 +49,7 @@ struct api_req {
 	const char *if_none_match;  /* HTTP_IF_NONE_MATCH */
 	const char *content_type;   /* CONTENT_TYPE */
 	const char *content_length; /* CONTENT_LENGTH */
+	const char *remote_addr;    /* REMOTE_ADDR, the client as nginx saw it */
 	/*
 	 * Reads up to len body bytes into buf; returns the count, 0 at the
 	 * end, -1 on error.
@@ -67,6 +68,7 @@ struct api_resp {
 	const char *blob_data;   /* when set, sent instead of body */
 	size_t blob_len;
 	struct api_snapshot *snap; /* holds blob_data alive */
+	const char *content_type; /* static string; NULL: application/json */
 };
 
 enum api_method api_http_method(const char *s);
@@ -99,6 +101,7 @@ enum api_route {
 	API_R_AUTH,     /* /api/v1/auth */
 	API_R_SESSIONS, /* /api/v1/sessions */
 	API_R_SESSION,  /* /api/v1/sessions/{id}, id copied out */
+	API_R_METRICS,  /* /api/v1/metrics (metrics.h) */
 	API_R_BAD_ID,   /* /api/v1/sessions/<not an id>: 400 */
 };
 

@@ -29,6 +29,7 @@
 #include "api_cache.h"
 #include "api_cleanup.h"
 #include "api_handlers.h"
+#include "metrics.h"
 #include "auth.h"
 
 #ifndef LS_VERSION
@@ -206,9 +207,10 @@ api_fcgi_respond(FCGX_Stream *out, const struct api_resp *r, int head)
 	int n;
 
 	n = snprintf(hdr, sizeof(hdr),
-	    "Status: %d %s\r\nContent-Type: application/json\r\n"
+	    "Status: %d %s\r\nContent-Type: %s\r\n"
 	    "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
-	    r->status, api_http_reason(r->status));
+	    r->status, api_http_reason(r->status),
+	    r->content_type != NULL ? r->content_type : "application/json");
 	used = n > 0 ? (size_t)n : 0;
 	if (r->allow != NULL && used < sizeof(hdr)) {
 		n = snprintf(hdr + used, sizeof(hdr) - used, "Allow: %s\r\n", r->allow);
@@ -249,9 +251,11 @@ api_serve(struct api_worker *w, FCGX_Request *fr)
 	req.if_none_match = FCGX_GetParam("HTTP_IF_NONE_MATCH", fr->envp);
 	req.content_type = FCGX_GetParam("CONTENT_TYPE", fr->envp);
 	req.content_length = FCGX_GetParam("CONTENT_LENGTH", fr->envp);
+	req.remote_addr = FCGX_GetParam("REMOTE_ADDR", fr->envp);
 	req.read_body = api_fcgi_read;
 	req.read_arg = fr->in;
 	api_handle(&w->ctx, &req, &resp);
+	metrics_count_request(metrics_route(req.path), resp.status);
 	api_fcgi_respond(fr->out, &resp, req.method != NULL && strcmp(req.method, "HEAD") == 0);
 	if (resp.status >= 500)
 		log_warn("request failed", "method", req.method, "path", req.path,
