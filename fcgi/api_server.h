@@ -33,7 +33,7 @@
 
 #include "api_config.h"
 
-#define API_STOP_GRACE_MS 1800
+#define API_STOP_GRACE_MS 1500
 
 int api_listen_unix(const char *path, char *err, size_t errlen);
 int api_listen_tcp(const char *hostport, char *err, size_t errlen);

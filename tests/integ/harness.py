@@ -55,6 +55,10 @@ Methods
     fcgi_client() -> FcgiClient
         a FastCGI connection driven step by step (begin, send_stdin,
         end_stdin, response) for requests left in flight on purpose.
+    stream(auth="secret") -> Stream
+        an EventSource subscription to /api/v1/stream (nchan): .status,
+        .head (response header text), .next_json(timeout=10) -> the next
+        change notice as a dict, .close().
     start_process(name, argv, env=None) -> subprocess.Popen
         starts another program under this stack's teardown, stdout and
         stderr to <tmp>/<name>.log (the sanitizer options of the build are
@@ -184,12 +188,14 @@ def _fcgi_len(n):
 
 
 class FcgiClient:
-    """One FastCGI request over the responder's unix socket, step by step."""
+    """One FastCGI request to a responder, step by step (FcgiClient(path))."""
 
-    def __init__(self, path, timeout=10):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def __init__(self, address, timeout=10):
+        """address: a unix socket path, or a (host, port) tuple."""
+        family = socket.AF_INET if isinstance(address, tuple) else socket.AF_UNIX
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
-        self.sock.connect(path)
+        self.sock.connect(address)
 
     def _record(self, rtype, content):
         pad = (8 - len(content) % 8) % 8
@@ -242,6 +248,47 @@ class FcgiClient:
             headers[k.strip().lower()] = v.strip()
         status = int(headers.get("status", "200").split()[0])
         return Resp(status, headers, body)
+
+    def close(self):
+        self.sock.close()
+
+
+class Stream:
+    """An EventSource (text/event-stream) subscription read off a raw socket."""
+
+    def __init__(self, port, path, headers, timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        hdrs = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: localhost\r\n"
+                           f"Accept: text/event-stream\r\n{hdrs}\r\n").encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        head, _, self.buf = buf.partition(b"\r\n\r\n")
+        self.head = head.decode("latin-1")
+        self.status = int(self.head.split()[1]) if self.head else 0
+        if "transfer-encoding: chunked" in self.head.lower():
+            raise AssertionError("chunked event streams are not supported here")
+
+    def next_event(self, timeout=10):
+        """The data of the next event that has some (bytes)."""
+        self.sock.settimeout(timeout)
+        while True:
+            while b"\n\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("event stream closed")
+                self.buf += chunk
+            event, self.buf = self.buf.split(b"\n\n", 1)
+            data = [line[5:].strip() for line in event.split(b"\n") if line.startswith(b"data:")]
+            if data:
+                return b"\n".join(data)
+
+    def next_json(self, timeout=10):
+        return json.loads(self.next_event(timeout))
 
     def close(self):
         self.sock.close()
@@ -544,6 +591,9 @@ class Stack:
         if re.search(rb"(?im)^transfer-encoding:\s*chunked", head):
             return body.endswith(b"0\r\n\r\n")
         return False
+
+    def stream(self, auth="secret", timeout=10):
+        return Stream(self.port, PREFIX + "/api/v1/stream", self.auth_headers(auth), timeout)
 
     def fcgi_client(self, timeout=10):
         return FcgiClient(self.sock, timeout)

@@ -5,13 +5,11 @@ Run from the repository root:  python3 -m unittest tests/integ/test_api.py
 its own stack (tests/integ/harness.py).
 """
 
-import json
 import os
 import re
-import socket
 import unittest
 
-from tests.integ.harness import PREFIX, ROOT, Stack, wait_for
+from tests.integ.harness import ROOT, Stack
 
 READ_401 = "unauthorized: valid Mattermost session or shared secret required"
 SESSION_FIELDS = {
@@ -293,66 +291,29 @@ class TestNoSecret(StackCase):
         self.error(self.req("GET", "/api/v1/sessions"), 401, READ_401)
 
 
-def read_sse_event(sock, buf, timeout=10):
-    """Reads until one SSE event with data; returns (data, rest)."""
-    sock.settimeout(timeout)
-    while b"\n\n" not in buf or b"data:" not in buf.split(b"\n\n")[0]:
-        if b"\n\n" in buf and b"data:" not in buf.split(b"\n\n")[0]:
-            buf = buf.split(b"\n\n", 1)[1]  # a comment or keep-alive
-            continue
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("stream closed")
-        buf += chunk
-    event, rest = buf.split(b"\n\n", 1)
-    data = b"".join(line[5:].strip() for line in event.split(b"\n") if line.startswith(b"data:"))
-    return data, rest
-
-
 class TestLiveStream(StackCase):
-    def open_stream(self, auth="secret"):
-        sock = socket.create_connection(("127.0.0.1", self.s.port), timeout=10)
-        hdrs = "".join(f"{k}: {v}\r\n" for k, v in self.s.auth_headers(auth).items())
-        sock.sendall((f"GET {PREFIX}/api/v1/stream HTTP/1.1\r\nHost: localhost\r\n"
-                      f"Accept: text/event-stream\r\n{hdrs}\r\n").encode())
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-        head, _, rest = buf.partition(b"\r\n\r\n")
-        status = int(head.split()[1])
-        return sock, status, head.decode("latin-1"), rest
-
     def test_stream_needs_a_reader(self):
-        sock, status, _, _ = self.open_stream(auth=None)
-        sock.close()
-        self.assertIn(status, (401, 403))
-        sock, status, _, _ = self.open_stream(auth="near-miss")
-        sock.close()
-        self.assertIn(status, (401, 403))
+        for auth in (None, "near-miss"):
+            st = self.s.stream(auth=auth)
+            st.close()
+            self.assertIn(st.status, (401, 403), st.head)
 
     def test_notice_after_each_change(self):
-        sock, status, head, rest = self.open_stream()
+        st = self.s.stream()
         try:
-            self.assertEqual(status, 200, head)
-            self.assertIn("text/event-stream", head)
+            self.assertEqual(st.status, 200, st.head)
+            self.assertIn("text/event-stream", st.head)
             created = self.create(id="live-1", channel_id="chan9")
-            data, rest = read_sse_event(sock, rest)
-            notice = json.loads(data)
-            self.assertEqual(notice, {"revision": created["revision"], "id": "live-1",
-                                      "channel_id": "chan9"})
+            self.assertEqual(st.next_json(), {"revision": created["revision"], "id": "live-1",
+                                              "channel_id": "chan9"})
             upd = self.req("PUT", "/api/v1/sessions/live-1", {"lines": ["x"]}).json
-            data, rest = read_sse_event(sock, rest)
-            self.assertEqual(json.loads(data)["revision"], upd["revision"])
+            self.assertEqual(st.next_json()["revision"], upd["revision"])
             self.s.request("DELETE", "/api/v1/sessions/live-1")
-            data, rest = read_sse_event(sock, rest)
-            notice = json.loads(data)
+            notice = st.next_json()
             self.assertEqual(notice["id"], "live-1")
             self.assertGreater(notice["revision"], upd["revision"])
         finally:
-            sock.close()
+            st.close()
 
     def test_publisher_is_loopback_only_and_not_under_the_api(self):
         # The publisher answers loopback (this test) ...
