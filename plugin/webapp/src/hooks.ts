@@ -5,6 +5,7 @@ import React from 'react';
 import {getLive} from './live';
 import type {SessionData} from './types';
 
+// Re-renders on every store change; attach (re-run when deps change) says what this view needs.
 function useStoreVersion(attach: () => () => void, deps: unknown[]): void {
     const [, bump] = React.useReducer((n: number) => n + 1, 0);
     React.useEffect(() => {
@@ -16,7 +17,6 @@ function useStoreVersion(attach: () => () => void, deps: unknown[]): void {
             off();
             detach();
         };
-        // eslint-disable-next-line react-hooks/exhaustive-deps
     }, deps);
 }
 
