@@ -294,6 +294,36 @@ api_snapshot_list(struct api_snapshot *s, const char *status, const char *channe
 	pthread_mutex_unlock(&s->lock);
 }
 
+void
+api_snapshot_list_for(struct api_snapshot *s, const char *status, const char *channel_id,
+    int (*may)(void *arg, const char *channel), void *arg, struct api_resp *resp)
+{
+	const char *last = NULL;
+	size_t i;
+	int first = 1, ok = 0;
+
+	/* Boxes and their fragments never change once the snapshot is built. */
+	resp->body.len = 0;
+	api_buf_put(&resp->body, "[", 1);
+	for (i = 0; i < s->n; i++) {
+		if (!s->boxes[i].top ||
+		    (status != NULL && strcmp(s->boxes[i].status, status) != 0) ||
+		    (channel_id != NULL && strcmp(s->boxes[i].channel_id, channel_id) != 0))
+			continue;
+		if (last == NULL || strcmp(last, s->boxes[i].channel_id) != 0) {
+			last = s->boxes[i].channel_id;
+			ok = may(arg, last);
+		}
+		if (!ok)
+			continue;
+		if (!first)
+			api_buf_put(&resp->body, ",", 1);
+		api_buf_put(&resp->body, s->boxes[i].json, s->boxes[i].len);
+		first = 0;
+	}
+	api_buf_put(&resp->body, "]", 1);
+}
+
 int
 api_snapshot_box(struct api_snapshot *s, const char *id, struct api_resp *resp,
     const char **channel_id)

@@ -53,6 +53,17 @@ void api_snapshot_list(struct api_snapshot *s, const char *status,
     const char *channel_id, struct api_resp *resp);
 
 /*
+ * Writes into resp's body the top-level boxes that match status and
+ * channel_id and whose channel may(arg, channel) accepts: the list of a
+ * reader who sees only some channels.  Not cached; may is called without
+ * any lock held, once per run of boxes in the same channel (the caller
+ * caches its answers).
+ */
+void api_snapshot_list_for(struct api_snapshot *s, const char *status,
+    const char *channel_id, int (*may)(void *arg, const char *channel), void *arg,
+    struct api_resp *resp);
+
+/*
  * Points resp's body at the SessionData of box id (any depth) with its
  * children; 0, or -1 when the snapshot has no such box.  *channel_id (may
  * be NULL) gets the box's channel, valid while s is referenced.

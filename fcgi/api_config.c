@@ -9,6 +9,7 @@
 int
 api_config_load(struct api_config *cfg, char *err, size_t errlen)
 {
+	struct mm_auth_config mm;
 	const char *level;
 	int mode;
 
@@ -16,10 +17,18 @@ api_config_load(struct api_config *cfg, char *err, size_t errlen)
 	cfg->db_path = cfg_str("LIVESTATUS_DB", NULL, API_DEFAULT_DB);
 	cfg->secret = cfg_env("PLUGIN_SECRET", NULL);
 	cfg->publish_url = cfg_env("PUBLISH_URL", NULL);
-	if (cfg_choice("READ_AUTH", NULL, api_read_auth_names, API_READ_AUTH_SECRET, &mode,
+	if (mm_auth_config_from_env(&mm, err, errlen) < 0)
+		return -1;
+	/* A Mattermost host's readers log in with Mattermost by default. */
+	if (cfg_choice("READ_AUTH", NULL, api_read_auth_names,
+	    mm.url != NULL ? API_READ_AUTH_MATTERMOST : API_READ_AUTH_SECRET, &mode,
 	    err, errlen) < 0)
 		return -1;
 	cfg->read_auth = (enum api_read_auth)mode;
+	if (cfg->read_auth == API_READ_AUTH_MATTERMOST && mm.url == NULL) {
+		snprintf(err, errlen, "READ_AUTH: mattermost needs MM_URL");
+		return -1;
+	}
 	if (cfg_long("MAX_ACTIVE_SESSIONS", NULL, 20, 1, 100000, &cfg->max_active, err,
 	    errlen) < 0 ||
 	    cfg_long("MAX_STATUS_LINES", NULL, 15, 1, 1000, &cfg->max_lines, err, errlen) < 0 ||

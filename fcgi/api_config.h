@@ -3,7 +3,8 @@
  *
  *   LIVESTATUS_DB        SQLite file (/var/lib/livestatus/livestatus.db)
  *   PLUGIN_SECRET        the writers' shared secret; unset: no one writes
- *   READ_AUTH            secret | none (secret)
+ *   READ_AUTH            secret | none | mattermost (mattermost with MM_URL, else
+ *                        secret); MM_URL/MM_TOKEN, AUTH_CACHE_S: see mm_auth.h
  *   MAX_ACTIVE_SESSIONS  active boxes before POST answers 429 (20)
  *   MAX_STATUS_LINES     lines kept per box (15)
  *   STALE_AFTER_S        active boxes idle this long become interrupted (1800)

@@ -9,6 +9,7 @@
 #include "../common/log.h"
 #include "../common/util.h"
 #include "../common/xmalloc.h"
+#include "../sql/store_mm.h"
 #include "api_box.h"
 #include "metrics.h"
 
@@ -169,9 +170,24 @@ api_health(struct api_ctx *ctx, struct api_resp *resp)
 	store_heartbeat_free(&hb);
 }
 
-static void
-api_list(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp)
+struct api_may {
+	struct api_ctx *ctx;
+	const struct api_principal *who;
+};
+
+static int
+api_may_read(void *arg, const char *channel)
 {
+	struct api_may *m = arg;
+
+	return api_auth_may_read_channel(m->ctx->auth, m->who, channel);
+}
+
+static void
+api_list(struct api_ctx *ctx, const struct api_principal *who, const struct api_req *req,
+    struct api_resp *resp)
+{
+	struct api_may may = { ctx, who };
 	struct api_snapshot *snap = NULL;
 	char status[16], channel[API_ID_MAX + 1];
 	int has_status, has_channel, rc;
@@ -196,8 +212,13 @@ api_list(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp)
 		resp->status = 304;
 	} else {
 		resp->status = 200;
-		api_snapshot_list(snap, has_status == 1 ? status : NULL,
-		    has_channel == 1 && channel[0] != '\0' ? channel : NULL, resp);
+		if (who->all_channels)
+			api_snapshot_list(snap, has_status == 1 ? status : NULL,
+			    has_channel == 1 && channel[0] != '\0' ? channel : NULL, resp);
+		else /* a Mattermost reader: only the channels they belong to */
+			api_snapshot_list_for(snap, has_status == 1 ? status : NULL,
+			    has_channel == 1 && channel[0] != '\0' ? channel : NULL,
+			    api_may_read, &may, resp);
 	}
 	api_snapshot_unref(snap);
 }
@@ -223,6 +244,46 @@ api_get_one(struct api_ctx *ctx, const struct api_principal *who, const char *id
 		resp->status = 200;
 	}
 	api_snapshot_unref(snap);
+}
+
+/*
+ * A daemon's box in a channel gets its custom_livestatus post, as the
+ * original plugin made it; the post id is stored with the box.  Failing
+ * that, the box stays without a post (logged).
+ */
+static void
+api_create_post(struct api_ctx *ctx, struct store_box *box)
+{
+	struct mm_auth *mm = api_auth_mm(ctx->auth);
+	struct store_box now;
+	char err[200], *post_id = NULL, *msg;
+	int rc, changed = 0;
+
+	if (mm == NULL || box->parent_id != NULL || box->channel_id == NULL ||
+	    box->channel_id[0] == '\0' || (box->post_id != NULL && box->post_id[0] != '\0'))
+		return;
+	msg = xasprintf("> [ACTIVE] %s", box->agent_id != NULL && box->agent_id[0] != '\0' ?
+	    box->agent_id : "agent");
+	rc = mm_create_livestatus_post(mm, box->channel_id, box->root_id, box->id, msg,
+	    &post_id, err, sizeof(err));
+	free(msg);
+	if (rc != 0) {
+		log_warn("cannot create the mattermost post", "id", box->id, "err", err);
+		return;
+	}
+	if ((rc = store_begin(ctx->st)) == STORE_OK &&
+	    (rc = store_mm_set_post(ctx->st, box->id, post_id, NULL, &changed)) == STORE_OK &&
+	    (rc = store_commit(ctx->st)) == STORE_OK) {
+		/* Answer with the box as stored now: post id and revision. */
+		if (store_box_get(ctx->st, box->id, &now) == STORE_OK) {
+			store_box_free(box);
+			*box = now;
+		}
+	} else {
+		store_rollback(ctx->st);
+		log_warn("cannot store the mattermost post id", "err", store_errmsg(ctx->st));
+	}
+	free(post_id);
 }
 
 static void
@@ -291,6 +352,7 @@ api_create(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp
 	    (rc = store_commit(ctx->st)) != STORE_OK)
 		goto store_failed;
 	in_tx = 0;
+	api_create_post(ctx, &box);
 	notify_box(ctx->notify, box.revision, box.id, box.channel_id);
 	log_debug("session created", "id", box.id);
 	resp->status = 201;
@@ -446,6 +508,9 @@ api_handle(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp
 		case API_AUTH_FORBIDDEN:
 			api_resp_error(resp, 403, "forbidden");
 			return;
+		case API_AUTH_UNAVAILABLE:
+			api_resp_error(resp, 503, "cannot check the Mattermost login now");
+			return;
 		default:
 			api_resp_error(resp, 401, API_AUTH_READ_DENIED);
 			return;
@@ -459,7 +524,7 @@ api_handle(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp
 			api_buf_puts(&resp->body, "{\"ok\":true}");
 			break;
 		case API_R_SESSIONS:
-			api_list(ctx, req, resp);
+			api_list(ctx, &who, req, resp);
 			break;
 		default:
 			api_get_one(ctx, &who, id, resp);

@@ -1,4 +1,4 @@
-/* auth: shared-secret writers and readers (READ_AUTH=secret|none). */
+/* auth: shared-secret writers; readers (READ_AUTH=secret|none|mattermost). */
 #include "auth.h"
 
 #include <stdlib.h>
@@ -8,11 +8,12 @@
 #include "../common/util.h"
 #include "../common/xmalloc.h"
 
-const char *const api_read_auth_names[] = { "secret", "none", NULL };
+const char *const api_read_auth_names[] = { "secret", "none", "mattermost", NULL };
 
 struct api_auth {
 	char *secret; /* "" when unset */
 	enum api_read_auth mode;
+	struct mm_auth *mm; /* NULL without MM_URL */
 };
 
 struct api_auth *
@@ -20,8 +21,13 @@ api_auth_new(const char *secret, enum api_read_auth mode)
 {
 	struct api_auth *a = xcalloc(1, sizeof(*a));
 
+	struct mm_auth_config mc;
+	char err[256];
+
 	a->secret = xstrdup(secret != NULL ? secret : "");
 	a->mode = mode;
+	if (mm_auth_config_from_env(&mc, err, sizeof(err)) == 0)
+		a->mm = mm_auth_new(&mc);
 	return a;
 }
 
@@ -30,6 +36,7 @@ api_auth_free(struct api_auth *a)
 {
 	if (a == NULL)
 		return;
+	mm_auth_free(a->mm);
 	/* Do not leave the secret in freed memory. */
 	explicit_bzero(a->secret, strlen(a->secret));
 	free(a->secret);
@@ -77,6 +84,34 @@ api_auth_writer(struct api_auth *a, const struct api_req *req)
 	return api_auth_has_secret(a, req) ? API_AUTH_OK : API_AUTH_UNAUTHORIZED;
 }
 
+/*
+ * A Mattermost login: the bearer token (not the secret: checked before),
+ * else the MMAUTHTOKEN cookie.  Never a Mattermost-User-Id header.
+ */
+static enum api_auth_result
+api_auth_mattermost(struct api_auth *a, const struct api_req *req,
+    struct api_principal *who)
+{
+	const char *tok;
+	size_t len = 0;
+
+	tok = api_auth_bearer(req->authorization, &len);
+	if (tok == NULL)
+		tok = mm_auth_cookie_token(req->cookie, &len);
+	if (tok == NULL || a->mm == NULL)
+		return API_AUTH_UNAUTHORIZED;
+	switch (mm_auth_user(a->mm, tok, len, who->mm_user)) {
+	case MM_AUTH_OK:
+		who->mm_token = tok;
+		who->mm_token_len = len;
+		return API_AUTH_OK;
+	case MM_AUTH_UNAVAILABLE:
+		return API_AUTH_UNAVAILABLE;
+	default:
+		return API_AUTH_UNAUTHORIZED;
+	}
+}
+
 enum api_auth_result
 api_auth_reader(struct api_auth *a, const struct api_req *req, struct api_principal *who)
 {
@@ -90,14 +125,25 @@ api_auth_reader(struct api_auth *a, const struct api_req *req, struct api_princi
 		who->all_channels = 1;
 		return API_AUTH_OK;
 	}
+	if (a->mode == API_READ_AUTH_MATTERMOST)
+		return api_auth_mattermost(a, req, who);
 	return API_AUTH_UNAUTHORIZED;
+}
+
+struct mm_auth *
+api_auth_mm(struct api_auth *a)
+{
+	return a->mm;
 }
 
 int
 api_auth_may_read_channel(struct api_auth *a, const struct api_principal *who,
     const char *channel_id)
 {
-	(void)a;
-	(void)channel_id;
-	return who->all_channels;
+	if (who->all_channels)
+		return 1;
+	if (a->mm == NULL || who->mm_token == NULL || channel_id == NULL)
+		return 0;
+	return mm_auth_member(a->mm, who->mm_token, who->mm_token_len, who->mm_user,
+	    channel_id) == MM_AUTH_OK;
 }

@@ -6,11 +6,11 @@
  * Reader, by READ_AUTH:
  *   secret  the writer's secret (the default);
  *   none    anyone: only for a responder that loopback alone can reach.
- * A later issue adds "mattermost": the user's MMAUTHTOKEN cookie or a
- * bearer token that is not the secret, checked against
- * MM_URL/api/v4/users/me (cached briefly), with per-channel membership
- * checks through api_auth_may_read_channel().  Handlers already call that
- * for every box they show, so the new mode changes only this module.
+ *   mattermost  the secret, or a Mattermost login (the default when MM_URL
+ *           is set): the user's MMAUTHTOKEN cookie or a bearer token that is
+ *           not the secret, checked against MM_URL/api/v4/users/me (cached
+ *           for AUTH_CACHE_S), and per-channel membership checks through
+ *           api_auth_may_read_channel() (fcgi/mm_auth.h does the asking).
  *
  * Identity headers such as Mattermost-User-Id are never trusted: behind
  * nginx any client can send them.  Credentials are never taken from the
@@ -23,6 +23,7 @@
 #define LS_AUTH_H
 
 #include "api_http.h"
+#include "mm_auth.h"
 
 #define API_AUTH_READ_DENIED "unauthorized: valid Mattermost session or shared secret required"
 #define API_AUTH_WRITE_DENIED "unauthorized"
@@ -30,6 +31,7 @@
 enum api_read_auth {
 	API_READ_AUTH_SECRET,
 	API_READ_AUTH_NONE,
+	API_READ_AUTH_MATTERMOST,
 };
 
 /* The READ_AUTH words, in enum order, NULL-terminated (for cfg_choice). */
@@ -39,23 +41,35 @@ enum api_auth_result {
 	API_AUTH_OK = 0,
 	API_AUTH_UNAUTHORIZED = 401, /* no valid credentials */
 	API_AUTH_FORBIDDEN = 403,    /* valid, but not allowed */
+	API_AUTH_UNAVAILABLE = 503,  /* Mattermost cannot say who it is */
 };
 
 /* Who a request is, once authenticated. */
 struct api_principal {
 	int writer;       /* presented the shared secret */
 	int all_channels; /* may read every channel's boxes */
+	/* A Mattermost reader: the user, and the token (points into the request). */
+	char mm_user[MM_AUTH_ID_MAX + 1];
+	const char *mm_token;
+	size_t mm_token_len;
 };
 
 struct api_auth;
 
-/* secret may be NULL or empty: then no one can write. */
+/*
+ * secret may be NULL or empty: then no one can write.  With MM_URL set
+ * (any mode) the Mattermost side is made from the environment
+ * (mm_auth_config_from_env(), checked by api_config_load()).
+ */
 struct api_auth *api_auth_new(const char *secret, enum api_read_auth mode);
 void api_auth_free(struct api_auth *a);
 
 enum api_auth_result api_auth_reader(struct api_auth *a, const struct api_req *req,
     struct api_principal *who);
 enum api_auth_result api_auth_writer(struct api_auth *a, const struct api_req *req);
+
+/* The Mattermost side (for posts), or NULL when MM_URL is unset. */
+struct mm_auth *api_auth_mm(struct api_auth *a);
 
 /* 1 when who may see boxes of channel_id. */
 int api_auth_may_read_channel(struct api_auth *a, const struct api_principal *who,
