@@ -1,0 +1,206 @@
+"""The responder's Mattermost side against tests/mmstub.py, behind real nginx.
+
+READ_AUTH=mattermost: a Mattermost token (Bearer that is not the secret, or
+the MMAUTHTOKEN cookie) is checked against /api/v4/users/me and cached; a
+user sees only boxes of channels they belong to; unknown or expired tokens
+get 401; a bare Mattermost-User-Id header counts for nothing.  And
+POST /api/v1/sessions makes the custom_livestatus post for a daemon's box.
+"""
+import unittest
+
+from tests.integ.harness import Stack
+from tests.mmstub import MMStub
+
+ALICE = "a1iceuser00000000000000000"
+BOB = "b0buser0000000000000000000"
+CH_A = "chana000000000000000000000"
+CH_B = "chanb000000000000000000000"
+DENIED = "unauthorized: valid Mattermost session or shared secret required"
+
+
+class MMAuthCase(unittest.TestCase):
+    env = {}
+
+    def setUp(self):
+        self.stub = MMStub().start()
+        self.stub.add_user("alice", user_id=ALICE, token="alicetoken")
+        self.stub.add_user("bob", user_id=BOB, token="bobtoken")
+        self.stub.add_channel(CH_A, members=[ALICE, "livestatusbot0000000000000"])
+        self.stub.add_channel(CH_B, members=[BOB, "livestatusbot0000000000000"])
+        env = {"MM_URL": self.stub.url, "MM_TOKEN": "bot-token", "READ_AUTH": None,
+               "AUTH_CACHE_S": "60", "MM_TIMEOUT_MS": "2000"}
+        env.update(self.env)
+        self.s = Stack(env=env)
+
+    def tearDown(self):
+        try:
+            self.s.stop()
+        finally:
+            self.stub.stop()
+
+    def create(self, box_id, channel, **extra):
+        body = {"id": box_id, "session_key": "agent:main:x:" + box_id, "channel_id": channel}
+        body.update(extra)
+        r = self.s.request("POST", "/api/v1/sessions", body)
+        self.assertIn(r.status, (200, 201), r)
+        return r.json
+
+    def users_me_calls(self):
+        return [r for r in self.stub.requests() if r["path"] == "/api/v4/users/me"]
+
+
+class TestPostCreation(MMAuthCase):
+    def test_post_creates_the_custom_livestatus_post(self):
+        box = self.create("daemon-1", CH_A, agent_id="main")
+        posts = self.stub.posts()
+        self.assertEqual(len(posts), 1)
+        post = posts[0]
+        self.assertEqual(box["post_id"], post["id"])
+        self.assertEqual(post["type"], "custom_livestatus")
+        self.assertEqual(post["props"]["session_id"], "daemon-1")
+        self.assertEqual(post["channel_id"], CH_A)
+        self.assertEqual(post["user_id"], "livestatusbot0000000000000")
+        got = self.s.request("GET", "/api/v1/sessions/daemon-1").json
+        self.assertEqual(got["post_id"], post["id"])
+        # Idempotent create: no second post.
+        again = self.create("daemon-1", CH_A)
+        self.assertEqual(again["post_id"], post["id"])
+        self.assertEqual(len(self.stub.posts()), 1)
+
+    def test_thread_and_no_post_cases(self):
+        root = self.create("root-box", CH_A)["post_id"]
+        self.create("in-thread", CH_A, root_id=root)
+        by_box = {p["props"]["session_id"]: p for p in self.stub.posts()}
+        self.assertEqual(by_box["in-thread"]["root_id"], root)
+        # No channel, a given post_id, a sub-agent: no post is made.
+        self.create("no-channel", "")
+        self.create("has-post", CH_A, post_id="given0000000000000000000000")
+        self.create("child", CH_A, parent_id="root-box")
+        self.assertEqual(len(self.stub.posts()), 2)
+
+    def test_mattermost_down_box_still_created(self):
+        self.stub.set_down("status", 503)
+        box = self.create("while-down", CH_A)
+        self.assertEqual(box["post_id"], "")
+        self.assertEqual(self.s.request("GET", "/api/v1/sessions/while-down").status, 200)
+
+
+class TestReaders(MMAuthCase):
+    def setUp(self):
+        super().setUp()
+        self.create("box-a", CH_A)
+        self.create("box-b", CH_B)
+        self.create("box-local", "")
+
+    def ids(self, r):
+        self.assertEqual(r.status, 200, r)
+        return sorted(b["id"] for b in r.json)
+
+    def test_member_token_sees_only_its_channels(self):
+        self.assertEqual(self.ids(self.s.request("GET", "/api/v1/sessions", auth="alicetoken")),
+                         ["box-a"])
+        self.assertEqual(self.ids(self.s.request("GET", "/api/v1/sessions", auth="bobtoken")),
+                         ["box-b"])
+        self.assertEqual(self.s.request("GET", "/api/v1/sessions/box-a", auth="alicetoken").status,
+                         200)
+        r = self.s.request("GET", "/api/v1/sessions/box-b", auth="alicetoken")
+        self.assertEqual(r.status, 403, r)
+        self.assertEqual(self.s.request("GET", "/api/v1/sessions/box-local",
+                                        auth="alicetoken").status, 403)
+        self.assertEqual(self.ids(self.s.request(
+            "GET", "/api/v1/sessions?channel_id=" + CH_B, auth="alicetoken")), [])
+        # The secret still reads everything.
+        self.assertEqual(self.ids(self.s.request("GET", "/api/v1/sessions")),
+                         ["box-a", "box-b", "box-local"])
+
+    def test_non_member_sees_nothing(self):
+        self.stub.add_user("carol", user_id="car01user0000000000000000", token="caroltoken")
+        self.assertEqual(self.ids(self.s.request("GET", "/api/v1/sessions", auth="caroltoken")),
+                         [])
+        self.assertEqual(self.s.request("GET", "/api/v1/sessions/box-a",
+                                        auth="caroltoken").status, 403)
+
+    def test_cookie_login(self):
+        r = self.s.request("GET", "/api/v1/sessions", auth=None,
+                           headers={"Cookie": "MMUSERID=%s; MMAUTHTOKEN=alicetoken; x=1" % ALICE})
+        self.assertEqual(self.ids(r), ["box-a"])
+        r = self.s.request("GET", "/api/v1/auth", auth=None,
+                           headers={"Cookie": "MMAUTHTOKEN=alicetoken"})
+        self.assertEqual(r.status, 200, r)
+
+    def test_unknown_and_expired_tokens(self):
+        for auth, headers in (("nosuchtoken", None), (None, {"Cookie": "MMAUTHTOKEN=nosuch"}),
+                              (None, None)):
+            r = self.s.request("GET", "/api/v1/sessions", auth=auth, headers=headers)
+            self.assertEqual(r.status, 401, r)
+            self.assertEqual(r.json, {"error": DENIED})
+        self.stub.add_token("oldtoken", ALICE)
+        self.stub.expire_token("oldtoken")
+        r = self.s.request("GET", "/api/v1/sessions/box-a", auth="oldtoken")
+        self.assertEqual(r.status, 401, r)
+
+    def test_forged_user_id_header_is_not_trusted(self):
+        for headers in ({"Mattermost-User-Id": ALICE},
+                        {"Mattermost-User-Id": ALICE, "Cookie": "MMUSERID=" + ALICE}):
+            r = self.s.request("GET", "/api/v1/sessions", auth=None, headers=headers)
+            self.assertEqual(r.status, 401, r)
+            r = self.s.request("GET", "/api/v1/sessions/box-a", auth=None, headers=headers)
+            self.assertEqual(r.status, 401, r)
+        # Nor does it change what a valid token sees.
+        r = self.s.request("GET", "/api/v1/sessions", auth="bobtoken",
+                           headers={"Mattermost-User-Id": ALICE})
+        self.assertEqual(self.ids(r), ["box-b"])
+
+    def test_token_and_membership_are_cached(self):
+        for _ in range(5):
+            self.s.request("GET", "/api/v1/sessions", auth="alicetoken")
+            self.s.request("GET", "/api/v1/sessions/box-a", auth="alicetoken")
+        self.assertEqual(len(self.users_me_calls()), 1)
+        members = [r for r in self.stub.requests() if "/members/me" in r["path"]]
+        # One per channel alice asked about (A, B, and never the empty one).
+        self.assertLessEqual(len(members), 2)
+        # Mattermost going away does not log out a cached user ...
+        self.stub.set_down("status", 503)
+        self.assertEqual(self.ids(self.s.request("GET", "/api/v1/sessions", auth="alicetoken")),
+                         ["box-a"])
+        # ... but an unknown token cannot be checked: 503, not 401.
+        r = self.s.request("GET", "/api/v1/sessions", auth="bobtoken2")
+        self.assertEqual(r.status, 503, r)
+
+    def test_writes_still_need_the_secret(self):
+        r = self.s.request("PUT", "/api/v1/sessions/box-a", {"status": "done"}, auth="alicetoken")
+        self.assertEqual(r.status, 401)
+        self.assertEqual(r.json, {"error": "unauthorized"})
+
+
+class TestShortCache(MMAuthCase):
+    env = {"AUTH_CACHE_S": "1"}
+
+    def test_expired_token_after_cache(self):
+        self.create("box-a", CH_A)
+        self.assertEqual(self.s.request("GET", "/api/v1/sessions/box-a",
+                                        auth="alicetoken").status, 200)
+        self.stub.expire_token("alicetoken")
+        self.s.wait_for(lambda: self.s.request("GET", "/api/v1/sessions/box-a",
+                                               auth="alicetoken").status == 401,
+                        timeout=5, what="the expired token refused once its cache entry ends")
+        # Removed from the channel: 403 once the membership entry ends.
+        self.stub.add_token("alice2", ALICE)
+        self.stub.remove_member(CH_A, ALICE)
+        self.s.wait_for(lambda: self.s.request("GET", "/api/v1/sessions/box-a",
+                                               auth="alice2").status == 403,
+                        timeout=5, what="403 after leaving the channel")
+
+
+class TestSecretMode(MMAuthCase):
+    env = {"READ_AUTH": "secret"}
+
+    def test_secret_mode_ignores_tokens_but_still_posts(self):
+        self.create("box-a", CH_A)
+        self.assertEqual(len(self.stub.posts()), 1)
+        self.assertEqual(self.s.request("GET", "/api/v1/sessions", auth="alicetoken").status, 401)
+        self.assertEqual(self.users_me_calls(), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
