@@ -1724,21 +1724,6 @@ ocdb_agent_run(struct ocdb *o, struct ocdb_agent *a, int64_t *budget, int64_t no
 /* ---- the public side --------------------------------------------------- */
 
 int
-ocdb_default_root(char *buf, size_t len)
-{
-	const char *state = getenv("OPENCLAW_STATE_DIR"), *home = getenv("HOME");
-	int n;
-
-	if (state != NULL && *state != '\0')
-		n = snprintf(buf, len, "%s/agents", state);
-	else if (home != NULL && *home != '\0')
-		n = snprintf(buf, len, "%s/.openclaw/agents", home);
-	else
-		return -1;
-	return n < 0 || (size_t)n >= len ? -1 : 0;
-}
-
-int
 ocdb_agent_has_db(const char *dir)
 {
 	char *p = xasprintf("%s/agent/%s", dir, OCDB_FILE_NAME);

@@ -8,9 +8,10 @@
  * transcript events and hands them to the status model (box.h) exactly as
  * the file tailer hands it lines, so both layouts give the same boxes.
  *
- * Finding: the root is TRANSCRIPT_DIR, or ocdb_default_root() when it is
- * unset.  It may be an agents/ folder (every agents/<id>/agent/ holding the
- * database is followed), one agent's folder (agents/<id>), its agent/ folder
+ * Finding: the root is TRANSCRIPT_DIR (wconfig makes it
+ * $OPENCLAW_STATE_DIR/agents, else ~/.openclaw/agents, when unset).  It
+ * may be an agents/ folder (every agents/<id>/agent/ holding the database
+ * is followed), one agent's folder (agents/<id>), its agent/ folder
  * (the gateway's agentDir), or its sessions/ folder (the database beside it
  * is followed).  Folders without a database are watched, so an agent that
  * migrates while the watcher runs is picked up; its database is then new and
@@ -90,7 +91,7 @@
 #define OCDB_SAFETY_MS 1000
 
 struct ocdb_config {
-	const char *root;         /* TRANSCRIPT_DIR, or ocdb_default_root() */
+	const char *root;         /* TRANSCRIPT_DIR */
 	int64_t poll_interval_ms; /* POLL_INTERVAL_MS: checks without inotify */
 	int no_inotify;           /* 1: timed checks only */
 	int batch_rows;           /* rows per read transaction; 0: OCDB_BATCH_ROWS */
@@ -156,12 +157,6 @@ void ocdb_stats(const struct ocdb *o, struct ocdb_stats *out);
  * {"agent","layout":"files","path"} for an agent still on sessions/ files.
  */
 json_object *ocdb_agents_json(const struct ocdb *o);
-
-/*
- * $OPENCLAW_STATE_DIR/agents, else $HOME/.openclaw/agents, into buf;
- * 0, or -1 when it does not fit or HOME is unset too.
- */
-int ocdb_default_root(char *buf, size_t len);
 
 /*
  * 1 when the agent folder dir (agents/<id>) has agent/openclaw-agent.sqlite:

@@ -795,28 +795,11 @@ test_roots(void **state)
 	}
 }
 
-static void
-test_default_root(void **state)
-{
-	char buf[256];
-
-	(void)state;
-	setenv("OPENCLAW_STATE_DIR", "/srv/oc", 1);
-	assert_int_equal(ocdb_default_root(buf, sizeof(buf)), 0);
-	assert_string_equal(buf, "/srv/oc/agents");
-	unsetenv("OPENCLAW_STATE_DIR");
-	setenv("HOME", "/home/x", 1);
-	assert_int_equal(ocdb_default_root(buf, sizeof(buf)), 0);
-	assert_string_equal(buf, "/home/x/.openclaw/agents");
-	assert_int_equal(ocdb_default_root(buf, 8), -1);
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_zstd_decode),
-		cmocka_unit_test(test_default_root),
 		cmocka_unit_test_setup_teardown(test_no_backlog_then_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_session_from_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_generation, setup, teardown),
