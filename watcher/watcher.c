@@ -1,7 +1,9 @@
 /* watcher: the main loop (tail → model → store → notices). */
 #include "watcher.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,17 @@
 #define WATCHER_MAX_FDS 8
 /* Clock slack when comparing file birth times with our last commit. */
 #define WATCHER_BORN_SLACK_MS 2000
+
+/* Upper bounds (ms) of the append-to-store latency histogram (metrics). */
+static const int64_t watcher_lat_le[] = { 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000,
+	2500, 5000, 10000 };
+#define WATCHER_LAT_N (sizeof(watcher_lat_le) / sizeof(watcher_lat_le[0]))
+
+/* Lines read and refused per agent (file layout), for the metrics. */
+struct watcher_agent_lines {
+	char *agent;
+	int64_t lines_read, bad_lines;
+};
 
 struct watcher;
 
@@ -64,6 +77,13 @@ struct watcher {
 	int64_t started_ms;
 	int64_t lines_read, parse_errors, bad_utf8, commits, commit_busy, notices;
 	int64_t index_loads, index_errors;
+	/* metrics: per-agent counts, and read times of uncommitted inputs */
+	struct watcher_agent_lines *agent_lines;
+	size_t nagent_lines;
+	int64_t *lat_pending; /* monotonic ms each uncommitted line was read */
+	size_t nlat, caplat;
+	int64_t lat_counts[WATCHER_LAT_N + 1], lat_sum_ms;
+	int64_t ocdb_seen; /* events_read at the last commit */
 	int64_t retry_at; /* monotonic ms of the next commit try, 0: none */
 	struct watcher_fd fds[WATCHER_MAX_FDS];
 	int nfds;
@@ -169,6 +189,50 @@ watcher_agent(struct tail_file *f)
 	return f->dir != NULL ? f->dir->agent_id : "";
 }
 
+/* Counts one line read from f (bad: refused) for the metrics. */
+static void
+watcher_count_line(struct watcher *w, struct tail_file *f, int bad)
+{
+	const char *agent = watcher_agent(f);
+	struct watcher_agent_lines *a = NULL;
+	size_t i;
+
+	for (i = 0; i < w->nagent_lines && a == NULL; i++)
+		if (strcmp(w->agent_lines[i].agent, agent) == 0)
+			a = &w->agent_lines[i];
+	if (a == NULL) {
+		w->agent_lines = xreallocarray(w->agent_lines, w->nagent_lines + 1,
+		    sizeof(*w->agent_lines));
+		a = &w->agent_lines[w->nagent_lines++];
+		a->agent = xstrdup(agent);
+		a->lines_read = a->bad_lines = 0;
+	}
+	a->lines_read++;
+	a->bad_lines += bad != 0;
+	if (w->nlat == w->caplat) {
+		w->caplat = w->caplat ? w->caplat * 2 : 256;
+		w->lat_pending = xreallocarray(w->lat_pending, w->caplat, sizeof(int64_t));
+	}
+	w->lat_pending[w->nlat++] = util_mono_ms();
+}
+
+/* After a commit: every input read since the last one reached the store. */
+static void
+watcher_count_committed(struct watcher *w, int64_t events, int64_t since)
+{
+	int64_t now = util_mono_ms(), d;
+	size_t i, b;
+
+	for (i = 0; i < w->nlat + (size_t)events; i++) {
+		d = now - (i < w->nlat ? w->lat_pending[i] : since);
+		for (b = 0; b < WATCHER_LAT_N && d > watcher_lat_le[b]; b++)
+			;
+		w->lat_counts[b]++;
+		w->lat_sum_ms += d;
+	}
+	w->nlat = 0;
+}
+
 static void
 watcher_on_line(void *arg, struct tail_file *f, const char *line, size_t len)
 {
@@ -178,6 +242,7 @@ watcher_on_line(void *arg, struct tail_file *f, const char *line, size_t len)
 	w->lines_read++;
 	rc = box_feed_line(w->model, watcher_agent(f), watcher_key(f), line, len,
 	    util_now_ms());
+	watcher_count_line(w, f, rc != TX_OK);
 	if (rc == TX_OK)
 		return;
 	w->parse_errors++;
@@ -195,6 +260,7 @@ watcher_on_bad_line(void *arg, struct tail_file *f, const char *why)
 
 	w->lines_read++;
 	w->parse_errors++;
+	watcher_count_line(w, f, 1);
 	log_warn("skipping a line", "path", f->path, "offset", LOG_I64(f->offset), "why", why);
 }
 
@@ -263,8 +329,9 @@ watcher_commit(struct watcher *w)
 {
 	struct box_change *ch = NULL;
 	struct tail_file **files;
+	struct ocdb_stats os;
 	size_t n, nf, i, nboxes = 0;
-	int64_t now = util_now_ms(), rev = 0;
+	int64_t now = util_now_ms(), rev = 0, since = util_mono_ms();
 	int rc;
 
 	n = box_changes(w->model, &ch);
@@ -312,6 +379,9 @@ out:
 	}
 	w->retry_at = 0;
 	w->commits++;
+	ocdb_stats(w->ocdb, &os);
+	watcher_count_committed(w, os.events_read - w->ocdb_seen, since);
+	w->ocdb_seen = os.events_read;
 	box_mark_clean(w->model);
 	tail_mark_clean(w->tail);
 	ocdb_saved(w->ocdb);
@@ -325,6 +395,69 @@ out:
 		watcher_committed(w, rev, nboxes);
 	box_changes_free(ch, n);
 	return STORE_OK;
+}
+
+/* Resident memory (bytes) and open descriptors of this process, or -1. */
+static void
+watcher_proc(int64_t *rss, int64_t *fds)
+{
+	struct dirent *de;
+	long pages = -1;
+	FILE *f;
+	DIR *d;
+
+	*rss = *fds = -1;
+	if ((f = fopen("/proc/self/statm", "r")) != NULL) {
+		if (fscanf(f, "%*s %ld", &pages) == 1)
+			*rss = (int64_t)pages * sysconf(_SC_PAGESIZE);
+		fclose(f);
+	}
+	if ((d = opendir("/proc/self/fd")) != NULL) {
+		*fds = -1; /* the folder's own descriptor */
+		while ((de = readdir(d)) != NULL)
+			if (de->d_name[0] != '.')
+				(*fds)++;
+		closedir(d);
+	}
+}
+
+/*
+ * The figures fcgi/metrics.c turns into series: lines per agent (file
+ * layout; database agents count theirs in "agents"), the append-to-store
+ * latency histogram (counts per bucket, the last above the highest bound),
+ * store busy waits, memory and descriptors.
+ */
+static void
+watcher_metrics_json(struct watcher *w, json_object *o)
+{
+	json_object *agents = json_object_new_object(), *h, *le, *counts, *a;
+	int64_t rss, fds;
+	size_t i;
+
+	for (i = 0; i < w->nagent_lines; i++) {
+		a = json_object_new_object();
+		json_object_object_add(a, "lines_read",
+		    json_object_new_int64(w->agent_lines[i].lines_read));
+		json_object_object_add(a, "bad_lines",
+		    json_object_new_int64(w->agent_lines[i].bad_lines));
+		json_object_object_add(agents, w->agent_lines[i].agent, a);
+	}
+	json_object_object_add(o, "agent_lines", agents);
+	h = json_object_new_object();
+	le = json_object_new_array();
+	counts = json_object_new_array();
+	for (i = 0; i < WATCHER_LAT_N; i++)
+		json_object_array_add(le, json_object_new_int64(watcher_lat_le[i]));
+	for (i = 0; i <= WATCHER_LAT_N; i++)
+		json_object_array_add(counts, json_object_new_int64(w->lat_counts[i]));
+	json_object_object_add(h, "le", le);
+	json_object_object_add(h, "counts", counts);
+	json_object_object_add(h, "sum", json_object_new_int64(w->lat_sum_ms));
+	json_object_object_add(o, "append_latency_ms", h);
+	json_object_object_add(o, "store_busy", json_object_new_int64(store_busy_total()));
+	watcher_proc(&rss, &fds);
+	json_object_object_add(o, "rss_bytes", json_object_new_int64(rss));
+	json_object_object_add(o, "open_fds", json_object_new_int64(fds));
 }
 
 static char *
@@ -367,6 +500,7 @@ watcher_stats_json(struct watcher *w)
 #undef WATCHER_STAT
 	mm_poster_stats_json(o);
 	json_object_object_add(o, "agents", ocdb_agents_json(w->ocdb));
+	watcher_metrics_json(w, o);
 	json_object_object_add(o, "inotify", json_object_new_boolean(ts.inotify));
 	out = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
@@ -518,6 +652,10 @@ watcher_free(struct watcher *w)
 		close(w->epfd);
 	if (w->sigfd >= 0)
 		close(w->sigfd);
+	while (w->nagent_lines > 0)
+		free(w->agent_lines[--w->nagent_lines].agent);
+	free(w->agent_lines);
+	free(w->lat_pending);
 }
 
 static void
