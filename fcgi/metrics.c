@@ -254,28 +254,82 @@ render_requests(struct mbuf *b)
 	pthread_mutex_unlock(&metrics_lock);
 }
 
-/* Per-agent counters: stats.agents.<agent>.<key>. */
+struct metrics_agent {
+	const char *name; /* points into the stats JSON */
+	int64_t lines, bad;
+};
+
 static void
-render_agents(struct mbuf *b, struct json_object *agents, const char *key,
-    const char *name, const char *help)
+agent_add(struct metrics_agent **v, size_t *n, const char *name, int64_t lines,
+    int64_t bad)
 {
-	int any = 0;
+	size_t i;
 
-	if (agents == NULL || !json_object_is_type(agents, json_type_object))
-		return;
-	json_object_object_foreach(agents, agent, obj)
-	{
-		int64_t v = json_i64(obj, key, -1);
-
-		if (v < 0)
-			continue;
-		if (!any)
-			mb_head(b, name, "counter", help);
-		any = 1;
-		mb_printf(b, "%s{agent=\"", name);
-		mb_label(b, agent);
-		mb_printf(b, "\"} %" PRId64 "\n", v);
+	for (i = 0; i < *n; i++)
+		if (strcmp((*v)[i].name, name) == 0)
+			break;
+	if (i == *n) {
+		*v = xreallocarray(*v, *n + 1, sizeof(**v));
+		(*v)[i].name = name;
+		(*v)[i].lines = (*v)[i].bad = 0;
+		(*n)++;
 	}
+	(*v)[i].lines += lines > 0 ? lines : 0;
+	(*v)[i].bad += bad > 0 ? bad : 0;
+}
+
+/*
+ * Lines read and refused per agent: the file layout's from
+ * stats.agent_lines ({"<agent>":{"lines_read":n,"bad_lines":n}}), the
+ * database layout's from stats.agents ([{"agent":..,"events_read":n,
+ * "rows_bad":n}]).
+ */
+static void
+render_agents(struct mbuf *b, struct json_object *stats)
+{
+	struct json_object *files = NULL, *dbs = NULL, *name;
+	struct metrics_agent *v = NULL;
+	size_t n = 0, i;
+
+	if (stats != NULL && json_object_object_get_ex(stats, "agent_lines", &files) &&
+	    json_object_is_type(files, json_type_object)) {
+		json_object_object_foreach(files, agent, obj)
+		{
+			agent_add(&v, &n, agent, json_i64(obj, "lines_read", 0),
+			    json_i64(obj, "bad_lines", 0));
+		}
+	}
+	if (stats != NULL && json_object_object_get_ex(stats, "agents", &dbs) &&
+	    json_object_is_type(dbs, json_type_array)) {
+		for (i = 0; i < json_object_array_length(dbs); i++) {
+			struct json_object *a = json_object_array_get_idx(dbs, i);
+
+			if (!json_object_object_get_ex(a, "agent", &name) ||
+			    !json_object_is_type(name, json_type_string) ||
+			    json_i64(a, "events_read", -1) < 0)
+				continue;
+			agent_add(&v, &n, json_object_get_string(name),
+			    json_i64(a, "events_read", 0), json_i64(a, "rows_bad", 0));
+		}
+	}
+	if (n == 0)
+		goto out;
+	mb_head(b, "livestatus_watcher_lines_read_total", "counter",
+	    "Transcript lines (or database events) the watcher read, by agent.");
+	for (i = 0; i < n; i++) {
+		mb_printf(b, "livestatus_watcher_lines_read_total{agent=\"");
+		mb_label(b, v[i].name);
+		mb_printf(b, "\"} %" PRId64 "\n", v[i].lines);
+	}
+	mb_head(b, "livestatus_watcher_bad_lines_total", "counter",
+	    "Lines (or events) the watcher could not use and skipped, by agent.");
+	for (i = 0; i < n; i++) {
+		mb_printf(b, "livestatus_watcher_bad_lines_total{agent=\"");
+		mb_label(b, v[i].name);
+		mb_printf(b, "\"} %" PRId64 "\n", v[i].bad);
+	}
+out:
+	free(v);
 }
 
 /*
@@ -365,7 +419,7 @@ render_watcher(struct mbuf *b, store *st, struct json_object **stats_out,
     int64_t *pid_out)
 {
 	struct store_heartbeat hb = { 0 };
-	struct json_object *stats = NULL, *agents = NULL;
+	struct json_object *stats = NULL;
 	int64_t now = util_now_ms(), alive = 0;
 	static const char *const states[] = { "closed", "open", "half_open" };
 	size_t i;
@@ -397,12 +451,7 @@ render_watcher(struct mbuf *b, store *st, struct json_object **stats_out,
 		json_object_put(stats);
 		stats = NULL;
 	}
-	if (stats != NULL && json_object_object_get_ex(stats, "agents", &agents)) {
-		render_agents(b, agents, "lines_read", "livestatus_watcher_lines_read_total",
-		    "Transcript lines (or database events) the watcher read, by agent.");
-		render_agents(b, agents, "bad_lines", "livestatus_watcher_bad_lines_total",
-		    "Lines the watcher could not parse and skipped, by agent.");
-	}
+	render_agents(b, stats);
 	render_latency(b, stats);
 	if (alive)
 		*pid_out = hb.pid;
