@@ -1676,8 +1676,9 @@ ocdb_agent_run(struct ocdb *o, struct ocdb_agent *a, int64_t *budget, int64_t no
 	struct ocdb_cur *c;
 	size_t n = 0, i;
 	int64_t fed = 0, top;
-	int done = 1, rc;
+	int done = 1, failed = 0, rc;
 
+	a->more = 0;
 	if (!a->known) {
 		if (!a->from_start && ocdb_skip_to_end(o, a, mono) < 0)
 			return 0;
@@ -1706,6 +1707,7 @@ ocdb_agent_run(struct ocdb *o, struct ocdb_agent *a, int64_t *budget, int64_t no
 			rc = ocdb_session(o, a, c, w[i].updated, budget, &fed, now, mono);
 			if (rc <= 0) {
 				done = 0;
+				failed = rc < 0;
 				break;
 			}
 		}
@@ -1713,7 +1715,8 @@ ocdb_agent_run(struct ocdb *o, struct ocdb_agent *a, int64_t *budget, int64_t no
 			top = w[i].updated;
 	}
 	ocdb_wins_free(w, n);
-	a->more = !done && a->state == AG_OK;
+	/* A failed read is retried on its timer (ocdb_read_failed), not at once. */
+	a->more = !done && !failed && a->state == AG_OK;
 	if (done && top != a->high_water) {
 		a->high_water = top;
 		a->dirty = 1;

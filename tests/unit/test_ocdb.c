@@ -695,6 +695,46 @@ test_writer_holds_lock(void **state)
 	ocdb_free(o);
 }
 
+/*
+ * Rollback journal (network file systems): a writer's EXCLUSIVE lock makes
+ * reads busy; the read is put off, counted and retried on a timer, not in
+ * a hot loop, and nothing is lost.
+ */
+static void
+test_rollback_journal_busy(void **state)
+{
+	struct fx *f = *state;
+	struct ocdb_stats stats;
+	struct ocdb *o;
+	int64_t t0;
+
+	snprintf(f->dbpath, sizeof(f->dbpath), "%s/main/agent/openclaw-agent.sqlite", f->agents);
+	sh("python3 tests/ocwriter/ocwriter.py create %s --journal delete", f->dbpath);
+	assert_int_equal(sqlite3_open(f->dbpath, &f->w), SQLITE_OK);
+	sqlite3_busy_timeout(f->w, 5000);
+	wsession(f->w, K1, "s1", NULL, NULL, NULL, NULL);
+	o = new_ocdb(f, NULL, 0);
+	run(f, o);
+	append_ev(f, "s1", "j1", 1, 1);
+	wexec(f->w, "BEGIN EXCLUSIVE");
+	winsert(f->w, "s1", -1, "{\"type\":\"custom\",\"id\":\"j2\"}", 0);
+	wbump(f->w, "s1");
+	t0 = util_mono_ms();
+	assert_int_equal(ocdb_run(o, util_now_ms()), 0);
+	assert_true(util_mono_ms() - t0 < 2000);
+	ocdb_stats(o, &stats);
+	assert_true(stats.busy >= 1);
+	assert_true(ocdb_timeout(o) > 0);
+	wexec(f->w, "COMMIT");
+	t0 = util_mono_ms();
+	while (rec_count(&f->rec, "E ") < 2 && util_mono_ms() - t0 < 3000) {
+		poll(NULL, 0, (int)ocdb_timeout(o));
+		run(f, o);
+	}
+	expect_events(f, "main " K1 " j1;main " K1 " j2");
+	ocdb_free(o);
+}
+
 /* inotify on the -wal wakes the reader; the timed check works without it. */
 static void
 test_change_detection(void **state)
@@ -810,6 +850,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_meta_routes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_holds_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_change_detection, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollback_journal_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_db_appears, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_roots, setup, teardown),
 	};
