@@ -13,7 +13,7 @@ set -eu
 usage() {
 	cat <<'EOF'
 usage: install.sh [--dry-run] [--prefix DIR] [--openclaw-dir DIR]
-                  [--no-deps] [--no-enable] [-h|--help]
+                  [--no-deps] [--no-enable] [--with-hook] [-h|--help]
 
 Installs livestatus on this host: Debian packages, build, make install,
 the service user and /var/lib/livestatus, /etc/livestatus/livestatus.env
@@ -27,6 +27,9 @@ systemd units.  Safe to run again.
                       who ran sudo, else of the current user)
   --no-deps           do not install Debian packages
   --no-enable         do not enable or start the systemd units
+  --with-hook         deploy the gateway hook even when systemd runs the
+                      watcher (by default the hook is deployed only where
+                      the units are not enabled: both would start one)
   -h, --help          show this help
 EOF
 }
@@ -36,6 +39,7 @@ prefix=/usr/local
 openclaw_dir=${OPENCLAW_STATE_DIR:-}
 deps=1
 enable=1
+with_hook=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--dry-run) dry=1 ;;
@@ -45,6 +49,7 @@ while [ $# -gt 0 ]; do
 	--openclaw-dir=*) openclaw_dir=${1#*=} ;;
 	--no-deps) deps=0 ;;
 	--no-enable) enable=0 ;;
+	--with-hook) with_hook=1 ;;
 	-h|--help) usage; exit 0 ;;
 	*) echo "install.sh: unknown option: $1" >&2; usage >&2; exit 2 ;;
 	esac
@@ -66,6 +71,12 @@ if [ -z "$openclaw_dir" ]; then
 		home=$(getent passwd "$SUDO_USER" | cut -d: -f6)
 	fi
 	openclaw_dir=$home/.openclaw
+fi
+
+# Whether the units are enabled here; else the gateway hook starts the watcher.
+use_systemd=0
+if [ "$enable" = 1 ] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+	use_systemd=1
 fi
 
 # Packages to build and run with; nginx itself is the operator's (it
@@ -133,6 +144,22 @@ else
 	run install -d -o "$user" -g "$user" -m 0750 "$dbdir"
 fi
 
+# The watcher reads OpenClaw's folder as $user: join the folder's group.
+if [ -d "$openclaw_dir" ]; then
+	group=$(stat -c %G "$openclaw_dir")
+	if [ "$group" = root ] || [ "$group" = UNKNOWN ]; then
+		:
+	elif id -nG "$user" 2>/dev/null | tr ' ' '\n' | grep -qx "$group"; then
+		note "user $user: already in group $group"
+	else
+		run usermod -a -G "$group" "$user"
+	fi
+	if [ "$dry" = 0 ] && command -v runuser >/dev/null 2>&1 &&
+		! runuser -u "$user" -- test -r "$openclaw_dir/agents" 2>/dev/null; then
+		note "the $user user cannot read $openclaw_dir/agents: allow its group, e.g. chmod g+rx $(dirname "$openclaw_dir") $openclaw_dir $openclaw_dir/agents (and g+r below)"
+	fi
+fi
+
 # 4. The env file, written once: the operator's edits are never replaced.
 if [ -e "$envfile" ]; then
 	note "$envfile: kept as it is"
@@ -187,6 +214,8 @@ hookname=$(sed -n 's/^name:[[:space:]]*["'\'']\{0,1\}\([A-Za-z0-9_.-]*\).*/\1/p'
 hookdest=$openclaw_dir/hooks/$hookname
 if [ ! -d "$src/deploy/openclaw-hook" ]; then
 	note "hook: no deploy/openclaw-hook in this tree, skipped"
+elif [ "$use_systemd" = 1 ] && [ "$with_hook" = 0 ]; then
+	note "hook: not deployed, systemd runs the watcher (--with-hook deploys it anyway; it is in $pkgdata/openclaw-hook)"
 elif [ ! -d "$openclaw_dir" ]; then
 	note "hook: $openclaw_dir does not exist (no OpenClaw here?); copy $pkgdata/openclaw-hook to <state dir>/hooks/$hookname later"
 elif [ -d "$hookdest" ] && diff -r "$src/deploy/openclaw-hook" "$hookdest" >/dev/null 2>&1; then
@@ -203,9 +232,21 @@ fi
 # 7. systemd units.
 if [ "$enable" = 0 ]; then
 	note "units: not enabled (--no-enable)"
-elif ! command -v systemctl >/dev/null 2>&1 || [ ! -d /run/systemd/system ]; then
+elif [ "$use_systemd" = 0 ]; then
 	note "units: systemd is not running here; start the programs another way (see livestatus(7))"
 else
+	# The unit reads OpenClaw's folder at a fixed path: point it here.
+	dropin=/etc/systemd/system/livestatus-watcher.service.d/openclaw.conf
+	want=$(printf '[Service]\nReadOnlyPaths=\nReadOnlyPaths=-%s\n' "$openclaw_dir")
+	if [ -e "$dropin" ] && [ "$(cat "$dropin")" = "$want" ]; then
+		note "$dropin: up to date"
+	else
+		say "+ write $dropin (ReadOnlyPaths=-$openclaw_dir)"
+		if [ "$dry" = 0 ]; then
+			mkdir -p "$(dirname "$dropin")"
+			printf '%s\n' "$want" >"$dropin"
+		fi
+	fi
 	run systemctl daemon-reload
 	# shellcheck disable=SC2086
 	run systemctl enable --now $units

@@ -142,7 +142,8 @@ class InstallScriptTest(unittest.TestCase):
     def test_help(self):
         proc = self.run_script("--help")
         self.assertEqual(proc.returncode, 0, proc.stderr)
-        for word in ("--dry-run", "--prefix", "--openclaw-dir", "--no-deps", "--no-enable"):
+        for word in ("--dry-run", "--prefix", "--openclaw-dir", "--no-deps", "--no-enable",
+                     "--with-hook"):
             self.assertIn(word, proc.stdout)
         proc = self.run_script("--bogus")
         self.assertEqual(proc.returncode, 2)
@@ -167,7 +168,7 @@ class InstallScriptTest(unittest.TestCase):
 
         before = snapshot()
         proc = self.run_script("--dry-run", "--prefix", prefix, "--openclaw-dir", state,
-                               env={"OPENCLAW_STATE_DIR": ""})
+                               "--with-hook", env={"OPENCLAW_STATE_DIR": ""})
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         out = proc.stdout
         self.assertIn("dry run: nothing is changed", out)
@@ -178,7 +179,8 @@ class InstallScriptTest(unittest.TestCase):
         if not before[1]:
             self.assertIn("/var/lib/livestatus", out)
         if os.path.isdir(os.path.join(ROOT, "deploy", "openclaw-hook")):
-            self.assertIn(os.path.join(state, "hooks") + "/", out)
+            self.assertIn(f"+ cp -R {prefix}/share/livestatus/openclaw-hook "
+                          f"{state}/hooks/livestatus-watcher", out)
         self.assertEqual(snapshot(), before)
         # No secret is ever printed, even a generated one.
         self.assertNotRegex(out, r"PLUGIN_SECRET=[0-9a-f]{16,}")
