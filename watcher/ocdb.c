@@ -1727,16 +1727,6 @@ ocdb_agent_run(struct ocdb *o, struct ocdb_agent *a, int64_t *budget, int64_t no
 /* ---- the public side --------------------------------------------------- */
 
 int
-ocdb_agent_has_db(const char *dir)
-{
-	char *p = xasprintf("%s/agent/%s", dir, OCDB_FILE_NAME);
-	int rc = ocdb_is_file(p, NULL);
-
-	free(p);
-	return rc;
-}
-
-int
 ocdb_new(const struct ocdb_config *cfg, store *st, const struct ocdb_sink *sink,
     struct ocdb **out, char *err, size_t errlen)
 {

@@ -159,12 +159,6 @@ void ocdb_stats(const struct ocdb *o, struct ocdb_stats *out);
 json_object *ocdb_agents_json(const struct ocdb *o);
 
 /*
- * 1 when the agent folder dir (agents/<id>) has agent/openclaw-agent.sqlite:
- * that agent is followed here and the file source can leave it alone.
- */
-int ocdb_agent_has_db(const char *dir);
-
-/*
  * Decodes one zstd frame of srclen bytes that must hold exactly expect
  * bytes (both at most OCDB_MAX_EVENT_BYTES); *out is a new NUL-terminated
  * buffer.  Returns 0, or -1 with *why saying what was wrong.  dctx may be
