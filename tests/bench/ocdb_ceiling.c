@@ -20,6 +20,18 @@
 
 #define BATCH 256
 
+static void *
+grow(void *p, size_t n)
+{
+	void *q = realloc(p, n);
+
+	if (q == NULL) {
+		fprintf(stderr, "out of memory\n");
+		exit(1);
+	}
+	return q;
+}
+
 static double
 now_s(void)
 {
@@ -58,7 +70,7 @@ main(int argc, char **argv)
 	t0 = now_s();
 	sqlite3_prepare_v2(db, "SELECT session_id FROM session_windows", -1, &sessions, NULL);
 	while (sqlite3_step(sessions) == SQLITE_ROW) {
-		ids = realloc(ids, (nids + 1) * sizeof(*ids));
+		ids = grow(ids, (nids + 1) * sizeof(*ids));
 		ids[nids++] = strdup((const char *)sqlite3_column_text(sessions, 0));
 	}
 	sqlite3_finalize(sessions);
@@ -92,7 +104,7 @@ main(int argc, char **argv)
 
 					if (want + 1 > cap) {
 						cap = want + 1;
-						buf = realloc(buf, cap);
+						buf = grow(buf, cap);
 					}
 					got = ZSTD_decompressDCtx(dctx, buf, want, src, srclen);
 					if (ZSTD_isError(got) || got != want) {
