@@ -96,6 +96,10 @@ demo: deps all
 bench: deps all
 	@sh tests/bench/run.sh
 
+# The Mattermost plugin archive: plugin/dist/com.openclaw.livestatus.tar.gz
+package:
+	@$(MAKE) --no-print-directory -C plugin package
+
 lint:
 	@clang-format --dry-run --Werror $(LIB_SRC) $(wildcard fcgi/*.c watcher/*.c cli/*.c) \
 		$(wildcard common/*.h sql/*.h fcgi/*.h watcher/*.h cli/*.h)
