@@ -793,7 +793,7 @@ ocdb_log_refused(struct ocdb_agent *a)
 
 /* Opens the file read-only and probes it; the state says how it went. */
 static void
-ocdb_open_db(struct ocdb *o, struct ocdb_agent *a, int64_t mono)
+ocdb_open_db(struct ocdb *o, struct ocdb_agent *a)
 {
 	char *uri, rp[PATH_MAX];
 	struct stat sb;
@@ -848,7 +848,7 @@ fail:
 	log_error("cannot follow openclaw database", "path", a->path, "err", a->why);
 	ocdb_close_db(a);
 	a->state = AG_ERROR;
-	a->retry_at = mono + OCDB_RETRY_MS;
+	a->retry_at = util_mono_ms() + OCDB_RETRY_MS;
 }
 
 /* ---- discovery -------------------------------------------------------- */
@@ -1144,14 +1144,15 @@ ocdb_col(sqlite3_stmt *s, int col)
 
 /* A read failed: busy is retried soon, anything else reopens later. */
 static int
-ocdb_read_failed(struct ocdb *o, struct ocdb_agent *a, int rc, int64_t mono)
+ocdb_read_failed(struct ocdb *o, struct ocdb_agent *a, int rc)
 {
 	if (a->db != NULL && !sqlite3_get_autocommit(a->db))
 		(void)sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
 	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
 		o->stats.busy++;
 		log_debug("openclaw database busy, retrying", "path", a->path);
-		a->recheck_at = mono + OCDB_BUSY_RETRY_MS;
+		/* From now: the busy timeout has passed since mono was read. */
+		a->recheck_at = util_mono_ms() + OCDB_BUSY_RETRY_MS;
 		a->have_dv = 0;
 		return -1;
 	}
@@ -1160,14 +1161,14 @@ ocdb_read_failed(struct ocdb *o, struct ocdb_agent *a, int rc, int64_t mono)
 	log_error("cannot read openclaw database", "path", a->path, "err", a->why);
 	ocdb_close_db(a);
 	a->state = AG_ERROR;
-	a->retry_at = mono + OCDB_RETRY_MS;
+	a->retry_at = util_mono_ms() + OCDB_RETRY_MS;
 	return -1;
 }
 
 /* Windows changed since `after` (one statement: one snapshot). */
 static int
 ocdb_changed(struct ocdb *o, struct ocdb_agent *a, int64_t after, struct ocdb_win **out,
-    size_t *nout, int64_t mono)
+    size_t *nout)
 {
 	sqlite3_stmt *s = a->st_changed;
 	struct ocdb_win *w = NULL;
@@ -1196,7 +1197,7 @@ ocdb_changed(struct ocdb *o, struct ocdb_agent *a, int64_t after, struct ocdb_wi
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
 		ocdb_wins_free(w, n);
-		return ocdb_read_failed(o, a, rc, mono);
+		return ocdb_read_failed(o, a, rc);
 	}
 	*out = w;
 	*nout = n;
@@ -1241,7 +1242,7 @@ ocdb_gen_max(struct ocdb_agent *a, const char *sid, char **gen, int64_t *maxseq)
  */
 static int
 ocdb_batch(struct ocdb *o, struct ocdb_agent *a, struct ocdb_cur *c, struct ocdb_row **out,
-    size_t *nout, int *reread, int64_t mono)
+    size_t *nout, int *reread)
 {
 	sqlite3_stmt *s = a->st_events;
 	struct ocdb_row *rows = NULL, *r;
@@ -1255,9 +1256,9 @@ ocdb_batch(struct ocdb *o, struct ocdb_agent *a, struct ocdb_cur *c, struct ocdb
 	*nout = 0;
 	*reread = 0;
 	if ((rc = sqlite3_exec(a->db, "BEGIN", NULL, NULL, NULL)) != SQLITE_OK)
-		return ocdb_read_failed(o, a, rc, mono);
+		return ocdb_read_failed(o, a, rc);
 	if ((rc = ocdb_gen_max(a, c->sid, &gen, &maxseq)) != SQLITE_OK)
-		return ocdb_read_failed(o, a, rc, mono);
+		return ocdb_read_failed(o, a, rc);
 	if ((c->gen != NULL && strcmp(c->gen, gen) != 0) || maxseq < c->seq)
 		*reread = 1;
 	from = *reread ? -1 : c->seq;
@@ -1289,12 +1290,12 @@ ocdb_batch(struct ocdb *o, struct ocdb_agent *a, struct ocdb_cur *c, struct ocdb
 	if (rc != SQLITE_DONE) {
 		free(gen);
 		ocdb_rows_free(rows, n);
-		return ocdb_read_failed(o, a, rc, mono);
+		return ocdb_read_failed(o, a, rc);
 	}
 	if ((rc = sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
 		free(gen);
 		ocdb_rows_free(rows, n);
-		return ocdb_read_failed(o, a, rc, mono);
+		return ocdb_read_failed(o, a, rc);
 	}
 	free(c->gen);
 	c->gen = gen;
@@ -1415,14 +1416,14 @@ ocdb_feed(struct ocdb *o, struct ocdb_agent *a, struct ocdb_cur *c, struct ocdb_
  */
 static int
 ocdb_session(struct ocdb *o, struct ocdb_agent *a, struct ocdb_cur *c, int64_t updated,
-    int64_t *budget, int64_t *fed, int64_t now, int64_t mono)
+    int64_t *budget, int64_t *fed, int64_t now)
 {
 	struct ocdb_row *rows;
 	size_t n;
 	int reread, skip = OCDB_SKIP_NONE;
 
 	for (;;) {
-		if (ocdb_batch(o, a, c, &rows, &n, &reread, mono) < 0)
+		if (ocdb_batch(o, a, c, &rows, &n, &reread) < 0)
 			return -1;
 		if (reread) {
 			o->stats.rereads++;
@@ -1611,7 +1612,7 @@ out:
 /* First sight of a database that was there before: every window's cursor
  * goes to its end, so nothing old is shown. */
 static int
-ocdb_skip_to_end(struct ocdb *o, struct ocdb_agent *a, int64_t mono)
+ocdb_skip_to_end(struct ocdb *o, struct ocdb_agent *a)
 {
 	struct ocdb_win *w = NULL;
 	struct ocdb_cur *c;
@@ -1621,15 +1622,15 @@ ocdb_skip_to_end(struct ocdb *o, struct ocdb_agent *a, int64_t mono)
 	int rc;
 
 	if ((rc = sqlite3_exec(a->db, "BEGIN", NULL, NULL, NULL)) != SQLITE_OK)
-		return ocdb_read_failed(o, a, rc, mono);
-	if (ocdb_changed(o, a, INT64_MIN, &w, &n, mono) < 0)
+		return ocdb_read_failed(o, a, rc);
+	if (ocdb_changed(o, a, INT64_MIN, &w, &n) < 0)
 		return -1;
 	for (i = 0; i < n; i++) {
 		if (w[i].archived)
 			continue;
 		if ((rc = ocdb_gen_max(a, w[i].sid, &gen, &maxseq)) != SQLITE_OK) {
 			ocdb_wins_free(w, n);
-			return ocdb_read_failed(o, a, rc, mono);
+			return ocdb_read_failed(o, a, rc);
 		}
 		c = ocdb_cur_get(a, w[i].sid, w[i].key, 1);
 		free(c->gen);
@@ -1643,13 +1644,14 @@ ocdb_skip_to_end(struct ocdb *o, struct ocdb_agent *a, int64_t mono)
 	}
 	ocdb_wins_free(w, n);
 	if ((rc = sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
-		return ocdb_read_failed(o, a, rc, mono);
+		return ocdb_read_failed(o, a, rc);
 	return 0;
 }
 
-/* 1 when another connection committed since the last look. */
+/* 1 when another connection committed since the last look, 0 when not,
+ * -1 when the look failed (retried on its timer). */
 static int
-ocdb_data_changed(struct ocdb *o, struct ocdb_agent *a, int64_t mono)
+ocdb_data_changed(struct ocdb *o, struct ocdb_agent *a)
 {
 	int64_t v;
 	int rc;
@@ -1657,10 +1659,8 @@ ocdb_data_changed(struct ocdb *o, struct ocdb_agent *a, int64_t mono)
 	rc = sqlite3_step(a->st_dv);
 	v = rc == SQLITE_ROW ? sqlite3_column_int64(a->st_dv, 0) : 0;
 	sqlite3_reset(a->st_dv);
-	if (rc != SQLITE_ROW) {
-		ocdb_read_failed(o, a, rc, mono);
-		return 0;
-	}
+	if (rc != SQLITE_ROW)
+		return ocdb_read_failed(o, a, rc);
 	if (a->have_dv && v == a->data_version)
 		return 0;
 	a->have_dv = 1;
@@ -1669,8 +1669,7 @@ ocdb_data_changed(struct ocdb *o, struct ocdb_agent *a, int64_t mono)
 }
 
 static int64_t
-ocdb_agent_run(struct ocdb *o, struct ocdb_agent *a, int64_t *budget, int64_t now,
-    int64_t mono)
+ocdb_agent_run(struct ocdb *o, struct ocdb_agent *a, int64_t *budget, int64_t now)
 {
 	struct ocdb_win *w = NULL;
 	struct ocdb_cur *c;
@@ -1680,12 +1679,12 @@ ocdb_agent_run(struct ocdb *o, struct ocdb_agent *a, int64_t *budget, int64_t no
 
 	a->more = 0;
 	if (!a->known) {
-		if (!a->from_start && ocdb_skip_to_end(o, a, mono) < 0)
+		if (!a->from_start && ocdb_skip_to_end(o, a) < 0)
 			return 0;
 		a->known = 1;
 		a->dirty = 1;
 	}
-	if (ocdb_changed(o, a, a->high_water - OCDB_SLACK_MS, &w, &n, mono) < 0)
+	if (ocdb_changed(o, a, a->high_water - OCDB_SLACK_MS, &w, &n) < 0)
 		return 0;
 	top = a->high_water;
 	for (i = 0; i < n; i++) {
@@ -1704,7 +1703,7 @@ ocdb_agent_run(struct ocdb *o, struct ocdb_agent *a, int64_t *budget, int64_t no
 			c->gone = 0;
 			ocdb_set(&c->key, w[i].key);
 			ocdb_meta(o, a, &w[i]);
-			rc = ocdb_session(o, a, c, w[i].updated, budget, &fed, now, mono);
+			rc = ocdb_session(o, a, c, w[i].updated, budget, &fed, now);
 			if (rc <= 0) {
 				done = 0;
 				failed = rc < 0;
@@ -1835,32 +1834,43 @@ ocdb_fd(const struct ocdb *o)
 	return o->ifd;
 }
 
+/* Keeps in *best (-1: none yet) the nearer of it and a timer due at `at`. */
+static void
+ocdb_nearer(int64_t *best, int64_t at, int64_t mono)
+{
+	int64_t d = at > mono ? at - mono : 0;
+
+	if (*best < 0 || d < *best)
+		*best = d;
+}
+
 int64_t
 ocdb_timeout(const struct ocdb *o)
 {
-	int64_t mono = util_mono_ms(), t, best;
+	int64_t mono = util_mono_ms(), best = -1;
+	int open = 0;
 	size_t i;
 
 	if (o->rescan || !o->initial_done)
 		return 0;
-	best = o->next_check - mono;
-	if (o->poll_only && o->next_rescan - mono < best)
-		best = o->next_rescan - mono;
 	for (i = 0; i < o->nagent; i++) {
 		const struct ocdb_agent *a = o->agents[i];
 
 		if (a->more || (a->pending && a->db != NULL))
 			return 0;
-		t = -1;
+		open += a->db != NULL;
 		if (a->recheck_at > 0)
-			t = a->recheck_at - mono;
-		if ((a->state == AG_ERROR || a->state == AG_CLOSED) &&
-		    (t < 0 || a->retry_at - mono < t))
-			t = a->retry_at - mono;
-		if (t >= 0 && t < best)
-			best = t;
+			ocdb_nearer(&best, a->recheck_at, mono);
+		if (a->state == AG_ERROR || a->state == AG_CLOSED)
+			ocdb_nearer(&best, a->retry_at, mono);
 	}
-	return best < 0 ? 0 : best;
+	/* Timed checks: of open databases (safety, or polling), and of the
+	 * folders when polling; with inotify and nothing open, none. */
+	if (open > 0 || o->poll_only)
+		ocdb_nearer(&best, o->next_check, mono);
+	if (o->poll_only)
+		ocdb_nearer(&best, o->next_rescan, mono);
+	return best;
 }
 
 int64_t
@@ -1887,7 +1897,7 @@ ocdb_run(struct ocdb *o, int64_t now)
 		if (a->state == AG_MISSING)
 			continue;
 		if ((a->state == AG_CLOSED || a->state == AG_ERROR) && mono >= a->retry_at) {
-			ocdb_open_db(o, a, mono);
+			ocdb_open_db(o, a);
 			if (a->state == AG_OK)
 				a->pending = 1;
 		}
@@ -1901,13 +1911,12 @@ ocdb_run(struct ocdb *o, int64_t now)
 		a->pending = 0;
 		if (recheck)
 			a->recheck_at = 0;
-		changed = ocdb_data_changed(o, a, mono);
-		if (a->db == NULL)
+		if ((changed = ocdb_data_changed(o, a)) < 0)
 			continue;
 		if (!changed && !a->more) {
 			if (a->rechecks > 0) {
 				a->rechecks--;
-				a->recheck_at = mono + OCDB_RECHECK_MS;
+				a->recheck_at = util_mono_ms() + OCDB_RECHECK_MS;
 			}
 			continue;
 		}
@@ -1917,22 +1926,22 @@ ocdb_run(struct ocdb *o, int64_t now)
 				if (a->state == AG_REFUSED)
 					ocdb_log_refused(a);
 				else
-					ocdb_read_failed(o, a, SQLITE_ERROR, mono);
+					ocdb_read_failed(o, a, SQLITE_ERROR);
 				continue;
 			}
 			if (!a->loaded && ocdb_load(o, a) < 0) {
-				ocdb_read_failed(o, a, SQLITE_ERROR, mono);
+				ocdb_read_failed(o, a, SQLITE_ERROR);
 				continue;
 			}
 			ocdb_set(&a->refused_logged, NULL);
 			log_info("following openclaw database", "path", a->path, "agent", a->id,
 			    "version", LOG_I64(a->version));
 			a->have_dv = 0;
-			(void)ocdb_data_changed(o, a, mono);
+			(void)ocdb_data_changed(o, a);
 		}
 		if (a->state != AG_OK)
 			continue;
-		fed += ocdb_agent_run(o, a, &budget, now, mono);
+		fed += ocdb_agent_run(o, a, &budget, now);
 	}
 	o->initial_done = 1;
 	return fed;

@@ -134,7 +134,7 @@ void ocdb_free(struct ocdb *o);
 /* The inotify descriptor to poll for input, or -1 (timed checks only). */
 int ocdb_fd(const struct ocdb *o);
 
-/* Milliseconds until ocdb_run() is due (0: now), or -1 for never. */
+/* Milliseconds until ocdb_run() is due (0: now), or -1: only on input. */
 int64_t ocdb_timeout(const struct ocdb *o);
 
 /* Notices changes and feeds new events; returns the number fed. */
