@@ -184,6 +184,25 @@ class MetricsTest(WatcherCase):
         self.assertEqual(promparse.value(after, "livestatus_api_requests_total",
                                          route="/api/v1/sessions", status="503"), 1)
 
+    def test_responder_mattermost_requests(self):
+        uid = "m3tr1csuser000000000000000"
+        self.stub.add_user("metrics-user", user_id=uid)
+        self.stub.add_token("usr-metrics-token", uid)
+        self.stub.add_channel(CHANNEL, members=(uid,))
+        s = Stack(env={"MM_URL": self.stub.url, "MM_TOKEN": "bot-token",
+                       "READ_AUTH": "mattermost"})
+        try:
+            self.assertEqual(s.request("GET", "/api/v1/sessions", auth="usr-metrics-token").status,
+                             200)
+            self.assertEqual(s.request("GET", "/api/v1/sessions", auth="not-a-token").status, 401)
+            f = promparse.parse(s.request("GET", "/api/v1/metrics").body.decode())
+            self.assertGreaterEqual(promparse.value(f, "livestatus_mm_requests_total",
+                                                    program="fcgi", code="200"), 1)
+            self.assertGreaterEqual(promparse.value(f, "livestatus_mm_requests_total",
+                                                    program="fcgi", code="401"), 1)
+        finally:
+            s.stop()
+
     def test_who_may_read(self):
         def fcgi(addr, auth=None, method="GET"):
             p = {"REQUEST_METHOD": method, "PATH_INFO": "/api/v1/metrics",
