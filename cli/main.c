@@ -33,7 +33,8 @@ enum {
 	EX_USE = 2,      /* bad command line or environment */
 	EX_NOBOX = 3,    /* no such box */
 	EX_DENIED = 4,   /* the API refused the secret */
-	EX_NOEXEC = 127, /* livestatus-watcher not found */
+	EX_CANTEXEC = 126, /* livestatus-watcher found, but exec failed */
+	EX_NOEXEC = 127,   /* livestatus-watcher not found */
 };
 
 struct opts {
@@ -82,7 +83,7 @@ usage(FILE *f)
 	    "  -V, --version    show the version\n"
 	    "\n"
 	    "exit status: 0 done, 1 request failed, 2 usage, 3 no such box,\n"
-	    "4 secret refused, 127 livestatus-watcher not found.\n"
+	    "4 secret refused, 126 livestatus-watcher cannot run, 127 not found.\n"
 	    "See live-status(1).\n");
 }
 
@@ -348,7 +349,7 @@ run_watcher(const char *verb)
 	saved = errno;
 	fprintf(stderr, PROG ": cannot run " WATCHER ": %s\n", strerror(saved));
 	free(beside);
-	return saved == ENOENT ? EX_NOEXEC : EX_NOEXEC - 1;
+	return saved == ENOENT ? EX_NOEXEC : EX_CANTEXEC;
 }
 
 int
