@@ -242,6 +242,15 @@ class CliWatcherTest(unittest.TestCase):
                               env=sanitizer_env(env), capture_output=True, text=True)
         self.assertEqual(proc.returncode, 127, proc.stderr)
         self.assertIn("cannot run livestatus-watcher", proc.stderr)
+        # Found in PATH but not executable: 126, as a shell says.
+        fake = os.path.join(self.tmp, "fake")
+        os.makedirs(fake)
+        with open(os.path.join(fake, "livestatus-watcher"), "w") as f:
+            f.write("#!/bin/sh\n")
+        env["PATH"] = fake + ":/usr/bin:/bin"
+        proc = subprocess.run([os.path.join(lone, "live-status"), "watcher-status"],
+                              env=sanitizer_env(env), capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 126, proc.stderr)
         env["PATH"] = os.path.dirname(WATCHER) + ":/usr/bin:/bin"
         proc = subprocess.run([os.path.join(lone, "live-status"), "watcher-status"],
                               env=sanitizer_env(env), capture_output=True, text=True)
