@@ -32,7 +32,7 @@ struct mm_auth_ent {
 };
 
 struct mm_auth_cache {
-	pthread_mutex_t mu;
+	pthread_rwlock_t mu; /* look-ups share it; changes take it alone */
 	struct mm_auth_ent *slots;
 };
 
@@ -68,7 +68,7 @@ mm_auth_config_from_env(struct mm_auth_config *cfg, char *err, size_t errlen)
 static void
 mm_cache_init(struct mm_auth_cache *c)
 {
-	pthread_mutex_init(&c->mu, NULL);
+	pthread_rwlock_init(&c->mu, NULL);
 	c->slots = xcalloc(MM_AUTH_SLOTS, sizeof(*c->slots));
 }
 
@@ -90,7 +90,7 @@ mm_cache_free(struct mm_auth_cache *c)
 	for (i = 0; i < MM_AUTH_SLOTS; i++)
 		mm_ent_clear(&c->slots[i]);
 	free(c->slots);
-	pthread_mutex_destroy(&c->mu);
+	pthread_rwlock_destroy(&c->mu);
 }
 
 /* FNV-1a: spreads keys over the slots; equality is checked in full. */
@@ -115,21 +115,20 @@ mm_cache_get(struct mm_auth_cache *c, const char *key, size_t len, char *value)
 	int64_t now = util_mono_ms();
 	int found = 0;
 
-	pthread_mutex_lock(&c->mu);
+	pthread_rwlock_rdlock(&c->mu);
 	for (i = 0; i < MM_AUTH_PROBE; i++) {
-		struct mm_auth_ent *e = &c->slots[(h + i) & (MM_AUTH_SLOTS - 1)];
+		const struct mm_auth_ent *e = &c->slots[(h + i) & (MM_AUTH_SLOTS - 1)];
 
 		if (e->key == NULL || e->klen != len || memcmp(e->key, key, len) != 0)
 			continue;
+		/* An expired entry is left for mm_cache_put() to reuse. */
 		if (e->expires > now) {
 			memcpy(value, e->value, sizeof(e->value));
 			found = 1;
-		} else {
-			mm_ent_clear(e);
 		}
 		break;
 	}
-	pthread_mutex_unlock(&c->mu);
+	pthread_rwlock_unlock(&c->mu);
 	return found;
 }
 
@@ -145,7 +144,7 @@ mm_cache_put(struct mm_auth_cache *c, const char *key, size_t len, const char *v
 
 	if (ttl_ms <= 0)
 		return;
-	pthread_mutex_lock(&c->mu);
+	pthread_rwlock_wrlock(&c->mu);
 	for (i = 0; i < MM_AUTH_PROBE; i++) {
 		struct mm_auth_ent *e = &c->slots[(h + i) & (MM_AUTH_SLOTS - 1)];
 
@@ -166,7 +165,7 @@ mm_cache_put(struct mm_auth_cache *c, const char *key, size_t len, const char *v
 	victim->klen = len;
 	snprintf(victim->value, sizeof(victim->value), "%s", value);
 	victim->expires = now + ttl_ms;
-	pthread_mutex_unlock(&c->mu);
+	pthread_rwlock_unlock(&c->mu);
 }
 
 static void
@@ -174,14 +173,14 @@ mm_cache_drop(struct mm_auth_cache *c, const char *key, size_t len)
 {
 	size_t h = mm_hash(key, len), i;
 
-	pthread_mutex_lock(&c->mu);
+	pthread_rwlock_wrlock(&c->mu);
 	for (i = 0; i < MM_AUTH_PROBE; i++) {
 		struct mm_auth_ent *e = &c->slots[(h + i) & (MM_AUTH_SLOTS - 1)];
 
 		if (e->key != NULL && e->klen == len && memcmp(e->key, key, len) == 0)
 			mm_ent_clear(e);
 	}
-	pthread_mutex_unlock(&c->mu);
+	pthread_rwlock_unlock(&c->mu);
 }
 
 struct mm_auth *
@@ -338,19 +337,21 @@ mm_auth_member(struct mm_auth *a, const char *token, size_t len, const char *use
 {
 	struct mm_http_resp r;
 	enum mm_auth_result res;
-	char value[MM_AUTH_ID_MAX + 1], *key, *path, *esc, *tok;
+	char value[MM_AUTH_ID_MAX + 1], key[2 * MM_AUTH_ID_MAX + 260], *path, *esc, *tok;
 	size_t klen;
 	long status;
+	int n;
 
 	if (a == NULL)
 		return MM_AUTH_UNAVAILABLE;
 	if (channel_id == NULL || channel_id[0] == '\0')
 		return MM_AUTH_DENIED;
-	key = xasprintf("%s\n%s", user_id, channel_id);
-	klen = strlen(key);
+	n = snprintf(key, sizeof(key), "%s\n%s", user_id, channel_id);
+	if (n < 0 || (size_t)n >= sizeof(key))
+		return MM_AUTH_DENIED; /* no Mattermost id is that long */
+	klen = (size_t)n;
 	if (mm_cache_get(&a->members, key, klen, value)) {
 		atomic_fetch_add(&a->hits, 1);
-		free(key);
 		return value[0] == '1' ? MM_AUTH_OK : MM_AUTH_DENIED;
 	}
 	esc = mm_http_escape(channel_id);
@@ -375,7 +376,6 @@ mm_auth_member(struct mm_auth *a, const char *token, size_t len, const char *use
 	free(tok);
 	free(path);
 	free(esc);
-	free(key);
 	return res;
 }
 

@@ -14,7 +14,8 @@
 #    READ_AUTH=mattermost and a warm token/membership cache, against the
 #    same read with the shared secret; requests/s of each and their ratio.
 # It measures; it never fails on a number.  Settings: BENCH_MM_SPEED
-# (player speed, 1 = real time), BENCH_DURATION (wrk, 10s),
+# (player speed, 1 = real time), BENCH_MM_PARTS ("12": which parts),
+# BENCH_DURATION (wrk, 10s),
 # BENCH_CONNECTIONS (32), BENCH_THREADS (2), LIVESTATUS_BUILD (build).
 set -eu
 cd "$(dirname "$0")/../.."
@@ -211,6 +212,9 @@ def part2():
     print(f"   ratio mattermost/secret: {out['mattermost'] / out['secret']:.2f}")
 
 
-part1()
-part2()
+parts = os.environ.get("BENCH_MM_PARTS", "12")
+if "1" in parts:
+    part1()
+if "2" in parts:
+    part2()
 PY
