@@ -253,6 +253,11 @@ api_snapshot_list(struct api_snapshot *s, const char *status, const char *channe
 	size_t i;
 	int first = 1;
 
+	if (status == NULL && channel_id == NULL) {
+		/* Made with the snapshot and never changed: no lock needed. */
+		api_snap_point(s, s->lists[0].data, s->lists[0].len, resp);
+		return;
+	}
 	pthread_mutex_lock(&s->lock);
 	for (i = 0; i < API_SNAP_LISTS; i++) {
 		if (!s->lists[i].used) {
@@ -385,8 +390,20 @@ api_cache_current(struct api_cache *c, int64_t revision)
 	return s;
 }
 
+/* Makes *mine a reference to s (which the caller keeps its own of). */
+static void
+api_cache_remember(struct api_snapshot **mine, struct api_snapshot *s)
+{
+	if (mine == NULL || *mine == s)
+		return;
+	api_snapshot_ref(s);
+	api_snapshot_unref(*mine);
+	*mine = s;
+}
+
 int
-api_cache_get(struct api_cache *c, store *st, struct api_snapshot **out)
+api_cache_get(struct api_cache *c, store *st, struct api_snapshot **mine,
+    struct api_snapshot **out)
 {
 	struct store_box *list = NULL;
 	struct api_snapshot *s, *old;
@@ -397,8 +414,15 @@ api_cache_get(struct api_cache *c, store *st, struct api_snapshot **out)
 	*out = NULL;
 	if ((rc = store_revision(st, &rev)) != STORE_OK)
 		return rc;
-	if ((*out = api_cache_current(c, rev)) != NULL)
+	if (mine != NULL && *mine != NULL && (*mine)->revision == rev) {
+		api_snapshot_ref(*mine);
+		*out = *mine;
 		return STORE_OK;
+	}
+	if ((*out = api_cache_current(c, rev)) != NULL) {
+		api_cache_remember(mine, *out);
+		return STORE_OK;
+	}
 	pthread_mutex_lock(&c->build);
 	/* Another thread may have built it while this one waited. */
 	if ((*out = api_cache_current(c, rev)) != NULL)
@@ -422,6 +446,8 @@ api_cache_get(struct api_cache *c, store *st, struct api_snapshot **out)
 	log_debug("built list snapshot", "revision", LOG_I64(rev), "boxes", LOG_I64(n));
 out:
 	pthread_mutex_unlock(&c->build);
+	if (*out != NULL)
+		api_cache_remember(mine, *out);
 	store_box_list_free(list, n);
 	return rc;
 }

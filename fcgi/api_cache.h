@@ -38,8 +38,14 @@ void api_cache_free(struct api_cache *c);
 /*
  * The snapshot at the store's current revision, built when the cached one
  * is older; the caller owns a reference.  STORE_OK or a store error code.
+ *
+ * mine (may be NULL) is a worker's own reference to the last snapshot it
+ * used: when that one is still current no lock is taken at all; otherwise
+ * it is replaced.  Release it with api_snapshot_unref() when the worker
+ * ends.
  */
-int api_cache_get(struct api_cache *c, store *st, struct api_snapshot **out);
+int api_cache_get(struct api_cache *c, store *st, struct api_snapshot **mine,
+    struct api_snapshot **out);
 
 int64_t api_snapshot_revision(const struct api_snapshot *s);
 void api_snapshot_ref(struct api_snapshot *s);

@@ -103,7 +103,7 @@ api_answer_box(struct api_ctx *ctx, struct api_resp *resp, int status,
 	struct api_snapshot *snap = NULL;
 
 	resp->status = status;
-	if (api_cache_get(ctx->cache, ctx->st, &snap) == STORE_OK &&
+	if (api_cache_get(ctx->cache, ctx->st, &ctx->snap, &snap) == STORE_OK &&
 	    api_snapshot_box(snap, box->id, resp, NULL) == 0) {
 		api_snapshot_unref(snap);
 		return;
@@ -203,7 +203,7 @@ api_list(struct api_ctx *ctx, const struct api_principal *who, const struct api_
 		api_resp_error(resp, 400, "channel_id: invalid id");
 		return;
 	}
-	if ((rc = api_cache_get(ctx->cache, ctx->st, &snap)) != STORE_OK) {
+	if ((rc = api_cache_get(ctx->cache, ctx->st, &ctx->snap, &snap)) != STORE_OK) {
 		api_store_failed(ctx, resp, rc, "list");
 		return;
 	}
@@ -231,7 +231,7 @@ api_get_one(struct api_ctx *ctx, const struct api_principal *who, const char *id
 	const char *channel = NULL;
 	int rc;
 
-	if ((rc = api_cache_get(ctx->cache, ctx->st, &snap)) != STORE_OK) {
+	if ((rc = api_cache_get(ctx->cache, ctx->st, &ctx->snap, &snap)) != STORE_OK) {
 		api_store_failed(ctx, resp, rc, "get");
 		return;
 	}

@@ -9,7 +9,8 @@
  * (400), store state (404, 429), store health (503 busy, 500 other).
  *
  * An api_ctx belongs to one worker thread (its store handle and notifier
- * are not shared); cfg, cache and auth are shared and thread-safe.  After
+ * are not shared, nor is snap, released with api_snapshot_unref() when
+ * the worker ends); cfg, cache and auth are shared and thread-safe.  After
  * each committed change the handler publishes a change notice through
  * ctx->notify.  Nothing here knows about FastCGI.
  */
@@ -32,6 +33,7 @@ struct api_ctx {
 	struct api_cache *cache;
 	struct api_auth *auth;
 	int64_t started_ms; /* for uptime_s */
+	struct api_snapshot *snap; /* this worker's last snapshot (api_cache_get) */
 };
 
 void api_handle(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp);

@@ -13,10 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +29,7 @@
 #include "api_cache.h"
 #include "api_cleanup.h"
 #include "api_handlers.h"
+#include "api_record.h"
 #include "metrics.h"
 #include "auth.h"
 
@@ -38,12 +39,15 @@
 
 #define API_BACKLOG 1024
 
+/* How often an idle worker looks at the stop flag. */
+#define API_ACCEPT_WAKE_MS 250
+
 struct api_worker {
 	pthread_t thread;
 	int started;
 	int joined;
 	int listen_fd;
-	int stop_fd;
+	atomic_int *stopping;
 	struct api_ctx ctx;
 };
 
@@ -184,22 +188,13 @@ api_fcgi_read(void *arg, char *buf, size_t len)
 	return FCGX_GetStr(buf, n, (FCGX_Stream *)arg);
 }
 
+/*
+ * Writes the response in one go (api_record.h) and tells libfcgi that the
+ * output stream is finished, so FCGX_Finish_r() adds nothing to it.
+ * (FCGX_FPrintF would not know %zu anyway: headers are made with snprintf.)
+ */
 static void
-api_fcgi_put(FCGX_Stream *out, const char *p, size_t len)
-{
-	while (len > 0) {
-		int n = len > (1u << 30) ? (1 << 30) : (int)len;
-
-		if (FCGX_PutStr(p, n, out) < 0)
-			return;
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
-/* FCGX_FPrintF knows no %zu: headers are made with snprintf. */
-static void
-api_fcgi_respond(FCGX_Stream *out, const struct api_resp *r, int head)
+api_fcgi_respond(FCGX_Request *fr, const struct api_resp *r, int head)
 {
 	const char *body = r->blob_data != NULL ? r->blob_data : r->body.data;
 	size_t len = r->blob_data != NULL ? r->blob_len : r->body.len, used;
@@ -230,9 +225,32 @@ api_fcgi_respond(FCGX_Stream *out, const struct api_resp *r, int head)
 	}
 	memcpy(hdr + used, "\r\n", 2);
 	used += 2;
-	api_fcgi_put(out, hdr, used);
-	if (!head && r->status != 204 && r->status != 304 && body != NULL)
-		api_fcgi_put(out, body, len);
+	if (head || r->status == 204 || r->status == 304 || body == NULL)
+		len = 0;
+	if (api_record_respond(fr->ipcFd, fr->requestId, hdr, used, body, len) < 0)
+		log_debug("cannot write the response", "err", strerror(errno));
+	fr->out->wasFCloseCalled = 1;
+	fr->out->isClosed = 1;
+}
+
+/*
+ * Reads what is left of the request body.  With nothing unread, closing
+ * the connection cannot reset it, so libfcgi's close (shutdown, then wait
+ * up to 2 s for nginx to hang up) can be skipped: 1 when all was read.
+ */
+static int
+api_fcgi_drain(FCGX_Stream *in)
+{
+	char buf[16384];
+	size_t total = 0;
+	int n;
+
+	while ((n = FCGX_GetStr(buf, (int)sizeof(buf), in)) > 0) {
+		total += (size_t)n;
+		if (total > 2 * API_BODY_MAX)
+			return 0;
+	}
+	return FCGX_HasSeenEOF(in) == EOF && FCGX_GetError(in) == 0;
 }
 
 static void
@@ -256,7 +274,7 @@ api_serve(struct api_worker *w, FCGX_Request *fr)
 	req.read_arg = fr->in;
 	api_handle(&w->ctx, &req, &resp);
 	metrics_count_request(metrics_route(req.path), resp.status);
-	api_fcgi_respond(fr->out, &resp, req.method != NULL && strcmp(req.method, "HEAD") == 0);
+	api_fcgi_respond(fr, &resp, req.method != NULL && strcmp(req.method, "HEAD") == 0);
 	if (resp.status >= 500)
 		log_warn("request failed", "method", req.method, "path", req.path,
 		    "status", LOG_I64(resp.status));
@@ -264,58 +282,30 @@ api_serve(struct api_worker *w, FCGX_Request *fr)
 		log_debug("request", "method", req.method, "path", req.path,
 		    "status", LOG_I64(resp.status));
 	api_resp_free(&resp);
+	/* detached makes FCGX_Finish_r() close without libfcgi's lingering wait. */
+	if (api_fcgi_drain(fr->in))
+		fr->detached = 1;
 }
 
 static void *
 api_worker_run(void *arg)
 {
 	struct api_worker *w = arg;
-	struct epoll_event ev, got[2];
 	FCGX_Request fr;
-	int ep, n, i, stop = 0;
 
 	if (FCGX_InitRequest(&fr, w->listen_fd, 0) != 0) {
 		log_error("cannot set up a FastCGI request");
 		return NULL;
 	}
-	if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0) {
-		log_error("cannot create an epoll instance", "err", strerror(errno));
-		return NULL;
-	}
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-	ev.data.fd = w->listen_fd;
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, w->listen_fd, &ev) < 0) {
-		log_error("cannot watch the listening socket", "err", strerror(errno));
-		goto out;
-	}
-	ev.events = EPOLLIN;
-	ev.data.fd = w->stop_fd;
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, w->stop_fd, &ev) < 0) {
-		log_error("cannot watch the stop event", "err", strerror(errno));
-		goto out;
-	}
-	while (!stop) {
-		n = epoll_wait(ep, got, 2, -1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			log_error("epoll_wait failed", "err", strerror(errno));
-			break;
-		}
-		for (i = 0; i < n; i++)
-			if (got[i].data.fd == w->stop_fd)
-				stop = 1;
-		if (stop)
-			break;
-		/* Another worker may have taken the connection: then EAGAIN. */
+	while (!atomic_load(w->stopping)) {
+		/* Fails every API_ACCEPT_WAKE_MS without a connection: EAGAIN. */
 		if (FCGX_Accept_r(&fr) < 0)
 			continue;
 		api_serve(w, &fr);
 		FCGX_Finish_r(&fr);
 	}
-out:
-	close(ep);
+	api_snapshot_unref(w->ctx.snap);
+	w->ctx.snap = NULL;
 	return NULL;
 }
 
@@ -342,11 +332,14 @@ api_server_run(const struct api_config *cfg, int listen_fd, int threads,
 	struct timespec deadline;
 	sigset_t set;
 	char err[512];
+	struct timeval wake = { 0, API_ACCEPT_WAKE_MS * 1000 };
+	atomic_int stopping;
 	uint64_t one = 1;
 	int i, sig, stop_fd = -1, status = 1, cleanup_started = 0, stuck = 0, flags;
 	int64_t started = util_now_ms();
 
 	memset(&cleanup, 0, sizeof(cleanup));
+	atomic_init(&stopping, 0);
 	/*
 	 * Block the stop signals (and SIGUSR1, which libfcgi would take as a
 	 * stop flag) before any thread exists, so every thread inherits it.
@@ -362,9 +355,14 @@ api_server_run(const struct api_config *cfg, int listen_fd, int threads,
 		log_error("cannot initialise libfcgi");
 		goto out;
 	}
+	/*
+	 * Workers block in accept() (one is woken per connection), but never
+	 * for longer than API_ACCEPT_WAKE_MS, so they see a stop in time.
+	 */
 	flags = fcntl(listen_fd, F_GETFL);
-	if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-		log_error("cannot make the listening socket non-blocking", "err", strerror(errno));
+	if (flags < 0 || fcntl(listen_fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ||
+	    setsockopt(listen_fd, SOL_SOCKET, SO_RCVTIMEO, &wake, sizeof(wake)) < 0) {
+		log_error("cannot set up the listening socket", "err", strerror(errno));
 		goto out;
 	}
 	if ((stop_fd = eventfd(0, EFD_CLOEXEC)) < 0) {
@@ -375,7 +373,7 @@ api_server_run(const struct api_config *cfg, int listen_fd, int threads,
 		struct api_worker *w = &workers[i];
 
 		w->listen_fd = listen_fd;
-		w->stop_fd = stop_fd;
+		w->stopping = &stopping;
 		w->ctx.cfg = cfg;
 		w->ctx.cache = cache;
 		w->ctx.auth = auth;
@@ -415,6 +413,7 @@ api_server_run(const struct api_config *cfg, int listen_fd, int threads,
 	log_info("stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	status = 0;
 stop:
+	atomic_store(&stopping, 1);
 	if (write(stop_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
 		log_error("cannot signal the stop event", "err", strerror(errno));
 	/* In-flight requests get until the deadline, then are abandoned. */

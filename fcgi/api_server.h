@@ -12,16 +12,20 @@
  * api_server_run() serves until SIGTERM or SIGINT.  libfcgi has no usable
  * stop of its own (FCGX_Init() installs a SIGTERM/SIGUSR1 handler that only
  * sets a flag, which a thread blocked in accept() never sees, so the
- * process ignores SIGTERM), so the server does not let libfcgi block: the listening
- * socket is non-blocking, each worker waits in epoll (EPOLLEXCLUSIVE, so a
- * connection wakes one worker) on it and on a stop eventfd, and only calls
- * FCGX_Accept_r() when a connection is there.  SIGTERM and SIGINT are
- * blocked in every thread and taken by sigwait() in the calling thread,
- * which raises the eventfd; idle workers return at once, busy ones after
- * their request is answered.  Whatever is still running after
- * API_STOP_GRACE_MS is abandoned and the process exits, so a stop never
- * takes more than about 2 s.  No signal is ever delivered to a worker, so
- * no read or write of a request is ever interrupted.
+ * process ignores SIGTERM).  Here SIGTERM and SIGINT are blocked in every
+ * thread and taken by sigwait() in the calling thread, which sets a stop
+ * flag; the listening socket has a receive timeout, so a worker blocked in
+ * accept() inside FCGX_Accept_r() gets EAGAIN within API_ACCEPT_WAKE_MS,
+ * sees the flag and returns.  A worker that is answering a request
+ * finishes it first.  Whatever still runs API_STOP_GRACE_MS after the
+ * signal is abandoned and the process exits, so a stop never takes more
+ * than 2 s.  No signal is ever delivered to a worker, so no read or write
+ * of a request is ever interrupted, and the listening socket itself is
+ * never shut down (systemd keeps using it for the next start).
+ *
+ * After answering, a worker reads whatever is left of the request body;
+ * with nothing unread the connection can be closed at once instead of
+ * libfcgi's lingering close (shutdown, then wait for nginx to hang up).
  *
  * Each worker owns one store handle and one notifier; the snapshot cache
  * and the auth state are shared.  Returns the process exit status.

@@ -83,6 +83,7 @@ teardown(void **state)
 	struct fixture *f = *state;
 	char cmd[128];
 
+	api_snapshot_unref(f->ctx.snap);
 	store_close(f->ctx.st);
 	notify_free(f->ctx.notify);
 	api_cache_free(f->ctx.cache);
