@@ -67,8 +67,8 @@ api_box_int(struct api_buf *b, const char *name, int64_t v)
 }
 
 void
-api_box_json(struct api_buf *b, const struct store_box *box, const char *children,
-    size_t childrenlen)
+api_box_json(
+    struct api_buf *b, const struct store_box *box, const char *children, size_t childrenlen)
 {
 	api_box_field(b, "{\"id\":", box->id);
 	api_box_field(b, ",\"session_key\":", box->session_key);
@@ -101,9 +101,9 @@ api_box_json(struct api_buf *b, const struct store_box *box, const char *childre
 }
 
 enum api_box_kind {
-	API_BOX_TEXT,  /* any text up to the limit */
-	API_BOX_ID,    /* "" or [A-Za-z0-9_.:-]{1,128} */
-	API_BOX_KEY,   /* non-empty, no control characters */
+	API_BOX_TEXT, /* any text up to the limit */
+	API_BOX_ID, /* "" or [A-Za-z0-9_.:-]{1,128} */
+	API_BOX_KEY, /* non-empty, no control characters */
 };
 
 static int
@@ -118,8 +118,8 @@ api_box_fail(char *err, size_t errlen, const char *field, const char *what)
  * a bad value.
  */
 static int
-api_box_string(const struct api_jval *body, const char *field, enum api_box_kind kind,
-    size_t max, char **out, char *err, size_t errlen)
+api_box_string(const struct api_jval *body, const char *field, enum api_box_kind kind, size_t max,
+    char **out, char *err, size_t errlen)
 {
 	const struct api_jval *v = api_json_get(body, field);
 	size_t i;
@@ -151,8 +151,8 @@ api_box_string(const struct api_jval *body, const char *field, enum api_box_kind
 
 /* A whole number >= 0: 1 when present, 0 absent, -1 bad. */
 static int
-api_box_count(const struct api_jval *body, const char *field, int64_t *out, char *err,
-    size_t errlen)
+api_box_count(
+    const struct api_jval *body, const char *field, int64_t *out, char *err, size_t errlen)
 {
 	const struct api_jval *v = api_json_get(body, field);
 
@@ -168,8 +168,7 @@ api_box_count(const struct api_jval *body, const char *field, int64_t *out, char
 
 /* lines: 1 and the stored JSON text of the newest max_lines, 0, -1. */
 static int
-api_box_lines(const struct api_jval *body, long max_lines, char **out, char *err,
-    size_t errlen)
+api_box_lines(const struct api_jval *body, long max_lines, char **out, char *err, size_t errlen)
 {
 	const struct api_jval *v = api_json_get(body, "lines");
 	struct api_buf b = { 0 };
@@ -205,8 +204,8 @@ api_box_status(const struct api_jval *body, char **out, char *err, size_t errlen
 	if (rc == 1 && !api_box_valid_status(*out)) {
 		free(*out);
 		*out = NULL;
-		return api_box_fail(err, errlen, "status",
-		    "expected active, done, error or interrupted");
+		return api_box_fail(
+		    err, errlen, "status", "expected active, done, error or interrupted");
 	}
 	return rc;
 }
@@ -231,8 +230,8 @@ api_box_agent_from_key(const char *key)
 }
 
 int
-api_box_from_post(const struct api_jval *body, long max_lines, struct store_box *out,
-    char *err, size_t errlen)
+api_box_from_post(
+    const struct api_jval *body, long max_lines, struct store_box *out, char *err, size_t errlen)
 {
 	const struct api_jval *v;
 	int rc;
@@ -250,7 +249,7 @@ api_box_from_post(const struct api_jval *body, long max_lines, struct store_box 
 		out->id = xstrndup(v->str, v->len);
 	}
 	if ((rc = api_box_string(body, "session_key", API_BOX_KEY, API_SESSION_KEY_MAX,
-	    &out->session_key, err, errlen)) <= 0) {
+	         &out->session_key, err, errlen)) <= 0) {
 		if (rc == 0)
 			api_box_fail(err, errlen, "session_key", "required");
 		goto fail;
@@ -267,24 +266,25 @@ api_box_from_post(const struct api_jval *body, long max_lines, struct store_box 
 				goto fail;
 			}
 			if (out->id != NULL && strcmp(out->id, v->str) == 0) {
-				api_box_fail(err, errlen, "parent_id", "a box cannot be its own parent");
+				api_box_fail(
+				    err, errlen, "parent_id", "a box cannot be its own parent");
 				goto fail;
 			}
 			out->parent_id = xstrndup(v->str, v->len);
 		}
 	}
-	if (api_box_string(body, "agent_id", API_BOX_ID, API_ID_MAX, &out->agent_id,
-	    err, errlen) < 0 ||
-	    api_box_string(body, "channel_id", API_BOX_ID, API_ID_MAX, &out->channel_id,
-	    err, errlen) < 0 ||
-	    api_box_string(body, "root_id", API_BOX_ID, API_ID_MAX, &out->root_id,
-	    err, errlen) < 0 ||
-	    api_box_string(body, "post_id", API_BOX_ID, API_ID_MAX, &out->post_id,
-	    err, errlen) < 0 ||
-	    api_box_string(body, "bot_user_id", API_BOX_ID, API_ID_MAX, &out->bot_user_id,
-	    err, errlen) < 0 ||
-	    api_box_string(body, "label", API_BOX_TEXT, API_LABEL_MAX, &out->label,
-	    err, errlen) < 0 ||
+	if (api_box_string(body, "agent_id", API_BOX_ID, API_ID_MAX, &out->agent_id, err, errlen) <
+	        0 ||
+	    api_box_string(
+	        body, "channel_id", API_BOX_ID, API_ID_MAX, &out->channel_id, err, errlen) < 0 ||
+	    api_box_string(body, "root_id", API_BOX_ID, API_ID_MAX, &out->root_id, err, errlen) <
+	        0 ||
+	    api_box_string(body, "post_id", API_BOX_ID, API_ID_MAX, &out->post_id, err, errlen) <
+	        0 ||
+	    api_box_string(
+	        body, "bot_user_id", API_BOX_ID, API_ID_MAX, &out->bot_user_id, err, errlen) < 0 ||
+	    api_box_string(body, "label", API_BOX_TEXT, API_LABEL_MAX, &out->label, err, errlen) <
+	        0 ||
 	    api_box_status(body, &out->status, err, errlen) < 0 ||
 	    api_box_lines(body, max_lines, &out->lines, err, errlen) < 0 ||
 	    api_box_count(body, "start_time_ms", &out->start_time_ms, err, errlen) < 0)
@@ -330,8 +330,8 @@ api_box_apply_put(const struct api_jval *body, long max_lines, int64_t now_ms,
 			end = v->integer;
 		} else if (v->type != API_J_NULL) {
 			api_box_fail(err, errlen, "end_time_ms",
-			    v->type == API_J_INT ? "must not be negative" :
-			    "expected an integer or null");
+			    v->type == API_J_INT ? "must not be negative"
+			                         : "expected an integer or null");
 			goto out;
 		}
 	}

@@ -26,12 +26,12 @@
 #include "api_json.h"
 
 #define API_SESSION_KEY_MAX 512 /* bytes */
-#define API_LABEL_MAX 1024      /* bytes, label and model */
-#define API_LINE_MAX 4096       /* bytes per status line */
+#define API_LABEL_MAX 1024 /* bytes, label and model */
+#define API_LINE_MAX 4096 /* bytes per status line */
 
 /* Appends the SessionData of box; children is a JSON array text or NULL. */
-void api_box_json(struct api_buf *b, const struct store_box *box,
-    const char *children, size_t childrenlen);
+void api_box_json(
+    struct api_buf *b, const struct store_box *box, const char *children, size_t childrenlen);
 
 /*
  * Appends lines (a JSON array of strings as stored) as a JSON array;
@@ -47,8 +47,8 @@ int api_box_valid_status(const char *s);
  * handler makes one).  Times are left 0 when absent; the handler sets
  * them.  0, or -1 with a message in err.
  */
-int api_box_from_post(const struct api_jval *body, long max_lines,
-    struct store_box *out, char *err, size_t errlen);
+int api_box_from_post(
+    const struct api_jval *body, long max_lines, struct store_box *out, char *err, size_t errlen);
 
 /*
  * Applies a PUT body to box at now_ms: every given field, last_update_ms,

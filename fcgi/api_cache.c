@@ -24,7 +24,7 @@ struct api_snap_box {
 
 struct api_snap_list {
 	int used;
-	char *status;  /* NULL: any */
+	char *status; /* NULL: any */
 	char *channel; /* NULL: any */
 	char *data;
 	size_t len;
@@ -35,13 +35,13 @@ struct api_snapshot {
 	int64_t revision;
 	struct api_snap_box *boxes; /* start order */
 	size_t n;
-	size_t *by_id;              /* indexes into boxes, sorted by id */
-	pthread_mutex_t lock;       /* guards lists */
+	size_t *by_id; /* indexes into boxes, sorted by id */
+	pthread_mutex_t lock; /* guards lists */
 	struct api_snap_list lists[API_SNAP_LISTS];
 };
 
 struct api_cache {
-	pthread_mutex_t lock;  /* guards cur */
+	pthread_mutex_t lock; /* guards cur */
 	pthread_mutex_t build; /* one builder at a time */
 	struct api_snapshot *cur;
 };
@@ -138,8 +138,9 @@ api_snap_build(struct store_box *list, size_t n, int64_t revision)
 	bd.state = xcalloc(n + 1, 1);
 	fill = xcalloc(n + 1, sizeof(*fill));
 	for (i = 0; i < n; i++) {
-		parent[i] = list[i].parent_id != NULL ?
-		    api_snap_find(list, s->by_id, n, list[i].parent_id) : SIZE_MAX;
+		parent[i] = list[i].parent_id != NULL
+		    ? api_snap_find(list, s->by_id, n, list[i].parent_id)
+		    : SIZE_MAX;
 		if (parent[i] != SIZE_MAX)
 			bd.child_start[parent[i] + 1]++;
 	}
@@ -245,8 +246,8 @@ api_snap_point(struct api_snapshot *s, const char *data, size_t len, struct api_
 }
 
 void
-api_snapshot_list(struct api_snapshot *s, const char *status, const char *channel_id,
-    struct api_resp *resp)
+api_snapshot_list(
+    struct api_snapshot *s, const char *status, const char *channel_id, struct api_resp *resp)
 {
 	struct api_snap_list *slot = NULL;
 	struct api_buf b = { 0 };
@@ -330,8 +331,8 @@ api_snapshot_list_for(struct api_snapshot *s, const char *status, const char *ch
 }
 
 int
-api_snapshot_box(struct api_snapshot *s, const char *id, struct api_resp *resp,
-    const char **channel_id)
+api_snapshot_box(
+    struct api_snapshot *s, const char *id, struct api_resp *resp, const char **channel_id)
 {
 	size_t lo = 0, hi = s->n, mid, i;
 	int c;
@@ -402,8 +403,7 @@ api_cache_remember(struct api_snapshot **mine, struct api_snapshot *s)
 }
 
 int
-api_cache_get(struct api_cache *c, store *st, struct api_snapshot **mine,
-    struct api_snapshot **out)
+api_cache_get(struct api_cache *c, store *st, struct api_snapshot **mine, struct api_snapshot **out)
 {
 	struct store_box *list = NULL;
 	struct api_snapshot *s, *old;

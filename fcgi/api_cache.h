@@ -44,8 +44,8 @@ void api_cache_free(struct api_cache *c);
  * it is replaced.  Release it with api_snapshot_unref() when the worker
  * ends.
  */
-int api_cache_get(struct api_cache *c, store *st, struct api_snapshot **mine,
-    struct api_snapshot **out);
+int api_cache_get(
+    struct api_cache *c, store *st, struct api_snapshot **mine, struct api_snapshot **out);
 
 int64_t api_snapshot_revision(const struct api_snapshot *s);
 void api_snapshot_ref(struct api_snapshot *s);
@@ -55,8 +55,8 @@ void api_snapshot_unref(struct api_snapshot *s);
  * Points resp's body at the JSON array of top-level boxes that match
  * status and channel_id (NULL matches any), taking a reference on s.
  */
-void api_snapshot_list(struct api_snapshot *s, const char *status,
-    const char *channel_id, struct api_resp *resp);
+void api_snapshot_list(
+    struct api_snapshot *s, const char *status, const char *channel_id, struct api_resp *resp);
 
 /*
  * Writes into resp's body the top-level boxes that match status and
@@ -65,16 +65,15 @@ void api_snapshot_list(struct api_snapshot *s, const char *status,
  * any lock held, once per run of boxes in the same channel (the caller
  * caches its answers).
  */
-void api_snapshot_list_for(struct api_snapshot *s, const char *status,
-    const char *channel_id, int (*may)(void *arg, const char *channel), void *arg,
-    struct api_resp *resp);
+void api_snapshot_list_for(struct api_snapshot *s, const char *status, const char *channel_id,
+    int (*may)(void *arg, const char *channel), void *arg, struct api_resp *resp);
 
 /*
  * Points resp's body at the SessionData of box id (any depth) with its
  * children; 0, or -1 when the snapshot has no such box.  *channel_id (may
  * be NULL) gets the box's channel, valid while s is referenced.
  */
-int api_snapshot_box(struct api_snapshot *s, const char *id, struct api_resp *resp,
-    const char **channel_id);
+int api_snapshot_box(
+    struct api_snapshot *s, const char *id, struct api_resp *resp, const char **channel_id);
 
 #endif

@@ -28,8 +28,8 @@ api_cleanup_once(store *st, struct notify *n, const struct api_config *cfg, int6
 		notify_box(n, rev, changes[i].id, changes[i].channel_id);
 	}
 	if (count > 0)
-		log_info("cleanup", "interrupted", LOG_I64(count - deleted),
-		    "deleted", LOG_I64(deleted), "revision", LOG_I64(rev));
+		log_info("cleanup", "interrupted", LOG_I64(count - deleted), "deleted",
+		    LOG_I64(deleted), "revision", LOG_I64(rev));
 	store_changes_free(changes, count);
 	return STORE_OK;
 }

@@ -27,8 +27,7 @@ struct api_cleanup {
 };
 
 /* One cleanup pass at now_ms; returns a STORE_ code. */
-int api_cleanup_once(store *st, struct notify *n, const struct api_config *cfg,
-    int64_t now_ms);
+int api_cleanup_once(store *st, struct notify *n, const struct api_config *cfg, int64_t now_ms);
 
 /* Starts the thread; c->cfg, st, notify and stop_fd are set by the caller. */
 int api_cleanup_start(struct api_cleanup *c);

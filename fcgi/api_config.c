@@ -21,27 +21,28 @@ api_config_load(struct api_config *cfg, char *err, size_t errlen)
 		return -1;
 	/* A Mattermost host's readers log in with Mattermost by default. */
 	if (cfg_choice("READ_AUTH", NULL, api_read_auth_names,
-	    mm.url != NULL ? API_READ_AUTH_MATTERMOST : API_READ_AUTH_SECRET, &mode,
-	    err, errlen) < 0)
+	        mm.url != NULL ? API_READ_AUTH_MATTERMOST : API_READ_AUTH_SECRET, &mode, err,
+	        errlen) < 0)
 		return -1;
 	cfg->read_auth = (enum api_read_auth)mode;
 	if (cfg->read_auth == API_READ_AUTH_MATTERMOST && mm.url == NULL) {
 		snprintf(err, errlen, "READ_AUTH: mattermost needs MM_URL");
 		return -1;
 	}
-	if (cfg_long("MAX_ACTIVE_SESSIONS", NULL, 20, 1, 100000, &cfg->max_active, err,
-	    errlen) < 0 ||
+	if (cfg_long("MAX_ACTIVE_SESSIONS", NULL, 20, 1, 100000, &cfg->max_active, err, errlen) <
+	        0 ||
 	    cfg_long("MAX_STATUS_LINES", NULL, 15, 1, 1000, &cfg->max_lines, err, errlen) < 0 ||
 	    cfg_long("STALE_AFTER_S", NULL, 1800, 1, 365L * 86400, &cfg->stale_after_s, err,
-	    errlen) < 0 ||
+	        errlen) < 0 ||
 	    cfg_long("DELETE_AFTER_S", NULL, 3600, 1, 365L * 86400, &cfg->delete_after_s, err,
-	    errlen) < 0 ||
+	        errlen) < 0 ||
 	    cfg_long("CLEANUP_INTERVAL_S", NULL, 60, 1, 86400, &cfg->cleanup_interval_s, err,
-	    errlen) < 0)
+	        errlen) < 0)
 		return -1;
 	if (cfg->publish_url != NULL && strncmp(cfg->publish_url, "http://", 7) != 0 &&
 	    strncmp(cfg->publish_url, "https://", 8) != 0) {
-		snprintf(err, errlen, "PUBLISH_URL: expected an http:// or https:// URL, got \"%s\"",
+		snprintf(err, errlen,
+		    "PUBLISH_URL: expected an http:// or https:// URL, got \"%s\"",
 		    cfg->publish_url);
 		return -1;
 	}

@@ -71,7 +71,8 @@ api_read_json(const struct api_req *req, struct api_resp *resp, struct api_jval 
 	}
 	buf = xmalloc(len + 1);
 	while (got < len) {
-		n = req->read_body != NULL ? req->read_body(req->read_arg, buf + got, len - got) : 0;
+		n = req->read_body != NULL ? req->read_body(req->read_arg, buf + got, len - got)
+		                           : 0;
 		if (n <= 0)
 			break;
 		got += (size_t)n;
@@ -97,8 +98,7 @@ out:
 
 /* Answers with box and its children as the newest snapshot has them. */
 static void
-api_answer_box(struct api_ctx *ctx, struct api_resp *resp, int status,
-    const struct store_box *box)
+api_answer_box(struct api_ctx *ctx, struct api_resp *resp, int status, const struct store_box *box)
 {
 	struct api_snapshot *snap = NULL;
 
@@ -145,7 +145,8 @@ api_health(struct api_ctx *ctx, struct api_resp *resp)
 	api_buf_puts(b, resp->status == 200 ? "{\"status\":\"ok\"" : "{\"status\":\"degraded\"");
 	api_buf_puts(b, ",\"version\":");
 	api_json_cstr(b, LS_VERSION);
-	api_buf_puts(b, db_ok ? ",\"db\":{\"ok\":true,\"path\":" : ",\"db\":{\"ok\":false,\"path\":");
+	api_buf_puts(
+	    b, db_ok ? ",\"db\":{\"ok\":true,\"path\":" : ",\"db\":{\"ok\":false,\"path\":");
 	api_json_cstr(b, store_path(ctx->st));
 	api_buf_puts(b, ",\"schema_version\":");
 	api_buf_i64(b, schema < 0 ? 0 : schema);
@@ -198,8 +199,8 @@ api_list(struct api_ctx *ctx, const struct api_principal *who, const struct api_
 		return;
 	}
 	has_channel = api_http_query(req->query, "channel_id", channel, sizeof(channel));
-	if (has_channel < 0 || (has_channel == 1 && channel[0] != '\0' &&
-	    !util_valid_id(channel))) {
+	if (has_channel < 0 ||
+	    (has_channel == 1 && channel[0] != '\0' && !util_valid_id(channel))) {
 		api_resp_error(resp, 400, "channel_id: invalid id");
 		return;
 	}
@@ -217,15 +218,15 @@ api_list(struct api_ctx *ctx, const struct api_principal *who, const struct api_
 			    has_channel == 1 && channel[0] != '\0' ? channel : NULL, resp);
 		else /* a Mattermost reader: only the channels they belong to */
 			api_snapshot_list_for(snap, has_status == 1 ? status : NULL,
-			    has_channel == 1 && channel[0] != '\0' ? channel : NULL,
-			    api_may_read, &may, resp);
+			    has_channel == 1 && channel[0] != '\0' ? channel : NULL, api_may_read,
+			    &may, resp);
 	}
 	api_snapshot_unref(snap);
 }
 
 static void
-api_get_one(struct api_ctx *ctx, const struct api_principal *who, const char *id,
-    struct api_resp *resp)
+api_get_one(
+    struct api_ctx *ctx, const struct api_principal *who, const char *id, struct api_resp *resp)
 {
 	struct api_snapshot *snap = NULL;
 	const char *channel = NULL;
@@ -262,10 +263,10 @@ api_create_post(struct api_ctx *ctx, struct store_box *box)
 	if (mm == NULL || box->parent_id != NULL || box->channel_id == NULL ||
 	    box->channel_id[0] == '\0' || (box->post_id != NULL && box->post_id[0] != '\0'))
 		return;
-	msg = xasprintf("> [ACTIVE] %s", box->agent_id != NULL && box->agent_id[0] != '\0' ?
-	    box->agent_id : "agent");
-	rc = mm_create_livestatus_post(mm, box->channel_id, box->root_id, box->id, msg,
-	    &post_id, err, sizeof(err));
+	msg = xasprintf("> [ACTIVE] %s",
+	    box->agent_id != NULL && box->agent_id[0] != '\0' ? box->agent_id : "agent");
+	rc = mm_create_livestatus_post(
+	    mm, box->channel_id, box->root_id, box->id, msg, &post_id, err, sizeof(err));
 	free(msg);
 	if (rc != 0) {
 		log_warn("cannot create the mattermost post", "id", box->id, "err", err);
@@ -371,8 +372,7 @@ out:
 }
 
 static void
-api_update(struct api_ctx *ctx, const struct api_req *req, const char *id,
-    struct api_resp *resp)
+api_update(struct api_ctx *ctx, const struct api_req *req, const char *id, struct api_resp *resp)
 {
 	struct api_jval *body = NULL;
 	struct store_box box;
@@ -392,8 +392,8 @@ api_update(struct api_ctx *ctx, const struct api_req *req, const char *id,
 	}
 	if (rc != STORE_OK)
 		goto store_failed;
-	if (api_box_apply_put(body, ctx->cfg->max_lines, util_now_ms(), &box, err,
-	    sizeof(err)) < 0) {
+	if (api_box_apply_put(body, ctx->cfg->max_lines, util_now_ms(), &box, err, sizeof(err)) <
+	    0) {
 		api_resp_error(resp, 400, err);
 		goto out;
 	}
@@ -429,8 +429,7 @@ api_delete(struct api_ctx *ctx, const char *id, struct api_resp *resp)
 		api_resp_error(resp, 404, API_MSG_NOT_FOUND);
 		goto out;
 	}
-	if (rc != STORE_OK ||
-	    (rc = store_box_delete(ctx->st, id)) != STORE_OK ||
+	if (rc != STORE_OK || (rc = store_box_delete(ctx->st, id)) != STORE_OK ||
 	    (rc = store_revision(ctx->st, &rev)) != STORE_OK ||
 	    (rc = store_commit(ctx->st)) != STORE_OK)
 		goto store_failed;

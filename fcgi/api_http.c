@@ -178,8 +178,8 @@ api_http_query(const char *query, const char *name, char *out, size_t outlen)
 				if (outlen == 0)
 					return -1;
 				out[0] = '\0';
-			} else if (api_http_unescape(eq + 1, plen - (size_t)(eq + 1 - p), out,
-			    outlen) < 0) {
+			} else if (api_http_unescape(
+			               eq + 1, plen - (size_t)(eq + 1 - p), out, outlen) < 0) {
 				return -1;
 			}
 		}
@@ -194,21 +194,36 @@ const char *
 api_http_reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 304: return "Not Modified";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 411: return "Length Required";
-	case 413: return "Content Too Large";
-	case 415: return "Unsupported Media Type";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 204:
+		return "No Content";
+	case 304:
+		return "Not Modified";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 411:
+		return "Length Required";
+	case 413:
+		return "Content Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 429:
+		return "Too Many Requests";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
 	}
 	return "Unknown";
 }

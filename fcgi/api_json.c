@@ -27,8 +27,7 @@ static int
 jp_fail(struct jp *jp, const char *what)
 {
 	if (jp->err[0] == '\0')
-		snprintf(jp->err, jp->errlen, "%s at byte %zu", what,
-		    (size_t)(jp->p - jp->start));
+		snprintf(jp->err, jp->errlen, "%s at byte %zu", what, (size_t)(jp->p - jp->start));
 	return -1;
 }
 
@@ -121,14 +120,26 @@ jp_escape(struct jp *jp)
 		return jp_fail(jp, "unexpected end of input");
 	c = *jp->p++;
 	switch (c) {
-	case '"': case '\\': case '/':
+	case '"':
+	case '\\':
+	case '/':
 		api_buf_put(&jp->scratch, &c, 1);
 		return 0;
-	case 'b': api_buf_put(&jp->scratch, "\b", 1); return 0;
-	case 'f': api_buf_put(&jp->scratch, "\f", 1); return 0;
-	case 'n': api_buf_put(&jp->scratch, "\n", 1); return 0;
-	case 'r': api_buf_put(&jp->scratch, "\r", 1); return 0;
-	case 't': api_buf_put(&jp->scratch, "\t", 1); return 0;
+	case 'b':
+		api_buf_put(&jp->scratch, "\b", 1);
+		return 0;
+	case 'f':
+		api_buf_put(&jp->scratch, "\f", 1);
+		return 0;
+	case 'n':
+		api_buf_put(&jp->scratch, "\n", 1);
+		return 0;
+	case 'r':
+		api_buf_put(&jp->scratch, "\r", 1);
+		return 0;
+	case 't':
+		api_buf_put(&jp->scratch, "\t", 1);
+		return 0;
 	case 'u':
 		break;
 	default:
@@ -174,8 +185,8 @@ jp_string(struct jp *jp, char **out, size_t *outlen)
 	jp->scratch.len = 0;
 	for (;;) {
 		run = jp->p;
-		while (jp->p < jp->end && *jp->p >= 0x20 && *jp->p < 0x80 &&
-		    *jp->p != '"' && *jp->p != '\\')
+		while (jp->p < jp->end && *jp->p >= 0x20 && *jp->p < 0x80 && *jp->p != '"' &&
+		    *jp->p != '\\')
 			jp->p++;
 		api_buf_put(&jp->scratch, run, (size_t)(jp->p - run));
 		if (jp->p >= jp->end)
@@ -336,8 +347,8 @@ jp_object(struct jp *jp, struct api_jval *v)
 		v->nmembers++;
 		jp_ws(jp);
 		if (jp->p >= jp->end || *jp->p != ':')
-			return jp_fail(jp, jp->p >= jp->end ? "unexpected end of input" :
-			    "expected ':'");
+			return jp_fail(
+			    jp, jp->p >= jp->end ? "unexpected end of input" : "expected ':'");
 		jp->p++;
 		if (jp_value(jp, &m->val) < 0)
 			return -1;
@@ -439,8 +450,7 @@ jp_value(struct jp *jp, struct api_jval **out)
 }
 
 int
-api_json_parse(const char *text, size_t len, struct api_jval **out, char *err,
-    size_t errlen)
+api_json_parse(const char *text, size_t len, struct api_jval **out, char *err, size_t errlen)
 {
 	struct jp jp;
 	struct api_jval *v = NULL;
@@ -505,13 +515,20 @@ const char *
 api_json_type_name(enum api_jtype t)
 {
 	switch (t) {
-	case API_J_NULL: return "null";
-	case API_J_BOOL: return "boolean";
-	case API_J_INT: return "integer";
-	case API_J_NUMBER: return "number";
-	case API_J_STRING: return "string";
-	case API_J_ARRAY: return "array";
-	case API_J_OBJECT: return "object";
+	case API_J_NULL:
+		return "null";
+	case API_J_BOOL:
+		return "boolean";
+	case API_J_INT:
+		return "integer";
+	case API_J_NUMBER:
+		return "number";
+	case API_J_STRING:
+		return "string";
+	case API_J_ARRAY:
+		return "array";
+	case API_J_OBJECT:
+		return "object";
 	}
 	return "unknown";
 }
@@ -590,11 +607,21 @@ api_json_str(struct api_buf *b, const char *s, size_t len)
 			api_buf_put(b, esc, 2);
 		} else if (*p < 0x20) {
 			switch (*p) {
-			case '\n': api_buf_put(b, "\\n", 2); break;
-			case '\r': api_buf_put(b, "\\r", 2); break;
-			case '\t': api_buf_put(b, "\\t", 2); break;
-			case '\b': api_buf_put(b, "\\b", 2); break;
-			case '\f': api_buf_put(b, "\\f", 2); break;
+			case '\n':
+				api_buf_put(b, "\\n", 2);
+				break;
+			case '\r':
+				api_buf_put(b, "\\r", 2);
+				break;
+			case '\t':
+				api_buf_put(b, "\\t", 2);
+				break;
+			case '\b':
+				api_buf_put(b, "\\b", 2);
+				break;
+			case '\f':
+				api_buf_put(b, "\\f", 2);
+				break;
 			default:
 				memcpy(esc, "\\u00", 4);
 				esc[4] = hex[*p >> 4];

@@ -51,18 +51,17 @@ struct api_jmember {
 
 struct api_jval {
 	enum api_jtype type;
-	int boolean;                  /* API_J_BOOL */
-	int64_t integer;              /* API_J_INT */
-	char *str;                    /* API_J_STRING */
+	int boolean; /* API_J_BOOL */
+	int64_t integer; /* API_J_INT */
+	char *str; /* API_J_STRING */
 	size_t len;
-	struct api_jval **items;      /* API_J_ARRAY */
+	struct api_jval **items; /* API_J_ARRAY */
 	size_t nitems;
-	struct api_jmember *members;  /* API_J_OBJECT, in document order */
+	struct api_jmember *members; /* API_J_OBJECT, in document order */
 	size_t nmembers;
 };
 
-int api_json_parse(const char *text, size_t len, struct api_jval **out, char *err,
-    size_t errlen);
+int api_json_parse(const char *text, size_t len, struct api_jval **out, char *err, size_t errlen);
 void api_json_free(struct api_jval *v);
 
 /* The member called key of an object, or NULL (also when v is no object). */

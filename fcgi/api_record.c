@@ -73,8 +73,7 @@ api_rw_record(struct api_rw *w, int type, const void *content, size_t len)
 	unsigned char *h;
 	size_t pad = (8 - len % 8) % 8;
 
-	if ((w->niov + 3 > API_RECORD_IOV || w->nhdr == API_RECORD_IOV) &&
-	    api_rw_flush(w) < 0)
+	if ((w->niov + 3 > API_RECORD_IOV || w->nhdr == API_RECORD_IOV) && api_rw_flush(w) < 0)
 		return -1;
 	h = w->hdrs[w->nhdr++];
 	h[0] = FCGI_VERSION_1;
@@ -107,8 +106,8 @@ api_rw_stream(struct api_rw *w, const char *p, size_t len)
 }
 
 int
-api_record_respond(int fd, int request_id, const char *head, size_t headlen,
-    const char *body, size_t bodylen)
+api_record_respond(
+    int fd, int request_id, const char *head, size_t headlen, const char *body, size_t bodylen)
 {
 	static const unsigned char end_body[8] = { 0, 0, 0, 0, FCGI_REQUEST_COMPLETE, 0, 0, 0 };
 	struct api_rw w;
@@ -116,8 +115,7 @@ api_record_respond(int fd, int request_id, const char *head, size_t headlen,
 	memset(&w, 0, sizeof(w));
 	w.fd = fd;
 	w.request_id = request_id;
-	if (api_rw_stream(&w, head, headlen) < 0 ||
-	    api_rw_stream(&w, body, bodylen) < 0 ||
+	if (api_rw_stream(&w, head, headlen) < 0 || api_rw_stream(&w, body, bodylen) < 0 ||
 	    api_rw_record(&w, FCGI_STDOUT, NULL, 0) < 0 ||
 	    api_rw_record(&w, FCGI_END_REQUEST, end_body, sizeof(end_body)) < 0)
 		return -1;

@@ -22,7 +22,7 @@
 
 #define API_RECORD_IOV 64
 
-int api_record_respond(int fd, int request_id, const char *head, size_t headlen,
-    const char *body, size_t bodylen);
+int api_record_respond(
+    int fd, int request_id, const char *head, size_t headlen, const char *body, size_t bodylen);
 
 #endif

@@ -172,7 +172,8 @@ api_listen_inherited(char *err, size_t errlen)
 	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) < 0 || !accepting) {
 		snprintf(err, errlen,
 		    "fd %d is not a listening socket: pass --listen, or start me from "
-		    "systemd socket activation or spawn-fcgi", fd);
+		    "systemd socket activation or spawn-fcgi",
+		    fd);
 		return -1;
 	}
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -276,11 +277,11 @@ api_serve(struct api_worker *w, FCGX_Request *fr)
 	metrics_count_request(metrics_route(req.path), resp.status);
 	api_fcgi_respond(fr, &resp, req.method != NULL && strcmp(req.method, "HEAD") == 0);
 	if (resp.status >= 500)
-		log_warn("request failed", "method", req.method, "path", req.path,
-		    "status", LOG_I64(resp.status));
+		log_warn("request failed", "method", req.method, "path", req.path, "status",
+		    LOG_I64(resp.status));
 	else
-		log_debug("request", "method", req.method, "path", req.path,
-		    "status", LOG_I64(resp.status));
+		log_debug("request", "method", req.method, "path", req.path, "status",
+		    LOG_I64(resp.status));
 	api_resp_free(&resp);
 	/* detached makes FCGX_Finish_r() close without libfcgi's lingering wait. */
 	if (api_fcgi_drain(fr->in))
@@ -322,8 +323,7 @@ api_deadline(struct timespec *ts, long ms)
 }
 
 int
-api_server_run(const struct api_config *cfg, int listen_fd, int threads,
-    const char *unix_path)
+api_server_run(const struct api_config *cfg, int listen_fd, int threads, const char *unix_path)
 {
 	struct api_worker *workers = xcalloc((size_t)threads, sizeof(*workers));
 	struct api_cleanup cleanup;
@@ -404,8 +404,8 @@ api_server_run(const struct api_config *cfg, int listen_fd, int threads,
 		workers[i].started = 1;
 	}
 	log_info("livestatus-fcgi started", "version", LS_VERSION, "threads", LOG_I64(threads),
-	    "db", cfg->db_path, "read_auth", api_read_auth_names[cfg->read_auth],
-	    "publish", cfg->publish_url != NULL ? cfg->publish_url : "");
+	    "db", cfg->db_path, "read_auth", api_read_auth_names[cfg->read_auth], "publish",
+	    cfg->publish_url != NULL ? cfg->publish_url : "");
 	do {
 		if (sigwait(&set, &sig) != 0)
 			sig = SIGTERM;

@@ -44,7 +44,6 @@ int api_listen_tcp(const char *hostport, char *err, size_t errlen);
 int api_listen_inherited(char *err, size_t errlen);
 
 /* unix_path: the socket file to remove at exit, or NULL. */
-int api_server_run(const struct api_config *cfg, int listen_fd, int threads,
-    const char *unix_path);
+int api_server_run(const struct api_config *cfg, int listen_fd, int threads, const char *unix_path);
 
 #endif

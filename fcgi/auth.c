@@ -89,8 +89,7 @@ api_auth_writer(struct api_auth *a, const struct api_req *req)
  * else the MMAUTHTOKEN cookie.  Never a Mattermost-User-Id header.
  */
 static enum api_auth_result
-api_auth_mattermost(struct api_auth *a, const struct api_req *req,
-    struct api_principal *who)
+api_auth_mattermost(struct api_auth *a, const struct api_req *req, struct api_principal *who)
 {
 	const char *tok;
 	size_t len = 0;
@@ -137,13 +136,13 @@ api_auth_mm(struct api_auth *a)
 }
 
 int
-api_auth_may_read_channel(struct api_auth *a, const struct api_principal *who,
-    const char *channel_id)
+api_auth_may_read_channel(
+    struct api_auth *a, const struct api_principal *who, const char *channel_id)
 {
 	if (who->all_channels)
 		return 1;
 	if (a->mm == NULL || who->mm_token == NULL || channel_id == NULL)
 		return 0;
-	return mm_auth_member(a->mm, who->mm_token, who->mm_token_len, who->mm_user,
-	    channel_id) == MM_AUTH_OK;
+	return mm_auth_member(a->mm, who->mm_token, who->mm_token_len, who->mm_user, channel_id) ==
+	    MM_AUTH_OK;
 }

@@ -40,13 +40,13 @@ extern const char *const api_read_auth_names[];
 enum api_auth_result {
 	API_AUTH_OK = 0,
 	API_AUTH_UNAUTHORIZED = 401, /* no valid credentials */
-	API_AUTH_FORBIDDEN = 403,    /* valid, but not allowed */
-	API_AUTH_UNAVAILABLE = 503,  /* Mattermost cannot say who it is */
+	API_AUTH_FORBIDDEN = 403, /* valid, but not allowed */
+	API_AUTH_UNAVAILABLE = 503, /* Mattermost cannot say who it is */
 };
 
 /* Who a request is, once authenticated. */
 struct api_principal {
-	int writer;       /* presented the shared secret */
+	int writer; /* presented the shared secret */
 	int all_channels; /* may read every channel's boxes */
 	/* A Mattermost reader: the user, and the token (points into the request). */
 	char mm_user[MM_AUTH_ID_MAX + 1];
@@ -64,16 +64,16 @@ struct api_auth;
 struct api_auth *api_auth_new(const char *secret, enum api_read_auth mode);
 void api_auth_free(struct api_auth *a);
 
-enum api_auth_result api_auth_reader(struct api_auth *a, const struct api_req *req,
-    struct api_principal *who);
+enum api_auth_result
+api_auth_reader(struct api_auth *a, const struct api_req *req, struct api_principal *who);
 enum api_auth_result api_auth_writer(struct api_auth *a, const struct api_req *req);
 
 /* The Mattermost side (for posts), or NULL when MM_URL is unset. */
 struct mm_auth *api_auth_mm(struct api_auth *a);
 
 /* 1 when who may see boxes of channel_id. */
-int api_auth_may_read_channel(struct api_auth *a, const struct api_principal *who,
-    const char *channel_id);
+int api_auth_may_read_channel(
+    struct api_auth *a, const struct api_principal *who, const char *channel_id);
 
 /*
  * The token of an "Authorization: Bearer <token>" value (scheme in any

@@ -32,7 +32,8 @@ usage(FILE *f)
 	    "\n"
 	    "  --listen unix:/path  create the socket /path (mode 0660), replacing a stale one\n"
 	    "  --listen HOST:PORT   listen on TCP, e.g. 127.0.0.1:9000 (loopback only, please)\n"
-	    "                       without --listen: the socket from systemd (LISTEN_FDS) or fd 0\n"
+	    "                       without --listen: the socket from systemd (LISTEN_FDS) or fd "
+	    "0\n"
 	    "  --threads N          worker threads, one SQLite connection each (default %d)\n"
 	    "\n"
 	    "environment:\n"
@@ -72,12 +73,14 @@ main(int argc, char **argv)
 			listen = argv[++i];
 		} else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
 			if (cfg_parse_long(argv[++i], 1, API_THREADS_MAX, &threads) < 0) {
-				fprintf(stderr, "livestatus-fcgi: --threads: expected 1 to %d, got \"%s\"\n",
+				fprintf(stderr,
+				    "livestatus-fcgi: --threads: expected 1 to %d, got \"%s\"\n",
 				    API_THREADS_MAX, argv[i]);
 				return 2;
 			}
 		} else {
-			fprintf(stderr, "livestatus-fcgi: unknown or incomplete option: %s\n", argv[i]);
+			fprintf(
+			    stderr, "livestatus-fcgi: unknown or incomplete option: %s\n", argv[i]);
 			usage(stderr);
 			return 2;
 		}
@@ -88,9 +91,9 @@ main(int argc, char **argv)
 	}
 	log_init("livestatus-fcgi", cfg.log_level);
 	if (cfg.secret == NULL)
-		log_warn(cfg.read_auth == API_READ_AUTH_SECRET ?
-		    "PLUGIN_SECRET is unset: no one can write or read" :
-		    "PLUGIN_SECRET is unset: no one can write");
+		log_warn(cfg.read_auth == API_READ_AUTH_SECRET
+		        ? "PLUGIN_SECRET is unset: no one can write or read"
+		        : "PLUGIN_SECRET is unset: no one can write");
 	if (listen == NULL) {
 		fd = api_listen_inherited(err, sizeof(err));
 	} else if (strncmp(listen, "unix:", 5) == 0) {

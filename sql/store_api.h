@@ -24,8 +24,8 @@ struct store_change {
 	int deleted; /* 1 deleted, 0 marked interrupted */
 };
 
-int store_cleanup_changes(store *st, int64_t now_ms, int64_t stale_ms,
-    int64_t delete_ms, struct store_change **out, size_t *n, int64_t *revision);
+int store_cleanup_changes(store *st, int64_t now_ms, int64_t stale_ms, int64_t delete_ms,
+    struct store_change **out, size_t *n, int64_t *revision);
 void store_changes_free(struct store_change *list, size_t n);
 
 #endif

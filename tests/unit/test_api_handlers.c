@@ -104,8 +104,8 @@ answer_free(struct answer *a)
 
 /* One request; hdr is "If-None-Match" value or NULL. */
 static struct answer
-call(struct fixture *f, const char *method, const char *path, const char *query,
-    const char *auth, const char *body, const char *inm)
+call(struct fixture *f, const char *method, const char *path, const char *query, const char *auth,
+    const char *body, const char *inm)
 {
 	struct api_req req;
 	struct api_resp resp;
@@ -193,8 +193,8 @@ test_auth_texts(void **state)
 	expect_error(&a, 401, API_AUTH_READ_DENIED);
 	a = call(f, "GET", "/api/v1/health", NULL, "Bearer wrong", NULL, NULL);
 	expect_error(&a, 401, API_AUTH_READ_DENIED);
-	a = call(f, "POST", "/api/v1/sessions", NULL, "Bearer s3cre", "{\"session_key\":\"k\"}",
-	    NULL);
+	a = call(
+	    f, "POST", "/api/v1/sessions", NULL, "Bearer s3cre", "{\"session_key\":\"k\"}", NULL);
 	assert_int_equal(a.status, 401);
 	assert_string_equal(api_json_get(a.json, "error")->str, "unauthorized");
 	answer_free(&a);
@@ -270,11 +270,9 @@ test_bad_bodies(void **state)
 	expect_error(&a, 400, "invalid JSON");
 	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH, "{\"session_key\":\"\xff\"}", NULL);
 	expect_error(&a, 400, "not valid UTF-8");
-	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH, "{\"session_key\":\"a\\u0000\"}",
-	    NULL);
+	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH, "{\"session_key\":\"a\\u0000\"}", NULL);
 	expect_error(&a, 400, "\\u0000");
-	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH, "{\"session_key\":\"\\ud800\"}",
-	    NULL);
+	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH, "{\"session_key\":\"\\ud800\"}", NULL);
 	expect_error(&a, 400, "lone surrogate");
 	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH, "{\"session_key\":7}", NULL);
 	expect_error(&a, 400, "session_key: expected a string");
@@ -297,25 +295,29 @@ test_create_list_etag(void **state)
 
 	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH,
 	    "{\"id\":\"p1\",\"session_key\":\"agent:main:x\",\"channel_id\":\"c1\","
-	    "\"lines\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\"]}", NULL);
+	    "\"lines\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\"]}",
+	    NULL);
 	assert_int_equal(a.status, 201);
 	assert_int_equal(api_json_get(a.json, "lines")->nitems, 4);
 	assert_string_equal(api_json_get(a.json, "lines")->items[0]->str, "3");
 	answer_free(&a);
 	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH,
 	    "{\"id\":\"k1\",\"session_key\":\"agent:main:subagent:1\",\"parent_id\":\"p1\","
-	    "\"channel_id\":\"c1\",\"start_time_ms\":2}", NULL);
+	    "\"channel_id\":\"c1\",\"start_time_ms\":2}",
+	    NULL);
 	assert_int_equal(a.status, 201);
 	answer_free(&a);
 	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH,
 	    "{\"id\":\"k2\",\"session_key\":\"agent:main:subagent:2\",\"parent_id\":\"k1\","
-	    "\"channel_id\":\"c1\",\"status\":\"done\"}", NULL);
+	    "\"channel_id\":\"c1\",\"status\":\"done\"}",
+	    NULL);
 	assert_int_equal(a.status, 201);
 	assert_int_equal(api_json_get(a.json, "end_time_ms")->type, API_J_INT);
 	answer_free(&a);
 	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH,
 	    "{\"id\":\"q1\",\"session_key\":\"agent:ops:y\",\"channel_id\":\"c2\","
-	    "\"status\":\"done\"}", NULL);
+	    "\"status\":\"done\"}",
+	    NULL);
 	assert_int_equal(a.status, 201);
 	answer_free(&a);
 
@@ -335,10 +337,11 @@ test_create_list_etag(void **state)
 	kids = api_json_get(top, "children");
 	assert_int_equal(kids->nitems, 1);
 	assert_string_equal(api_json_get(kids->items[0], "id")->str, "k1");
-	assert_int_equal(api_json_get(api_json_get(kids->items[0], "children")->items[0],
-	    "children")->nitems, 0);
-	assert_string_equal(api_json_get(api_json_get(kids->items[0], "children")->items[0],
-	    "id")->str, "k2");
+	assert_int_equal(
+	    api_json_get(api_json_get(kids->items[0], "children")->items[0], "children")->nitems,
+	    0);
+	assert_string_equal(
+	    api_json_get(api_json_get(kids->items[0], "children")->items[0], "id")->str, "k2");
 	assert_true(a.etag[0] == '"');
 	memcpy(etag, a.etag, sizeof(etag));
 
@@ -399,8 +402,8 @@ test_put_rules(void **state)
 	    NULL);
 	assert_int_equal(a.status, 201);
 	answer_free(&a);
-	a = call(f, "PUT", "/api/v1/sessions/b", NULL, AUTH, "{\"status\":\"done\",\"zzz\":1}",
-	    NULL);
+	a = call(
+	    f, "PUT", "/api/v1/sessions/b", NULL, AUTH, "{\"status\":\"done\",\"zzz\":1}", NULL);
 	assert_int_equal(a.status, 200);
 	assert_string_equal(api_json_get(a.json, "status")->str, "done");
 	assert_int_equal(api_json_get(a.json, "end_time_ms")->type, API_J_INT);
@@ -505,16 +508,16 @@ test_cleanup(void **state)
 	    "{\"id\":\"kid\",\"session_key\":\"k2\",\"parent_id\":\"old\"}", NULL);
 	answer_free(&a);
 	/* 61 s later the active boxes are stale: interrupted. */
-	assert_int_equal(api_cleanup_once(f->ctx.st, f->ctx.notify, &f->cfg, now + 61000),
-	    STORE_OK);
+	assert_int_equal(
+	    api_cleanup_once(f->ctx.st, f->ctx.notify, &f->cfg, now + 61000), STORE_OK);
 	a = call(f, "GET", "/api/v1/sessions/old", NULL, AUTH, NULL, NULL);
 	assert_string_equal(api_json_get(a.json, "status")->str, "interrupted");
-	assert_string_equal(api_json_get(api_json_get(a.json, "children")->items[0], "status")->str,
-	    "interrupted");
+	assert_string_equal(
+	    api_json_get(api_json_get(a.json, "children")->items[0], "status")->str, "interrupted");
 	answer_free(&a);
 	/* 2 min after that they are deleted, children too. */
-	assert_int_equal(api_cleanup_once(f->ctx.st, f->ctx.notify, &f->cfg, now + 61000 + 121000),
-	    STORE_OK);
+	assert_int_equal(
+	    api_cleanup_once(f->ctx.st, f->ctx.notify, &f->cfg, now + 61000 + 121000), STORE_OK);
 	a = call(f, "GET", "/api/v1/sessions", NULL, AUTH, NULL, NULL);
 	assert_string_equal(a.body, "[]");
 	answer_free(&a);

@@ -81,8 +81,8 @@ test_query(void **state)
 	assert_int_equal(api_http_query("", "status", out, sizeof(out)), 0);
 	assert_int_equal(api_http_query("status=active", "status", out, sizeof(out)), 1);
 	assert_string_equal(out, "active");
-	assert_int_equal(api_http_query("a=1&channel_id=c%2D1&b", "channel_id", out,
-	    sizeof(out)), 1);
+	assert_int_equal(
+	    api_http_query("a=1&channel_id=c%2D1&b", "channel_id", out, sizeof(out)), 1);
 	assert_string_equal(out, "c-1");
 	assert_int_equal(api_http_query("xstatus=active", "status", out, sizeof(out)), 0);
 	assert_int_equal(api_http_query("status", "status", out, sizeof(out)), 1);
@@ -93,8 +93,7 @@ test_query(void **state)
 	assert_int_equal(api_http_query("status=%4", "status", out, sizeof(out)), -1);
 	assert_int_equal(api_http_query("status=%zz", "status", out, sizeof(out)), -1);
 	assert_int_equal(api_http_query("status=a&status=b", "status", out, sizeof(out)), -1);
-	assert_int_equal(api_http_query("status=0123456789abcdef", "status", out,
-	    sizeof(out)), -1);
+	assert_int_equal(api_http_query("status=0123456789abcdef", "status", out, sizeof(out)), -1);
 }
 
 static void
@@ -106,24 +105,25 @@ test_route(void **state)
 	assert_int_equal(api_http_route("/api/v1/health", id, sizeof(id)), API_R_HEALTH);
 	assert_int_equal(api_http_route("/api/v1/auth", id, sizeof(id)), API_R_AUTH);
 	assert_int_equal(api_http_route("/api/v1/sessions", id, sizeof(id)), API_R_SESSIONS);
-	assert_int_equal(api_http_route("/api/v1/sessions/abc:1.x-y_z", id, sizeof(id)),
-	    API_R_SESSION);
+	assert_int_equal(
+	    api_http_route("/api/v1/sessions/abc:1.x-y_z", id, sizeof(id)), API_R_SESSION);
 	assert_string_equal(id, "abc:1.x-y_z");
 	assert_int_equal(api_http_route(NULL, id, sizeof(id)), API_R_NONE);
 	assert_int_equal(api_http_route("", id, sizeof(id)), API_R_NONE);
 	assert_int_equal(api_http_route("/", id, sizeof(id)), API_R_NONE);
 	assert_int_equal(api_http_route("/api/v1/health/", id, sizeof(id)), API_R_NONE);
 	assert_int_equal(api_http_route("/api/v2/sessions", id, sizeof(id)), API_R_NONE);
-	assert_int_equal(api_http_route("/plugins/com.openclaw.livestatus/api/v1/health", id,
-	    sizeof(id)), API_R_NONE);
+	assert_int_equal(
+	    api_http_route("/plugins/com.openclaw.livestatus/api/v1/health", id, sizeof(id)),
+	    API_R_NONE);
 	assert_int_equal(api_http_route("/api/v1/sessions/", id, sizeof(id)), API_R_BAD_ID);
 	assert_int_equal(api_http_route("/api/v1/sessions/a/b", id, sizeof(id)), API_R_BAD_ID);
 	assert_int_equal(api_http_route("/api/v1/sessions/..", id, sizeof(id)), API_R_BAD_ID);
 	assert_int_equal(api_http_route("/api/v1/sessions/a..b", id, sizeof(id)), API_R_BAD_ID);
 	assert_int_equal(api_http_route("/api/v1/sessions/a%00", id, sizeof(id)), API_R_BAD_ID);
 	assert_int_equal(api_http_route("/api/v1/sessions/a b", id, sizeof(id)), API_R_BAD_ID);
-	assert_int_equal(api_http_route("/api/v1/sessions/x' OR '1'='1", id, sizeof(id)),
-	    API_R_BAD_ID);
+	assert_int_equal(
+	    api_http_route("/api/v1/sessions/x' OR '1'='1", id, sizeof(id)), API_R_BAD_ID);
 	memset(long_id, 'a', 128);
 	snprintf(long_id, sizeof(long_id), "/api/v1/sessions/%0128d", 0);
 	assert_int_equal(api_http_route(long_id, id, sizeof(id)), API_R_SESSION);
@@ -191,10 +191,17 @@ test_auth_secret_mode(void **state)
 	struct api_principal who;
 	struct api_req r;
 	static const char *const near[] = {
-		"Bearer test-secreT", "Bearer test-secre", "Bearer test-secrets",
-		"Bearer  test-secret x", "Bearer TEST-SECRET", "Bearer test_secret",
-		"Basic test-secret", "test-secret", "Bearer test-secret\t\x01",
-		"Bearer est-secret", NULL,
+		"Bearer test-secreT",
+		"Bearer test-secre",
+		"Bearer test-secrets",
+		"Bearer  test-secret x",
+		"Bearer TEST-SECRET",
+		"Bearer test_secret",
+		"Basic test-secret",
+		"test-secret",
+		"Bearer test-secret\t\x01",
+		"Bearer est-secret",
+		NULL,
 	};
 	int i;
 
@@ -277,9 +284,9 @@ test_box_from_post(void **state)
 
 	(void)state;
 	v = json("{\"id\":\"b1\",\"session_key\":\"agent:main:mattermost:channel:c1\","
-	    "\"channel_id\":\"c1\",\"root_id\":\"r1\",\"parent_id\":null,\"label\":\"L\","
-	    "\"bot_user_id\":\"bot\",\"lines\":[\"1\",\"2\",\"3\",\"4\"],\"status\":\"done\","
-	    "\"start_time_ms\":1000,\"unknown\":{\"x\":[1]}}");
+	         "\"channel_id\":\"c1\",\"root_id\":\"r1\",\"parent_id\":null,\"label\":\"L\","
+	         "\"bot_user_id\":\"bot\",\"lines\":[\"1\",\"2\",\"3\",\"4\"],\"status\":\"done\","
+	         "\"start_time_ms\":1000,\"unknown\":{\"x\":[1]}}");
 	assert_int_equal(api_box_from_post(v, 3, &b, err, sizeof(err)), 0);
 	assert_string_equal(b.id, "b1");
 	assert_string_equal(b.agent_id, "main");
@@ -322,9 +329,12 @@ test_box_from_post(void **state)
 	post_bad("{\"session_key\":\"k\",\"lines\":[1]}", "lines: expected an array of strings");
 	post_bad("{\"session_key\":\"k\",\"status\":\"running\"}", "status: expected active");
 	post_bad("{\"session_key\":\"k\",\"status\":1}", "status: expected a string");
-	post_bad("{\"session_key\":\"k\",\"start_time_ms\":1.5}", "start_time_ms: expected an integer");
-	post_bad("{\"session_key\":\"k\",\"start_time_ms\":\"1\"}", "start_time_ms: expected an integer");
-	post_bad("{\"session_key\":\"k\",\"start_time_ms\":-1}", "start_time_ms: must not be negative");
+	post_bad(
+	    "{\"session_key\":\"k\",\"start_time_ms\":1.5}", "start_time_ms: expected an integer");
+	post_bad("{\"session_key\":\"k\",\"start_time_ms\":\"1\"}",
+	    "start_time_ms: expected an integer");
+	post_bad(
+	    "{\"session_key\":\"k\",\"start_time_ms\":-1}", "start_time_ms: must not be negative");
 	post_bad("{\"session_key\":\"k\",\"parent_id\":7}", "parent_id: expected a string or null");
 	post_bad("{\"session_key\":\"k\",\"id\":\"p\",\"parent_id\":\"p\"}", "own parent");
 	post_bad("{\"session_key\":\"k\",\"label\":true}", "label: expected a string");

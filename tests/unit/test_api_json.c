@@ -80,7 +80,7 @@ test_parse_numbers(void **state)
 
 	(void)state;
 	v = parse_ok("[0, -0, 9223372036854775807, -9223372036854775808, "
-	    "9223372036854775808, 1.5, 1e3, -2E-2, 12]");
+	             "9223372036854775808, 1.5, 1e3, -2E-2, 12]");
 	assert_int_equal(v->items[0]->type, API_J_INT);
 	assert_int_equal(v->items[1]->type, API_J_INT);
 	assert_int_equal(v->items[2]->type, API_J_INT);
@@ -167,9 +167,9 @@ test_parse_utf8(void **state)
 	(void)state;
 	parse_bad("\"\xff\"", "invalid UTF-8");
 	parse_bad("\"\xc3\"", "invalid UTF-8");
-	parse_bad("\"\xc0\xaf\"", "invalid UTF-8");         /* overlong '/' */
-	parse_bad("\"\xe0\x80\xaf\"", "invalid UTF-8");     /* overlong */
-	parse_bad("\"\xed\xa0\x80\"", "invalid UTF-8");     /* encoded surrogate */
+	parse_bad("\"\xc0\xaf\"", "invalid UTF-8"); /* overlong '/' */
+	parse_bad("\"\xe0\x80\xaf\"", "invalid UTF-8"); /* overlong */
+	parse_bad("\"\xed\xa0\x80\"", "invalid UTF-8"); /* encoded surrogate */
 	parse_bad("\"\xf4\x90\x80\x80\"", "invalid UTF-8"); /* above U+10FFFF */
 	parse_bad("\"\x80\"", "invalid UTF-8");
 }
@@ -183,7 +183,8 @@ test_parse_duplicates_and_depth(void **state)
 	(void)state;
 	parse_bad("{\"a\":1,\"a\":2}", "duplicate key");
 	parse_bad("{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"h\":8,\"i\":9,"
-	    "\"c\":10}", "duplicate key");
+	          "\"c\":10}",
+	    "duplicate key");
 	api_json_free(parse_ok("{\"a\":{\"a\":1},\"b\":{\"a\":2}}"));
 	for (i = 0; i < 40; i++)
 		deep[i] = '[';
@@ -228,8 +229,13 @@ test_write_strings(void **state)
 	assert_string_equal(b.data, "\"q\\\"b\\\\n\\n\\t\\u0001\\u001f\"");
 	b.len = 0;
 	/* Valid UTF-8 passes; invalid bytes become U+FFFD. */
-	api_json_str(&b, "\xc3\xa9\xff" "a\xed\xa0\x80", 7);
-	assert_string_equal(b.data, "\"\xc3\xa9\xef\xbf\xbd" "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
+	api_json_str(&b,
+	    "\xc3\xa9\xff"
+	    "a\xed\xa0\x80",
+	    7);
+	assert_string_equal(b.data,
+	    "\"\xc3\xa9\xef\xbf\xbd"
+	    "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
 	b.len = 0;
 	api_json_cstr(&b, NULL);
 	assert_string_equal(b.data, "null");

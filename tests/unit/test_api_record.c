@@ -83,7 +83,7 @@ roundtrip(size_t headlen, size_t bodylen)
 	stream = malloc(headlen + bodylen + 1);
 	while (off < len) {
 		assert_true(len - off >= 8);
-		assert_int_equal(got[off], 1);                         /* version */
+		assert_int_equal(got[off], 1); /* version */
 		assert_int_equal((got[off + 2] << 8) | got[off + 3], 7); /* request id */
 		clen = (size_t)((got[off + 4] << 8) | got[off + 5]);
 		plen = got[off + 6];
