@@ -278,6 +278,23 @@ store_mm_target(store *st, const char *box_id, char **target)
 }
 
 int
+store_mm_plugin_off(store *st, int64_t *n)
+{
+	static const char sql[] =
+	    "UPDATE mm_posts SET posted_revision = 0 WHERE mode = 'plugin' "
+	    "AND state = 'posted' AND final_sent = 0";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int rc;
+
+	*n = 0;
+	if (s == NULL)
+		return STORE_ERROR;
+	if ((rc = store_step_done(st, s)) == STORE_OK)
+		*n = sqlite3_changes(st->db);
+	return rc;
+}
+
+int
 store_mm_dm_get(store *st, const char *user_id, char **channel_id)
 {
 	static const char sql[] =

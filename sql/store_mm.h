@@ -86,6 +86,13 @@ int store_mm_set_post(store *st, const char *box_id, const char *post_id,
  */
 int store_mm_target(store *st, const char *box_id, char **target);
 
+/*
+ * The plugin was disabled on the server: every plugin post of a box still
+ * running is made due again (posted_revision 0), so that it is edited as
+ * text from now on.  *n gets the count.  In a write transaction.
+ */
+int store_mm_plugin_off(store *st, int64_t *n);
+
 /* The cached direct channel with a user; STORE_NOTFOUND when unknown. */
 int store_mm_dm_get(store *st, const char *user_id, char **channel_id);
 int store_mm_dm_put(store *st, const char *user_id, const char *channel_id);

@@ -299,6 +299,25 @@ mm_pace_prune(struct mm_poster *p, int64_t now)
 
 /* ---- plugin check ----------------------------------------------------- */
 
+/*
+ * Without the plugin, a custom_livestatus post of a running box would
+ * stay as it was made: make those due, to be edited as text.
+ */
+static void
+mm_plugin_gone(struct mm_poster *p)
+{
+	int64_t n = 0;
+
+	if (store_begin(p->st) != STORE_OK || store_mm_plugin_off(p->st, &n) != STORE_OK ||
+	    store_commit(p->st) != STORE_OK) {
+		log_error("cannot mark plugin posts for text edits", "err", store_errmsg(p->st));
+		store_rollback(p->st);
+		return;
+	}
+	if (n > 0)
+		p->again = 1;
+}
+
 /* 0 done (or nothing to do), or MM_STEP_BLOCKED with *at. */
 static enum mm_step
 mm_plugin_check(struct mm_poster *p, int64_t now, int64_t *at)
@@ -341,6 +360,8 @@ mm_plugin_check(struct mm_poster *p, int64_t now, int64_t *at)
 	mode = found ? 1 : 0;
 	if (mode != p->plugin_mode)
 		log_info("mattermost mode", "mode", mode ? "plugin" : "rest");
+	if (mode == 0 && p->plugin_mode == 1)
+		mm_plugin_gone(p);
 	p->plugin_mode = mode;
 	return MM_STEP_DONE;
 }

@@ -189,6 +189,35 @@ class TestModes(MMCase):
         self.assertEqual(post["message"], row["posted_text"])
         self.assert_final_text(post, box)
 
+    def test_plugin_check_follows_the_server(self):
+        # Enabled while the watcher runs: the next box is a plugin post.  Disabled
+        # again: its active post is edited as text from then on.
+        self.start_watcher(MM_PLUGIN_CHECK_S=1, THROTTLE_MS=100)
+        ch = "p1uginchanne10000000000000"
+        sid = "5eb0c5e1-0000-4000-8000-0000000000f0"
+        key = "agent:main:mattermost:channel:%s" % ch
+        name = sid + ".jsonl"
+        self.stub.set_plugin(True)
+        wait_for(lambda: "mode=plugin" in self.log(), 5, what="plugin mode")
+        self.write_sessions({key: {"sessionId": sid, "updatedAt": 1, "sessionFile": name}})
+        self.lock(name)
+        self.append(name, header(sid), assistant(["First."], stop="toolUse"))
+        post = wait_for(lambda: self.posts(), 10, what="the post")[0]
+        self.assertEqual(post["type"], "custom_livestatus")
+        self.append(name, assistant(["Second."], stop="toolUse"))
+        time.sleep(0.5)
+        self.assertEqual(self.posts()[0]["updates"], 0)  # not edited while active
+        self.stub.set_plugin(False)
+        wait_for(lambda: "mode=rest" in self.log(), 5, what="rest mode")
+        self.append(name, assistant(["Third."], stop="toolUse"))
+        wait_for(lambda: "> Third." in self.posts()[0]["message"], 10, what="the text edit")
+        self.append(name, assistant(["Done."], stop="stop"))
+        self.unlock(name)
+        box, row = self.wait_posted(key)
+        self.assertEqual(row["mode"], "rest")
+        self.assertEqual(len(self.posts()), 1)
+        self.assertEqual(self.posts()[0]["message"], row["posted_text"])
+
     def test_plugin_disabled_by_setting(self):
         self.stub.set_plugin(True)
         self.start_watcher(PLUGIN_ENABLED="false")
