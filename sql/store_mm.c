@@ -193,7 +193,8 @@ store_mm_post_put(store *st, const struct store_mm_post *p)
 	static const char sql[] =
 	    "INSERT OR REPLACE INTO mm_posts (box_id, channel_id, root_id, mode, state, "
 	    "pending_post_id, post_id, posted_text, intent_ms, unsure_ms, posted_revision, "
-	    "final_sent, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+	    "final_sent, updated_ms) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 	sqlite3_stmt *s = store_stmt(st, sql);
 
 	if (s == NULL)

@@ -128,7 +128,8 @@ test_control_chars_and_bad_lines(void **state)
 	char *s;
 
 	(void)state;
-	box(&b, "b", NULL, "ops", "active", "[\"two\\nlines\",42,\"tab\\there\"]", 0, STORE_NO_TIME);
+	box(&b, "b", NULL, "ops", "active", "[\"two\\nlines\",42,\"tab\\there\"]", 0,
+	    STORE_NO_TIME);
 	b.agent_id = "";
 	s = mm_render_box(&b, 1, 100);
 	assert_string_equal(s, "> [ACTIVE] ops | 0s\n> two lines\n> tab here");
