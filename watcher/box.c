@@ -673,8 +673,21 @@ box_lock(struct box_model *m, const char *agent_id, const char *key, int present
 void
 box_set_meta(struct box_model *m, const char *key, const struct box_meta *meta)
 {
-	struct box_session *s = box_get(m, key, meta->agent_id);
+	struct box_session *s = box_get(m, key, meta->agent_id), *p = NULL;
+	const char *channel_id = meta->channel_id, *root_id = meta->root_id;
+	const char *parent_key = meta->parent_key;
 	int changed = 0;
+
+	/* A linked sub-agent without a route of its own keeps its parent's. */
+	if (parent_key == NULL || *parent_key == '\0')
+		parent_key = s->parent_key;
+	if (parent_key != NULL && *parent_key != '\0' && strcmp(parent_key, key) != 0 &&
+	    s->run != NULL && s->run->parent_id != NULL)
+		p = box_find(m, parent_key);
+	if (p != NULL && (channel_id == NULL || *channel_id == '\0'))
+		channel_id = p->channel_id;
+	if (p != NULL && (root_id == NULL || *root_id == '\0'))
+		root_id = p->root_id;
 
 #define BOX_META_FIELD(f, v)                                                  \
 	do {                                                                  \
@@ -684,8 +697,8 @@ box_set_meta(struct box_model *m, const char *key, const struct box_meta *meta)
 			changed = 1;                                          \
 		}                                                             \
 	} while (0)
-	BOX_META_FIELD(channel_id, meta->channel_id);
-	BOX_META_FIELD(root_id, meta->root_id);
+	BOX_META_FIELD(channel_id, channel_id);
+	BOX_META_FIELD(root_id, root_id);
 	BOX_META_FIELD(target, meta->target);
 	BOX_META_FIELD(label, meta->label);
 	if (meta->parent_key != NULL && *meta->parent_key != '\0')

@@ -1574,7 +1574,9 @@ ocdb_meta(struct ocdb *o, struct ocdb_agent *a, const struct ocdb_win *w)
 		label = ocdb_jdup(entry, "displayName");
 	sessions_route(w->key, entry, NULL, &chan, &root, &target);
 	ocdb_conversation(a, w->conv, &chan, &root, &target);
-	if (*chan == '\0' && *target == '\0' && o->cfg.default_channel != NULL) {
+	/* A sub-agent shows in its parent's channel, not the default one. */
+	if (*chan == '\0' && *target == '\0' && o->cfg.default_channel != NULL &&
+	    (parent == NULL || *parent == '\0') && strstr(w->key, ":subagent:") == NULL) {
 		free(chan);
 		chan = xstrdup(o->cfg.default_channel);
 	}

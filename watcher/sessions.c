@@ -178,8 +178,10 @@ sessions_load(struct sessions_index *idx, const char *default_channel, char *err
 		if ((s = sessions_str(val, "label")) == NULL || *s == '\0')
 			s = sessions_str(val, "displayName");
 		e->label = xstrdup(s != NULL ? s : "");
-		sessions_route(key, val, default_channel, &e->channel_id, &e->root_id,
-		    &e->target);
+		/* A sub-agent shows in its parent's channel, not the default one. */
+		sessions_route(key, val, *e->parent_key != '\0' ||
+		    strstr(key, ":subagent:") != NULL ? NULL : default_channel,
+		    &e->channel_id, &e->root_id, &e->target);
 		n++;
 	}
 	json_object_put(root);

@@ -19,8 +19,9 @@
  * lastThreadId.  A "user:<id>" target (or a ":direct:<userId>" key) has no
  * channel id yet: it is kept in target for the Mattermost side, which opens
  * the direct-message channel.  A session with neither gets the default
- * channel, or "".  Only Mattermost routes count: a key of another chat
- * surface gives no channel.
+ * channel, or "", except a sub-agent (spawnedBy, or a ":subagent:" key): its
+ * box takes its parent's channel and thread (box.c).  Only Mattermost routes
+ * count: a key of another chat surface gives no channel.
  */
 #ifndef LS_WATCHER_SESSIONS_H
 #define LS_WATCHER_SESSIONS_H
