@@ -199,5 +199,9 @@ tx_parse(struct tx_parser *p, const char *line, size_t len, struct tx_event *ev)
 int
 tx_is_copy(const struct tx_event *ev)
 {
-	return ev->provider != NULL && strcmp(ev->provider, "openclaw") == 0;
+	if (ev->provider != NULL && strcmp(ev->provider, "openclaw") == 0)
+		return 1;
+	/* The gateway's copies are also known by their model, whatever the provider. */
+	return ev->model != NULL && (strcmp(ev->model, "delivery-mirror") == 0 ||
+	    strcmp(ev->model, "gateway-injected") == 0);
 }

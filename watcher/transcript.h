@@ -85,7 +85,10 @@ void tx_parser_free(struct tx_parser *p);
 int tx_parse(struct tx_parser *p, const char *line, size_t len, struct tx_event *ev);
 void tx_event_free(struct tx_event *ev);
 
-/* 1 when an assistant event is a gateway copy (provider "openclaw"). */
+/*
+ * 1 when an assistant event is a gateway copy: provider "openclaw", or model
+ * "delivery-mirror" / "gateway-injected".
+ */
 int tx_is_copy(const struct tx_event *ev);
 
 #endif
