@@ -47,6 +47,7 @@ struct box_session {
 	char **pending; /* tool call ids without a result */
 	size_t npending, cappending;
 	int lock;
+	int run_locked;    /* the lock was held during the current run */
 	int last_tool_use; /* the last assistant line stopped for toolUse */
 	int64_t last_activity_ms;
 	int dirty, box_dirty;
@@ -336,6 +337,7 @@ box_start(struct box_model *m, struct box_session *s, int64_t now)
 	s->run = r;
 	s->last_activity_ms = now;
 	s->last_tool_use = 0;
+	s->run_locked = s->lock;
 	m->started++;
 	box_mark(m, s, 1);
 	if (box_is_sub(s))
@@ -498,11 +500,15 @@ box_pending_remove(struct box_session *s, const char *id)
 	return 0;
 }
 
-/* A run with no lock ends when the agent stopped and nothing is pending. */
+/*
+ * A run whose lock went away ends when nothing is pending any more; a run
+ * with no lock at all when the agent stopped and nothing is pending.
+ */
 static void
 box_check_finished(struct box_model *m, struct box_session *s, int64_t now)
 {
-	if (box_active(s) && !s->lock && s->npending == 0 && !s->last_tool_use)
+	if (box_active(s) && !s->lock && s->npending == 0 &&
+	    (s->run_locked || !s->last_tool_use))
 		box_end(m, s, BOX_DONE, now);
 }
 
@@ -664,7 +670,8 @@ box_lock(struct box_model *m, const char *agent_id, const char *key, int present
 		box_mark(m, s, 0);
 	}
 	if (present) {
-		box_work(m, s, now);
+		if (box_work(m, s, now) != NULL)
+			s->run_locked = 1;
 	} else if (box_active(s) && s->npending == 0) {
 		box_end(m, s, BOX_DONE, now);
 	}
@@ -818,6 +825,7 @@ box_state_json(const struct box_session *s)
 	json_object_object_add(o, "v", json_object_new_int(1));
 	json_object_object_add(o, "lock", json_object_new_boolean(s->lock));
 	json_object_object_add(o, "tool_use", json_object_new_boolean(s->last_tool_use));
+	json_object_object_add(o, "run_locked", json_object_new_boolean(s->run_locked));
 	json_object_object_add(o, "activity_ms", json_object_new_int64(s->last_activity_ms));
 	json_object_object_add(o, "model", json_object_new_string(s->model ? s->model : ""));
 	json_object_object_add(o, "parent_key",
@@ -965,6 +973,7 @@ box_restore(struct box_model *m, const char *key, const char *state,
 	s = box_get(m, key, box != NULL ? box->agent_id : NULL);
 	s->lock = box_json_bool(o, "lock");
 	s->last_tool_use = box_json_bool(o, "tool_use");
+	s->run_locked = box_json_bool(o, "run_locked");
 	s->last_activity_ms = box_json_int(o, "activity_ms");
 	if ((v = box_json_str(o, "model")) != NULL && *v != '\0')
 		box_set_str(&s->model, v);

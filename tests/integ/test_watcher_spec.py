@@ -79,5 +79,43 @@ class SubAgentRoutingDb(WatcherCase):
         self.assertEqual(child["channel_id"], PARENT_CHANNEL)
 
 
+class Lifecycle(WatcherCase):
+    def setUp(self):
+        super().setUp()
+        self.write_sessions(dict([self.session_entry(KEY, "s1")]))
+
+    def test_copy_known_by_model_is_not_work(self):
+        # a delivery-mirror / gateway-injected copy is not work, whatever its provider says
+        self.start_watcher()
+        self.append("s1.jsonl", header("s1"),
+                    assistant(["mirror"], provider="mattermost", model="delivery-mirror",
+                              stop="stop"),
+                    assistant(["injected"], provider="", model="gateway-injected", stop="stop"))
+        self.wait_stat("lines_read", 3)
+        self.assertEqual(self.boxes(), [])
+        self.lock("s1.jsonl")
+        self.append("s1.jsonl", assistant(["Real work."]),
+                    assistant(["mirror"], provider="x", model="delivery-mirror", tokens=(500, 500)))
+        self.wait_stat("lines_read", 5)
+        b = self.wait_box(KEY, lambda b: b["lines"] == ["Real work."])
+        self.assertEqual(b["token_count"], 15)
+        self.assertEqual(b["model"], "claude-opus-4-6")
+
+    def test_lock_gone_then_last_result_ends_the_box(self):
+        # "the .jsonl.lock file goes away and the last assistant line has no pending tool
+        # call (done)": the lock went first, the result came after it
+        self.start_watcher()
+        self.lock("s1.jsonl")
+        self.append("s1.jsonl", header("s1"), assistant([call("t1", "exec", command="ls")]))
+        self.wait_box(KEY, lambda b: b["lines"] == ["exec: ls"])
+        self.unlock("s1.jsonl")
+        self.wait_stat("commits", self.stats()["commits"] + 1)
+        self.assertEqual(self.box(KEY)["status"], "active", "a tool call is still pending")
+        self.append("s1.jsonl", result("t1"))
+        b = self.wait_box(KEY, lambda b: b["status"] == "done", 5)
+        self.assertEqual(b["lines"], ["exec: ls [OK]"])
+        self.assertIsNotNone(b["end_time_ms"])
+
+
 if __name__ == "__main__":
     unittest.main()
