@@ -235,23 +235,35 @@ api_fcgi_respond(FCGX_Request *fr, const struct api_resp *r, int head)
 }
 
 /*
- * Reads what is left of the request body.  With nothing unread, closing
- * the connection cannot reset it, so libfcgi's close (shutdown, then wait
- * up to 2 s for nginx to hang up) can be skipped: 1 when all was read.
+ * Reads what is left of the request body, without waiting.  With nothing
+ * unread, closing the connection cannot reset it, so libfcgi's lingering
+ * close (shutdown, then wait for nginx to hang up) can be skipped: returns
+ * 1 when the body's end was seen.  nginx sends the whole body and its end
+ * before it reads an answer, so this normally finds everything there; if
+ * not (a stalled client), the socket's EAGAIN ends it and libfcgi closes
+ * as it would have.  With keep_conn off nginx ends the response when the
+ * connection closes, so the close must never wait for the client.
  */
 static int
-api_fcgi_drain(FCGX_Stream *in)
+api_fcgi_drain(FCGX_Request *fr)
 {
 	char buf[16384];
 	size_t total = 0;
-	int n;
+	int n, flags;
 
-	while ((n = FCGX_GetStr(buf, (int)sizeof(buf), in)) > 0) {
+	if (FCGX_HasSeenEOF(fr->in) == EOF)
+		return FCGX_GetError(fr->in) == 0;
+	flags = fcntl(fr->ipcFd, F_GETFL);
+	if (flags < 0 || fcntl(fr->ipcFd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return 0;
+	while (FCGX_HasSeenEOF(fr->in) != EOF && FCGX_GetError(fr->in) == 0 &&
+	    total <= 2 * API_BODY_MAX) {
+		n = FCGX_GetStr(buf, (int)sizeof(buf), fr->in);
+		if (n <= 0)
+			break;
 		total += (size_t)n;
-		if (total > 2 * API_BODY_MAX)
-			return 0;
 	}
-	return FCGX_HasSeenEOF(in) == EOF && FCGX_GetError(in) == 0;
+	return FCGX_HasSeenEOF(fr->in) == EOF && FCGX_GetError(fr->in) == 0;
 }
 
 static void
@@ -284,7 +296,7 @@ api_serve(struct api_worker *w, FCGX_Request *fr)
 		    LOG_I64(resp.status));
 	api_resp_free(&resp);
 	/* detached makes FCGX_Finish_r() close without libfcgi's lingering wait. */
-	if (api_fcgi_drain(fr->in))
+	if (api_fcgi_drain(fr))
 		fr->detached = 1;
 }
 
