@@ -83,7 +83,7 @@ pidfile_take(const char *path)
 
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
 		fprintf(stderr, PROG ": PID_FILE: cannot open %s: %s\n", path, strerror(errno));
-		return -1;
+		return -2;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		close(fd);
@@ -98,6 +98,36 @@ pidfile_take(const char *path)
 		return -1;
 	}
 	return fd;
+}
+
+/* 0 when the folder that holds path exists; else a message naming var. */
+static int
+check_parent_folder(const char *var, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	struct stat st;
+
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (stat(dir, &st) != 0) {
+		fprintf(stderr, PROG ": %s: cannot use %s: folder %s: %s\n", var, path, dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, PROG ": %s: cannot use %s: %s is not a folder\n", var, path, dir);
+		return -1;
+	}
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		fprintf(stderr, PROG ": %s: %s is a folder, not a file\n", var, path);
+		return -1;
+	}
+	return 0;
 }
 
 /* Full validation for run and start: exit code 2 on a bad setting. */
@@ -116,6 +146,9 @@ load_config(struct wcfg *cfg)
 		fprintf(stderr, PROG ": TRANSCRIPT_DIR: %s is not a folder\n", cfg->transcript_dir);
 		return 2;
 	}
+	if (check_parent_folder("LIVESTATUS_DB", cfg->db) != 0 ||
+	    check_parent_folder("PID_FILE", cfg->pid_file) != 0)
+		return 2;
 	if (cfg->tool_labels_file != NULL) {
 		if ((l = labels_load(cfg->tool_labels_file, err, sizeof(err))) == NULL) {
 			fprintf(stderr, PROG ": TOOL_LABELS_FILE: %s\n", err);
@@ -136,28 +169,73 @@ cmd_run(void)
 	if ((rc = load_config(&cfg)) != 0)
 		return rc;
 	if ((fd = pidfile_take(cfg.pid_file)) < 0)
-		return 1;
+		return fd == -2 ? 2 : 1;
 	rc = watcher_run(&cfg, -1);
 	unlink(cfg.pid_file);
 	close(fd);
 	return rc;
 }
 
+/*
+ * The daemon runs in "/": paths given relative to the caller's folder are
+ * made absolute first.
+ */
+static void
+absolute_paths(void)
+{
+	static const char *const vars[] = { "TRANSCRIPT_DIR", "OPENCLAW_STATE_DIR",
+		"SESSIONS_JSON", "LIVESTATUS_DB", "PID_FILE", "TOOL_LABELS_FILE", "LOG_FILE" };
+	char cwd[4096], *abs;
+	const char *v;
+	size_t i;
+
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return;
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		if ((v = cfg_env(vars[i], NULL)) == NULL || *v == '/')
+			continue;
+		if (asprintf(&abs, "%s/%s", cwd, v) < 0)
+			continue;
+		setenv(vars[i], abs, 1);
+		free(abs);
+	}
+}
+
 static int
 cmd_start(void)
 {
+	const char *log_file;
 	struct wcfg cfg;
 	char c;
 	long pid;
 	int rc, p[2], fd;
 	pid_t child;
 
+	absolute_paths();
 	if ((rc = load_config(&cfg)) != 0)
 		return rc;
 	if (pidfile_probe(cfg.pid_file, &pid)) {
 		fprintf(stderr, PROG ": already running (pid %ld, %s)\n", pid, cfg.pid_file);
 		return 1;
 	}
+	log_file = cfg_env("LOG_FILE", NULL);
+	if (log_file != NULL) {
+		if ((fd = open(log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0) {
+			fprintf(stderr, PROG ": LOG_FILE: cannot open %s: %s\n", log_file,
+			    strerror(errno));
+			return 2;
+		}
+		close(fd);
+	}
+	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
+		fprintf(stderr, PROG ": cannot open /dev/null: %s\n", strerror(errno));
+		return 1;
+	}
+	/* Until it is ready the daemon reports start-up errors on our stderr. */
+	if (log_file == NULL)
+		cfg.stderr_after_ready = fd;
+	else
+		close(fd);
 	if (pipe2(p, O_CLOEXEC) != 0 || (child = fork()) < 0) {
 		fprintf(stderr, PROG ": cannot start: %s\n", strerror(errno));
 		return 1;
@@ -167,7 +245,11 @@ cmd_start(void)
 		while ((rc = (int)read(p[0], &c, 1)) < 0 && errno == EINTR)
 			;
 		if (rc != 1) {
-			fprintf(stderr, PROG ": failed to start (see its log)\n");
+			if (log_file != NULL)
+				fprintf(stderr, PROG ": failed to start (see LOG_FILE %s)\n",
+				    log_file);
+			else
+				fprintf(stderr, PROG ": failed to start\n");
 			return 1;
 		}
 		pidfile_probe(cfg.pid_file, &pid);
@@ -181,24 +263,33 @@ cmd_start(void)
 		_exit(0);
 	if (chdir("/") != 0)
 		_exit(1);
-	/* Detach from the caller's terminal or pipes; the log goes to LOG_FILE. */
+	/*
+	 * Detach from the caller's terminal or pipes; the log goes to LOG_FILE.
+	 * Without LOG_FILE, stderr stays the caller's until the watcher is ready
+	 * (watcher_run() then points it at /dev/null), so that `start` shows why
+	 * it failed.
+	 */
 	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
 		dup2(fd, STDIN_FILENO);
 		dup2(fd, STDOUT_FILENO);
-		if (cfg_env("LOG_FILE", NULL) == NULL)
-			dup2(fd, STDERR_FILENO);
 		if (fd > STDERR_FILENO)
 			close(fd);
 	}
-	if (cfg_env("LOG_FILE", NULL) != NULL) {
-		fd = open(cfg_env("LOG_FILE", NULL), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-		if (fd < 0)
-			_exit(1);
+	if (log_file != NULL) {
+		fd = open(log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (fd < 0) {
+			fprintf(stderr, PROG ": LOG_FILE: cannot open %s: %s\n", log_file,
+			    strerror(errno));
+			_exit(2);
+		}
 		dup2(fd, STDERR_FILENO);
 		close(fd);
 	}
+	/* Without LOG_FILE only problems reach the caller, and only until ready. */
+	if (log_file == NULL && cfg.log_level < LOG_LVL_WARN)
+		log_init(PROG, LOG_LVL_WARN);
 	if ((fd = pidfile_take(cfg.pid_file)) < 0)
-		_exit(1);
+		_exit(fd == -2 ? 2 : 1);
 	rc = watcher_run(&cfg, p[1]);
 	unlink(cfg.pid_file);
 	close(fd);

@@ -705,7 +705,7 @@ watcher_run(const struct wcfg *cfg, int ready_fd)
 	w.ntasks = (int)(sizeof(tasks) / sizeof(tasks[0]));
 	w.started_ms = util_now_ms();
 	if (store_open_ms(cfg->db, WATCHER_BUSY_TIMEOUT_MS, &w.st, err, sizeof(err)) != STORE_OK) {
-		log_error("cannot open the store", "err", err);
+		log_error("cannot open the store (LIVESTATUS_DB)", "path", cfg->db, "err", err);
 		goto out;
 	}
 	if ((w.labels = labels_load(cfg->tool_labels_file, err, sizeof(err))) == NULL) {
@@ -782,6 +782,9 @@ watcher_run(const struct wcfg *cfg, int ready_fd)
 		if (write(ready_fd, "1", 1) != 1)
 			log_warn("cannot signal readiness", "err", strerror(errno));
 		close(ready_fd);
+		ready_fd = -1;
+		if (cfg->stderr_after_ready >= 0)
+			dup2(cfg->stderr_after_ready, STDERR_FILENO);
 	}
 
 	while (!w.stop) {

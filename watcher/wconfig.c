@@ -27,6 +27,7 @@ wcfg_load(struct wcfg *c, char *err, size_t errlen)
 	int n;
 
 	memset(c, 0, sizeof(*c));
+	c->stderr_after_ready = -1;
 	if ((v = cfg_env("TRANSCRIPT_DIR", NULL)) != NULL) {
 		n = snprintf(c->transcript_dir, sizeof(c->transcript_dir), "%s", v);
 	} else if ((v = cfg_env("OPENCLAW_STATE_DIR", NULL)) != NULL) {

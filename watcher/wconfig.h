@@ -47,6 +47,8 @@ struct wcfg {
 	long poll_interval_ms;
 	long heartbeat_s;
 	enum log_level log_level;
+	/* Not a setting: for `start`, where stderr goes once ready (-1: stays). */
+	int stderr_after_ready;
 };
 
 /* Reads the environment; 0, or -1 with a message naming the variable. */

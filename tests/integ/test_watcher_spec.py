@@ -117,5 +117,69 @@ class Lifecycle(WatcherCase):
         self.assertIsNotNone(b["end_time_ms"])
 
 
+class Settings(WatcherCase):
+    def cmd(self, *args, timeout=30, **env):
+        return subprocess.run([WATCHER] + list(args), env=self.watcher_env(**env),
+                              capture_output=True, text=True, timeout=timeout)
+
+    def test_every_bad_value_exit_2_naming_the_variable(self):
+        missing = os.path.join(self.tmp, "no-such-folder")
+        for var, val in (("THROTTLE_MS", "abc"), ("IDLE_TIMEOUT_S", "-1"),
+                         ("MAX_STATUS_LINES", "0"), ("LOG_LEVEL", "loud"),
+                         ("PLUGIN_ENABLED", "maybe"), ("MAX_SESSION_DURATION_S", "1.5"),
+                         ("MAX_ACTIVE_SESSIONS", "x"), ("MAX_MESSAGE_CHARS", "-3"),
+                         ("CIRCUIT_BREAKER_THRESHOLD", "0"), ("CIRCUIT_BREAKER_COOLDOWN_S", "z"),
+                         ("PLUGIN_URL", "nope"), ("MM_URL", "nope"), ("MM_BASE_URL", "nope"),
+                         ("HEARTBEAT_S", "0"), ("POLL_INTERVAL_MS", "1"),
+                         ("WATCHER_FORCE_POLL", "2"), ("PUBLISH_URL", "x"),
+                         ("TRANSCRIPT_DIR", missing),
+                         ("LIVESTATUS_DB", os.path.join(missing, "ls.db")),
+                         ("LIVESTATUS_DB", self.tmp),
+                         ("PID_FILE", os.path.join(missing, "w.pid"))):
+            for command in ("run", "start"):
+                r = self.cmd(command, **{var: val})
+                self.assertEqual(r.returncode, 2, "%s=%s %s: %s" % (var, val, command, r.stderr))
+                self.assertIn(var, r.stderr)
+        self.assertIsNone(self.heartbeat())
+
+    def test_start_with_a_log_file_it_cannot_open(self):
+        bad = os.path.join(self.tmp, "no-such-folder", "w.log")
+        r = self.cmd("start", LOG_FILE=bad)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("LOG_FILE", r.stderr)
+        self.assertEqual(self.cmd("status").returncode, 3)
+
+    def test_start_says_why_it_failed(self):
+        # the store cannot be opened: `start` says so, not "see its log" with no log
+        bad = os.path.join(self.tmp, "garbage.db")
+        with open(bad, "w") as f:
+            f.write("this is not a database\n" * 100)
+        r = self.cmd("start", LIVESTATUS_DB=bad)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("LIVESTATUS_DB", r.stderr)
+        self.assertIn("not a database", r.stderr)
+        self.assertEqual(self.cmd("status").returncode, 3)
+
+    def test_start_with_relative_paths(self):
+        # the daemon leaves the caller's folder: relative settings still mean the same files
+        os.makedirs(os.path.join(self.tmp, "rel", "agents", "main", "sessions"))
+        env = self.watcher_env(TRANSCRIPT_DIR="agents", LIVESTATUS_DB="ls.db",
+                               PID_FILE="w.pid")
+        cwd = os.path.join(self.tmp, "rel")
+        run = lambda *a: subprocess.run([WATCHER] + list(a), env=env, cwd=cwd,  # noqa: E731
+                                        capture_output=True, text=True, timeout=40)
+        r = run("start")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        try:
+            self.assertEqual(r.stderr, "", "start prints no log lines when all is well")
+            self.db = os.path.join(cwd, "ls.db")
+            wait_for(self.heartbeat, what="the heartbeat in rel/ls.db")
+            self.assertTrue(os.path.exists(os.path.join(cwd, "w.pid")))
+            self.assertEqual(run("status").returncode, 0)
+        finally:
+            self.assertEqual(run("stop").returncode, 0)
+        self.assertEqual(run("status").returncode, 3)
+
+
 if __name__ == "__main__":
     unittest.main()
