@@ -9,7 +9,8 @@
 # fills it with 20 active boxes of 15 lines each, writes the list's exact
 # bytes to the static location /bench/sessions.json, then runs wrk on both
 # URLs in turn and prints requests/s, p99 latency, their ratio, and the
-# responder's resident memory under load.  It measures; it never fails on
+# responder's resident memory under load; then, for scale, the same ratio
+# for a route with a tiny answer (GET /api/v1/auth).  It measures; it never fails on
 # a number.  Settings: BENCH_DURATION (10s), BENCH_CONNECTIONS (32),
 # BENCH_THREADS (wrk threads, 2), BENCH_NGINX_WORKERS (1),
 # BENCH_RESPONDER_THREADS (16),
@@ -85,6 +86,13 @@ with Stack(rate="100000000r/s", workers=workers, threads=threads,
     stop.set()
     t.join()
     st_rps, st_p99, st_bad = wrk(static_url, auth)
+    # For scale: the same comparison for a body of a few bytes (what a
+    # hello-world responder measures), GET /api/v1/auth against its bytes.
+    tiny = s.request("GET", "/api/v1/auth").body
+    with open(os.path.join(s.tmp, "bench", "auth.json"), "wb") as f:
+        f.write(tiny)
+    ref_api, _, _ = wrk(s.api + "/api/v1/auth", auth)
+    ref_static, _, _ = wrk(s.url + "/bench/auth.json", auth)
 
 print(f"GET /api/v1/sessions: 20 active boxes x 15 lines, {len(body)} bytes; "
       f"wrk -t{wthreads} -c{conns} -d{duration}; nginx workers {workers}; "
@@ -94,6 +102,8 @@ print(f"  responder via nginx : {api_rps:10.0f} req/s   p99 {api_p99:7.2f} ms"
 print(f"  static file (nginx) : {st_rps:10.0f} req/s   p99 {st_p99:7.2f} ms"
       + (f"   ({st_bad} non-2xx)" if st_bad else ""))
 print(f"  ratio responder/static: {api_rps / st_rps:.2f}")
+print(f"  for scale, a {len(tiny)}-byte answer (GET /api/v1/auth): {ref_api:.0f} vs "
+      f"{ref_static:.0f} req/s static, ratio {ref_api / ref_static:.2f}")
 print(f"  responder RSS: {idle_rss / 1024:.1f} MiB idle, "
       f"{max(samples or [0]) / 1024:.1f} MiB peak under load")
 PY

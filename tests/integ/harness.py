@@ -48,8 +48,8 @@ Methods
         (for what http.client refuses to send); path, body, headers and
         auth are then ignored.
     Resp(status, headers, body, json)
-        headers: dict with lower-case names; body: bytes; json: the parsed
-        body, or None when it is not JSON.
+        headers: dict with lower-case names; body: bytes (also as
+        body_bytes); json: the parsed body, or None when it is not JSON.
     fcgi(params, body=b"", timeout=10) -> Resp
         one FastCGI request straight to the responder's socket, no nginx.
     fcgi_client() -> FcgiClient
@@ -149,6 +149,10 @@ class Resp:
             self.json = json.loads(body) if body else None
         except (ValueError, UnicodeDecodeError):
             self.json = None
+
+    @property
+    def body_bytes(self):
+        return self.body
 
     def __repr__(self):
         text = self.body[:300].decode("utf-8", "replace")
