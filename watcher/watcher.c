@@ -859,7 +859,14 @@ watcher_run(const struct wcfg *cfg, int ready_fd)
 	if (store_begin(w.st) == STORE_OK && store_heartbeat_delete(w.st) == STORE_OK)
 		store_commit(w.st);
 	store_rollback(w.st);
-	log_info("stopped", "lines_read", LOG_I64(w.lines_read));
+	{
+		struct ocdb_stats os;
+
+		/* Transcript lines from files and events from agent databases alike. */
+		ocdb_stats(w.ocdb, &os);
+		log_info("stopped", "lines_read", LOG_I64(w.lines_read + os.events_read),
+		    "file_lines", LOG_I64(w.lines_read), "db_events", LOG_I64(os.events_read));
+	}
 	rc = 0;
 out:
 	if (ready_fd >= 0 && rc != 0)

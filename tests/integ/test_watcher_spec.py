@@ -57,7 +57,9 @@ class SubAgentRouting(WatcherCase):
         self.assertEqual((child["channel_id"], child["root_id"]), ("c1", "r1"))
 
 
-class SubAgentRoutingDb(WatcherCase):
+class DbCase(WatcherCase):
+    """main is an OpenClaw 2026.8+ agent: a database, no sessions/ folder."""
+
     def setUp(self):
         super().setUp()
         shutil.rmtree(self.sessions)
@@ -68,9 +70,16 @@ class SubAgentRoutingDb(WatcherCase):
             db.close()
         super().tearDown()
 
-    def test_child_sits_in_parent_channel_not_default(self):
-        db = AgentDB(agent_db_path(self.agents, "main")).create()
+    def agent_db(self, agent="main"):
+        db = AgentDB(agent_db_path(self.agents, agent), agent_id=agent).create()
         self.dbs.append(db)
+        return db
+
+
+class SubAgentRoutingDb(DbCase):
+
+    def test_child_sits_in_parent_channel_not_default(self):
+        db = self.agent_db()
         self.start_watcher(DEFAULT_CHANNEL="dflt")
         ocwriter.play(db, FIXTURE, speed=20, pause_ms=300)
         parent = self.wait_box(PARENT_KEY, lambda b: b["status"] == "done", 20)
@@ -179,6 +188,18 @@ class Settings(WatcherCase):
         finally:
             self.assertEqual(run("stop").returncode, 0)
         self.assertEqual(run("status").returncode, 3)
+
+
+class StopLog(DbCase):
+    def test_stopped_line_counts_database_events(self):
+        db = self.agent_db()
+        self.start_watcher()
+        n = ocwriter.play(db, FIXTURE, speed=0, pause_ms=0)
+        self.wait_stat("lines_read", 23)
+        self.assertEqual(self.stop_watcher(), 0)
+        stopped = [l for l in self.log().splitlines() if 'msg=stopped' in l]
+        self.assertEqual(len(stopped), 1, self.log()[-2000:])
+        self.assertIn(" lines_read=%d " % n, stopped[0] + " ")
 
 
 if __name__ == "__main__":
