@@ -377,15 +377,40 @@ class TestFailures(MMCase):
             time.sleep(0.2)
         self.append(name, assistant(["After all that, done."], stop="stop"))
         self.unlock(name)
+        # A second session starts and ends while Mattermost is away: its post
+        # intent grows older than Mattermost's pending_post_id memory.
+        ch2 = "d0wnchanne1000000000000002"
+        sid2 = "5eb0c5e1-0000-4000-8000-0000000000d2"
+        key2 = "agent:main:mattermost:channel:%s" % ch2
+        self.write_sessions({key: {"sessionId": sid, "updatedAt": 1, "sessionFile": name},
+                             key2: {"sessionId": sid2, "updatedAt": 1,
+                                    "sessionFile": sid2 + ".jsonl"}})
+        self.lock(sid2 + ".jsonl")
+        self.append(sid2 + ".jsonl", header(sid2), assistant(["Born in the outage."]))
+        self.append(sid2 + ".jsonl", assistant(["Over."], stop="stop"))
+        self.unlock(sid2 + ".jsonl")
         self.wait_box(key, lambda b: b["status"] != "active", timeout=20)
+        self.wait_box(key2, lambda b: b["status"] != "active", timeout=20)
         time.sleep(max(0.0, DOWN_S - (time.monotonic() - down_at)))
         self.stub.set_up()
         box, row = self.wait_posted(key, timeout=30)
-        posts = self.posts()
+        posts = self.posts(ch)
         self.assertEqual(len(posts), 1)
         self.assertEqual(posts[0]["message"], row["posted_text"])
         self.assertIn("> After all that, done.", posts[0]["message"])
         self.assertTrue(posts[0]["message"].startswith("> [DONE] main"))
+        box2, row2 = self.wait_posted(key2, timeout=30)
+        posts2 = self.posts(ch2)
+        self.assertEqual(len(posts2), 1)
+        self.assertEqual(posts2[0]["message"], row2["posted_text"])
+        self.assertIn("> Over.", posts2[0]["message"])
+        if DOWN_S > 26:
+            # It looked for a post made by an unanswered create before making one
+            # (the stand-in has no such route and answers 404).
+            looked = [r for r in self.stub.requests()
+                      if r["path"] == "/api/v4/channels/%s/posts" % ch2]
+            self.assertTrue(looked)
+            self.assertIn("since", looked[0]["args"])
 
     def test_kill9_and_restart_one_post_per_box(self):
         self.start_watcher(THROTTLE_MS=100)
