@@ -319,6 +319,23 @@ class TestPace(MMCase):
         self.assertEqual(len(self.posts()), 1)
         self.assertEqual(self.posts()[0]["message"], row["posted_text"])
 
+    def test_server_rate_limit(self):
+        # Mattermost's own limiter is stricter than our budget: its
+        # X-Ratelimit-Remaining is watched, so it hardly ever has to say 429,
+        # and any 429 is waited out; the newest state still arrives.
+        self.stub.set_rate_limit(2, burst=1)
+        self.start_watcher(THROTTLE_MS=0, MM_RATE_LIMIT=50)
+        key = self.synthetic_session("s3rver1imitchanne100000000", 15, 0.05)
+        box, row = self.wait_posted(key, timeout=30)
+        reqs = self.stub.requests()
+        limited = [i for i, r in enumerate(reqs) if r["status"] == 429]
+        self.assertLessEqual(len(limited), 1, [(r["t_ms"], r["status"]) for r in reqs])
+        for i in limited:
+            if i + 1 < len(reqs):
+                self.assertGreaterEqual(reqs[i + 1]["t_ms"] - reqs[i]["t_ms"], 900)
+        self.assertEqual(len(self.posts()), 1)
+        self.assertEqual(self.posts()[0]["message"], row["posted_text"])
+
 
 class TestFailures(MMCase):
     def breaker_log(self):
