@@ -75,6 +75,13 @@ Methods
         nginx wrote [alert] or [emerg].  The temp dir is removed on
         success unless KEEP_TMP=1; on failure it is kept and named.
 
+Module helpers (also stable)
+    build_dir()          the build folder ($LIVESTATUS_BUILD, absolute)
+    sanitizer_env(env)   adds the sanitizer options below to a dict
+    free_port()          a free loopback TCP port
+    FcgiClient(address)  raw FastCGI client (unix path or (host, port))
+    PREFIX, SECRET, ROOT the plugin prefix, "test-secret", the repository
+
 Under an ASan build (LIVESTATUS_BUILD contains "asan") children get
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 and
 UBSAN_OPTIONS=print_stacktrace=1.
