@@ -12,7 +12,8 @@
 # responder's resident memory under load; then, for scale, the same ratio
 # for a route with a tiny answer (GET /api/v1/auth).  It measures; it never fails on
 # a number.  Settings: BENCH_DURATION (10s), BENCH_CONNECTIONS (32),
-# BENCH_THREADS (wrk threads, 2), BENCH_NGINX_WORKERS (1),
+# BENCH_THREADS (wrk threads, 2), BENCH_NGINX_WORKERS (auto, as in
+# Debian's nginx.conf),
 # BENCH_RESPONDER_THREADS (16),
 # LIVESTATUS_BUILD (build).
 set -eu
@@ -28,7 +29,7 @@ from tests.integ.harness import PREFIX, SECRET, Stack
 duration = os.environ.get("BENCH_DURATION", "10s")
 conns = os.environ.get("BENCH_CONNECTIONS", "32")
 wthreads = os.environ.get("BENCH_THREADS", "2")
-workers = int(os.environ.get("BENCH_NGINX_WORKERS", "1"))
+workers = os.environ.get("BENCH_NGINX_WORKERS", "auto")
 threads = int(os.environ.get("BENCH_RESPONDER_THREADS", "16"))
 
 
