@@ -33,6 +33,7 @@ struct tail {
 	struct tail_ops ops;
 	int ifd;
 	int polling;
+	int root_lost; /* root is gone: look for it every poll interval */
 	int initial; /* inside the first scan: unknown files start at their end */
 	int64_t since_ms;
 	struct tail_dir **dirs;
@@ -204,7 +205,7 @@ tail_fd(struct tail *t)
 int
 tail_polling(struct tail *t)
 {
-	return t->polling;
+	return t->polling || t->root_lost;
 }
 
 static struct tail_file *
@@ -745,6 +746,7 @@ static void
 tail_scan_dirs(struct tail *t)
 {
 	char path[PATH_MAX];
+	int was_lost = t->root_lost;
 	size_t i, j;
 
 	for (i = 0; i < t->ndirs; i++)
@@ -752,7 +754,8 @@ tail_scan_dirs(struct tail *t)
 	for (i = 0; i < t->nwatches; i++)
 		t->watches[i].seen = 0;
 	if (!t->agents_mode) {
-		if (tail_isdir(t->root)) {
+		t->root_lost = !tail_isdir(t->root);
+		if (!t->root_lost) {
 			char *agent = tail_agent_of(t->root);
 
 			tail_dir_ensure(t, t->root, agent);
@@ -762,6 +765,7 @@ tail_scan_dirs(struct tail *t)
 		DIR *dh = opendir(t->root);
 		struct dirent *de;
 
+		t->root_lost = dh == NULL;
 		if (dh != NULL)
 			tail_watch_ensure(t, t->root);
 		while (dh != NULL && (de = readdir(dh)) != NULL) {
@@ -778,6 +782,13 @@ tail_scan_dirs(struct tail *t)
 		}
 		if (dh != NULL)
 			closedir(dh);
+	}
+	if (t->root_lost != was_lost) {
+		if (t->root_lost)
+			log_warn("TRANSCRIPT_DIR is gone, looking for it every poll interval",
+			    "root", t->root);
+		else
+			log_info("TRANSCRIPT_DIR is back", "root", t->root);
 	}
 	for (i = 0; i < t->nwatches;) {
 		if (t->watches[i].seen) {

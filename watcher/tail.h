@@ -121,7 +121,10 @@ void tail_start(struct tail *t);
 
 /* The inotify descriptor to wait on, or -1 when polling. */
 int tail_fd(struct tail *t);
-/* 1 when the caller must call tail_rescan() every poll interval. */
+/*
+ * 1 when the caller must call tail_rescan() every poll interval: polling, or
+ * the root folder is gone (nothing can tell when it comes back).
+ */
 int tail_polling(struct tail *t);
 
 /* Reads the pending inotify events and acts on them. */

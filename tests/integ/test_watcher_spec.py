@@ -202,5 +202,37 @@ class StopLog(DbCase):
         self.assertIn(" lines_read=%d " % n, stopped[0] + " ")
 
 
+class VanishedFolders(WatcherCase):
+    def comes_back(self):
+        os.makedirs(self.sessions)
+        self.write_sessions(dict([self.session_entry(KEY, "s1")]))
+        self.lock("s1.jsonl")
+        self.append("s1.jsonl", header("s1"), assistant(["Back again."]))
+        # found by the next poll (POLL_INTERVAL_MS), not by the 30 s safety rescan
+        b = self.wait_box(KEY, lambda b: b["lines"] == ["Back again."], 6,
+                          "the box of a transcript in the re-created folder")
+        self.assertEqual(b["status"], "active")
+
+    def test_agents_folder_removed_and_made_again(self):
+        self.start_watcher()
+        shutil.rmtree(self.agents)
+        wait_for(lambda: "TRANSCRIPT_DIR is gone" in self.log(), what="the watcher noticing")
+        self.assertIsNone(self.proc.poll())
+        self.comes_back()
+
+    def test_sessions_root_removed_and_made_again(self):
+        self.env["TRANSCRIPT_DIR"] = self.sessions
+        self.start_watcher()
+        shutil.rmtree(self.sessions)
+        wait_for(lambda: "TRANSCRIPT_DIR is gone" in self.log(), what="the watcher noticing")
+        self.comes_back()
+
+    def test_agent_sessions_folder_removed_and_made_again(self):
+        self.start_watcher()
+        shutil.rmtree(self.sessions)
+        wait_for(lambda: "sessions folder gone" in self.log(), what="the watcher noticing")
+        self.comes_back()
+
+
 if __name__ == "__main__":
     unittest.main()
