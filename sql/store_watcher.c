@@ -14,10 +14,12 @@ store_watcher_box_put(store *st, struct store_box *b)
 	    "INSERT INTO boxes (id, session_key, agent_id, channel_id, root_id, parent_id, "
 	    "label, status, lines, model, source, start_time_ms, end_time_ms, "
 	    "last_update_ms, token_count, revision) VALUES "
-	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'watcher', ?11, ?12, ?13, ?14, ?15) "
+	    "(?1, ?2, ?3, ?4, ?5, (SELECT id FROM boxes WHERE id = ?6), ?7, ?8, ?9, ?10, "
+	    "'watcher', ?11, ?12, ?13, ?14, ?15) "
 	    "ON CONFLICT (id) DO UPDATE SET session_key = ?2, agent_id = ?3, "
 	    "channel_id = CASE WHEN ?4 <> '' THEN ?4 ELSE channel_id END, "
-	    "root_id = ?5, parent_id = ?6, label = ?7, status = ?8, lines = ?9, "
+	    "root_id = ?5, parent_id = (SELECT id FROM boxes WHERE id = ?6), label = ?7, "
+	    "status = ?8, lines = ?9, "
 	    "model = ?10, start_time_ms = ?11, end_time_ms = ?12, last_update_ms = ?13, "
 	    "token_count = ?14, revision = ?15";
 	sqlite3_stmt *s;

@@ -13,7 +13,9 @@
  * store_watcher_box_put() writes a box like store_box_put() but leaves the
  * columns other writers own alone: post_id and bot_user_id (set by the
  * Mattermost side), and channel_id when the watcher has none (the
- * Mattermost side fills it for direct messages).
+ * Mattermost side fills it for direct messages).  A parent_id that names no
+ * box (deleted by the responder's cleanup or through the API) is stored as
+ * NULL: the foreign key never makes the watcher's whole batch fail.
  *
  * Conventions of store.h: STORE_OK or a negative code, writes inside a
  * write transaction, strings owned by the structs and freed with the

@@ -54,6 +54,12 @@ struct box_session {
 	struct box_session *next; /* hash chain */
 };
 
+/* A run replaced by a fresh one before its last change was committed. */
+struct box_retired {
+	struct box_session *s;
+	struct box_run *run;
+};
+
 struct box_model {
 	struct box_config cfg;
 	struct tx_parser *parser;
@@ -61,6 +67,8 @@ struct box_model {
 	size_t nbuckets, nsessions;
 	struct box_session **dirty;
 	size_t ndirty, capdirty;
+	struct box_retired *retired;
+	size_t nretired, capretired;
 	int64_t started, dropped;
 };
 
@@ -149,6 +157,9 @@ box_model_free(struct box_model *m)
 	}
 	free(m->buckets);
 	free(m->dirty);
+	for (i = 0; i < m->nretired; i++)
+		box_run_free(m->retired[i].run);
+	free(m->retired);
 	tx_parser_free(m->parser);
 	free(m);
 }
@@ -286,6 +297,30 @@ box_count_active_top(struct box_model *m)
 
 static struct box_run *box_start(struct box_model *m, struct box_session *s, int64_t now);
 
+/*
+ * Makes s's run visible, and with it the runs of sub-agents that were
+ * linked to it while it was not (nested sub-agents, any depth).
+ */
+static void
+box_report(struct box_model *m, struct box_session *s)
+{
+	size_t i;
+
+	if (s->run == NULL || s->run->reported)
+		return;
+	s->run->reported = 1;
+	box_mark(m, s, 1);
+	for (i = 0; i < m->nbuckets; i++) {
+		struct box_session *c;
+
+		for (c = m->buckets[i]; c != NULL; c = c->next) {
+			if (c->run != NULL && !c->run->reported && c->run->parent_id != NULL &&
+			    strcmp(c->run->parent_id, s->run->id) == 0)
+				box_report(m, c);
+		}
+	}
+}
+
 /* Links a child's run to its parent's current box when the parent is known. */
 static void
 box_link_parent(struct box_model *m, struct box_session *s, int64_t now)
@@ -301,12 +336,14 @@ box_link_parent(struct box_model *m, struct box_session *s, int64_t now)
 	if (p->run == NULL && box_start(m, p, now) == NULL)
 		return;
 	s->run->parent_id = xstrdup(p->run->id);
-	s->run->reported = 1;
 	if (*s->channel_id == '\0')
 		box_set_str(&s->channel_id, p->channel_id);
 	if (*s->root_id == '\0')
 		box_set_str(&s->root_id, p->root_id);
 	box_mark(m, s, 1);
+	/* Shown only under a parent box that is shown itself. */
+	if (p->run->reported)
+		box_report(m, s);
 }
 
 /* A fresh box for s; NULL when MAX_ACTIVE_SESSIONS top-level boxes run. */
@@ -323,7 +360,20 @@ box_start(struct box_model *m, struct box_session *s, int64_t now)
 		    "max_active_sessions", LOG_I64(m->cfg.max_active));
 		return NULL;
 	}
-	box_run_free(s->run);
+	if (s->run != NULL && s->run->reported && s->box_dirty) {
+		/* Its last state is not in the store yet: keep it for the commit. */
+		if (m->nretired == m->capretired) {
+			m->capretired = m->capretired ? m->capretired * 2 : 8;
+			m->retired = xreallocarray(m->retired, m->capretired,
+			    sizeof(*m->retired));
+		}
+		m->retired[m->nretired].s = s;
+		m->retired[m->nretired].run = s->run;
+		m->nretired++;
+	} else {
+		box_run_free(s->run);
+	}
+	s->run = NULL;
 	box_pending_clear(s);
 	r = xcalloc(1, sizeof(*r));
 	util_random_hex(hex, 8);
@@ -855,6 +905,27 @@ box_state_json(const struct box_session *s)
 	return out;
 }
 
+static void
+box_change_fill(struct box_change *c, struct box_session *s, struct box_run *r)
+{
+	c->has_box = 1;
+	c->box.id = r->id;
+	c->box.session_key = s->key;
+	c->box.agent_id = s->agent_id;
+	c->box.channel_id = s->channel_id;
+	c->box.root_id = s->root_id;
+	c->box.parent_id = r->parent_id;
+	c->box.label = s->label;
+	c->box.status = (char *)box_status_names[r->status];
+	c->box.lines = box_lines_json(r);
+	c->box.model = r->model;
+	c->box.source = "watcher";
+	c->box.start_time_ms = r->start_ms;
+	c->box.end_time_ms = r->end_ms;
+	c->box.last_update_ms = r->last_update_ms;
+	c->box.token_count = r->tokens;
+}
+
 size_t
 box_changes(struct box_model *m, struct box_change **out)
 {
@@ -862,9 +933,9 @@ box_changes(struct box_model *m, struct box_change **out)
 	size_t i;
 
 	*out = NULL;
-	if (m->ndirty == 0)
+	if (m->ndirty == 0 && m->nretired == 0)
 		return 0;
-	list = xcalloc(m->ndirty, sizeof(*list));
+	list = xcalloc(m->ndirty + m->nretired, sizeof(*list));
 	for (i = 0; i < m->ndirty; i++) {
 		struct box_session *s = m->dirty[i];
 		struct box_change *c = &list[i];
@@ -876,25 +947,19 @@ box_changes(struct box_model *m, struct box_change **out)
 		c->box_id = r != NULL && r->reported ? r->id : NULL;
 		if (r == NULL || !r->reported || !s->box_dirty)
 			continue;
-		c->has_box = 1;
-		c->box.id = r->id;
-		c->box.session_key = s->key;
-		c->box.agent_id = s->agent_id;
-		c->box.channel_id = s->channel_id;
-		c->box.root_id = s->root_id;
-		c->box.parent_id = r->parent_id;
-		c->box.label = s->label;
-		c->box.status = (char *)box_status_names[r->status];
-		c->box.lines = box_lines_json(r);
-		c->box.model = r->model;
-		c->box.source = "watcher";
-		c->box.start_time_ms = r->start_ms;
-		c->box.end_time_ms = r->end_ms;
-		c->box.last_update_ms = r->last_update_ms;
-		c->box.token_count = r->tokens;
+		box_change_fill(c, s, r);
+	}
+	/* Runs replaced within this batch: their last state, no session row. */
+	for (i = 0; i < m->nretired; i++) {
+		struct box_change *c = &list[m->ndirty + i];
+
+		c->session_key = m->retired[i].s->key;
+		c->target = m->retired[i].s->target;
+		c->retired = 1;
+		box_change_fill(c, m->retired[i].s, m->retired[i].run);
 	}
 	*out = list;
-	return m->ndirty;
+	return m->ndirty + m->nretired;
 }
 
 void
@@ -917,6 +982,9 @@ box_mark_clean(struct box_model *m)
 	for (i = 0; i < m->ndirty; i++)
 		m->dirty[i]->dirty = m->dirty[i]->box_dirty = 0;
 	m->ndirty = 0;
+	for (i = 0; i < m->nretired; i++)
+		box_run_free(m->retired[i].run);
+	m->nretired = 0;
 }
 
 static const char *

@@ -78,10 +78,17 @@ struct box_meta {
 	const char *parent_key; /* spawnedBy */
 };
 
-/* One dirty session as store rows; pointers live until box_changes_free(). */
+/*
+ * One dirty session as store rows; pointers live until box_changes_free()
+ * and box_mark_clean().  A retired change is the last state of a run that a
+ * fresh run replaced before it was committed: its box only (state NULL, no
+ * session row).  A box's parent_id may name a box further down the list:
+ * the caller writes parents first.
+ */
 struct box_change {
 	const char *session_key;
 	const char *target;
+	int retired;
 	int has_box;           /* box is filled (the box changed) */
 	struct store_box box;  /* lines and strings owned by the change list */
 	const char *box_id;    /* the session's current box id, or NULL */

@@ -323,6 +323,54 @@ watcher_committed(struct watcher *w, int64_t revision, size_t nboxes)
 	mm_poster_kick();
 }
 
+/*
+ * Writes the changed boxes, each parent before the sub-agent boxes that name
+ * it (parent_id is a foreign key; a run and its child may be new in the same
+ * batch, in any order).
+ */
+static int
+watcher_put_boxes(struct watcher *w, struct box_change *ch, size_t n, size_t *nboxes,
+    int64_t *rev)
+{
+	unsigned char *done = xcalloc(n + 1, 1);
+	size_t i, j, k, left = 0;
+	int rc = STORE_OK, progress, force = 0;
+
+	for (i = 0; i < n; i++)
+		left += ch[i].has_box != 0;
+	while (left > 0) {
+		progress = 0;
+		/* Replaced (older) runs first, so that rows go in the order runs began. */
+		for (k = 0; k < 2 * n && rc == STORE_OK; k++) {
+			const char *pid;
+
+			i = k % n;
+			if (!ch[i].has_box || done[i] || ch[i].retired != (k < n))
+				continue;
+			pid = ch[i].box.parent_id;
+			for (j = 0; !force && pid != NULL && j < n; j++) {
+				if (j != i && ch[j].has_box && !done[j] &&
+				    strcmp(ch[j].box.id, pid) == 0)
+					break;
+			}
+			if (!force && pid != NULL && j < n)
+				continue; /* its parent first */
+			if ((rc = store_watcher_box_put(w->st, &ch[i].box)) != STORE_OK)
+				break;
+			done[i] = 1;
+			left--;
+			progress = 1;
+			(*nboxes)++;
+			*rev = ch[i].box.revision;
+		}
+		if (rc != STORE_OK)
+			break;
+		force = !progress; /* a cycle cannot happen; never loop on one */
+	}
+	free(done);
+	return rc;
+}
+
 /* Writes every pending change in one transaction; 0, or a STORE_ code. */
 static int
 watcher_commit(struct watcher *w)
@@ -340,15 +388,13 @@ watcher_commit(struct watcher *w)
 		return STORE_OK;
 	if ((rc = store_begin(w->st)) != STORE_OK)
 		goto out;
+	if ((rc = watcher_put_boxes(w, ch, n, &nboxes, &rev)) != STORE_OK)
+		goto out;
 	for (i = 0; i < n; i++) {
 		struct box_change *c = &ch[i];
 
-		if (c->has_box) {
-			if ((rc = store_watcher_box_put(w->st, &c->box)) != STORE_OK)
-				goto out;
-			nboxes++;
-			rev = c->box.revision;
-		}
+		if (c->retired)
+			continue;
 		if ((rc = store_watcher_session_put(w->st, c->session_key, c->box_id, c->state,
 		    c->target, now)) != STORE_OK)
 			goto out;
@@ -382,7 +428,6 @@ out:
 	ocdb_stats(w->ocdb, &os);
 	watcher_count_committed(w, os.events_read - w->ocdb_seen, since);
 	w->ocdb_seen = os.events_read;
-	box_mark_clean(w->model);
 	tail_mark_clean(w->tail);
 	ocdb_saved(w->ocdb);
 	for (i = 0; i < n; i++) {
@@ -394,6 +439,7 @@ out:
 	if (nboxes > 0)
 		watcher_committed(w, rev, nboxes);
 	box_changes_free(ch, n);
+	box_mark_clean(w->model); /* frees what the change list pointed into */
 	return STORE_OK;
 }
 

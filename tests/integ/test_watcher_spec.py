@@ -234,5 +234,107 @@ class VanishedFolders(WatcherCase):
         self.comes_back()
 
 
+class BatchesAndParents(WatcherCase):
+    """What arrives in one wake-up, in any order, is stored whole; nothing blocks the store."""
+
+    def test_error_and_next_run_in_one_write_keep_both_boxes(self):
+        self.write_sessions(dict([self.session_entry(KEY, "s1")]))
+        self.start_watcher()
+        self.lock("s1.jsonl")
+        self.append("s1.jsonl", header("s1"), assistant(["Trying."], stop="error"),
+                    assistant(["Again."], stop="toolUse"))
+        wait_for(lambda: len(self.boxes(KEY)) == 2, what="two boxes")
+        first, second = sorted(self.boxes(KEY), key=lambda b: b["status"] == "active")
+        self.assertEqual((first["status"], first["lines"]), ("error", ["Trying."]))
+        self.assertIsNotNone(first["end_time_ms"])
+        self.assertEqual((second["status"], second["lines"]), ("active", ["Again."]))
+
+    def test_sub_agent_lines_before_any_parent_box(self):
+        # the watcher meets a sub-agent's work before its parent's: the parent box is made
+        # for it, in the same batch, and the store takes both (parent first)
+        pkey = "agent:main:mattermost:channel:c1"
+        ckey = "agent:main:subagent:0c1d"
+        self.write_sessions({pkey: {"sessionId": "p"},
+                             ckey: {"sessionId": "c", "spawnedBy": pkey, "label": "kid"}})
+        self.start_watcher()
+        self.append("c.jsonl", header("c"), assistant(["Child first."]))
+        child = self.wait_box(ckey, lambda b: b["lines"] == ["Child first."])
+        parent = self.wait_box(pkey, lambda b: True)
+        self.assertEqual(child["parent_id"], parent["id"])
+        # and the watcher goes on committing
+        self.lock("p.jsonl")
+        self.append("p.jsonl", header("p"), assistant(["Parent now."]))
+        self.wait_box(pkey, lambda b: b["lines"] == ["Parent now."])
+        self.assertEqual(self.stats()["commit_busy"], 0)
+        self.assertNotIn("FOREIGN KEY", self.log())
+
+    def test_grandchild_shown_once_its_chain_is_known(self):
+        pkey = "agent:main:mattermost:channel:c1"
+        ckey = "agent:main:subagent:c2"
+        gkey = "agent:main:subagent:c2:subagent:g3"
+        self.write_sessions({pkey: {"sessionId": "p"}, ckey: {"sessionId": "c"},
+                             gkey: {"sessionId": "g", "spawnedBy": ckey, "label": "grand"}})
+        self.start_watcher()
+        self.lock("g.jsonl")
+        self.append("g.jsonl", header("g"), assistant(["Grandchild at work."]))
+        self.wait_stat("lines_read", 2)
+        self.assertEqual(self.boxes(), [], "no box of its own while its parent is unknown")
+        self.write_sessions({pkey: {"sessionId": "p"},
+                             ckey: {"sessionId": "c", "spawnedBy": pkey, "label": "child"},
+                             gkey: {"sessionId": "g", "spawnedBy": ckey, "label": "grand"}})
+        g = self.wait_box(gkey, lambda b: True)
+        c = self.wait_box(ckey, lambda b: True)
+        p = self.wait_box(pkey, lambda b: True)
+        self.assertEqual((g["parent_id"], c["parent_id"], p["parent_id"]),
+                         (c["id"], p["id"], None))
+        self.assertEqual(g["lines"], ["Grandchild at work."])
+        self.assertNotIn("FOREIGN KEY", self.log())
+
+    def test_parent_box_deleted_under_a_running_child(self):
+        # cleanup (or DELETE /api/v1/sessions/{id}) removes a parent box; its sub-agent
+        # goes on: the watcher must not stop writing
+        pkey = "agent:main:mattermost:channel:c1"
+        ckey = "agent:main:subagent:0c1e"
+        self.write_sessions({pkey: {"sessionId": "p"},
+                             ckey: {"sessionId": "c", "spawnedBy": pkey, "label": "kid"},
+                             KEY: {"sessionId": "s1"}})
+        self.start_watcher()
+        self.lock("p.jsonl")
+        self.lock("c.jsonl")
+        self.append("p.jsonl", header("p"), assistant(["Parent."]))
+        self.append("c.jsonl", header("c"), assistant(["Child."]))
+        parent = self.wait_box(pkey, lambda b: b["lines"] == ["Parent."])
+        self.wait_box(ckey, lambda b: b["parent_id"] == parent["id"])
+        con = __import__("sqlite3").connect(self.db, timeout=10)
+        con.execute("PRAGMA foreign_keys = ON")
+        con.execute("DELETE FROM boxes WHERE id = ?", (parent["id"],))
+        con.commit()
+        con.close()
+        self.append("c.jsonl", assistant(["Child goes on."]))
+        self.lock("s1.jsonl")
+        self.append("s1.jsonl", header("s1"), assistant(["Elsewhere."]))
+        self.wait_box(KEY, lambda b: b["lines"] == ["Elsewhere."])
+        self.wait_box(ckey, lambda b: b["lines"][-1:] == ["Child goes on."])
+        self.assertNotIn("FOREIGN KEY", self.log())
+
+
+class BatchesDb(DbCase):
+    def test_fixture_written_at_once(self):
+        # every row of the fixture lands before the watcher looks: one batch
+        db = self.agent_db()
+        self.start_watcher()
+        ocwriter.play(db, FIXTURE, speed=0, pause_ms=0)
+        parent = self.wait_box(PARENT_KEY, lambda b: b["status"] == "done", 10)
+        child = self.wait_box(CHILD_KEY, lambda b: b["status"] == "done", 5)
+        self.assertEqual(child["parent_id"], parent["id"])
+        self.assertEqual(child["lines"], ["List the folders.",
+                                          "exec: sudo du -sh /var/log/builds/* [OK]",
+                                          "March logs take 9.8G; April 2.1G."])
+        self.assertEqual(parent["lines"][-1], "build-01 root is 30% full; March build logs "
+                         "(9.8G) can be pruned under the 14-day rule.")
+        self.assertEqual(len(self.boxes()), 2)
+        self.assertNotIn("FOREIGN KEY", self.log())
+
+
 if __name__ == "__main__":
     unittest.main()
