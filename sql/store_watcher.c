@@ -74,6 +74,18 @@ store_watcher_file_put(store *st, const char *path, int64_t inode, int64_t offse
 }
 
 int
+store_watcher_file_delete(store *st, const char *path)
+{
+	static const char sql[] = "DELETE FROM watcher_files WHERE path = ?1";
+	sqlite3_stmt *s = store_stmt(st, sql);
+
+	if (s == NULL)
+		return STORE_ERROR;
+	store_bind_text(s, 1, path);
+	return store_step_done(st, s);
+}
+
+int
 store_watcher_file_list(store *st, struct store_watcher_file **out, size_t *n)
 {
 	static const char sql[] =

@@ -50,6 +50,8 @@ int store_watcher_box_put(store *st, struct store_box *box);
 
 int store_watcher_file_put(store *st, const char *path, int64_t inode, int64_t offset,
     const char *session_key, const char *agent_id, int64_t now_ms);
+/* Forgets a transcript that is gone (renamed by /new or /reset, deleted). */
+int store_watcher_file_delete(store *st, const char *path);
 int store_watcher_file_list(store *st, struct store_watcher_file **out, size_t *n);
 void store_watcher_file_list_free(struct store_watcher_file *list, size_t n);
 

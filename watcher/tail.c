@@ -319,7 +319,8 @@ tail_mark_dirty(struct tail *t, struct tail_file *f)
 	if (f->dirty)
 		return;
 	/* A file known only by its lock is stored too: it is not "old" later. */
-	if (f->saved && f->inode == f->committed_inode && f->offset == f->committed_offset)
+	if (f->saved && !f->gone && f->inode == f->committed_inode &&
+	    f->offset == f->committed_offset)
 		return;
 	f->dirty = 1;
 	if (t->ndirty == t->capdirty) {
@@ -353,7 +354,7 @@ tail_dirty(struct tail *t, struct tail_file ***out)
 void
 tail_mark_clean(struct tail *t)
 {
-	size_t i;
+	size_t i, ngone = 0;
 
 	for (i = 0; i < t->ndirty; i++) {
 		struct tail_file *f = t->dirty[i];
@@ -362,8 +363,18 @@ tail_mark_clean(struct tail *t)
 		f->saved = 1;
 		f->committed_inode = f->inode;
 		f->committed_offset = f->offset;
+		ngone += f->gone != 0;
 	}
 	t->ndirty = 0;
+	/* Vanished files whose rows are deleted now: forget them. */
+	for (i = 0; ngone > 0 && i < t->nfiles;) {
+		if (t->files[i]->gone && !t->files[i]->queued) {
+			tail_file_remove(t, t->files[i]);
+			ngone--;
+			continue;
+		}
+		i++;
+	}
 }
 
 /* Offset just past the last '\n' of an open file of size bytes. */
@@ -460,13 +471,15 @@ tail_lines(struct tail *t, struct tail_file *f, size_t n)
 	}
 }
 
+static int tail_read_fd(struct tail *t, struct tail_file *f, int fd, int64_t size,
+    size_t budget);
+static void tail_vanished(struct tail *t, struct tail_file *f);
+
 /* Reads what is new in f, at most TAIL_READ_BUDGET bytes. */
 static void
 tail_read(struct tail *t, struct tail_file *f)
 {
 	struct stat st;
-	int64_t pos;
-	size_t budget = TAIL_READ_BUDGET;
 	int fd;
 
 	f->backlog = 0;
@@ -475,6 +488,8 @@ tail_read(struct tail *t, struct tail_file *f)
 		if (errno != ENOENT)
 			log_warn("cannot open transcript", "path", f->path, "err", strerror(errno));
 		f->exists = 0;
+		if (errno == ENOENT && (f->inode != 0 || f->saved))
+			tail_vanished(t, f);
 		return;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
@@ -492,9 +507,25 @@ tail_read(struct tail *t, struct tail_file *f)
 		tail_reset(t, f);
 	}
 	f->inode = (uint64_t)st.st_ino;
-	pos = f->offset + (int64_t)f->len + f->skipped;
-	while (pos < (int64_t)st.st_size && budget > 0) {
-		size_t want = (size_t)((int64_t)st.st_size - pos);
+	f->gone = 0;
+	if (tail_read_fd(t, f, fd, (int64_t)st.st_size, TAIL_READ_BUDGET))
+		f->backlog = 1;
+out:
+	close(fd);
+	tail_mark_dirty(t, f);
+}
+
+/*
+ * Reads f's open fd from where f stands up to size, at most budget bytes;
+ * 1 when bytes are left because the budget ran out.
+ */
+static int
+tail_read_fd(struct tail *t, struct tail_file *f, int fd, int64_t size, size_t budget)
+{
+	int64_t pos = f->offset + (int64_t)f->len + f->skipped;
+
+	while (pos < size && budget > 0) {
+		size_t want = (size_t)(size - pos);
 		ssize_t n;
 
 		if (want > TAIL_CHUNK)
@@ -517,15 +548,71 @@ tail_read(struct tail *t, struct tail_file *f)
 		t->bytes_read += n;
 		tail_lines(t, f, (size_t)n);
 	}
-	if (pos < (int64_t)st.st_size)
-		f->backlog = 1;
 	if (f->cap > TAIL_CHUNK * 2 && f->len < f->cap / 4) {
 		f->cap = f->len + 4096;
 		f->buf = xrealloc(f->buf, f->cap);
 	}
-out:
-	close(fd);
+	/* Left for later only when the budget ran out (not on a short read). */
+	return pos < size && budget == 0;
+}
+
+/*
+ * f is no longer in its folder.  When it was renamed to a name that is not
+ * live (".reset.", ".deleted.", ...), the lines appended since the last
+ * read are read from there.  Once no run lock is left, f is gone.
+ */
+static void
+tail_vanished(struct tail *t, struct tail_file *f)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	DIR *dh;
+	int fd;
+
+	f->exists = 0;
+	f->backlog = 0;
+	if (f->gone || f->dir == NULL || !tail_isdir(f->dir->path))
+		return;
+	if (f->inode != 0 && (dh = opendir(f->dir->path)) != NULL) {
+		while ((de = readdir(dh)) != NULL) {
+			if (de->d_name[0] == '.' || tail_is_transcript(de->d_name) ||
+			    tail_ends_with(de->d_name, ".lock") ||
+			    snprintf(path, sizeof(path), "%s/%s", f->dir->path, de->d_name) >=
+			    (int)sizeof(path))
+				continue;
+			if (stat(path, &st) != 0 || (uint64_t)st.st_ino != f->inode ||
+			    !S_ISREG(st.st_mode))
+				continue;
+			if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+				break;
+			if (fstat(fd, &st) == 0 && (uint64_t)st.st_ino == f->inode &&
+			    st.st_size >= f->offset + (int64_t)f->len + f->skipped) {
+				if (st.st_size > f->offset + (int64_t)f->len + f->skipped)
+					log_info("transcript renamed, reading its last lines",
+					    "path", f->path, "to", de->d_name);
+				while (tail_read_fd(t, f, fd, (int64_t)st.st_size, SIZE_MAX))
+					;
+			}
+			close(fd);
+			break;
+		}
+		closedir(dh);
+	}
+	if (snprintf(path, sizeof(path), "%s.lock", f->path) < (int)sizeof(path) &&
+	    access(path, F_OK) == 0) {
+		tail_mark_dirty(t, f); /* the run goes on: look again when its lock goes */
+		return;
+	}
+	log_debug("transcript gone", "path", f->path);
+	f->gone = 1;
+	f->len = 0;
 	tail_mark_dirty(t, f);
+	/* Its lock went with it (at start-up the stored state may say it is held). */
+	if (f->lock || t->initial) {
+		f->lock = 0;
+		t->ops.lock(t->ops.arg, f, 0);
+	}
 }
 
 static void
@@ -650,6 +737,8 @@ tail_scan_files(struct tail *t, struct tail_dir *d)
 			tail_queue(t, f);
 		if (!f->seen)
 			f->exists = 0;
+		if (!f->seen && !f->lock_seen && !f->gone && (f->inode != 0 || f->saved))
+			tail_vanished(t, f);
 	}
 }
 
@@ -834,8 +923,22 @@ tail_start(struct tail *t)
 	tail_scan_dirs(t);
 	/* Restored files whose folder is gone or that no longer exist. */
 	for (i = 0; i < t->nfiles; i++) {
-		if (t->files[i]->restored && t->files[i]->dir == NULL)
-			t->files[i]->restored = 0;
+		struct tail_file *f = t->files[i];
+		size_t j, n;
+
+		if (!f->restored || f->dir != NULL)
+			continue;
+		f->restored = 0;
+		/* Gone from a folder that is there: renamed (/new, /reset) or deleted. */
+		n = (size_t)(f->name - f->path);
+		for (j = 0; n > 0 && j < t->ndirs; j++) {
+			if (strlen(t->dirs[j]->path) == n - 1 &&
+			    strncmp(t->dirs[j]->path, f->path, n - 1) == 0) {
+				f->dir = t->dirs[j];
+				tail_vanished(t, f);
+				break;
+			}
+		}
 	}
 	tail_flush(t);
 	t->initial = 0;

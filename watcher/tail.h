@@ -34,6 +34,14 @@
  * Offsets: every file whose (inode, offset) changed since tail_mark_clean()
  * is listed by tail_dirty(); the caller stores them with the lines' effects
  * in one transaction and then calls tail_mark_clean().
+ *
+ * A transcript that goes away from a folder that is still there (`/new` and
+ * `/reset` rename it to "<name>.reset.<ts>", a deletion renames it to
+ * ".deleted.") is finished: what was appended to it since the last read is
+ * read from the renamed file (found by its inode) first, then, once its run
+ * lock is gone too, the file is listed by tail_dirty() with gone set: the
+ * caller deletes its stored offset, and tail_mark_clean() forgets it.  The
+ * same happens at start-up for a stored file that is no longer there.
  */
 #ifndef LS_WATCHER_TAIL_H
 #define LS_WATCHER_TAIL_H
@@ -72,6 +80,7 @@ struct tail_file {
 	uint64_t committed_inode;
 	int64_t committed_offset;
 	int dirty, queued, lock_check, lock_seen, seen, backlog, restored, saved;
+	int gone;        /* vanished: the caller deletes its row, then it is freed */
 	struct tail_file *hnext;
 };
 

@@ -402,8 +402,12 @@ watcher_commit(struct watcher *w)
 	for (i = 0; i < nf; i++) {
 		struct tail_file *f = files[i];
 
-		if ((rc = store_watcher_file_put(w->st, f->path, (int64_t)f->inode, f->offset,
-		    f->key, watcher_agent(f), now)) != STORE_OK)
+		if (f->gone)
+			rc = store_watcher_file_delete(w->st, f->path);
+		else
+			rc = store_watcher_file_put(w->st, f->path, (int64_t)f->inode, f->offset,
+			    f->key, watcher_agent(f), now);
+		if (rc != STORE_OK)
 			goto out;
 	}
 	if ((rc = ocdb_save(w->ocdb, now)) != STORE_OK)

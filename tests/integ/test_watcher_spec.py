@@ -336,5 +336,67 @@ class BatchesDb(DbCase):
         self.assertNotIn("FOREIGN KEY", self.log())
 
 
+class ResetRename(WatcherCase):
+    """/new and /reset rename the transcript to <name>.reset.<ts> (openclaw-format.md)."""
+    RESET = "s1.jsonl.reset.2026-04-14T09-30-00.000Z"
+
+    def setUp(self):
+        super().setUp()
+        self.write_sessions(dict([self.session_entry(KEY, "s1")]))
+
+    def file_rows(self):
+        return [r["path"] for r in self.query("SELECT path FROM watcher_files")]
+
+    def test_tail_written_just_before_the_rename_is_shown(self):
+        self.start_watcher()
+        self.lock("s1.jsonl")
+        self.append("s1.jsonl", header("s1"), assistant(["One."]))
+        self.wait_box(KEY, lambda b: b["lines"] == ["One."])
+        # the last lines and the rename land while the watcher is stopped in its tracks
+        self.proc.send_signal(__import__("signal").SIGSTOP)
+        try:
+            self.append("s1.jsonl", assistant(["Last words."], stop="stop"))
+            os.rename(self.path("s1.jsonl"), self.path(self.RESET))
+            self.write_sessions(dict([self.session_entry(KEY, "s2")]))
+            self.unlock("s1.jsonl")
+        finally:
+            self.proc.send_signal(__import__("signal").SIGCONT)
+        b = self.wait_box(KEY, lambda b: b["status"] == "done")
+        self.assertEqual(b["lines"], ["One.", "Last words."])
+        wait_for(lambda: self.path("s1.jsonl") not in self.file_rows(),
+                 what="the renamed transcript's row deleted")
+        # the key goes on in its new transcript
+        self.lock("s2.jsonl")
+        self.append("s2.jsonl", header("s2"), assistant(["Fresh start."]))
+        b = self.wait_box(KEY, lambda b: b["lines"] == ["Fresh start."])
+        self.assertEqual(len(self.boxes(KEY)), 2)
+
+    def test_renamed_while_the_watcher_was_down(self):
+        self.start_watcher()
+        self.lock("s1.jsonl")
+        self.append("s1.jsonl", header("s1"), assistant(["One."]))
+        self.wait_box(KEY, lambda b: b["lines"] == ["One."])
+        self.kill9()
+        self.append("s1.jsonl", assistant(["Written while down."], stop="stop"))
+        os.rename(self.path("s1.jsonl"), self.path(self.RESET))
+        self.unlock("s1.jsonl")
+        self.write_sessions(dict([self.session_entry(KEY, "s2")]))
+        self.start_watcher()
+        b = self.wait_box(KEY, lambda b: b["status"] == "done")
+        self.assertEqual(b["lines"], ["One.", "Written while down."])
+        wait_for(lambda: self.file_rows() == [], what="no row left for the renamed file")
+
+    def test_deleted_transcript_row_goes_too(self):
+        self.start_watcher(WATCHER_FORCE_POLL=1, POLL_INTERVAL_MS=100)
+        self.lock("s1.jsonl")
+        self.append("s1.jsonl", header("s1"), assistant(["One."], stop="stop"))
+        self.wait_box(KEY, lambda b: b["lines"] == ["One."])
+        wait_for(lambda: self.file_rows() == [self.path("s1.jsonl")], what="the row")
+        self.unlock("s1.jsonl")
+        os.unlink(self.path("s1.jsonl"))
+        wait_for(lambda: self.file_rows() == [], what="no row for the deleted file")
+        self.assertEqual(self.box(KEY)["status"], "done")
+
+
 if __name__ == "__main__":
     unittest.main()
