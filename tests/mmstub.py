@@ -242,6 +242,7 @@ _ROUTES = [
         "_api_channel_member",
         True,
     ),
+    ("GET", r"/api/v4/channels/(?P<channel_id>[A-Za-z0-9]+)/posts", "_api_channel_posts", True),
 ]
 _ROUTES = [(m, re.compile(p), h, a) for m, p, h, a in _ROUTES]
 
@@ -1036,6 +1037,54 @@ class MMStub(_Controls):
             "scheme_guest": False, "scheme_user": True,
             "scheme_admin": "channel_admin" in roles.split(), "explicit_roles": "",
         })
+
+    def _api_channel_posts(self, req, session, rec, channel_id):
+        """GET /channels/{id}/posts: a PostList, as the server's non-CRT path makes it.
+
+        ?since=<ms>: every post of the channel (replies too, deleted ones too,
+        so clients learn of deletions) whose update_at is after since, at
+        most 1000, plus the roots of those replies; newest first.  Otherwise
+        ?page=&per_page= (60, at most 200) over the live posts, newest first.
+        """
+        channel = self._config["channels"].get(channel_id)
+        if channel is not None and session.user_id not in channel["members"] \
+                and not session.is_admin():
+            return self._permission_error(req, session, "read_channel")
+        args = req.args
+        in_channel = [e["post"] for e in self._posts.values()
+                      if e["post"]["channel_id"] == channel_id]
+        if "since" in args:
+            try:
+                since = int(args["since"])
+            except ValueError:
+                return self._error_answer(req, 400, "api.context.invalid_url_param.app_error",
+                                          "Invalid or missing since parameter in request URL.")
+            picked = sorted((p for p in in_channel if p["update_at"] > since),
+                            key=lambda p: p["update_at"])[:1000]
+            ids = {p["id"] for p in picked}
+            for p in list(picked):
+                root = self._posts.get(p["root_id"]) if p["root_id"] else None
+                if root is not None and root["post"]["id"] not in ids:
+                    ids.add(root["post"]["id"])
+                    picked.append(root["post"])
+        else:
+            try:
+                page = int(args.get("page", 0) or 0)
+                per_page = min(int(args.get("per_page", 60) or 60), 200)
+            except ValueError:
+                return self._error_answer(req, 400, "api.context.invalid_url_param.app_error",
+                                          "Invalid or missing page parameter in request URL.")
+            live = sorted((p for p in in_channel if not p["delete_at"]),
+                          key=lambda p: p["create_at"], reverse=True)
+            picked = live[page * per_page:(page + 1) * per_page]
+        picked.sort(key=lambda p: p["create_at"], reverse=True)
+        posts = {}
+        for p in picked:
+            item = copy.deepcopy(p)
+            item["pending_post_id"] = ""
+            posts[p["id"]] = item
+        return _Answer.json(200, {"order": [p["id"] for p in picked], "posts": posts,
+                                  "next_post_id": "", "prev_post_id": "", "has_next": False})
 
     # -- control API -------------------------------------------------------
 

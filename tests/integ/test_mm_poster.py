@@ -18,7 +18,7 @@ import unittest
 from tests import player
 from tests.integ.wharness import (CHILD_KEY, FIXTURE, PARENT_KEY, WatcherCase, assistant,
                                   call, header, result, wait_for)
-from tests.mmstub import DEFAULT_BOT_ID, MMStub
+from tests.mmstub import DEFAULT_BOT_ID, PENDING_TTL_S, MMStub
 
 CHANNEL = "q7wzk3h1y3nbbj8pt5a6zrxg3c"
 NBSP2 = "\u00a0\u00a0"
@@ -422,8 +422,7 @@ class TestFailures(MMCase):
         self.assertEqual(posts2[0]["message"], row2["posted_text"])
         self.assertIn("> Over.", posts2[0]["message"])
         if DOWN_S > 26:
-            # It looked for a post made by an unanswered create before making one
-            # (the stand-in has no such route and answers 404).
+            # It looked for a post made by an unanswered create before making one.
             looked = [r for r in self.stub.requests()
                       if r["path"] == "/api/v4/channels/%s/posts" % ch2]
             self.assertTrue(looked)
@@ -464,6 +463,46 @@ class TestFailures(MMCase):
         creates = [r for r in self.stub.requests(method="POST", path="^/api/v4/posts$")]
         self.assertEqual(len({r["body"]["pending_post_id"] for r in creates}), 1)
         self.assertGreaterEqual(len(creates), 2)
+
+    def test_kill9_create_answer_lost_past_pending_window(self):
+        # Mattermost makes the post, its answer is held back and the watcher
+        # dies before it hears it; it comes back only after Mattermost has
+        # forgotten the pending_post_id.  It finds the post in the channel
+        # (GET /channels/{id}/posts?since=, props.livestatus_box_id) and
+        # adopts it: exactly one post, never a second create.
+        self.stub.add_fault(process=True, delay_s=10, count=1, method="POST",
+                            path="^/api/v4/posts$")
+        self.start_watcher(MM_TIMEOUT_MS=20000)
+        ch = "1ostanswerchanne1000000000"
+        sid = "5eb0c5e1-0000-4000-8000-0000000000a1"
+        key = "agent:main:mattermost:channel:%s" % ch
+        name = sid + ".jsonl"
+        self.write_sessions({key: {"sessionId": sid, "updatedAt": 1, "sessionFile": name}})
+        self.lock(name)
+        self.append(name, header(sid), assistant(["Working."], stop="toolUse"))
+        made = wait_for(lambda: self.stub.posts(ch), 10, what="the post made on the server")[0]
+        row = wait_for(lambda: self.box(key) and self.mm_row(self.box(key)["id"]), 5,
+                       what="the intent")
+        self.assertEqual((row["state"], row["post_id"]), ("creating", ""))
+        self.kill9()
+        self.append(name, assistant(["Finished."], stop="stop"))
+        self.unlock(name)
+        # Past Mattermost's memory of pending ids (30 s after the post was made).
+        time.sleep(max(0.0, made["create_at"] / 1000.0 + PENDING_TTL_S + 1 - time.time()))
+        self.start_watcher(MM_TIMEOUT_MS=20000)
+        box, row = self.wait_posted(key, timeout=30)
+        posts = self.posts(ch)
+        self.assertEqual(len(posts), 1, posts)
+        self.assertEqual((box["post_id"], row["post_id"]), (made["id"], made["id"]))
+        self.assertEqual(posts[0]["message"], row["posted_text"])
+        self.assertIn("> Finished.", posts[0]["message"])
+        looked = [r for r in self.stub.requests()
+                  if r["path"] == "/api/v4/channels/%s/posts" % ch]
+        self.assertTrue(looked)
+        self.assertIn("since", looked[0]["args"])
+        self.assertEqual(looked[0]["status"], 200)
+        creates = self.stub.requests(method="POST", path="^/api/v4/posts$")
+        self.assertEqual(len(creates), 1, [(r["t_ms"], r["status"]) for r in creates])
 
     def test_dropped_answer_retried_with_same_pending_id(self):
         self.stub.add_fault(process=True, drop=True, count=1, method="POST",

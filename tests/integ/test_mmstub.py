@@ -277,6 +277,43 @@ class ApiShapes(StubTestCase):
         self.assertEqual(status, 403)
         self.assertEqual(self.api.call("POST", "/api/v4/channels/direct", [BOT])[0], 400)
 
+    def test_channel_posts_since_and_pages(self):
+        t0 = int(time.time() * 1000)
+        _, _, root = self.post(channel="chanp", message="root")
+        time.sleep(0.005)
+        mid = int(time.time() * 1000)
+        time.sleep(0.005)
+        _, _, reply = self.post(channel="chanp", message="reply", root_id=root["id"])
+        _, _, gone = self.post(channel="chanp", message="gone")
+        self.post(channel="other", message="elsewhere")
+        self.api.call("DELETE", f"/api/v4/posts/{gone['id']}")
+        status, _, plist = self.api.call("GET", f"/api/v4/channels/chanp/posts?since={t0 - 1}")
+        self.assertEqual(status, 200, plist)
+        for key in ("order", "posts", "next_post_id", "prev_post_id"):
+            self.assertIn(key, plist)
+        self.assertEqual(set(plist["order"]), {root["id"], reply["id"], gone["id"]})
+        self.assertEqual(set(plist["posts"]), set(plist["order"]))
+        creates = [plist["posts"][i]["create_at"] for i in plist["order"]]
+        self.assertEqual(creates, sorted(creates, reverse=True))
+        self.assertGreater(plist["posts"][gone["id"]]["delete_at"], 0, "deletions are listed")
+        # A reply changed after since brings its thread root along.
+        _, _, plist = self.api.call("GET", f"/api/v4/channels/chanp/posts?since={mid}")
+        self.assertIn(reply["id"], plist["posts"])
+        self.assertIn(root["id"], plist["posts"])
+        _, _, plist = self.api.call("GET", "/api/v4/channels/chanp/posts?since=%d" % (
+            int(time.time() * 1000) + 1000))
+        self.assertEqual((plist["order"], plist["posts"]), ([], {}))
+        # Pages: live posts only, newest first.
+        _, _, plist = self.api.call("GET", "/api/v4/channels/chanp/posts?per_page=1")
+        self.assertEqual(plist["order"], [reply["id"]])
+        _, _, plist = self.api.call("GET", "/api/v4/channels/chanp/posts?page=1&per_page=1")
+        self.assertEqual(plist["order"], [root["id"]])
+        self.assertAppError(*self.api.call("GET", "/api/v4/channels/chanp/posts?since=x"), 400)
+        self.ctl.add_channel("private2", type="P")
+        self.assertAppError(*self.api.call("GET", "/api/v4/channels/private2/posts?since=0"), 403,
+                            "api.context.permissions.app_error")
+        self.assertEqual(self.api.call("GET", "/api/v4/channels/chanp/posts", token=None)[0], 401)
+
     def test_webapp_plugins(self):
         self.assertEqual(self.api.call("GET", "/api/v4/plugins/webapp", token=None)[:3:2], (200, []))
         self.ctl.set_plugin(enabled=True, version="0.1.0")
