@@ -5,6 +5,18 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 
 const BIN = process.env.LIVESTATUS_WATCHER_BIN || "livestatus-watcher";
+const UNIT = "livestatus-watcher";
+
+// True when systemd (the system or the user manager) runs the watcher's
+// unit.  Its PID file is not the one `status` looks at by default, so
+// `status` alone would not see it.  No systemctl, or no systemd: false.
+function systemdRunsIt() {
+  for (const args of [["is-active", "--quiet", UNIT], ["--user", "is-active", "--quiet", UNIT]]) {
+    const r = spawnSync("systemctl", args, { stdio: "ignore", timeout: 5000 });
+    if (!r.error && r.status === 0) return true;
+  }
+  return false;
+}
 
 function watcherEnv() {
   const env = { ...process.env };
@@ -26,6 +38,7 @@ export default async function livestatusWatcherHook(event) {
   if (event && event.type && !(event.type === "gateway" && event.action === "startup")) {
     return;
   }
+  if (systemdRunsIt()) return; // never a second watcher next to the service
   const env = watcherEnv();
   const status = spawnSync(BIN, ["status"], { env, stdio: "ignore", timeout: 10000 });
   if (status.error) {
