@@ -174,21 +174,29 @@ api_health(struct api_ctx *ctx, struct api_resp *resp)
 struct api_may {
 	struct api_ctx *ctx;
 	const struct api_principal *who;
+	uint64_t seen; /* FNV-1a of the channels that let boxes through */
 };
 
 static int
 api_may_read(void *arg, const char *channel)
 {
 	struct api_may *m = arg;
+	const unsigned char *c = (const unsigned char *)channel;
+	int ok = api_auth_may_read_channel(m->ctx->auth, m->who, channel);
 
-	return api_auth_may_read_channel(m->ctx->auth, m->who, channel);
+	if (ok) {
+		for (; *c != '\0'; c++)
+			m->seen = (m->seen ^ *c) * 1099511628211ULL;
+		m->seen = (m->seen ^ '\n') * 1099511628211ULL;
+	}
+	return ok;
 }
 
 static void
 api_list(struct api_ctx *ctx, const struct api_principal *who, const struct api_req *req,
     struct api_resp *resp)
 {
-	struct api_may may = { ctx, who };
+	struct api_may may = { ctx, who, 1469598103934665603ULL };
 	struct api_snapshot *snap = NULL;
 	char status[16], channel[API_ID_MAX + 1];
 	int has_status, has_channel, rc;
@@ -208,18 +216,31 @@ api_list(struct api_ctx *ctx, const struct api_principal *who, const struct api_
 		api_store_failed(ctx, resp, rc, "list");
 		return;
 	}
-	api_set_etag(resp, api_snapshot_revision(snap));
-	if (api_http_etag_match(req->if_none_match, api_snapshot_revision(snap))) {
-		resp->status = 304;
-	} else {
-		resp->status = 200;
-		if (who->all_channels)
+	if (who->all_channels) {
+		api_set_etag(resp, api_snapshot_revision(snap));
+		if (api_http_etag_match(req->if_none_match, api_snapshot_revision(snap))) {
+			resp->status = 304;
+		} else {
+			resp->status = 200;
 			api_snapshot_list(snap, has_status == 1 ? status : NULL,
 			    has_channel == 1 && channel[0] != '\0' ? channel : NULL, resp);
-		else /* a Mattermost reader: only the channels they belong to */
-			api_snapshot_list_for(snap, has_status == 1 ? status : NULL,
-			    has_channel == 1 && channel[0] != '\0' ? channel : NULL, api_may_read,
-			    &may, resp);
+		}
+	} else {
+		/*
+		 * A Mattermost reader sees only their channels' boxes, so the list
+		 * also changes when a membership does: its ETag is the revision and
+		 * a hash of the channels that let boxes through ("<rev>-<hash>").
+		 */
+		resp->status = 200;
+		api_snapshot_list_for(snap, has_status == 1 ? status : NULL,
+		    has_channel == 1 && channel[0] != '\0' ? channel : NULL, api_may_read, &may,
+		    resp);
+		snprintf(resp->etag, sizeof(resp->etag), "\"%" PRId64 "-%016" PRIx64 "\"",
+		    api_snapshot_revision(snap), may.seen);
+		if (api_http_etag_match_tag(req->if_none_match, resp->etag)) {
+			resp->status = 304;
+			resp->body.len = 0;
+		}
 	}
 	api_snapshot_unref(snap);
 }

@@ -88,14 +88,21 @@ int
 api_http_etag_match(const char *inm, int64_t revision)
 {
 	char tag[32];
-	size_t n;
-	const char *p;
 	int len;
 
-	if (inm == NULL)
-		return 0;
 	len = snprintf(tag, sizeof(tag), "\"%" PRId64 "\"", revision);
 	if (len < 0 || (size_t)len >= sizeof(tag))
+		return 0;
+	return api_http_etag_match_tag(inm, tag);
+}
+
+int
+api_http_etag_match_tag(const char *inm, const char *tag)
+{
+	size_t n, len = strlen(tag);
+	const char *p;
+
+	if (inm == NULL)
 		return 0;
 	for (p = inm; *p != '\0';) {
 		p = api_http_skip_ows(p);
@@ -106,7 +113,7 @@ api_http_etag_match(const char *inm, int64_t revision)
 		n = strcspn(p, ",");
 		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
 			n--;
-		if (n == (size_t)len && memcmp(p, tag, n) == 0)
+		if (n == len && memcmp(p, tag, n) == 0)
 			return 1;
 		p += strcspn(p, ",");
 		if (*p == ',')

@@ -63,7 +63,7 @@ struct api_snapshot;
 struct api_resp {
 	int status;
 	const char *allow; /* static string or NULL */
-	char etag[32]; /* quoted, or "" for none */
+	char etag[48]; /* quoted, or "" for none */
 	struct api_buf body;
 	const char *blob_data; /* when set, sent instead of body */
 	size_t blob_len;
@@ -84,6 +84,9 @@ int api_http_is_json(const char *content_type);
 
 /* 1 when If-None-Match names "<revision>" (also W/"..." or *). */
 int api_http_etag_match(const char *if_none_match, int64_t revision);
+
+/* 1 when If-None-Match names tag (quoted, as sent in ETag; also W/ or *). */
+int api_http_etag_match_tag(const char *if_none_match, const char *tag);
 
 /*
  * Finds name in a query string and percent-decodes its value into out.

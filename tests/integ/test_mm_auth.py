@@ -192,6 +192,52 @@ class TestShortCache(MMAuthCase):
                         timeout=5, what="403 after leaving the channel")
 
 
+class TestListETag(MMAuthCase):
+    """A user's list depends on the store and on their channels: so does its ETag."""
+    env = {"AUTH_CACHE_S": "1"}
+
+    def setUp(self):
+        super().setUp()
+        self.create("box-a", CH_A)
+        self.create("box-b", CH_B)
+
+    def listing(self, auth, etag=None):
+        return self.s.request("GET", "/api/v1/sessions", auth=auth,
+                              headers={"If-None-Match": etag} if etag else None)
+
+    def test_membership_change_is_not_a_stale_304(self):
+        first = self.listing("alicetoken")
+        self.assertEqual(sorted(b["id"] for b in first.json), ["box-a"])
+        e1 = first.headers["etag"]
+        self.assertEqual(self.listing("alicetoken", e1).status, 304)
+        rev = self.listing("secret").headers["etag"]
+        self.assertRegex(rev, r'^"\d+"$')  # the secret's ETag stays the revision
+        self.assertNotEqual(e1, rev)
+        # Another user with the same revision but other channels: not a 304.
+        r = self.listing("bobtoken", e1)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([b["id"] for b in r.json], ["box-b"])
+        # Alice joins channel B; no box changes (same revision).
+        self.stub.add_member(CH_B, ALICE)
+        r = self.s.wait_for(lambda: (lambda x: x if x.status == 200 else None)(
+            self.listing("alicetoken", e1)), timeout=5, what="200 after joining a channel")
+        self.assertEqual(sorted(b["id"] for b in r.json), ["box-a", "box-b"])
+        e2 = r.headers["etag"]
+        self.assertNotEqual(e2, e1)
+        self.assertEqual(self.listing("secret").headers["etag"], rev)
+        self.assertEqual(self.listing("alicetoken", e2).status, 304)
+        # And leaves both channels: the empty list is new too.
+        self.stub.remove_member(CH_A, ALICE)
+        self.stub.remove_member(CH_B, ALICE)
+        r = self.s.wait_for(lambda: (lambda x: x if x.status == 200 else None)(
+            self.listing("alicetoken", e2)), timeout=5, what="200 after leaving")
+        self.assertEqual(r.json, [])
+        # A box change still changes the ETag of an unchanged view.
+        e3 = r.headers["etag"]
+        self.create("box-c", CH_B)
+        self.assertEqual(self.listing("alicetoken", e3).status, 200)
+
+
 class TestSecretMode(MMAuthCase):
     env = {"READ_AUTH": "secret"}
 
