@@ -69,6 +69,8 @@ struct box_model {
 	size_t ndirty, capdirty;
 	struct box_retired *retired;
 	size_t nretired, capretired;
+	char **deleted; /* ids of stored boxes to delete (merged into another) */
+	size_t ndeleted;
 	int64_t started, dropped;
 };
 
@@ -160,6 +162,9 @@ box_model_free(struct box_model *m)
 	for (i = 0; i < m->nretired; i++)
 		box_run_free(m->retired[i].run);
 	free(m->retired);
+	for (i = 0; i < m->ndeleted; i++)
+		free(m->deleted[i]);
+	free(m->deleted);
 	tx_parser_free(m->parser);
 	free(m);
 }
@@ -346,6 +351,25 @@ box_link_parent(struct box_model *m, struct box_session *s, int64_t now)
 		box_report(m, s);
 }
 
+/* s's run is replaced: kept for the commit when its last state is not stored. */
+static void
+box_drop_run(struct box_model *m, struct box_session *s)
+{
+	if (s->run != NULL && s->run->reported && s->box_dirty) {
+		if (m->nretired == m->capretired) {
+			m->capretired = m->capretired ? m->capretired * 2 : 8;
+			m->retired = xreallocarray(m->retired, m->capretired,
+			    sizeof(*m->retired));
+		}
+		m->retired[m->nretired].s = s;
+		m->retired[m->nretired].run = s->run;
+		m->nretired++;
+	} else {
+		box_run_free(s->run);
+	}
+	s->run = NULL;
+}
+
 /* A fresh box for s; NULL when MAX_ACTIVE_SESSIONS top-level boxes run. */
 static struct box_run *
 box_start(struct box_model *m, struct box_session *s, int64_t now)
@@ -360,20 +384,7 @@ box_start(struct box_model *m, struct box_session *s, int64_t now)
 		    "max_active_sessions", LOG_I64(m->cfg.max_active));
 		return NULL;
 	}
-	if (s->run != NULL && s->run->reported && s->box_dirty) {
-		/* Its last state is not in the store yet: keep it for the commit. */
-		if (m->nretired == m->capretired) {
-			m->capretired = m->capretired ? m->capretired * 2 : 8;
-			m->retired = xreallocarray(m->retired, m->capretired,
-			    sizeof(*m->retired));
-		}
-		m->retired[m->nretired].s = s;
-		m->retired[m->nretired].run = s->run;
-		m->nretired++;
-	} else {
-		box_run_free(s->run);
-	}
-	s->run = NULL;
+	box_drop_run(m, s);
 	box_pending_clear(s);
 	r = xcalloc(1, sizeof(*r));
 	util_random_hex(hex, 8);
@@ -769,6 +780,75 @@ box_set_meta(struct box_model *m, const char *key, const struct box_meta *meta)
 }
 
 void
+box_rekey(struct box_model *m, const char *old_key, const char *new_key, int64_t now)
+{
+	struct box_session *o = box_find(m, old_key), *n;
+	struct box_run *r;
+	size_t i;
+	int j;
+
+	if (o == NULL || strcmp(old_key, new_key) == 0)
+		return;
+	n = box_get(m, new_key, o->agent_id);
+	if (o->lock && !n->lock) {
+		n->lock = 1;
+		box_mark(m, n, 0);
+	}
+	if (box_active(o) && box_active(n)) {
+		/* The run goes on in new_key's box: o's lines join it, o's box goes. */
+		r = o->run;
+		for (j = 0; j < r->nlines; j++) {
+			box_add_line(m, n, r->lines[j].text, r->lines[j].call_id,
+			    r->lines[j].spawn, now);
+			free(r->lines[j].call_id);
+			r->lines[j].text = r->lines[j].call_id = NULL;
+		}
+		r->nlines = 0;
+		n->run->tokens += r->tokens;
+		for (i = 0; i < o->npending; i++)
+			box_pending_add(n, o->pending[i]);
+		n->run_locked |= o->lock;
+		n->last_activity_ms = now;
+		if (r->reported) {
+			m->deleted = xreallocarray(m->deleted, m->ndeleted + 1,
+			    sizeof(*m->deleted));
+			m->deleted[m->ndeleted++] = xstrdup(r->id);
+		}
+		box_run_free(r);
+		o->run = NULL;
+		box_mark(m, n, 1);
+	} else if (box_active(o)) {
+		/* new_key has no run going: o's box becomes new_key's. */
+		box_drop_run(m, n);
+		box_pending_clear(n);
+		n->run = o->run;
+		o->run = NULL;
+		for (i = 0; i < o->npending; i++)
+			box_pending_add(n, o->pending[i]);
+		n->last_tool_use = o->last_tool_use;
+		n->run_locked = o->run_locked;
+		n->last_activity_ms = o->last_activity_ms;
+		free(n->run->parent_id);
+		n->run->parent_id = NULL;
+		n->run->reported = !box_is_sub(n);
+		box_mark(m, n, 1);
+		if (box_is_sub(n))
+			box_link_parent(m, n, now);
+	}
+	o->lock = 0;
+	o->run_locked = 0;
+	box_pending_clear(o);
+	box_mark(m, o, 0);
+}
+
+size_t
+box_deleted(struct box_model *m, char ***ids)
+{
+	*ids = m->deleted;
+	return m->ndeleted;
+}
+
+void
 box_tick(struct box_model *m, int64_t now)
 {
 	size_t i;
@@ -985,6 +1065,9 @@ box_mark_clean(struct box_model *m)
 	for (i = 0; i < m->nretired; i++)
 		box_run_free(m->retired[i].run);
 	m->nretired = 0;
+	for (i = 0; i < m->ndeleted; i++)
+		free(m->deleted[i]);
+	m->ndeleted = 0;
 }
 
 static const char *

@@ -118,6 +118,16 @@ void box_compacted(struct box_model *m, const char *key, int64_t now);
 void box_lock(struct box_model *m, const char *agent_id, const char *key,
     int present, int64_t now);
 void box_tick(struct box_model *m, int64_t now);
+
+/*
+ * old_key's transcript turned out to continue new_key (a successor file whose
+ * header names its parent session): its lock, pending calls and active box
+ * move to new_key.  When new_key has a box going already, old_key's lines
+ * join it and old_key's box is listed by box_deleted() for the commit.
+ */
+void box_rekey(struct box_model *m, const char *old_key, const char *new_key, int64_t now);
+/* Ids of stored boxes to delete in the next commit (until box_mark_clean()). */
+size_t box_deleted(struct box_model *m, char ***ids);
 void box_interrupt_all(struct box_model *m, int64_t now);
 
 /* Milliseconds until the next box_tick() can change something, or -1. */

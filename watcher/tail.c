@@ -330,6 +330,14 @@ tail_mark_dirty(struct tail *t, struct tail_file *f)
 	t->dirty[t->ndirty++] = f;
 }
 
+struct tail_file *
+tail_file_find(struct tail *t, const char *path)
+{
+	struct tail_file *f = tail_find(t, path);
+
+	return f != NULL && !f->gone ? f : NULL;
+}
+
 int
 tail_lock_held(struct tail *t, const char *key, const struct tail_file *except)
 {

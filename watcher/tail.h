@@ -150,6 +150,9 @@ int tail_backlog(struct tail *t);
  */
 int tail_lock_held(struct tail *t, const char *key, const struct tail_file *except);
 
+/* The file followed at path, or NULL. */
+struct tail_file *tail_file_find(struct tail *t, const char *path);
+
 size_t tail_dirty(struct tail *t, struct tail_file ***out);
 void tail_mark_clean(struct tail *t);
 

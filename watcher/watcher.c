@@ -189,6 +189,89 @@ watcher_agent(struct tail_file *f)
 	return f->dir != NULL ? f->dir->agent_id : "";
 }
 
+/* 1 when f's key is only a guess from its name (no index entry names it). */
+static int
+watcher_key_guessed(struct tail_file *f, const char *key)
+{
+	char *guess = xasprintf("agent:%s:file:%.*s", f->dir ? f->dir->agent_id : "main",
+	    (int)(strlen(f->name) - 6), f->name);
+	int r = strcmp(guess, key) == 0;
+
+	free(guess);
+	return r;
+}
+
+/*
+ * The session key of a header's parentSession (a session id, or the path or
+ * name of the parent's transcript), or NULL when nothing names it.
+ */
+static const char *
+watcher_parent_key(struct watcher *w, struct tail_file *f, const char *parent)
+{
+	struct sessions_index *idx = f->dir != NULL ? f->dir->user : NULL;
+	const struct sessions_entry *e = NULL;
+	struct tail_file *pf;
+	const char *base = strrchr(parent, '/'), *p;
+	char id[512], path[4096];
+	size_t n;
+
+	base = base != NULL ? base + 1 : parent;
+	n = (p = strstr(base, ".jsonl")) != NULL ? (size_t)(p - base) : strlen(base);
+	if (n == 0 || n >= sizeof(id) || f->dir == NULL)
+		return NULL;
+	snprintf(id, sizeof(id), "%.*s", (int)n, base);
+	if (*parent == '/')
+		snprintf(path, sizeof(path), "%s", parent);
+	else
+		snprintf(path, sizeof(path), "%s/%s.jsonl", f->dir->path, id);
+	if (idx != NULL && (e = sessions_by_file(idx, path)) == NULL &&
+	    (e = sessions_by_id(idx, id)) == NULL && (p = strrchr(id, '_')) != NULL)
+		e = sessions_by_id(idx, p + 1);
+	if (e != NULL)
+		return e->key;
+	/* The parent transcript as followed (itself maybe a successor). */
+	if ((pf = tail_file_find(w->tail, path)) != NULL && pf != f && pf->key != NULL &&
+	    !watcher_key_guessed(pf, pf->key))
+		return pf->key;
+	return NULL;
+}
+
+/*
+ * The first line of a transcript that no index entry names: a successor
+ * (compaction, fork) whose header has parentSession continues that session.
+ */
+static void
+watcher_header(struct watcher *w, struct tail_file *f, const char *line, size_t len)
+{
+	const char *key = watcher_key(f), *parent, *pkey;
+	json_tokener *tok;
+	json_object *o, *v = NULL;
+	char *old;
+
+	if (f->offset != 0 || len < 20 || memmem(line, len, "parentSession", 13) == NULL ||
+	    !watcher_key_guessed(f, key))
+		return;
+	if ((tok = json_tokener_new()) == NULL)
+		return;
+	o = json_tokener_parse_ex(tok, line, (int)len);
+	json_tokener_free(tok);
+	if (o != NULL && json_object_is_type(o, json_type_object) &&
+	    json_object_object_get_ex(o, "type", &v) &&
+	    strcmp(json_object_get_string(v), "session") == 0 &&
+	    json_object_object_get_ex(o, "parentSession", &v) &&
+	    json_object_is_type(v, json_type_string) &&
+	    *(parent = json_object_get_string(v)) != '\0' &&
+	    (pkey = watcher_parent_key(w, f, parent)) != NULL && strcmp(pkey, key) != 0) {
+		log_info("successor transcript continues its session", "path", f->path,
+		    "session", pkey);
+		old = f->key;
+		f->key = xstrdup(pkey);
+		box_rekey(w->model, old, f->key, util_now_ms());
+		free(old);
+	}
+	json_object_put(o);
+}
+
 /* Counts one line read from f (bad: refused) for the metrics. */
 static void
 watcher_count_line(struct watcher *w, struct tail_file *f, int bad)
@@ -240,6 +323,8 @@ watcher_on_line(void *arg, struct tail_file *f, const char *line, size_t len)
 	int rc;
 
 	w->lines_read++;
+	if (f->offset == 0)
+		watcher_header(w, f, line, len);
 	rc = box_feed_line(w->model, watcher_agent(f), watcher_key(f), line, len,
 	    util_now_ms());
 	watcher_count_line(w, f, rc != TX_OK);
@@ -378,16 +463,23 @@ watcher_commit(struct watcher *w)
 	struct box_change *ch = NULL;
 	struct tail_file **files;
 	struct ocdb_stats os;
-	size_t n, nf, i, nboxes = 0;
+	char **del;
+	size_t n, nf, ndel, i, nboxes = 0;
 	int64_t now = util_now_ms(), rev = 0, since = util_mono_ms();
 	int rc;
 
 	n = box_changes(w->model, &ch);
+	ndel = box_deleted(w->model, &del);
 	nf = tail_dirty(w->tail, &files);
 	if (n == 0 && nf == 0 && !ocdb_dirty(w->ocdb))
 		return STORE_OK;
 	if ((rc = store_begin(w->st)) != STORE_OK)
 		goto out;
+	for (i = 0; i < ndel; i++) {
+		if ((rc = store_box_delete(w->st, del[i])) != STORE_OK && rc != STORE_NOTFOUND)
+			goto out;
+		rc = STORE_OK;
+	}
 	if ((rc = watcher_put_boxes(w, ch, n, &nboxes, &rev)) != STORE_OK)
 		goto out;
 	for (i = 0; i < n; i++) {

@@ -398,5 +398,63 @@ class ResetRename(WatcherCase):
         self.assertEqual(self.box(KEY)["status"], "done")
 
 
+class SuccessorByHeader(WatcherCase):
+    """A successor transcript names its parent in its header (parentSession)."""
+    SUCC = "2026-04-14T09-20-00-000Z_s9.jsonl"
+
+    def setUp(self):
+        super().setUp()
+        self.write_sessions(dict([self.session_entry(KEY, "s1")]))
+
+    def succ_header(self, parent):
+        h = header("s9")
+        h["parentSession"] = parent
+        return h
+
+    def test_successor_continues_the_running_box(self):
+        self.start_watcher()
+        self.lock("s1.jsonl")
+        self.append("s1.jsonl", header("s1"), assistant(["Before the rotation."]))
+        self.wait_box(KEY, lambda b: b["lines"] == ["Before the rotation."])
+        # the gateway takes the successor's lock first (nothing written yet), then writes
+        self.lock(self.SUCC)
+        self.wait_stat("commits", self.stats()["commits"] + 1)
+        self.unlock("s1.jsonl")
+        self.append(self.SUCC, self.succ_header("s1"), assistant(["After the rotation."]))
+        b = self.wait_box(KEY, lambda b: b["lines"][-1:] == ["After the rotation."])
+        self.assertEqual(b["lines"], ["Before the rotation.", "After the rotation."])
+        self.assertEqual(b["status"], "active", "the successor's lock is held")
+        self.assertEqual([x["session_key"] for x in self.boxes()], [KEY],
+                         "no box of its own for the successor file")
+        self.unlock(self.SUCC)
+        b = self.wait_box(KEY, lambda b: b["status"] == "done")
+        self.assertEqual(len(self.boxes()), 1)
+        rows = self.query("SELECT session_key FROM watcher_files WHERE path = ?",
+                          (self.path(self.SUCC),))
+        self.assertEqual(rows, [{"session_key": KEY}])
+
+    def test_successor_named_by_path_starts_the_next_box_of_its_session(self):
+        self.start_watcher()
+        self.lock("s1.jsonl")
+        self.append("s1.jsonl", header("s1"), assistant(["First run."], stop="stop"))
+        self.unlock("s1.jsonl")
+        self.wait_box(KEY, lambda b: b["status"] == "done")
+        self.lock(self.SUCC)
+        self.append(self.SUCC, self.succ_header(self.path("s1.jsonl")),
+                    assistant(["Second run."], stop="stop"))
+        self.unlock(self.SUCC)
+        wait_for(lambda: len(self.boxes(KEY)) == 2 and self.box(KEY)["status"] == "done",
+                 what="the second box of the session, done")
+        self.assertEqual(self.box(KEY)["lines"], ["Second run."])
+        self.assertEqual({x["session_key"] for x in self.boxes()}, {KEY})
+        # after a restart the successor still belongs to the session
+        self.stop_watcher()
+        self.start_watcher()
+        self.lock(self.SUCC)
+        self.append(self.SUCC, assistant(["Third run."]))
+        wait_for(lambda: len(self.boxes(KEY)) == 3, what="the third box")
+        self.assertEqual(self.box(KEY)["lines"], ["Third run."])
+
+
 if __name__ == "__main__":
     unittest.main()
