@@ -18,6 +18,7 @@ struct api_snap_box {
 	char *channel_id;
 	char *status;
 	int top;
+	size_t parent; /* index of the parent box, SIZE_MAX for none */
 	char *json;
 	size_t len;
 };
@@ -153,6 +154,7 @@ api_snap_build(struct store_box *list, size_t n, int64_t revision)
 	}
 	for (i = 0; i < n; i++) {
 		s->boxes[i].top = parent[i] == SIZE_MAX;
+		s->boxes[i].parent = parent[i];
 		if (s->boxes[i].top && bd.state[i] == 0)
 			api_snap_serialize(&bd, i, 0);
 	}
@@ -330,9 +332,9 @@ api_snapshot_list_for(struct api_snapshot *s, const char *status, const char *ch
 	api_buf_put(&resp->body, "]", 1);
 }
 
-int
-api_snapshot_box(
-    struct api_snapshot *s, const char *id, struct api_resp *resp, const char **channel_id)
+/* The index of box id in s->boxes, or SIZE_MAX. */
+static size_t
+api_snap_index(const struct api_snapshot *s, const char *id)
 {
 	size_t lo = 0, hi = s->n, mid, i;
 	int c;
@@ -341,18 +343,41 @@ api_snapshot_box(
 		mid = lo + (hi - lo) / 2;
 		i = s->by_id[mid];
 		c = strcmp(id, s->boxes[i].id);
-		if (c == 0) {
-			api_snap_point(s, s->boxes[i].json, s->boxes[i].len, resp);
-			if (channel_id != NULL)
-				*channel_id = s->boxes[i].channel_id;
-			return 0;
-		}
+		if (c == 0)
+			return i;
 		if (c < 0)
 			hi = mid;
 		else
 			lo = mid + 1;
 	}
-	return -1;
+	return SIZE_MAX;
+}
+
+int
+api_snapshot_box(
+    struct api_snapshot *s, const char *id, struct api_resp *resp, const char **channel_id)
+{
+	size_t i = api_snap_index(s, id);
+
+	if (i == SIZE_MAX)
+		return -1;
+	api_snap_point(s, s->boxes[i].json, s->boxes[i].len, resp);
+	if (channel_id != NULL)
+		*channel_id = s->boxes[i].channel_id;
+	return 0;
+}
+
+const char *
+api_snapshot_top_channel(const struct api_snapshot *s, const char *id)
+{
+	size_t i = api_snap_index(s, id), depth;
+
+	for (depth = 0; i != SIZE_MAX && depth <= API_CACHE_MAX_DEPTH; depth++) {
+		if (s->boxes[i].top)
+			return s->boxes[i].channel_id;
+		i = s->boxes[i].parent;
+	}
+	return NULL; /* deeper than the API shows, or a cycle */
 }
 
 struct api_cache *

@@ -76,4 +76,11 @@ void api_snapshot_list_for(struct api_snapshot *s, const char *status, const cha
 int api_snapshot_box(
     struct api_snapshot *s, const char *id, struct api_resp *resp, const char **channel_id);
 
+/*
+ * The channel of the top-level box above box id (its own when it is one),
+ * valid while s is referenced; NULL when s has no such box or its parent
+ * chain does not end at a top-level box.
+ */
+const char *api_snapshot_top_channel(const struct api_snapshot *s, const char *id);
+
 #endif

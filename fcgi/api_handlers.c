@@ -250,7 +250,7 @@ api_get_one(
     struct api_ctx *ctx, const struct api_principal *who, const char *id, struct api_resp *resp)
 {
 	struct api_snapshot *snap = NULL;
-	const char *channel = NULL;
+	const char *channel = NULL, *top;
 	int rc;
 
 	if ((rc = api_cache_get(ctx->cache, ctx->st, &ctx->snap, &snap)) != STORE_OK) {
@@ -259,7 +259,10 @@ api_get_one(
 	}
 	if (api_snapshot_box(snap, id, resp, &channel) < 0) {
 		api_resp_error(resp, 404, API_MSG_NOT_FOUND);
-	} else if (!api_auth_may_read_channel(ctx->auth, who, channel)) {
+	} else if (!api_auth_may_read_channel(ctx->auth, who, channel) &&
+	    /* A sub-agent's box is shown inside its top-level box: same readers. */
+	    ((top = api_snapshot_top_channel(snap, id)) == NULL || strcmp(top, channel) == 0 ||
+	        !api_auth_may_read_channel(ctx->auth, who, top))) {
 		api_resp_free(resp);
 		api_resp_error(resp, 403, "forbidden: not a member of this channel");
 	} else {

@@ -113,6 +113,29 @@ class TestReaders(MMAuthCase):
         self.assertEqual(self.ids(self.s.request("GET", "/api/v1/sessions")),
                          ["box-a", "box-b", "box-local"])
 
+    def test_sub_agent_boxes_follow_their_top_level_box(self):
+        # A DM box's sub-agents keep an empty channel_id (the watcher writes
+        # the direct channel into the top-level box only): whoever may read
+        # the top-level box may read its sub-agents, at any depth.
+        self.create("child-a", "", parent_id="box-a")
+        self.create("grandchild-a", "", parent_id="child-a")
+        self.create("child-a-in-b", CH_B, parent_id="box-a")
+        self.create("child-local", "", parent_id="box-local")
+        for box_id in ("child-a", "grandchild-a", "child-a-in-b"):
+            r = self.s.request("GET", "/api/v1/sessions/" + box_id, auth="alicetoken")
+            self.assertEqual(r.status, 200, (box_id, r))
+            self.assertEqual(r.json["id"], box_id)
+        for box_id in ("child-a", "grandchild-a"):
+            r = self.s.request("GET", "/api/v1/sessions/" + box_id, auth="bobtoken")
+            self.assertEqual(r.status, 403, (box_id, r))
+        # A sub-agent's own channel still counts for its members.
+        self.assertEqual(self.s.request("GET", "/api/v1/sessions/child-a-in-b",
+                                        auth="bobtoken").status, 200)
+        # Under a box without a channel: the secret only.
+        self.assertEqual(self.s.request("GET", "/api/v1/sessions/child-local",
+                                        auth="alicetoken").status, 403)
+        self.assertEqual(self.s.request("GET", "/api/v1/sessions/child-local").status, 200)
+
     def test_non_member_sees_nothing(self):
         self.stub.add_user("carol", user_id="car01user0000000000000000", token="caroltoken")
         self.assertEqual(self.ids(self.s.request("GET", "/api/v1/sessions", auth="caroltoken")),
