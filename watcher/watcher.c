@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -89,12 +90,25 @@ struct watcher {
 	int nfds;
 	struct watcher_task *tasks;
 	int ntasks;
-	/* SESSIONS_JSON outside the folder: its last stat */
+	/* SESSIONS_JSON outside the folder: its last stat, an inotify watch */
 	int64_t sj_ino, sj_size, sj_mtime;
 	struct tail_dir *sj_dir;
+	int sj_fd;
 };
 
 /* ---- from the tailer to the model ---- */
+
+/* 1 when path is TRANSCRIPT_DIR (written with or without trailing slashes). */
+static int
+watcher_is_root(struct watcher *w, const char *path)
+{
+	const char *root = w->cfg->transcript_dir;
+	size_t n = strlen(root);
+
+	while (n > 1 && root[n - 1] == '/')
+		n--;
+	return strlen(path) == n && strncmp(path, root, n) == 0;
+}
 
 static struct sessions_index *
 watcher_index(struct watcher *w, struct tail_dir *d)
@@ -103,7 +117,7 @@ watcher_index(struct watcher *w, struct tail_dir *d)
 
 	if (d->user != NULL)
 		return d->user;
-	if (w->cfg->sessions_json != NULL && strcmp(d->path, w->cfg->transcript_dir) == 0) {
+	if (w->cfg->sessions_json != NULL && watcher_is_root(w, d->path)) {
 		path = w->cfg->sessions_json;
 		w->sj_dir = d;
 	}
@@ -697,7 +711,60 @@ watcher_task_safety(struct watcher *w, int64_t now)
 static void
 watcher_fd_tail(struct watcher *w)
 {
+	/* The index first: lines of a session it just named get the right key. */
+	watcher_check_sessions_json(w);
 	tail_handle(w->tail);
+}
+
+static int watcher_add_fd(struct watcher *w, int fd, void (*fn)(struct watcher *));
+
+/* SESSIONS_JSON's folder changed: reload the index when it is the file. */
+static void
+watcher_fd_sessions_json(struct watcher *w)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	while ((n = read(w->sj_fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		;
+	watcher_check_sessions_json(w);
+}
+
+/*
+ * SESSIONS_JSON lives outside TRANSCRIPT_DIR, or under another name: watch
+ * its folder so that a change is seen at once, not at the next wake-up.
+ */
+static void
+watcher_watch_sessions_json(struct watcher *w)
+{
+	const char *path = w->cfg->sessions_json, *slash;
+	char dir[4096];
+
+	w->sj_fd = -1;
+	if (path == NULL)
+		return;
+	if (w->sj_dir == NULL) {
+		log_warn("SESSIONS_JSON is only used with TRANSCRIPT_DIR set to one sessions "
+		    "folder; ignoring it", "path", path, "root", w->cfg->transcript_dir);
+		return;
+	}
+	if (w->cfg->force_poll)
+		return;
+	slash = strrchr(path, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	if ((w->sj_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
+		return;
+	if (inotify_add_watch(w->sj_fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE |
+	    IN_DELETE | IN_MOVED_FROM | IN_MODIFY | IN_ONLYDIR) < 0 ||
+	    watcher_add_fd(w, w->sj_fd, watcher_fd_sessions_json) != 0) {
+		log_warn("cannot watch the folder of SESSIONS_JSON, checking it on each wake-up",
+		    "path", dir, "err", strerror(errno));
+		close(w->sj_fd);
+		w->sj_fd = -1;
+	}
 }
 
 static void
@@ -794,6 +861,8 @@ watcher_free(struct watcher *w)
 		close(w->epfd);
 	if (w->sigfd >= 0)
 		close(w->sigfd);
+	if (w->sj_fd >= 0)
+		close(w->sj_fd);
 	while (w->nagent_lines > 0)
 		free(w->agent_lines[--w->nagent_lines].agent);
 	free(w->agent_lines);
@@ -826,7 +895,7 @@ static const struct tail_ops watcher_tail_ops = {
 int
 watcher_run(const struct wcfg *cfg, int ready_fd)
 {
-	struct watcher w = { .cfg = cfg, .epfd = -1, .sigfd = -1 };
+	struct watcher w = { .cfg = cfg, .epfd = -1, .sigfd = -1, .sj_fd = -1 };
 	struct watcher_task tasks[] = {
 		{ "heartbeat", cfg->heartbeat_s * 1000, 0, watcher_task_heartbeat, 1 },
 		{ "poll", cfg->poll_interval_ms, 0, watcher_task_poll, 0 },
@@ -905,6 +974,7 @@ watcher_run(const struct wcfg *cfg, int ready_fd)
 	watcher_check_sessions_json(&w);
 	if (tail_fd(w.tail) >= 0)
 		watcher_add_fd(&w, tail_fd(w.tail), watcher_fd_tail);
+	watcher_watch_sessions_json(&w);
 	ocdb_run(w.ocdb, util_now_ms());
 	if (ocdb_fd(w.ocdb) >= 0)
 		watcher_add_fd(&w, ocdb_fd(w.ocdb), watcher_fd_ocdb);

@@ -456,5 +456,54 @@ class SuccessorByHeader(WatcherCase):
         self.assertEqual(self.box(KEY)["lines"], ["Third run."])
 
 
+class SessionsJsonElsewhere(WatcherCase):
+    """SESSIONS_JSON outside a lone sessions folder (architecture.md: optional)."""
+
+    def setUp(self):
+        super().setUp()
+        self.index_dir = os.path.join(self.tmp, "state")
+        os.makedirs(self.index_dir)
+        self.index = os.path.join(self.index_dir, "index.json")
+
+    def write_index(self, data):
+        tmp = self.index + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(data, f)
+        os.rename(tmp, self.index)
+
+    def start(self, root):
+        # a long heartbeat: nothing wakes the watcher but what it watches
+        self.start_watcher(TRANSCRIPT_DIR=root, SESSIONS_JSON=self.index, HEARTBEAT_S=60)
+
+    def test_index_and_lines_at_once(self):
+        self.write_index({KEY: {"sessionId": "s1"}})
+        self.start(self.sessions + "/")  # written with a trailing slash
+        k2 = "agent:main:mattermost:channel:c2"
+        self.write_index({KEY: {"sessionId": "s1"}, k2: {"sessionId": "s2"}})
+        self.lock("s2.jsonl")
+        self.append("s2.jsonl", header("s2"), assistant(["Second session."]))
+        b = self.wait_box(k2, lambda b: b["lines"] == ["Second session."])
+        self.assertEqual(b["channel_id"], "c2")
+        self.assertEqual([x["session_key"] for x in self.boxes()], [k2])
+
+    def test_index_change_alone_is_seen_at_once(self):
+        self.write_index({KEY: {"sessionId": "s1", "label": "before"}})
+        self.start(self.sessions)
+        self.lock("s1.jsonl")
+        self.append("s1.jsonl", header("s1"), assistant(["Working."]))
+        self.wait_box(KEY, lambda b: b["label"] == "before")
+        self.write_index({KEY: {"sessionId": "s1", "label": "after",
+                                "deliveryContext": {"channel": "mattermost",
+                                                    "to": "channel:c9"}}})
+        b = self.wait_box(KEY, lambda b: b["label"] == "after", 3,
+                          "the new label within 3 s (not at the next heartbeat)")
+        self.assertEqual(b["channel_id"], "c9")
+
+    def test_ignored_with_an_agents_folder_says_so(self):
+        self.write_index({})
+        self.start_watcher(SESSIONS_JSON=self.index)
+        wait_for(lambda: "SESSIONS_JSON is only used" in self.log(), what="a warning")
+
+
 if __name__ == "__main__":
     unittest.main()
