@@ -1,6 +1,8 @@
 /*
  * mm_render: the status box text of the REST fallback (and the final text
- * of a plugin-mode post), in the original Live Status format.
+ * of a plugin-mode post), in the original Live Status format.  Both
+ * programs use it: the watcher's poster for its posts, the responder for
+ * the final text of the posts it made for daemons' boxes.
  *
  *   > [ACTIVE] main | 38s
  *   > Reading the retention notes.

@@ -18,7 +18,7 @@
 #include "common/util.h"
 #include "common/xmalloc.h"
 #include "sql/store_mm.h"
-#include "mm_render.h"
+#include "common/mm_render.h"
 
 #define MM_PLUGIN_ID "com.openclaw.livestatus"
 #define MM_POST_TYPE "custom_livestatus"

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "common/util.h"
-#include "watcher/mm_render.h"
+#include "common/mm_render.h"
 
 #define NB "\xc2\xa0\xc2\xa0"
 
