@@ -314,6 +314,13 @@ int
 mm_http_request(struct mm_http *h, const char *method, const char *path,
     const char *json_body, const char *bearer, struct mm_http_resp *resp)
 {
+	return mm_http_request_within(h, method, path, json_body, bearer, 0, resp);
+}
+
+int
+mm_http_request_within(struct mm_http *h, const char *method, const char *path,
+    const char *json_body, const char *bearer, long timeout_ms, struct mm_http_resp *resp)
+{
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *headers = NULL;
 	struct mm_easy *slot = NULL;
@@ -360,8 +367,11 @@ mm_http_request(struct mm_http *h, const char *method, const char *path,
 	curl_easy_setopt(c, CURLOPT_SHARE, h->share);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_ms);
+	if (timeout_ms <= 0 || timeout_ms > h->timeout_ms)
+		timeout_ms = h->timeout_ms;
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+	    h->connect_ms < timeout_ms ? h->connect_ms : timeout_ms);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, mm_http_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);

@@ -71,6 +71,14 @@ int mm_http_request(struct mm_http *h, const char *method, const char *path,
     const char *json_body, const char *bearer, struct mm_http_resp *resp);
 void mm_http_resp_free(struct mm_http_resp *resp);
 
+/*
+ * mm_http_request() waiting at most timeout_ms for the whole request (and
+ * never longer than the pool's timeout; 0 = the pool's): for a caller
+ * that must not hold its own client long.
+ */
+int mm_http_request_within(struct mm_http *h, const char *method, const char *path,
+    const char *json_body, const char *bearer, long timeout_ms, struct mm_http_resp *resp);
+
 /* Milliseconds until a request may be sent (budget and 429), 0 = now. */
 int64_t mm_http_wait_ms(struct mm_http *h);
 

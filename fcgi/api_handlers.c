@@ -212,7 +212,8 @@ api_list(struct api_ctx *ctx, const struct api_principal *who, const struct api_
 		api_resp_error(resp, 400, "channel_id: invalid id");
 		return;
 	}
-	if ((rc = api_cache_get(ctx->cache, ctx->st, &ctx->snap, &snap)) != STORE_OK) {
+	if ((rc = api_cache_get_ex(ctx->cache, ctx->st, &ctx->snap, &snap, ctx->may_block,
+	         ctx->may_block_arg)) != STORE_OK) {
 		api_store_failed(ctx, resp, rc, "list");
 		return;
 	}
@@ -253,7 +254,8 @@ api_get_one(
 	const char *channel = NULL, *top;
 	int rc;
 
-	if ((rc = api_cache_get(ctx->cache, ctx->st, &ctx->snap, &snap)) != STORE_OK) {
+	if ((rc = api_cache_get_ex(ctx->cache, ctx->st, &ctx->snap, &snap, ctx->may_block,
+	         ctx->may_block_arg)) != STORE_OK) {
 		api_store_failed(ctx, resp, rc, "get");
 		return;
 	}
@@ -269,6 +271,18 @@ api_get_one(
 		resp->status = 200;
 	}
 	api_snapshot_unref(snap);
+}
+
+/*
+ * A daemon's box that has ended gets its post's final text, once, when the
+ * responder made that post (fcgi/mm_auth.h); waits for Mattermost a few
+ * seconds at most.
+ */
+static void
+api_mm_ended(struct api_ctx *ctx, const struct store_box *box)
+{
+	if (box->parent_id == NULL && box->status != NULL && strcmp(box->status, "active") != 0)
+		mm_auth_box_ended(api_auth_mm(ctx->auth), ctx->st, box->id);
 }
 
 /*
@@ -291,13 +305,15 @@ api_create_post(struct api_ctx *ctx, struct store_box *box)
 	    box->agent_id != NULL && box->agent_id[0] != '\0' ? box->agent_id : "agent");
 	rc = mm_create_livestatus_post(
 	    mm, box->channel_id, box->root_id, box->id, msg, &post_id, err, sizeof(err));
-	free(msg);
 	if (rc != 0) {
+		free(msg);
 		log_warn("cannot create the mattermost post", "id", box->id, "err", err);
 		return;
 	}
 	if ((rc = store_begin(ctx->st)) == STORE_OK &&
 	    (rc = store_mm_set_post(ctx->st, box->id, post_id, NULL, &changed)) == STORE_OK &&
+	    (rc = store_mm_api_posted(
+	         ctx->st, box->id, box->channel_id, box->root_id, post_id, msg)) == STORE_OK &&
 	    (rc = store_commit(ctx->st)) == STORE_OK) {
 		/* Answer with the box as stored now: post id and revision. */
 		if (store_box_get(ctx->st, box->id, &now) == STORE_OK) {
@@ -308,7 +324,9 @@ api_create_post(struct api_ctx *ctx, struct store_box *box)
 		store_rollback(ctx->st);
 		log_warn("cannot store the mattermost post id", "err", store_errmsg(ctx->st));
 	}
+	free(msg);
 	free(post_id);
+	api_mm_ended(ctx, box); /* made ended already */
 }
 
 static void
@@ -426,6 +444,7 @@ api_update(struct api_ctx *ctx, const struct api_req *req, const char *id, struc
 		goto store_failed;
 	in_tx = 0;
 	notify_box(ctx->notify, box.revision, box.id, box.channel_id);
+	api_mm_ended(ctx, &box);
 	api_answer_box(ctx, resp, 200, &box);
 	goto out;
 store_failed:
@@ -481,6 +500,14 @@ api_metrics(struct api_ctx *ctx, struct api_resp *resp)
 	free(text);
 }
 
+/* Tells the server that this request may now wait (api_ctx.may_block). */
+static void
+api_may_block(struct api_ctx *ctx)
+{
+	if (ctx->may_block != NULL)
+		ctx->may_block(ctx->may_block_arg);
+}
+
 /* 1 when method m is one route r answers. */
 static int
 api_method_allowed(enum api_route r, enum api_method m)
@@ -521,10 +548,13 @@ api_handle(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp
 			api_resp_error(resp, 401, API_AUTH_READ_DENIED);
 			return;
 		}
+		api_may_block(ctx);
 		api_metrics(ctx, resp);
 		return;
 	}
 	if (m == API_M_GET || m == API_M_HEAD) {
+		if (!api_auth_reader_is_local(ctx->auth, req))
+			api_may_block(ctx);
 		switch (api_auth_reader(ctx->auth, req, &who)) {
 		case API_AUTH_OK:
 			break;
@@ -540,6 +570,7 @@ api_handle(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp
 		}
 		switch (r) {
 		case API_R_HEALTH:
+			api_may_block(ctx);
 			api_health(ctx, resp);
 			break;
 		case API_R_AUTH:
@@ -559,6 +590,7 @@ api_handle(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp
 		api_resp_error(resp, 401, API_AUTH_WRITE_DENIED);
 		return;
 	}
+	api_may_block(ctx);
 	if (m == API_M_POST)
 		api_create(ctx, req, resp);
 	else if (m == API_M_PUT)

@@ -12,9 +12,11 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/mm_http.h"
+#include "common/mm_render.h"
 #include "common/util.h"
 #include "common/xmalloc.h"
 #include "metrics.h"
+#include "sql/store_mm.h"
 
 /* Entries per cache (a power of two) and slots probed per key. */
 #define MM_AUTH_SLOTS 4096u
@@ -39,6 +41,7 @@ struct mm_auth_cache {
 struct mm_auth {
 	struct mm_http *http;
 	long cache_ms;
+	long max_message_chars;
 	struct mm_auth_cache users, members;
 	atomic_llong hits, requests;
 };
@@ -55,7 +58,9 @@ mm_auth_config_from_env(struct mm_auth_config *cfg, char *err, size_t errlen)
 		return -1;
 	cfg->cache_ms = v * 1000;
 	if (cfg_long("MM_TIMEOUT_MS", NULL, 10000, 100, 600000, &cfg->timeout_ms, err,
-	    errlen) != 0)
+	    errlen) != 0 ||
+	    cfg_long("MAX_MESSAGE_CHARS", NULL, 15000, 100, 1000000, &cfg->max_message_chars,
+	    err, errlen) != 0)
 		return -1;
 	if (cfg->url != NULL && strncmp(cfg->url, "http://", 7) != 0 &&
 	    strncmp(cfg->url, "https://", 8) != 0) {
@@ -199,6 +204,7 @@ mm_auth_new(const struct mm_auth_config *cfg)
 	hc.connect_timeout_ms = cfg->timeout_ms < 5000 ? cfg->timeout_ms : 5000;
 	a->http = mm_http_new(&hc);
 	a->cache_ms = cfg->cache_ms;
+	a->max_message_chars = cfg->max_message_chars > 0 ? cfg->max_message_chars : 15000;
 	mm_cache_init(&a->users);
 	mm_cache_init(&a->members);
 	return a;
@@ -270,13 +276,16 @@ mm_token_ok(const char *t, size_t len)
 	return 1;
 }
 
-/* One request as the user (bearer) or the bot (NULL); the answer's status. */
+/*
+ * One request as the user (bearer) or the bot (NULL), waiting at most
+ * timeout_ms (0: MM_TIMEOUT_MS); the answer's status, 0 for none.
+ */
 static long
-mm_auth_ask(struct mm_auth *a, const char *method, const char *path, const char *body,
-    const char *bearer, struct mm_http_resp *r)
+mm_auth_ask_within(struct mm_auth *a, const char *method, const char *path,
+    const char *body, const char *bearer, long timeout_ms, struct mm_http_resp *r)
 {
 	atomic_fetch_add(&a->requests, 1);
-	if (mm_http_request(a->http, method, path, body, bearer, r) != 0) {
+	if (mm_http_request_within(a->http, method, path, body, bearer, timeout_ms, r) != 0) {
 		metrics_count_mm(0);
 		if (r->outcome != MM_HTTP_WAIT)
 			log_warn("mattermost request failed", "method", method, "err", r->err);
@@ -284,6 +293,13 @@ mm_auth_ask(struct mm_auth *a, const char *method, const char *path, const char 
 	}
 	metrics_count_mm(r->status);
 	return r->status;
+}
+
+static long
+mm_auth_ask(struct mm_auth *a, const char *method, const char *path, const char *body,
+    const char *bearer, struct mm_http_resp *r)
+{
+	return mm_auth_ask_within(a, method, path, body, bearer, 0, r);
 }
 
 enum mm_auth_result
@@ -423,4 +439,93 @@ mm_create_livestatus_post(struct mm_auth *a, const char *channel_id, const char 
 	json_object_put(o);
 	mm_http_resp_free(&r);
 	return ret;
+}
+
+/* What became of the final edit (store_mm_final_result()). */
+static void
+mm_auth_final_store(store *st, const char *box_id, int final_sent, const char *state,
+    const char *text, int64_t revision)
+{
+	if (store_begin(st) != STORE_OK ||
+	    store_mm_final_result(st, box_id, final_sent, state, text, revision) != STORE_OK ||
+	    store_commit(st) != STORE_OK) {
+		log_warn("cannot store the final post state", "box", box_id, "err",
+		    store_errmsg(st));
+		store_rollback(st);
+	}
+}
+
+void
+mm_auth_box_ended(struct mm_auth *a, store *st, const char *box_id)
+{
+	struct store_mm_post row;
+	struct store_box *tree = NULL;
+	struct json_object *body;
+	struct mm_http_resp r;
+	char *post_id = NULL, *text = NULL, *path = NULL, *esc;
+	int64_t rev = 0;
+	size_t n = 0, i;
+	long status;
+	int rc;
+
+	if (a == NULL)
+		return;
+	/* Most changes of an ended box come after its final text: no write. */
+	rc = store_mm_post_get(st, box_id, &row);
+	if (rc != STORE_OK || row.final_sent || strcmp(row.state, "posted") != 0 ||
+	    strcmp(row.mode, "plugin") != 0) {
+		store_mm_post_free(&row);
+		return;
+	}
+	store_mm_post_free(&row);
+	if ((rc = store_begin(st)) != STORE_OK)
+		goto store_fail;
+	if ((rc = store_mm_final_claim(st, box_id, &post_id)) == STORE_OK)
+		rc = store_mm_tree(st, box_id, &tree, &n);
+	if (rc == STORE_NOTFOUND) {
+		store_rollback(st);
+		goto out;
+	}
+	if (rc != STORE_OK || (rc = store_commit(st)) != STORE_OK)
+		goto store_fail;
+	for (i = 0; i < n; i++)
+		if (tree[i].revision > rev)
+			rev = tree[i].revision;
+	text = mm_render_box(tree, n, (size_t)a->max_message_chars);
+	body = json_object_new_object();
+	json_object_object_add(body, "message", json_object_new_string(text));
+	esc = mm_http_escape(post_id);
+	path = xasprintf("/api/v4/posts/%s/patch", esc);
+	free(esc);
+	status = mm_auth_ask_within(a, "PUT", path,
+	    json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE), NULL, MM_AUTH_FINAL_TIMEOUT_MS, &r);
+	json_object_put(body);
+	mm_http_resp_free(&r);
+	if (status == 200) {
+		log_info("mattermost post final text set", "box", box_id, "post_id", post_id);
+		mm_auth_final_store(st, box_id, 1, NULL, text, rev);
+	} else if (status == 403 || status == 404) {
+		log_warn("mattermost post gone, final text not set", "box", box_id, "post_id",
+		    post_id, "status", LOG_I64(status));
+		mm_auth_final_store(st, box_id, 1, "gone", NULL, 0);
+	} else if (status >= 400 && status < 500 && status != 401 && status != 429) {
+		/* Refused for good: asking again would be refused again. */
+		log_error("mattermost refused the final text", "box", box_id, "post_id",
+		    post_id, "status", LOG_I64(status));
+		mm_auth_final_store(st, box_id, 1, NULL, NULL, 0);
+	} else {
+		log_warn("final text not set, tried again at the next change", "box", box_id,
+		    "post_id", post_id, "status", LOG_I64(status));
+		mm_auth_final_store(st, box_id, 0, NULL, NULL, 0);
+	}
+	goto out;
+store_fail:
+	log_warn("cannot claim the final post text", "box", box_id, "err", store_errmsg(st));
+	store_rollback(st);
+out:
+	store_box_list_free(tree, n);
+	free(text);
+	free(path);
+	free(post_id);
 }

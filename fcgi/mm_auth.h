@@ -30,6 +30,8 @@
 
 #include <stddef.h>
 
+#include "../sql/store.h"
+
 /* Mattermost ids are 26 characters; room for a little more. */
 #define MM_AUTH_ID_MAX 64
 
@@ -38,6 +40,7 @@ struct mm_auth_config {
 	const char *token; /* MM_TOKEN or MM_BOT_TOKEN: the bot, for posts */
 	long cache_ms;     /* AUTH_CACHE_S (60) */
 	long timeout_ms;   /* MM_TIMEOUT_MS (10000) */
+	long max_message_chars; /* MAX_MESSAGE_CHARS (15000): the final text */
 };
 
 enum mm_auth_result {
@@ -48,9 +51,9 @@ enum mm_auth_result {
 };
 
 /*
- * Reads MM_URL/MM_BASE_URL, MM_TOKEN/MM_BOT_TOKEN, AUTH_CACHE_S and
- * MM_TIMEOUT_MS.  Strings point into the environment.  0, or -1 with a
- * message naming the variable.
+ * Reads MM_URL/MM_BASE_URL, MM_TOKEN/MM_BOT_TOKEN, AUTH_CACHE_S,
+ * MM_TIMEOUT_MS and MAX_MESSAGE_CHARS.  Strings point into the
+ * environment.  0, or -1 with a message naming the variable.
  */
 int mm_auth_config_from_env(struct mm_auth_config *cfg, char *err, size_t errlen);
 
@@ -80,6 +83,24 @@ enum mm_auth_result mm_auth_member(struct mm_auth *a, const char *token, size_t 
 int mm_create_livestatus_post(struct mm_auth *a, const char *channel_id,
     const char *root_id, const char *box_id, const char *message, char **post_id,
     char *err, size_t errlen);
+
+/*
+ * The daemon's box box_id may have ended (a PUT, or a POST of an ended
+ * box): when it is a top-level API box whose post mm_create_livestatus_post
+ * made (store_mm_api_posted) and whose final text was not sent yet, sets
+ * the post's message once to the final status text (mm_render_box() of
+ * the box and its sub-agents), for clients without the plugin:
+ * PUT /api/v4/posts/{id}/patch, so the post's type and props stay.
+ *
+ * Of concurrent requests that end the box, one makes the edit (the claim
+ * is a store transaction, sql/store_mm.h).  The request waits at most
+ * MM_AUTH_FINAL_TIMEOUT_MS (or MM_TIMEOUT_MS when shorter): the caller is
+ * a worker thread answering a daemon.  When Mattermost did not take the
+ * edit (no answer, 5xx, 429, 401), the next change of the box tries again;
+ * a deleted post is left alone.  Does nothing when a is NULL.
+ */
+#define MM_AUTH_FINAL_TIMEOUT_MS 3000
+void mm_auth_box_ended(struct mm_auth *a, store *st, const char *box_id);
 
 /* Cache look-ups answered without asking Mattermost, and requests made. */
 void mm_auth_counts(struct mm_auth *a, long long *hits, long long *requests);

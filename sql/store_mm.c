@@ -296,6 +296,86 @@ store_mm_plugin_off(store *st, int64_t *n)
 }
 
 int
+store_mm_api_posted(store *st, const char *box_id, const char *channel_id,
+    const char *root_id, const char *post_id, const char *text)
+{
+	struct store_mm_post p;
+	char *pending = xasprintf("livestatus:%s", box_id);
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	p.box_id = (char *)box_id;
+	p.channel_id = (char *)channel_id;
+	p.root_id = (char *)root_id;
+	p.mode = (char *)"plugin";
+	p.state = (char *)"posted";
+	p.pending_post_id = pending;
+	p.post_id = (char *)post_id;
+	p.posted_text = (char *)text;
+	p.intent_ms = util_now_ms();
+	rc = store_mm_post_put(st, &p);
+	free(pending);
+	return rc;
+}
+
+int
+store_mm_final_claim(store *st, const char *box_id, char **post_id)
+{
+	static const char claim_sql[] =
+	    "UPDATE mm_posts SET final_sent = 1, updated_ms = ?2 "
+	    "WHERE box_id = ?1 AND mode = 'plugin' AND state = 'posted' AND final_sent = 0 "
+	    "AND post_id <> '' AND EXISTS (SELECT 1 FROM boxes AS b WHERE b.id = ?1 "
+	    "AND b.source = 'api' AND b.parent_id IS NULL AND b.status <> 'active')";
+	static const char post_sql[] = "SELECT post_id FROM mm_posts WHERE box_id = ?1";
+	sqlite3_stmt *s;
+	int rc;
+
+	*post_id = NULL;
+	if ((s = store_stmt(st, claim_sql)) == NULL)
+		return STORE_ERROR;
+	store_bind_text(s, 1, box_id);
+	sqlite3_bind_int64(s, 2, util_now_ms());
+	if ((rc = store_step_done(st, s)) != STORE_OK)
+		return rc;
+	if (sqlite3_changes(st->db) == 0)
+		return STORE_NOTFOUND;
+	if ((s = store_stmt(st, post_sql)) == NULL)
+		return STORE_ERROR;
+	store_bind_text(s, 1, box_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*post_id = store_col_text(s, 0);
+		rc = STORE_OK;
+	} else {
+		rc = rc == SQLITE_DONE ? STORE_NOTFOUND : store_fail(st, rc);
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+int
+store_mm_final_result(store *st, const char *box_id, int final_sent, const char *state,
+    const char *text, int64_t revision)
+{
+	static const char sql[] =
+	    "UPDATE mm_posts SET final_sent = ?2, state = coalesce(?3, state), "
+	    "posted_text = coalesce(?4, posted_text), "
+	    "posted_revision = CASE WHEN ?4 IS NULL THEN posted_revision ELSE ?5 END, "
+	    "updated_ms = ?6 WHERE box_id = ?1";
+	sqlite3_stmt *s = store_stmt(st, sql);
+
+	if (s == NULL)
+		return STORE_ERROR;
+	store_bind_text(s, 1, box_id);
+	sqlite3_bind_int(s, 2, final_sent != 0);
+	store_bind_text(s, 3, state);
+	store_bind_text(s, 4, text);
+	sqlite3_bind_int64(s, 5, revision);
+	sqlite3_bind_int64(s, 6, util_now_ms());
+	return store_step_done(st, s);
+}
+
+int
 store_mm_dm_get(store *st, const char *user_id, char **channel_id)
 {
 	static const char sql[] =

@@ -7,7 +7,8 @@
  * loads each with store_mm_tree(), and keeps its per-box record in one
  * mm_posts row (struct store_mm_post).  Only boxes the watcher made
  * (source 'watcher') are considered: boxes created through the API get
- * their post from the responder.
+ * their post, and its final text, from the responder (store_mm_api_posted
+ * and the store_mm_final_* calls below).
  *
  * Crash safety rests on one rule: a row in state "creating", with its
  * pending_post_id, is committed before the create request is sent, and the
@@ -92,6 +93,38 @@ int store_mm_target(store *st, const char *box_id, char **target);
  * text from now on.  *n gets the count.  In a write transaction.
  */
 int store_mm_plugin_off(store *st, int64_t *n);
+
+/*
+ * Boxes created through the API (a daemon's, source 'api') get their
+ * custom_livestatus post from the responder, which keeps an mm_posts row
+ * for them too (mode plugin, state posted): the poster never looks at
+ * such boxes, so the responder alone sets the post's final text, once.
+ *
+ * store_mm_api_posted() records the post the responder made for box_id
+ * (text: the message it was made with).  In a write transaction.
+ */
+int store_mm_api_posted(store *st, const char *box_id, const char *channel_id,
+    const char *root_id, const char *post_id, const char *text);
+
+/*
+ * Claims the final edit of an API box's post: when box_id is a top-level
+ * API box that has ended (status not active) and its row is posted with
+ * the final text not yet sent, marks final_sent and gives the post id
+ * (caller frees).  STORE_NOTFOUND when there is nothing to do (no such
+ * row, already claimed or sent, still active).  In a write transaction:
+ * of two requests that end the same box, one claims it.
+ */
+int store_mm_final_claim(store *st, const char *box_id, char **post_id);
+
+/*
+ * The claimed final edit is over: final_sent gets its new value (0: it may
+ * not have arrived, a later change of the box tries again), state a new
+ * state unless NULL ("gone": the post was deleted), and, unless text is
+ * NULL, posted_text = text and posted_revision = revision (what the post
+ * shows now).  In a write transaction.
+ */
+int store_mm_final_result(store *st, const char *box_id, int final_sent, const char *state,
+    const char *text, int64_t revision);
 
 /* The cached direct channel with a user; STORE_NOTFOUND when unknown. */
 int store_mm_dm_get(store *st, const char *user_id, char **channel_id);

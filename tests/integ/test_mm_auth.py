@@ -6,6 +6,8 @@ user sees only boxes of channels they belong to; unknown or expired tokens
 get 401; a bare Mattermost-User-Id header counts for nothing.  And
 POST /api/v1/sessions makes the custom_livestatus post for a daemon's box.
 """
+import sqlite3
+import time
 import unittest
 
 from tests.integ.harness import Stack
@@ -45,6 +47,13 @@ class MMAuthCase(unittest.TestCase):
         self.assertIn(r.status, (200, 201), r)
         return r.json
 
+    def s_query(self, sql):
+        con = sqlite3.connect(self.s.db, timeout=10)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+
     def users_me_calls(self):
         return [r for r in self.stub.requests() if r["path"] == "/api/v4/users/me"]
 
@@ -77,6 +86,89 @@ class TestPostCreation(MMAuthCase):
         self.create("has-post", CH_A, post_id="given0000000000000000000000")
         self.create("child", CH_A, parent_id="root-box")
         self.assertEqual(len(self.stub.posts()), 2)
+
+    def post_of(self, box_id):
+        return [p for p in self.stub.posts(history=True)
+                if p["props"].get("session_id") == box_id][0]
+
+    def put(self, box_id, body):
+        r = self.s.request("PUT", "/api/v1/sessions/" + box_id, body)
+        self.assertEqual(r.status, 200, r)
+        return r
+
+    def test_final_text_set_once_when_the_box_ends(self):
+        # Only the responder runs (a v4.1 daemon setup): it made the post, so
+        # it sets the post's message to the final text when a PUT ends the box.
+        box = self.create("daemon-f", CH_A, agent_id="main", lines=["Reading the notes."])
+        made = self.post_of("daemon-f")
+        self.assertEqual(made["id"], box["post_id"])
+        self.put("daemon-f", {"lines": ["Reading the notes.", "Sub-agent: sizing"],
+                              "token_count": 12400})
+        self.create("daemon-f-sub", "", parent_id="daemon-f", label="sizing",
+                    lines=["exec: du -sh /var/log [OK]"])
+        self.put("daemon-f-sub", {"status": "done"})  # a sub-agent ending: not the post
+        self.put("daemon-f", {"lines": ["Reading the notes.", "Sub-agent: sizing",
+                                        "exec: df -h / [OK]"]})
+        post = self.post_of("daemon-f")
+        self.assertEqual((post["edits"], post["updates"]), (0, 0), "edited while active")
+        self.put("daemon-f", {"status": "done"})
+        post = self.post_of("daemon-f")
+        self.assertEqual((post["edits"], post["updates"]), (1, 1))
+        lines = post["message"].split("\n")
+        self.assertTrue(all(l.startswith("> ") for l in lines), post["message"])
+        self.assertRegex(lines[0], r"^> \[DONE\] main \| \d+")
+        self.assertIn("> Reading the notes.", lines)
+        self.assertIn("> \u00a0\u00a0exec: du -sh /var/log [OK]", lines)
+        self.assertIn("> exec: df -h / [OK]", lines)
+        self.assertRegex(lines[-1], r"^> \[DONE\] \S+ \| 12\.4k tokens$")
+        # Still the plugin's post: type and props kept.
+        self.assertEqual(post["type"], "custom_livestatus")
+        self.assertEqual(post["props"]["session_id"], "daemon-f")
+        # Set once: later changes of the ended box do not edit it again.
+        self.put("daemon-f", {"lines": ["A late line."]})
+        self.put("daemon-f", {"status": "error"})
+        self.put("daemon-f", {"status": "done", "token_count": 13000})
+        post = self.post_of("daemon-f")
+        self.assertEqual((post["edits"], post["updates"]), (1, 1))
+        patches = [r for r in self.stub.requests(method="PUT")]
+        self.assertEqual(len(patches), 1, patches)
+        self.assertTrue(patches[0]["path"].endswith("/patch"))
+        row = self.s_query("SELECT state, final_sent, posted_text FROM mm_posts "
+                           "WHERE box_id = 'daemon-f'")
+        self.assertEqual(row, [("posted", 1, post["message"])])
+
+    def test_created_ended_gets_its_final_text(self):
+        self.create("daemon-e", CH_A, status="done", lines=["Over before it began."])
+        post = self.post_of("daemon-e")
+        self.assertTrue(post["message"].startswith("> [DONE] main"), post["message"])
+        self.assertEqual(post["edits"], 1)
+
+    def test_final_text_tried_again_after_a_failure(self):
+        self.create("daemon-g", CH_A, lines=["Working."])
+        self.stub.set_down("status", 503)
+        self.put("daemon-g", {"status": "done"})
+        self.stub.set_up()
+        self.assertEqual(self.post_of("daemon-g")["edits"], 0)
+        self.put("daemon-g", {"token_count": 5})
+        post = self.post_of("daemon-g")
+        self.assertEqual((post["edits"], post["updates"]), (1, 1))
+        self.assertTrue(post["message"].startswith("> [DONE] main"), post["message"])
+        self.put("daemon-g", {"token_count": 6})
+        self.assertEqual(self.post_of("daemon-g")["updates"], 1)
+
+    def test_final_edit_waits_a_bounded_time(self):
+        # Mattermost hangs: the daemon's PUT is answered within the bound
+        # (MM_TIMEOUT_MS=2000 here, below the 3 s cap), not after the hang.
+        self.create("daemon-h", CH_A)
+        self.stub.add_fault(status=503, delay_s=8, count=1, method="PUT", path="/patch$")
+        t0 = time.monotonic()
+        self.put("daemon-h", {"status": "done"})
+        self.assertLess(time.monotonic() - t0, 4.0)
+        self.assertEqual(self.post_of("daemon-h")["edits"], 0)
+        # Other requests were answered meanwhile by other workers; the
+        # next change of the box sets the text.
+        self.put("daemon-h", {"token_count": 1})
+        self.assertTrue(self.post_of("daemon-h")["message"].startswith("> [DONE]"))
 
     def test_mattermost_down_box_still_created(self):
         self.stub.set_down("status", 503)
