@@ -419,16 +419,21 @@ class SuccessorByHeader(WatcherCase):
         # the gateway takes the successor's lock first (nothing written yet), then writes
         self.lock(self.SUCC)
         self.wait_stat("commits", self.stats()["commits"] + 1)
-        self.unlock("s1.jsonl")
         self.append(self.SUCC, self.succ_header("s1"), assistant(["After the rotation."]))
         b = self.wait_box(KEY, lambda b: b["lines"][-1:] == ["After the rotation."])
         self.assertEqual(b["lines"], ["Before the rotation.", "After the rotation."])
+        # the old transcript's lock goes: the successor's still holds the run
+        self.unlock("s1.jsonl")
+        self.append(self.SUCC, assistant(["Still running."]))
+        b = self.wait_box(KEY, lambda b: b["lines"][-1:] == ["Still running."])
         self.assertEqual(b["status"], "active", "the successor's lock is held")
         self.assertEqual([x["session_key"] for x in self.boxes()], [KEY],
                          "no box of its own for the successor file")
         self.unlock(self.SUCC)
         b = self.wait_box(KEY, lambda b: b["status"] == "done")
         self.assertEqual(len(self.boxes()), 1)
+        self.assertEqual(b["lines"], ["Before the rotation.", "After the rotation.",
+                                      "Still running."])
         rows = self.query("SELECT session_key FROM watcher_files WHERE path = ?",
                           (self.path(self.SUCC),))
         self.assertEqual(rows, [{"session_key": KEY}])
