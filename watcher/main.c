@@ -21,6 +21,7 @@
 #include "../common/util.h"
 #include "../sql/store.h"
 #include "labels.h"
+#include "mm_poster.h"
 #include "watcher.h"
 #include "wconfig.h"
 
@@ -149,6 +150,18 @@ load_config(struct wcfg *cfg)
 	if (check_parent_folder("LIVESTATUS_DB", cfg->db) != 0 ||
 	    check_parent_folder("PID_FILE", cfg->pid_file) != 0)
 		return 2;
+	{
+		/* The Mattermost settings too (MM_URL without a token, ...). */
+		struct mm_config mc;
+
+		memset(&mc, 0, sizeof(mc));
+		if (mm_config_from_env(&mc, err, sizeof(err)) != 0) {
+			fprintf(stderr, PROG ": %s\n", err);
+			mm_config_free(&mc);
+			return 2;
+		}
+		mm_config_free(&mc);
+	}
 	if (cfg->tool_labels_file != NULL) {
 		if ((l = labels_load(cfg->tool_labels_file, err, sizeof(err))) == NULL) {
 			fprintf(stderr, PROG ": TOOL_LABELS_FILE: %s\n", err);

@@ -151,6 +151,16 @@ class Settings(WatcherCase):
                 self.assertIn(var, r.stderr)
         self.assertIsNone(self.heartbeat())
 
+    def test_mattermost_settings_checked_before_start(self):
+        for extra, name in (({"MM_URL": "http://127.0.0.1:9"}, "MM_TOKEN"),
+                            ({"MM_URL": "http://127.0.0.1:9", "MM_TOKEN": "t",
+                              "MM_TIMEOUT_MS": "soon"}, "MM_TIMEOUT_MS")):
+            for command in ("run", "start"):
+                r = self.cmd(command, **extra)
+                self.assertEqual(r.returncode, 2, "%s %s: %s" % (extra, command, r.stderr))
+                self.assertIn(name, r.stderr)
+        self.assertEqual(self.cmd("status").returncode, 3)
+
     def test_start_with_a_log_file_it_cannot_open(self):
         bad = os.path.join(self.tmp, "no-such-folder", "w.log")
         r = self.cmd("start", LOG_FILE=bad)
