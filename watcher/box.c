@@ -48,6 +48,7 @@ struct box_session {
 	size_t npending, cappending;
 	int lock;
 	int run_locked;    /* the lock was held during the current run */
+	int run_dropped;   /* the current run is not shown (MAX_ACTIVE_SESSIONS) */
 	int last_tool_use; /* the last assistant line stopped for toolUse */
 	int64_t last_activity_ms;
 	int dirty, box_dirty;
@@ -379,13 +380,18 @@ box_start(struct box_model *m, struct box_session *s, int64_t now)
 
 	if (!box_is_sub(s) && m->cfg.max_active > 0 &&
 	    box_count_active_top(m) >= (size_t)m->cfg.max_active) {
-		m->dropped++;
-		log_warn("too many active boxes, not showing a run", "session", s->key,
-		    "max_active_sessions", LOG_I64(m->cfg.max_active));
+		/* Counted and logged once per run, not once per line of it. */
+		if (!s->run_dropped) {
+			s->run_dropped = 1;
+			m->dropped++;
+			log_warn("too many active boxes, not showing a run", "session", s->key,
+			    "max_active_sessions", LOG_I64(m->cfg.max_active));
+		}
 		return NULL;
 	}
 	box_drop_run(m, s);
 	box_pending_clear(s);
+	s->run_dropped = 0;
 	r = xcalloc(1, sizeof(*r));
 	util_random_hex(hex, 8);
 	snprintf(r->id, sizeof(r->id), "w%s", hex);
@@ -584,8 +590,12 @@ box_assistant(struct box_model *m, struct box_session *s, const struct tx_event 
 		return;
 	if (ev->model != NULL && *ev->model != '\0')
 		box_set_str(&s->model, ev->model);
-	if ((r = box_work(m, s, now)) == NULL)
+	if ((r = box_work(m, s, now)) == NULL) {
+		/* A run not shown ends as a shown one would (no lock: its stop). */
+		if (!s->lock && ev->stop_reason != NULL && strcmp(ev->stop_reason, "toolUse") != 0)
+			s->run_dropped = 0;
 		return;
+	}
 	if (ev->model != NULL && *ev->model != '\0')
 		box_set_str(&r->model, ev->model);
 	r->tokens += ev->input_tokens + ev->output_tokens;
@@ -730,6 +740,8 @@ box_lock(struct box_model *m, const char *agent_id, const char *key, int present
 		s->lock = present;
 		box_mark(m, s, 0);
 	}
+	if (!present)
+		s->run_dropped = 0; /* that run is over, shown or not */
 	if (present) {
 		if (box_work(m, s, now) != NULL)
 			s->run_locked = 1;

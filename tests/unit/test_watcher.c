@@ -653,6 +653,23 @@ test_box_max_active(void **state)
 	box_stats(m, &st);
 	assert_int_equal(st.active_boxes, 2);
 	assert_int_equal(st.dropped, 1);
+	/* the dropped run goes on: still one run dropped, not one per line */
+	feed(m, "agent:main:c", ASSIST(TEXT("x"), "toolUse"), 1);
+	feed(m, "agent:main:c", ASSIST(TEXT("y"), "toolUse"), 2);
+	box_stats(m, &st);
+	assert_int_equal(st.dropped, 1);
+	/* its lock goes, a later run is dropped again: two runs */
+	box_lock(m, "main", "agent:main:c", 0, 3);
+	box_lock(m, "main", "agent:main:c", 1, 4);
+	box_stats(m, &st);
+	assert_int_equal(st.dropped, 2);
+	/* a slot frees up: the next run is shown */
+	box_lock(m, "main", "agent:main:a", 0, 5);
+	box_lock(m, "main", "agent:main:c", 0, 6);
+	box_lock(m, "main", "agent:main:c", 1, 7);
+	box_stats(m, &st);
+	assert_int_equal(st.active_boxes, 2);
+	assert_int_equal(st.dropped, 2);
 	box_model_free(m);
 }
 
