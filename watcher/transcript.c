@@ -36,6 +36,7 @@ tx_event_free(struct tx_event *ev)
 	if (ev == NULL)
 		return;
 	json_object_put(ev->root);
+	json_object_put(ev->extra);
 	memset(ev, 0, sizeof(*ev));
 }
 
@@ -123,6 +124,33 @@ tx_assistant(json_object *msg, struct tx_event *ev)
 	}
 }
 
+/*
+ * sessions_spawn answers {"status":"accepted","childSessionKey":...} as its
+ * text; older results have no details: take the key from the text.
+ */
+static void
+tx_spawn_text(json_object *msg, struct tx_event *ev)
+{
+	json_object *content = tx_get(msg, "content"), *b;
+	const char *text = NULL;
+
+	if (ev->tool_name == NULL || strcmp(ev->tool_name, "sessions_spawn") != 0 ||
+	    content == NULL)
+		return;
+	if (json_object_is_type(content, json_type_string)) {
+		text = json_object_get_string(content);
+	} else if (json_object_is_type(content, json_type_array) &&
+	    json_object_array_length(content) > 0) {
+		b = json_object_array_get_idx(content, 0);
+		text = tx_str(b, "text");
+	}
+	if (text == NULL || strstr(text, "childSessionKey") == NULL)
+		return;
+	ev->extra = json_tokener_parse(text);
+	if (ev->extra != NULL && json_object_is_type(ev->extra, json_type_object))
+		ev->child_key = tx_str(ev->extra, "childSessionKey");
+}
+
 static void
 tx_tool_result(json_object *msg, struct tx_event *ev)
 {
@@ -135,6 +163,8 @@ tx_tool_result(json_object *msg, struct tx_event *ev)
 	ev->is_error = err != NULL && json_object_get_boolean(err);
 	if (details != NULL && json_object_is_type(details, json_type_object))
 		ev->child_key = tx_str(details, "childSessionKey");
+	if (ev->child_key == NULL)
+		tx_spawn_text(msg, ev);
 }
 
 int

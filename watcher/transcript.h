@@ -70,10 +70,11 @@ struct tx_event {
 	const char *call_id;      /* toolResult toolCallId */
 	const char *tool_name;    /* toolResult toolName */
 	int is_error;             /* toolResult isError */
-	const char *child_key;    /* toolResult details.childSessionKey */
+	const char *child_key;    /* toolResult childSessionKey (details, else the text) */
 	const char *custom_type;  /* custom */
 	const char *parent_session; /* session header parentSession */
 	json_object *root;        /* the whole line; owned */
+	json_object *extra;       /* a parsed sessions_spawn result text; owned */
 };
 
 struct tx_parser;

@@ -56,6 +56,26 @@ class SubAgentRouting(WatcherCase):
         child = self.wait_box(ckey, lambda b: b["lines"][-1:] == ["Still at work."])
         self.assertEqual((child["channel_id"], child["root_id"]), ("c1", "r1"))
 
+    def test_child_linked_by_the_spawn_result_text(self):
+        # sessions_spawn answers {"status":"accepted","childSessionKey":...} (its text);
+        # the child's entry names no spawnedBy
+        pkey = "agent:main:mattermost:channel:c1"
+        ckey = "agent:main:subagent:0b2c"
+        self.write_sessions({pkey: {"sessionId": "p"}, ckey: {"sessionId": "c", "label": "kid"}})
+        self.start_watcher()
+        self.lock("p.jsonl")
+        answer = result("sp", name="sessions_spawn")
+        answer["message"]["content"] = [{"type": "text", "text": json.dumps(
+            {"status": "accepted", "childSessionKey": ckey, "runId": "r1"})}]
+        self.append("p.jsonl", header("p"), assistant([call("sp", "sessions_spawn",
+                                                            label="kid", task="t")]), answer)
+        parent = self.wait_box(pkey, lambda b: b["lines"] == ["Sub-agent: kid"])
+        self.lock("c.jsonl")
+        self.append("c.jsonl", header("c"), assistant(["Child at work."]))
+        child = self.wait_box(ckey, lambda b: b["lines"] == ["Child at work."])
+        self.assertEqual(child["parent_id"], parent["id"])
+        self.assertEqual(child["channel_id"], "c1")
+
 
 class DbCase(WatcherCase):
     """main is an OpenClaw 2026.8+ agent: a database, no sessions/ folder."""
