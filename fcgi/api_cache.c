@@ -430,6 +430,13 @@ api_cache_remember(struct api_snapshot **mine, struct api_snapshot *s)
 int
 api_cache_get(struct api_cache *c, store *st, struct api_snapshot **mine, struct api_snapshot **out)
 {
+	return api_cache_get_ex(c, st, mine, out, NULL, NULL);
+}
+
+int
+api_cache_get_ex(struct api_cache *c, store *st, struct api_snapshot **mine,
+    struct api_snapshot **out, void (*before_wait)(void *arg), void *arg)
+{
 	struct store_box *list = NULL;
 	struct api_snapshot *s, *old;
 	size_t n = 0;
@@ -448,6 +455,8 @@ api_cache_get(struct api_cache *c, store *st, struct api_snapshot **mine, struct
 		api_cache_remember(mine, *out);
 		return STORE_OK;
 	}
+	if (before_wait != NULL)
+		before_wait(arg);
 	pthread_mutex_lock(&c->build);
 	/* Another thread may have built it while this one waited. */
 	if ((*out = api_cache_current(c, rev)) != NULL)

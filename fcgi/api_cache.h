@@ -47,6 +47,14 @@ void api_cache_free(struct api_cache *c);
 int api_cache_get(
     struct api_cache *c, store *st, struct api_snapshot **mine, struct api_snapshot **out);
 
+/*
+ * The same; before it waits for a build (its own or another thread's), it
+ * calls before_wait(arg) when that is not NULL.  A current snapshot costs
+ * no call, no lock and no allocation.
+ */
+int api_cache_get_ex(struct api_cache *c, store *st, struct api_snapshot **mine,
+    struct api_snapshot **out, void (*before_wait)(void *arg), void *arg);
+
 int64_t api_snapshot_revision(const struct api_snapshot *s);
 void api_snapshot_ref(struct api_snapshot *s);
 void api_snapshot_unref(struct api_snapshot *s);

@@ -34,6 +34,14 @@ struct api_ctx {
 	struct api_auth *auth;
 	int64_t started_ms; /* for uptime_s */
 	struct api_snapshot *snap; /* this worker's last snapshot (api_cache_get) */
+	/*
+	 * May be NULL.  Called before the request does anything that can
+	 * wait (read a body, write or rebuild from the store, ask Mattermost,
+	 * health, metrics); a cached read never calls it.  The server lets
+	 * another thread take over accepting connections (api_server.h).
+	 */
+	void (*may_block)(void *arg);
+	void *may_block_arg;
 };
 
 void api_handle(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp);

@@ -7,6 +7,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -39,8 +42,30 @@
 
 #define API_BACKLOG 1024
 
-/* How often an idle worker looks at the stop flag. */
+/* How often sleeping workers look at the acceptors, and an idle acceptor at the stop flag. */
 #define API_ACCEPT_WAKE_MS 250
+
+/*
+ * Another acceptor is added when every one has gone this long without
+ * waiting for a connection: saturated, or stuck on one connection.
+ */
+#define API_BUSY_MS 20
+
+struct api_worker;
+
+/*
+ * The accept role (api_server.h): who may call accept() now.  acceptors
+ * and each worker's role change under lock; a worker's waited is written
+ * by that worker alone and read by the others without it.
+ */
+struct api_gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* a role is free, or stopping */
+	atomic_int acceptors; /* workers holding the role */
+	struct api_worker *workers;
+	int nworkers;
+	int tcp; /* the listening socket is TCP: no Nagle on connections */
+};
 
 struct api_worker {
 	pthread_t thread;
@@ -48,6 +73,9 @@ struct api_worker {
 	int joined;
 	int listen_fd;
 	atomic_int *stopping;
+	struct api_gate *gate;
+	int role; /* holds the accept role */
+	atomic_llong waited; /* monotonic ms: accept() last found nothing; 0 waiting now */
 	struct api_ctx ctx;
 };
 
@@ -189,36 +217,68 @@ api_fcgi_read(void *arg, char *buf, size_t len)
 	return FCGX_GetStr(buf, n, (FCGX_Stream *)arg);
 }
 
+/* Appends s (NUL-terminated) to the header at *used, within cap. */
+static void
+api_hdr_put(char *hdr, size_t cap, size_t *used, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > cap - *used)
+		n = cap - *used;
+	memcpy(hdr + *used, s, n);
+	*used += n;
+}
+
+/* Appends v in decimal. */
+static void
+api_hdr_num(char *hdr, size_t cap, size_t *used, size_t v)
+{
+	char digits[24];
+	size_t i = sizeof(digits) - 1;
+
+	digits[i] = '\0';
+	do {
+		digits[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	api_hdr_put(hdr, cap, used, digits + i);
+}
+
 /*
  * Writes the response in one go (api_record.h) and tells libfcgi that the
- * output stream is finished, so FCGX_Finish_r() adds nothing to it.
- * (FCGX_FPrintF would not know %zu anyway: headers are made with snprintf.)
+ * output stream is finished, so FCGX_Finish_r() adds nothing to it.  The
+ * header is put together by hand: no printf machinery on the way.
  */
 static void
 api_fcgi_respond(FCGX_Request *fr, const struct api_resp *r, int head)
 {
 	const char *body = r->blob_data != NULL ? r->blob_data : r->body.data;
-	size_t len = r->blob_data != NULL ? r->blob_len : r->body.len, used;
+	size_t len = r->blob_data != NULL ? r->blob_len : r->body.len, used = 0;
 	char hdr[512];
-	int n;
 
-	n = snprintf(hdr, sizeof(hdr),
-	    "Status: %d %s\r\nContent-Type: %s\r\n"
-	    "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
-	    r->status, api_http_reason(r->status),
+	api_hdr_put(hdr, sizeof(hdr), &used, "Status: ");
+	api_hdr_num(hdr, sizeof(hdr), &used, r->status > 0 ? (size_t)r->status : 0);
+	api_hdr_put(hdr, sizeof(hdr), &used, " ");
+	api_hdr_put(hdr, sizeof(hdr), &used, api_http_reason(r->status));
+	api_hdr_put(hdr, sizeof(hdr), &used, "\r\nContent-Type: ");
+	api_hdr_put(hdr, sizeof(hdr), &used,
 	    r->content_type != NULL ? r->content_type : "application/json");
-	used = n > 0 ? (size_t)n : 0;
-	if (r->allow != NULL && used < sizeof(hdr)) {
-		n = snprintf(hdr + used, sizeof(hdr) - used, "Allow: %s\r\n", r->allow);
-		used += n > 0 ? (size_t)n : 0;
+	api_hdr_put(hdr, sizeof(hdr), &used,
+	    "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
+	if (r->allow != NULL) {
+		api_hdr_put(hdr, sizeof(hdr), &used, "Allow: ");
+		api_hdr_put(hdr, sizeof(hdr), &used, r->allow);
+		api_hdr_put(hdr, sizeof(hdr), &used, "\r\n");
 	}
-	if (r->etag[0] != '\0' && used < sizeof(hdr)) {
-		n = snprintf(hdr + used, sizeof(hdr) - used, "ETag: %s\r\n", r->etag);
-		used += n > 0 ? (size_t)n : 0;
+	if (r->etag[0] != '\0') {
+		api_hdr_put(hdr, sizeof(hdr), &used, "ETag: ");
+		api_hdr_put(hdr, sizeof(hdr), &used, r->etag);
+		api_hdr_put(hdr, sizeof(hdr), &used, "\r\n");
 	}
-	if (r->status != 204 && r->status != 304 && used < sizeof(hdr)) {
-		n = snprintf(hdr + used, sizeof(hdr) - used, "Content-Length: %zu\r\n", len);
-		used += n > 0 ? (size_t)n : 0;
+	if (r->status != 204 && r->status != 304) {
+		api_hdr_put(hdr, sizeof(hdr), &used, "Content-Length: ");
+		api_hdr_num(hdr, sizeof(hdr), &used, len);
+		api_hdr_put(hdr, sizeof(hdr), &used, "\r\n");
 	}
 	if (used + 2 >= sizeof(hdr)) {
 		/* Cannot happen with the fixed header set above. */
@@ -249,12 +309,12 @@ api_fcgi_drain(FCGX_Request *fr)
 {
 	char buf[16384];
 	size_t total = 0;
-	int n, flags;
+	int n;
 
 	if (FCGX_HasSeenEOF(fr->in) == EOF)
 		return FCGX_GetError(fr->in) == 0;
-	flags = fcntl(fr->ipcFd, F_GETFL);
-	if (flags < 0 || fcntl(fr->ipcFd, F_SETFL, flags | O_NONBLOCK) < 0)
+	/* A socket accept4() made has no other status flag to keep. */
+	if (fcntl(fr->ipcFd, F_SETFL, O_RDWR | O_NONBLOCK) < 0)
 		return 0;
 	while (FCGX_HasSeenEOF(fr->in) != EOF && FCGX_GetError(fr->in) == 0 &&
 	    total <= 2 * API_BODY_MAX) {
@@ -296,30 +356,8 @@ api_serve(struct api_worker *w, FCGX_Request *fr)
 		    LOG_I64(resp.status));
 	api_resp_free(&resp);
 	/* detached makes FCGX_Finish_r() close without libfcgi's lingering wait. */
-	if (api_fcgi_drain(fr))
+	if (!fr->keepConnection && api_fcgi_drain(fr))
 		fr->detached = 1;
-}
-
-static void *
-api_worker_run(void *arg)
-{
-	struct api_worker *w = arg;
-	FCGX_Request fr;
-
-	if (FCGX_InitRequest(&fr, w->listen_fd, 0) != 0) {
-		log_error("cannot set up a FastCGI request");
-		return NULL;
-	}
-	while (!atomic_load(w->stopping)) {
-		/* Fails every API_ACCEPT_WAKE_MS without a connection: EAGAIN. */
-		if (FCGX_Accept_r(&fr) < 0)
-			continue;
-		api_serve(w, &fr);
-		FCGX_Finish_r(&fr);
-	}
-	api_snapshot_unref(w->ctx.snap);
-	w->ctx.snap = NULL;
-	return NULL;
 }
 
 static void
@@ -334,6 +372,188 @@ api_deadline(struct timespec *ts, long ms)
 	}
 }
 
+static int64_t
+api_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Gives up w's accept role, if it has it, and wakes a waiting worker. */
+static void
+api_gate_leave(struct api_worker *w)
+{
+	struct api_gate *g = w->gate;
+
+	pthread_mutex_lock(&g->lock);
+	if (w->role) {
+		w->role = 0;
+		atomic_fetch_sub(&g->acceptors, 1);
+		pthread_cond_signal(&g->cond);
+	}
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* An extra acceptor (not the only one) steps back. */
+static void
+api_gate_step_back(struct api_worker *w)
+{
+	struct api_gate *g = w->gate;
+
+	pthread_mutex_lock(&g->lock);
+	if (w->role && atomic_load(&g->acceptors) > 1) {
+		w->role = 0;
+		atomic_fetch_sub(&g->acceptors, 1);
+	}
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* api_ctx.may_block: the request is about to wait; others accept meanwhile. */
+static void
+api_may_block(void *arg)
+{
+	api_gate_leave(arg);
+}
+
+/*
+ * 1 when every worker holding the role has gone API_BUSY_MS without
+ * waiting for a connection (saturated, or stuck on one).  Under lock.
+ */
+static int
+api_gate_needs_help(struct api_gate *g, int64_t now)
+{
+	int i, holders = 0;
+
+	for (i = 0; i < g->nworkers; i++) {
+		struct api_worker *o = &g->workers[i];
+		int64_t waited;
+
+		if (!o->role)
+			continue;
+		holders++;
+		waited = atomic_load(&o->waited);
+		if (waited == 0 || now - waited < API_BUSY_MS)
+			return 0;
+	}
+	return holders > 0;
+}
+
+/*
+ * Waits until w may accept: when no one else does, or every acceptor is
+ * busy (api_gate_needs_help).  0 when the server stops first.
+ */
+static int
+api_gate_enter(struct api_worker *w)
+{
+	struct api_gate *g = w->gate;
+	struct timespec ts;
+
+	pthread_mutex_lock(&g->lock);
+	while (!atomic_load(w->stopping)) {
+		if (atomic_load(&g->acceptors) == 0 || api_gate_needs_help(g, api_mono_ms())) {
+			w->role = 1;
+			atomic_fetch_add(&g->acceptors, 1);
+			atomic_store(&w->waited, api_mono_ms());
+			pthread_mutex_unlock(&g->lock);
+			return 1;
+		}
+		api_deadline(&ts, API_ACCEPT_WAKE_MS);
+		pthread_cond_timedwait(&g->cond, &g->lock, &ts);
+	}
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
+/*
+ * One connection from the (non-blocking) listening socket, waiting for
+ * one at most API_ACCEPT_WAKE_MS; -1 without.
+ */
+static int
+api_accept(struct api_worker *w)
+{
+	struct pollfd p = { .fd = w->listen_fd, .events = POLLIN };
+	int fd, n, one = 1;
+
+	fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+		    errno != ECONNABORTED) {
+			/* EMFILE and the like: do not spin on a waiting connection. */
+			log_warn("accept failed", "err", strerror(errno));
+			poll(NULL, 0, API_ACCEPT_WAKE_MS);
+			return -1;
+		}
+		atomic_store(&w->waited, 0);
+		n = poll(&p, 1, API_ACCEPT_WAKE_MS);
+		atomic_store(&w->waited, api_mono_ms());
+		if (n <= 0 || (fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+			return -1;
+	}
+	if (w->gate->tcp)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+static void *
+api_worker_run(void *arg)
+{
+	struct api_worker *w = arg;
+	FCGX_Request fr;
+	int fd;
+
+	if (FCGX_InitRequest(&fr, w->listen_fd, 0) != 0) {
+		log_error("cannot set up a FastCGI request");
+		return NULL;
+	}
+	w->ctx.may_block = api_may_block;
+	w->ctx.may_block_arg = w;
+	while (api_gate_enter(w)) {
+		while (w->role && !atomic_load(w->stopping)) {
+			if ((fd = api_accept(w)) < 0)
+				continue;
+			/*
+			 * libfcgi reads the connection accepted here: with
+			 * ipcFd set, FCGX_Accept_r() skips its own accept()
+			 * (and the up to 2 s wait for data that follows it),
+			 * and keepConnection keeps the FCGX_Finish_r() it
+			 * starts with from closing fd.  The request's
+			 * FCGI_BEGIN_REQUEST then sets keepConnection anew.
+			 */
+			fr.ipcFd = fd;
+			fr.keepConnection = 1;
+			while (FCGX_Accept_r(&fr) >= 0) {
+				api_serve(w, &fr);
+				FCGX_Finish_r(&fr);
+				if (fr.ipcFd < 0 || atomic_load(w->stopping))
+					break;
+				/*
+				 * nginx keeps the connection (fastcgi_keep_conn
+				 * on): this worker stays with it, so someone
+				 * else accepts from now on.
+				 */
+				api_gate_leave(w);
+			}
+			FCGX_Finish_r(&fr);
+			if (fr.ipcFd >= 0) {
+				/* Stopping with a kept connection open. */
+				close(fr.ipcFd);
+				fr.ipcFd = -1;
+			}
+			/* Extra acceptors step back once they find nothing waiting. */
+			if (w->role && atomic_load(&w->gate->acceptors) > 1 &&
+			    api_mono_ms() - atomic_load(&w->waited) < API_BUSY_MS)
+				api_gate_step_back(w);
+		}
+		if (w->role)
+			api_gate_leave(w);
+	}
+	api_snapshot_unref(w->ctx.snap);
+	w->ctx.snap = NULL;
+	return NULL;
+}
+
 int
 api_server_run(const struct api_config *cfg, int listen_fd, int threads, const char *unix_path)
 {
@@ -342,16 +562,24 @@ api_server_run(const struct api_config *cfg, int listen_fd, int threads, const c
 	struct api_cache *cache = api_cache_new();
 	struct api_auth *auth = api_auth_new(cfg->secret, cfg->read_auth);
 	struct timespec deadline;
+	struct api_gate gate;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
 	sigset_t set;
 	char err[512];
-	struct timeval wake = { 0, API_ACCEPT_WAKE_MS * 1000 };
 	atomic_int stopping;
 	uint64_t one = 1;
 	int i, sig, stop_fd = -1, status = 1, cleanup_started = 0, stuck = 0, flags;
 	int64_t started = util_now_ms();
 
 	memset(&cleanup, 0, sizeof(cleanup));
+	memset(&gate, 0, sizeof(gate));
 	atomic_init(&stopping, 0);
+	pthread_mutex_init(&gate.lock, NULL);
+	pthread_cond_init(&gate.cond, NULL);
+	atomic_init(&gate.acceptors, 0);
+	gate.workers = workers;
+	gate.nworkers = threads;
 	/*
 	 * Block the stop signals (and SIGUSR1, which libfcgi would take as a
 	 * stop flag) before any thread exists, so every thread inherits it.
@@ -368,15 +596,16 @@ api_server_run(const struct api_config *cfg, int listen_fd, int threads, const c
 		goto out;
 	}
 	/*
-	 * Workers block in accept() (one is woken per connection), but never
-	 * for longer than API_ACCEPT_WAKE_MS, so they see a stop in time.
+	 * Acceptors try accept() first and poll() only when nothing waits, for
+	 * API_ACCEPT_WAKE_MS at most, so they see a stop in time.
 	 */
 	flags = fcntl(listen_fd, F_GETFL);
-	if (flags < 0 || fcntl(listen_fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ||
-	    setsockopt(listen_fd, SOL_SOCKET, SO_RCVTIMEO, &wake, sizeof(wake)) < 0) {
+	if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) < 0) {
 		log_error("cannot set up the listening socket", "err", strerror(errno));
 		goto out;
 	}
+	if (getsockname(listen_fd, (struct sockaddr *)&ss, &sslen) == 0)
+		gate.tcp = ss.ss_family == AF_INET || ss.ss_family == AF_INET6;
 	if ((stop_fd = eventfd(0, EFD_CLOEXEC)) < 0) {
 		log_error("cannot create an eventfd", "err", strerror(errno));
 		goto out;
@@ -386,6 +615,7 @@ api_server_run(const struct api_config *cfg, int listen_fd, int threads, const c
 
 		w->listen_fd = listen_fd;
 		w->stopping = &stopping;
+		w->gate = &gate;
 		w->ctx.cfg = cfg;
 		w->ctx.cache = cache;
 		w->ctx.auth = auth;
@@ -426,6 +656,9 @@ api_server_run(const struct api_config *cfg, int listen_fd, int threads, const c
 	status = 0;
 stop:
 	atomic_store(&stopping, 1);
+	pthread_mutex_lock(&gate.lock);
+	pthread_cond_broadcast(&gate.cond);
+	pthread_mutex_unlock(&gate.lock);
 	if (write(stop_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
 		log_error("cannot signal the stop event", "err", strerror(errno));
 	/* In-flight requests get until the deadline, then are abandoned. */
@@ -460,6 +693,8 @@ out:
 	store_close(cleanup.st);
 	notify_free(cleanup.notify);
 	free(workers);
+	pthread_cond_destroy(&gate.cond);
+	pthread_mutex_destroy(&gate.lock);
 	api_cache_free(cache);
 	api_auth_free(auth);
 	if (stop_fd >= 0)

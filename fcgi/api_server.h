@@ -9,15 +9,34 @@
  * 3) or else fd 0 (spawn-fcgi, inetd style).  Each returns the fd or -1
  * with a message in err.
  *
+ * Accepting (leader/followers): one worker at a time holds the accept
+ * role.  It takes connections from the (non-blocking) listening socket
+ * itself, poll()ing only when none is waiting, hands each to libfcgi
+ * (FCGX_Request.ipcFd) and answers it; the other workers sleep on a
+ * condition variable.  An answer from the snapshot cache (api_cache.h)
+ * never waits, so under load the acceptor finds the next connection
+ * already queued and goes on without sleeping: no thread is woken per
+ * request.  That halves the CPU time per cached request against one
+ * blocked accept() per thread (16 sleeping threads, one woken per
+ * connection), and nginx's too, since fewer switches interrupt it.
+ * Whatever may wait gives the role away first (api_ctx.may_block: bodies,
+ * writes, snapshot rebuilds, Mattermost, health, metrics), so a slow
+ * request never holds up the others.  Sleeping workers look every
+ * API_ACCEPT_WAKE_MS: when every acceptor has gone API_BUSY_MS without
+ * waiting for a connection (saturated, or stuck on a peer that stopped
+ * sending), one more takes the role; extra acceptors step back once they
+ * find nothing waiting.  A connection nginx keeps (fastcgi_keep_conn on)
+ * stays with its worker, which gives the role away while it waits for
+ * the next request on it.
+ *
  * api_server_run() serves until SIGTERM or SIGINT.  libfcgi has no usable
  * stop of its own (FCGX_Init() installs a SIGTERM/SIGUSR1 handler that only
  * sets a flag, which a thread blocked in accept() never sees, so the
  * process ignores SIGTERM).  Here SIGTERM and SIGINT are blocked in every
  * thread and taken by sigwait() in the calling thread, which sets a stop
- * flag; the listening socket has a receive timeout, so a worker blocked in
- * accept() inside FCGX_Accept_r() gets EAGAIN within API_ACCEPT_WAKE_MS,
- * sees the flag and returns.  A worker that is answering a request
- * finishes it first.  Whatever still runs API_STOP_GRACE_MS after the
+ * flag and wakes the sleeping workers; the acceptor's poll() returns
+ * within API_ACCEPT_WAKE_MS and sees it.  A worker that is answering a
+ * request finishes it first.  Whatever still runs API_STOP_GRACE_MS after the
  * signal is abandoned and the process exits, so a stop never takes more
  * than 2 s.  No signal is ever delivered to a worker, so no read or write
  * of a request is ever interrupted, and the listening socket itself is
@@ -26,6 +45,7 @@
  * After answering, a worker reads whatever is left of the request body;
  * with nothing unread the connection can be closed at once instead of
  * libfcgi's lingering close (shutdown, then wait for nginx to hang up).
+ * A connection nginx keeps open is left as it is.
  *
  * Each worker owns one store handle and one notifier; the snapshot cache
  * and the auth state are shared.  Returns the process exit status.

@@ -111,6 +111,12 @@ api_auth_mattermost(struct api_auth *a, const struct api_req *req, struct api_pr
 	}
 }
 
+int
+api_auth_reader_is_local(struct api_auth *a, const struct api_req *req)
+{
+	return a->mode != API_READ_AUTH_MATTERMOST || api_auth_has_secret(a, req);
+}
+
 enum api_auth_result
 api_auth_reader(struct api_auth *a, const struct api_req *req, struct api_principal *who)
 {

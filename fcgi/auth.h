@@ -68,6 +68,9 @@ enum api_auth_result
 api_auth_reader(struct api_auth *a, const struct api_req *req, struct api_principal *who);
 enum api_auth_result api_auth_writer(struct api_auth *a, const struct api_req *req);
 
+/* 1 when api_auth_reader() decides req without asking Mattermost. */
+int api_auth_reader_is_local(struct api_auth *a, const struct api_req *req);
+
 /* The Mattermost side (for posts), or NULL when MM_URL is unset. */
 struct mm_auth *api_auth_mm(struct api_auth *a);
 

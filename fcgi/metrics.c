@@ -21,15 +21,20 @@
 #define METRICS_ROUTE_MAX 64
 #define METRICS_MM_CODES 600
 
+/*
+ * A series' route and status never change once it is published (by the
+ * release store of metrics_nseries, under metrics_lock); its count is
+ * atomic.  Counting an existing series takes no lock.
+ */
 struct metrics_series {
 	char route[METRICS_ROUTE_MAX];
 	int status;
-	int64_t count;
+	atomic_llong count;
 };
 
 static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct metrics_series metrics_series[METRICS_MAX_SERIES];
-static size_t metrics_nseries;
+static atomic_size_t metrics_nseries;
 static atomic_llong metrics_mm[METRICS_MM_CODES];
 
 /* A growing text buffer; allocation cannot fail (xmalloc). */
@@ -86,34 +91,49 @@ mb_head(struct mbuf *b, const char *name, const char *type, const char *help)
 	mb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-void
-metrics_count_request(const char *route, int status)
+/* The published series of (route, status), or NULL. */
+static struct metrics_series *
+metrics_find(const char *route, int status, size_t n)
 {
 	size_t i;
 
-	if (route == NULL || strlen(route) >= METRICS_ROUTE_MAX)
-		route = "other";
-	pthread_mutex_lock(&metrics_lock);
-	for (i = 0; i < metrics_nseries; i++)
+	for (i = 0; i < n; i++)
 		if (metrics_series[i].status == status &&
 		    strcmp(metrics_series[i].route, route) == 0)
-			break;
-	if (i == metrics_nseries && metrics_nseries == METRICS_MAX_SERIES) {
-		/* Full: the rest share one series per status under "other". */
-		for (i = 0; i < metrics_nseries; i++)
-			if (metrics_series[i].status == status &&
-			    strcmp(metrics_series[i].route, "other") == 0)
-				break;
-		if (i == metrics_nseries)
-			i = metrics_nseries - 1;
+			return &metrics_series[i];
+	return NULL;
+}
+
+void
+metrics_count_request(const char *route, int status)
+{
+	struct metrics_series *m;
+	size_t n;
+
+	if (route == NULL || strlen(route) >= METRICS_ROUTE_MAX)
+		route = "other";
+	m = metrics_find(
+	    route, status, atomic_load_explicit(&metrics_nseries, memory_order_acquire));
+	if (m == NULL) {
+		pthread_mutex_lock(&metrics_lock);
+		n = atomic_load_explicit(&metrics_nseries, memory_order_relaxed);
+		if ((m = metrics_find(route, status, n)) == NULL) {
+			if (n == METRICS_MAX_SERIES) {
+				/* Full: the rest share one series per status under "other". */
+				if ((m = metrics_find("other", status, n)) == NULL)
+					m = &metrics_series[n - 1];
+			} else {
+				m = &metrics_series[n];
+				snprintf(m->route, METRICS_ROUTE_MAX, "%s", route);
+				m->status = status;
+				atomic_store_explicit(&m->count, 0, memory_order_relaxed);
+				atomic_store_explicit(
+				    &metrics_nseries, n + 1, memory_order_release);
+			}
+		}
+		pthread_mutex_unlock(&metrics_lock);
 	}
-	if (i == metrics_nseries) {
-		snprintf(metrics_series[i].route, METRICS_ROUTE_MAX, "%s", route);
-		metrics_series[i].status = status;
-		metrics_nseries++;
-	}
-	metrics_series[i].count++;
-	pthread_mutex_unlock(&metrics_lock);
+	atomic_fetch_add_explicit(&m->count, 1, memory_order_relaxed);
 }
 
 const char *
@@ -240,18 +260,18 @@ render_box_counts(struct mbuf *b, store *st, int *store_ok)
 static void
 render_requests(struct mbuf *b)
 {
-	size_t i;
+	size_t i, n;
 
 	mb_head(b, "livestatus_api_requests_total", "counter",
 	    "API requests answered by the responder, by route and HTTP status.");
-	pthread_mutex_lock(&metrics_lock);
-	for (i = 0; i < metrics_nseries; i++) {
+	n = atomic_load_explicit(&metrics_nseries, memory_order_acquire);
+	for (i = 0; i < n; i++) {
 		mb_printf(b, "livestatus_api_requests_total{route=\"");
 		mb_label(b, metrics_series[i].route);
-		mb_printf(b, "\",status=\"%d\"} %" PRId64 "\n", metrics_series[i].status,
-		    metrics_series[i].count);
+		mb_printf(b, "\",status=\"%d\"} %lld\n", metrics_series[i].status,
+		    (long long)atomic_load_explicit(
+		        &metrics_series[i].count, memory_order_relaxed));
 	}
-	pthread_mutex_unlock(&metrics_lock);
 }
 
 struct metrics_agent {

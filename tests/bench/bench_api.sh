@@ -1,40 +1,60 @@
 #!/bin/sh
 # bench_api.sh: GET /api/v1/sessions through nginx and livestatus-fcgi,
-# against nginx serving the same bytes as a static file.
+# against nginx serving the same bytes as a static file and against a
+# hello-world libfcgi responder serving the same bytes through the same
+# nginx location.
 #
 #   sh tests/bench/bench_api.sh          (make bench runs it)
 #
 # Starts the test stack (tests/integ/harness.py: nginx from
-# nginx/test.conf.in, the responder on a unix socket, a fresh SQLite file),
-# fills it with 20 active boxes of 15 lines each, writes the list's exact
-# bytes to the static location /bench/sessions.json, then runs wrk on both
-# URLs in turn and prints requests/s, p99 latency, their ratio, and the
-# responder's resident memory under load; then, for scale, the same ratio
-# for a route with a tiny answer (GET /api/v1/auth).  It measures; it never fails on
-# a number.  Settings: BENCH_DURATION (10s), BENCH_CONNECTIONS (32),
-# BENCH_THREADS (wrk threads, 2), BENCH_NGINX_WORKERS (auto, as in
-# Debian's nginx.conf),
-# BENCH_RESPONDER_THREADS (16),
+# nginx/test.conf.in and nginx/livestatus.conf, the responder on a unix
+# socket, a fresh SQLite file), fills it with 20 active boxes of 15 lines
+# each and writes the list's exact bytes to the static location
+# /bench/sessions.json.  Then, per round, wrk runs on
+#   static     the static file, from the same nginx;
+#   hello      tests/bench/hello_fcgi.c (compiled here with cc -lfcgi:
+#              N threads of FCGX_Accept_r/FCGX_PutStr/FCGX_Finish_r)
+#              answering the same bytes, started on the responder's socket
+#              in place of livestatus-fcgi, so nginx, its location and its
+#              fastcgi settings are the same;
+#   responder  livestatus-fcgi's real route;
+# and the same three for an 11-byte answer (GET /api/v1/auth), for scale.
+# Each measurement follows a 1 s warm-up.  It prints requests/s, p99, the
+# ratios to static and to hello-world (the range over the rounds when there
+# is more than one), and the responder's resident memory under load.  Same
+# wrk settings, same headers, same bytes for all three.  It measures; it
+# never fails on a number.
+#
+# Settings: BENCH_DURATION (10s), BENCH_CONNECTIONS (32), BENCH_THREADS
+# (wrk threads, 2), BENCH_ROUNDS (1), BENCH_NGINX_WORKERS (auto, as in
+# Debian's nginx.conf), BENCH_RESPONDER_THREADS (responder and hello-world
+# threads; default: the responder's own default for it, 16 for hello-world),
 # LIVESTATUS_BUILD (build).
 set -eu
 cd "$(dirname "$0")/../.."
 command -v wrk >/dev/null 2>&1 || { echo "bench_api: wrk is not installed (apt-get install wrk)"; exit 1; }
-[ -x "${LIVESTATUS_BUILD:-build}/livestatus-fcgi" ] || {
-	echo "bench_api: ${LIVESTATUS_BUILD:-build}/livestatus-fcgi is missing: run make first"; exit 1; }
-exec python3 - "$@" <<'PY'
-import os, re, subprocess, sys, threading, urllib.request
+B="${LIVESTATUS_BUILD:-build}"
+[ -x "$B/livestatus-fcgi" ] || {
+	echo "bench_api: $B/livestatus-fcgi is missing: run make first"; exit 1; }
+mkdir -p "$B/bench"
+cc -O2 -Wall -Wextra -o "$B/bench/hello_fcgi" tests/bench/hello_fcgi.c -lfcgi -lpthread
+HELLO="$B/bench/hello_fcgi" exec python3 - "$@" <<'PY'
+import os, re, socket, subprocess, sys, threading, urllib.request
 sys.path.insert(0, os.getcwd())
-from tests.integ.harness import PREFIX, SECRET, Stack
+from tests.integ.harness import SECRET, Stack, wait_for
 
 duration = os.environ.get("BENCH_DURATION", "10s")
 conns = os.environ.get("BENCH_CONNECTIONS", "32")
 wthreads = os.environ.get("BENCH_THREADS", "2")
 workers = os.environ.get("BENCH_NGINX_WORKERS", "auto")
-threads = int(os.environ.get("BENCH_RESPONDER_THREADS", "16"))
+threads = os.environ.get("BENCH_RESPONDER_THREADS")
+rounds = int(os.environ.get("BENCH_ROUNDS", "1"))
+hello_bin = os.path.abspath(os.environ["HELLO"])
+hello_threads = threads or "16"
 
 
-def wrk(url, headers):
-    argv = ["wrk", "-t", wthreads, "-c", conns, "-d", duration, "--latency"]
+def wrk(url, headers, d=None):
+    argv = ["wrk", "-t", wthreads, "-c", conns, "-d", d or duration, "--latency"]
     for h in headers:
         argv += ["-H", h]
     out = subprocess.run(argv + [url], capture_output=True, text=True, check=True).stdout
@@ -42,18 +62,28 @@ def wrk(url, headers):
     m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
     p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return rps, p99, int(non2xx.group(1)) if non2xx else 0
+    errs = re.search(r"Socket errors:.*", out)
+    return rps, p99, (int(non2xx.group(1)) if non2xx else 0) + (1 if errs else 0)
 
 
 def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
     return 0
 
 
-with Stack(rate="100000000r/s", workers=workers, threads=threads,
+def connects(path):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+        c.connect(path)
+    return True
+
+
+with Stack(rate="100000000r/s", workers=workers, threads=threads and int(threads),
            env={"LOG_LEVEL": "warn"}) as s:
     for i in range(20):
         lines = [f"exec: grep -rn 'pattern {j}' src/module_{i}/ --include=*.c [OK]"
@@ -63,48 +93,99 @@ with Stack(rate="100000000r/s", workers=workers, threads=threads,
             "channel_id": f"ch{i:02d}xxxxxxxxxxxxxxxxxxxxx", "label": f"session {i}",
             "lines": lines})
         assert r.status == 201, r
-    body = s.request("GET", "/api/v1/sessions").body
-    with open(os.path.join(s.tmp, "bench", "sessions.json"), "wb") as f:
-        f.write(body)
-    static_url = s.url + "/bench/sessions.json"
-    api_url = s.api + "/api/v1/sessions"
     auth = ["Authorization: Bearer " + SECRET]
-    pid = s.procs["responder"].pid
-    with urllib.request.urlopen(static_url) as f:
-        assert f.read() == body, "the static file differs from the API answer"
+    cases = []  # (name, api path, static file name, bytes)
+    for name, path, fn in (("list", "/api/v1/sessions", "sessions.json"),
+                           ("tiny", "/api/v1/auth", "auth.json")):
+        body = s.request("GET", path).body
+        with open(os.path.join(s.tmp, "bench", fn), "wb") as f:
+            f.write(body)
+        with urllib.request.urlopen(s.url + "/bench/" + fn) as f:
+            assert f.read() == body, "the static file differs from the API answer"
+        cases.append((name, path, fn, body))
 
-    samples = []
-    stop = threading.Event()
+    def use_responder():
+        if s.procs.get("hello") is not None:
+            s.stop_process("hello")
+            s.procs.pop("hello")
+        if s.procs["responder"].poll() is not None:
+            s.restart_responder()
 
-    def sample():
-        while not stop.wait(0.25):
-            samples.append(rss_kb(pid))
+    def use_hello(fn):
+        s.stop_process("responder")
+        if s.procs.get("hello") is not None:
+            s.stop_process("hello")
+        s.start_process("hello", [hello_bin, s.sock, hello_threads,
+                                  os.path.join(s.tmp, "bench", fn)])
+        wait_for(lambda: connects(s.sock), what="hello_fcgi's socket")
 
-    idle_rss = rss_kb(pid)
-    t = threading.Thread(target=sample)
-    t.start()
-    api_rps, api_p99, api_bad = wrk(api_url, auth)
-    stop.set()
-    t.join()
-    st_rps, st_p99, st_bad = wrk(static_url, auth)
-    # For scale: the same comparison for a body of a few bytes (what a
-    # hello-world responder measures), GET /api/v1/auth against its bytes.
-    tiny = s.request("GET", "/api/v1/auth").body
-    with open(os.path.join(s.tmp, "bench", "auth.json"), "wb") as f:
-        f.write(tiny)
-    ref_api, _, _ = wrk(s.api + "/api/v1/auth", auth)
-    ref_static, _, _ = wrk(s.url + "/bench/auth.json", auth)
+    res = {}  # (case, kind) -> [(rps, p99, bad)]
+    idle_rss = peak_rss = 0
+    for _ in range(rounds):
+        for name, path, fn, body in cases:
+            url = {"static": s.url + "/bench/" + fn, "hello": s.api + path,
+                   "responder": s.api + path}
+            for kind in ("static", "hello", "responder"):
+                if kind == "hello":
+                    use_hello(fn)
+                else:
+                    use_responder()
+                if kind != "static":
+                    got = s.request("GET", path)
+                    assert got.status == 200 and got.body == body, (kind, got)
+                wrk(url[kind], auth, "1s")  # warm-up, not counted
+                sampling = kind == "responder" and name == "list"
+                samples = []
+                stop = threading.Event()
+                if sampling:
+                    pid = s.procs["responder"].pid
+                    idle_rss = max(idle_rss, rss_kb(pid))
 
-print(f"GET /api/v1/sessions: 20 active boxes x 15 lines, {len(body)} bytes; "
-      f"wrk -t{wthreads} -c{conns} -d{duration}; nginx workers {workers}; "
-      f"responder threads {threads}; {os.cpu_count()} CPUs")
-print(f"  responder via nginx : {api_rps:10.0f} req/s   p99 {api_p99:7.2f} ms"
-      + (f"   ({api_bad} non-2xx)" if api_bad else ""))
-print(f"  static file (nginx) : {st_rps:10.0f} req/s   p99 {st_p99:7.2f} ms"
-      + (f"   ({st_bad} non-2xx)" if st_bad else ""))
-print(f"  ratio responder/static: {api_rps / st_rps:.2f}")
-print(f"  for scale, a {len(tiny)}-byte answer (GET /api/v1/auth): {ref_api:.0f} vs "
-      f"{ref_static:.0f} req/s static, ratio {ref_api / ref_static:.2f}")
-print(f"  responder RSS: {idle_rss / 1024:.1f} MiB idle, "
-      f"{max(samples or [0]) / 1024:.1f} MiB peak under load")
+                    def sample():
+                        while not stop.wait(0.25):
+                            samples.append(rss_kb(pid))
+                    t = threading.Thread(target=sample)
+                    t.start()
+                res.setdefault((name, kind), []).append(wrk(url[kind], auth))
+                if sampling:
+                    stop.set()
+                    t.join()
+                    peak_rss = max([peak_rss] + samples)
+    use_responder()
+
+
+def rng(xs, fmt):
+    """min-max over the rounds, with the median when there are 3 or more."""
+    lo, hi = fmt.format(min(xs)), fmt.format(max(xs))
+    if lo == hi:
+        return lo
+    out = lo + "-" + hi
+    if len(xs) >= 3:
+        out += " (median " + fmt.format(sorted(xs)[len(xs) // 2]) + ")"
+    return out
+
+
+print(f"wrk -t{wthreads} -c{conns} -d{duration}, {rounds} round(s); nginx workers {workers}; "
+      f"responder threads {threads or 'default'}, hello-world threads {hello_threads}; "
+      f"{os.cpu_count()} CPUs")
+for name, path, fn, body in cases:
+    print(f"GET {path}" + (" (20 active boxes x 15 lines)" if name == "list" else "")
+          + f": {len(body)} bytes")
+    st = [r[0] for r in res[(name, "static")]]
+    hl = [r[0] for r in res[(name, "hello")]]
+    for kind, label in (("static", "static file (nginx)"),
+                        ("hello", "hello-world libfcgi"),
+                        ("responder", "livestatus-fcgi")):
+        rs = res[(name, kind)]
+        rps = [r[0] for r in rs]
+        line = (f"  {label:20}: {rng(rps, '{:.0f}'):>13} req/s   "
+                f"p99 {rng([r[1] for r in rs], '{:.2f}')} ms")
+        if kind != "static":
+            line += f"   {rng([a / b for a, b in zip(rps, st)], '{:.2f}')} of static"
+        if kind == "responder":
+            line += f", {rng([a / b for a, b in zip(rps, hl)], '{:.2f}')} of hello-world"
+        bad = sum(r[2] for r in rs)
+        print(line + (f"   ({bad} non-2xx or socket errors)" if bad else ""))
+print(f"responder RSS: {idle_rss / 1024:.1f} MiB idle, "
+      f"{peak_rss / 1024:.1f} MiB peak under load (the list route)")
 PY

@@ -4,6 +4,7 @@ cleanup, health when things go wrong, and the systemd units.
 Run from the repository root:  python3 -m unittest tests/integ/test_api_ops.py
 """
 
+import json
 import os
 import re
 import shutil
@@ -11,6 +12,7 @@ import signal
 import socket
 import sqlite3
 import stat
+import struct
 import subprocess
 import tempfile
 import threading
@@ -305,6 +307,117 @@ class TestStopping(unittest.TestCase):
             self.assertEqual(bad, [])
 
 
+def keep_conn_request(sock, params, request_id=1):
+    """One request with FCGI_KEEP_CONN on an open socket; (status, body)."""
+    def record(rtype, content):
+        pad = (8 - len(content) % 8) % 8
+        return struct.pack(">BBHHBx", 1, rtype, request_id, len(content), pad) + content + \
+            b"\0" * pad
+    data = b""
+    for k, v in params.items():
+        k, v = k.encode(), v.encode()
+        data += bytes([len(k)]) + bytes([len(v)]) + k + v
+    sock.sendall(record(1, struct.pack(">HB5x", 1, 1)) + record(4, data) + record(4, b"")
+                 + record(5, b""))
+    buf, out = b"", b""
+    while True:
+        while len(buf) < 8:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            buf += chunk
+        _, rtype, _, clen, plen = struct.unpack(">BBHHBx", buf[:8])
+        while len(buf) < 8 + clen + plen:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            buf += chunk
+        content, buf = buf[8:8 + clen], buf[8 + clen + plen:]
+        if rtype == 6:
+            out += content
+        elif rtype == 3:
+            break
+    head, _, body = out.partition(b"\r\n\r\n")
+    return int(re.search(rb"Status: (\d+)", head).group(1)), body
+
+
+class TestAcceptRole(unittest.TestCase):
+    """One thread accepts at a time; whatever may wait hands the role on."""
+
+    def timed_get(self, s, n=5):
+        t0 = time.monotonic()
+        for _ in range(n):
+            r = s.request("GET", "/api/v1/sessions", timeout=5)
+            self.assertEqual(r.status, 200, r)
+        return time.monotonic() - t0
+
+    def test_a_stalled_connection_does_not_stall_the_others(self):
+        with Stack(threads=2) as s:
+            p = s.procs["responder"]
+            fds = lambda: len(os.listdir(f"/proc/{p.pid}/fd"))  # noqa: E731
+            base = fds()
+            stalled = socket.socket(socket.AF_UNIX)
+            stalled.connect(s.sock)
+            stalled.sendall(b"\x01\x01")  # half a record header, then nothing
+            wait_for(lambda: fds() > base, what="the responder to take the connection")
+            self.assertLess(self.timed_get(s), 3.0)
+            stalled.close()
+            self.assertLess(self.timed_get(s), 3.0)
+
+    def test_a_request_waiting_for_its_body_hands_the_role_on(self):
+        with Stack(threads=2) as s:
+            self.assertEqual(s.request("POST", "/api/v1/sessions",
+                                       {"id": "a", "session_key": "k"}).status, 201)
+            c = s.fcgi_client()
+            body = b'{"id":"slow","session_key":"agent:main:x"}'
+            c.begin({"REQUEST_METHOD": "POST", "PATH_INFO": "/api/v1/sessions",
+                     "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+                     "HTTP_AUTHORIZATION": "Bearer " + SECRET})
+            c.send_stdin(body[:5])
+            self.assertLess(self.timed_get(s), 3.0)
+            c.send_stdin(body[5:])
+            c.end_stdin()
+            self.assertEqual(c.response().status, 201)
+            self.assertEqual(s.request("GET", "/api/v1/sessions/slow").status, 200)
+
+    def test_keep_conn_is_served_and_does_not_hold_the_role(self):
+        with Stack(threads=2) as s:
+            k = socket.socket(socket.AF_UNIX)
+            k.settimeout(10)
+            k.connect(s.sock)
+            for i in range(3):
+                status, body = keep_conn_request(k, health_params(), request_id=i + 1)
+                self.assertEqual(status, 200, body)
+                self.assertEqual(json.loads(body)["status"], "ok")
+                # The connection stays open with its worker; others are served.
+                self.assertLess(self.timed_get(s, 2), 3.0)
+            k.close()
+            self.assertLess(self.timed_get(s), 3.0)
+
+    def test_many_clients_at_once(self):
+        with Stack(threads=4) as s:
+            for i in range(5):
+                self.assertEqual(s.request("POST", "/api/v1/sessions",
+                                           {"id": f"m{i}", "session_key": "k"}).status, 201)
+            bad = []
+
+            def client(n):
+                for j in range(40):
+                    if (n + j) % 10 == 0:
+                        r = s.request("PUT", f"/api/v1/sessions/m{n % 5}",
+                                      {"lines": [f"line {j}"]})
+                    else:
+                        r = s.request("GET", "/api/v1/sessions")
+                    if r.status != 200:
+                        bad.append(r)
+            threads = [threading.Thread(target=client, args=(n,)) for n in range(12)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(bad, [])
+
+
 class TestCleanup(unittest.TestCase):
     def test_stale_boxes_interrupted_then_deleted(self):
         env = {"STALE_AFTER_S": "1", "DELETE_AFTER_S": "2", "CLEANUP_INTERVAL_S": "1"}
@@ -350,6 +463,14 @@ class TestCleanup(unittest.TestCase):
 
 
 class TestHealthDegraded(unittest.TestCase):
+    @staticmethod
+    def serving(s):
+        """Waits until the responder answers: its socket accepts connections
+        before it has opened (and made) the database, which these tests then
+        open themselves."""
+        wait_for(lambda: s.request("GET", "/api/v1/health").status == 200,
+                 what="the responder to answer")
+
     def put_heartbeat(self, db, last_ms, interval_ms=1000):
         con = sqlite3.connect(db)
         try:
@@ -363,6 +484,7 @@ class TestHealthDegraded(unittest.TestCase):
 
     def test_watcher_heartbeat(self):
         with Stack() as s:
+            self.serving(s)
             now = int(time.time() * 1000)
             self.put_heartbeat(s.db, now, 5000)
             r = s.request("GET", "/api/v1/health")
@@ -398,6 +520,7 @@ class TestHealthDegraded(unittest.TestCase):
 
     def test_store_busy_is_503(self):
         with Stack() as s:
+            self.serving(s)
             con = sqlite3.connect(s.db, isolation_level=None, timeout=1)
             try:
                 con.execute("BEGIN IMMEDIATE")  # the write lock, held

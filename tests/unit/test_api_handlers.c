@@ -540,6 +540,62 @@ test_read_auth_none(void **state)
 	expect_error(&a, 401, "unauthorized");
 }
 
+static void
+count_may_block(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/*
+ * A read served from the current snapshot never says it may block; a
+ * write, a rebuild of the snapshot, health and metrics do, before any of
+ * their work (api_server.c lets another thread accept meanwhile).
+ */
+static void
+test_may_block(void **state)
+{
+	struct fixture *f = *state;
+	struct answer a;
+	int calls = 0;
+
+	f->ctx.may_block = count_may_block;
+	f->ctx.may_block_arg = &calls;
+	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH, "{\"id\":\"b1\",\"session_key\":\"k\"}",
+	    NULL);
+	assert_int_equal(a.status, 201);
+	answer_free(&a);
+	assert_true(calls >= 1);
+	/* The first read after a change rebuilds: it may block. */
+	calls = 0;
+	a = call(f, "GET", "/api/v1/sessions", NULL, AUTH, NULL, NULL);
+	assert_int_equal(a.status, 200);
+	answer_free(&a);
+	/* (POST answered from a snapshot already: then none was needed.) */
+	assert_true(calls <= 1);
+	calls = 0;
+	a = call(f, "GET", "/api/v1/sessions", NULL, AUTH, NULL, NULL);
+	assert_int_equal(a.status, 200);
+	answer_free(&a);
+	a = call(f, "GET", "/api/v1/sessions/b1", NULL, AUTH, NULL, NULL);
+	assert_int_equal(a.status, 200);
+	answer_free(&a);
+	a = call(f, "GET", "/api/v1/auth", NULL, AUTH, NULL, NULL);
+	assert_int_equal(a.status, 200);
+	answer_free(&a);
+	a = call(f, "GET", "/api/v1/sessions", NULL, NULL, NULL, NULL);
+	expect_error(&a, 401, NULL);
+	assert_int_equal(calls, 0);
+	a = call(f, "GET", "/api/v1/health", NULL, AUTH, NULL, NULL);
+	assert_int_equal(a.status, 200);
+	answer_free(&a);
+	assert_int_equal(calls, 1);
+	a = call(f, "DELETE", "/api/v1/sessions/b1", NULL, AUTH, NULL, NULL);
+	assert_int_equal(a.status, 204);
+	answer_free(&a);
+	assert_int_equal(calls, 2);
+	f->ctx.may_block = NULL;
+}
+
 int
 main(void)
 {
@@ -554,6 +610,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_health, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cleanup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_auth_none, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_may_block, setup, teardown),
 	};
 
 	log_init("test_api_handlers", LOG_LVL_ERROR);
