@@ -2,7 +2,7 @@
 // path, the polling fallback, reconnection with backoff, and how the cache merges answers.
 import {afterEach, beforeEach, describe, expect, it, vi} from 'vitest';
 
-import {BACKOFF_MAX_MS, LiveStore, resolveBase} from '../webapp/src/live';
+import {BACKOFF_MAX_MS, LiveStore, parseEtagRevision, resolveBase} from '../webapp/src/live';
 
 import {FakeApi, FakeEventSource, makeBox} from './fakes';
 
@@ -341,5 +341,15 @@ describe('resolveBase', () => {
         expect(resolveBase()).toBe(`${window.location.origin}/plugins/com.openclaw.livestatus`);
         window.__LIVESTATUS_BASE__ = 'http://127.0.0.1:9/x/';
         expect(resolveBase('https://mm.example.com')).toBe('http://127.0.0.1:9/x');
+    });
+});
+
+describe('parseEtagRevision', () => {
+    it('reads the revision of a secret reader and of a Mattermost reader', () => {
+        expect(parseEtagRevision('"42"')).toBe(42);
+        expect(parseEtagRevision('W/"42"')).toBe(42);
+        expect(parseEtagRevision('"42-00ff00ff00ff00ff"')).toBe(42);
+        expect(parseEtagRevision('"abc"')).toBeNull();
+        expect(parseEtagRevision('')).toBeNull();
     });
 });

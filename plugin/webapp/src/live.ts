@@ -82,8 +82,10 @@ function dropChild(node: SessionData, id: string): SessionData {
     return {...node, children: kids.filter((c) => c.id !== id).map((c) => dropChild(c, id))};
 }
 
-function parseEtagRevision(etag: string): number | null {
-    const m = /^(?:W\/)?"?(\d+)"?$/.exec(etag.trim());
+// The revision leads the ETag: "<revision>" for the secret, "<revision>-<hash>" for a
+// Mattermost reader (the hash covers the channels that reader may see).
+export function parseEtagRevision(etag: string): number | null {
+    const m = /^(?:W\/)?"?(\d+)(?:-[0-9A-Za-z]+)?"?$/.exec(etag.trim());
     return m ? Number(m[1]) : null;
 }
 
