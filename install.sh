@@ -141,7 +141,9 @@ fi
 if [ -d "$dbdir" ]; then
 	note "$dbdir: exists"
 else
-	run install -d -o "$user" -g "$user" -m 0750 "$dbdir"
+	# setgid and group-writable: the watcher (the OpenClaw user, group
+	# $user) and the responder ($user) both write the database and its WAL.
+	run install -d -o "$user" -g "$user" -m 2770 "$dbdir"
 fi
 
 # The watcher reads OpenClaw's folder as $user: join the folder's group.
@@ -157,6 +159,19 @@ if [ -d "$openclaw_dir" ]; then
 	if [ "$dry" = 0 ] && command -v runuser >/dev/null 2>&1 &&
 		! runuser -u "$user" -- test -r "$openclaw_dir/agents" 2>/dev/null; then
 		note "the $user user cannot read $openclaw_dir/agents: allow its group, e.g. chmod g+rx $(dirname "$openclaw_dir") $openclaw_dir $openclaw_dir/agents (and g+r below)"
+	fi
+fi
+
+# OpenClaw 2026.8+ keeps each agent's sessions in a mode-0600 database that
+# only its owner may open: the watcher runs as that user, in group $user.
+dropin=/etc/systemd/system/livestatus-watcher.service.d/openclaw.conf
+if [ "$use_systemd" = 1 ] && [ -d "$openclaw_dir" ]; then
+	owner=$(stat -c %U "$openclaw_dir")
+	say "+ write $dropin (User=$owner Group=$user ReadOnlyPaths=$openclaw_dir)"
+	if [ "$dry" = 0 ]; then
+		mkdir -p "$(dirname "$dropin")"
+		printf '[Service]\nUser=%s\nGroup=%s\nReadOnlyPaths=%s\n' \
+			"$owner" "$user" "$openclaw_dir" >"$dropin"
 	fi
 fi
 
