@@ -7,10 +7,13 @@ Mattermost-User-Id, near-miss secrets, the secret as a query string, and 8
 concurrent clients mixing writes and reads.  Data written before all of it
 must survive, and health must still answer 200.
 
-Two framing errors never reach the responder through nginx: a URI holding
-%00 and an unparsable Content-Length are refused by nginx itself (400)
-while it reads the request line and headers, before any location applies.
-The responder's own answers to them are checked over FastCGI directly.
+Some malformed requests never reach the responder through nginx: a URI
+holding %00, an unparsable Content-Length and others are refused by nginx
+itself while it reads the request line and headers, before any location
+applies.  nginx/livestatus.conf turns those answers into the API's JSON
+errors for requests under the plugin's prefix (NginxErrors below, with
+other paths keeping nginx's own pages); the responder's own answers to the
+same input are checked over FastCGI directly.
 
 Run from the repository root:  python3 -m unittest tests/integ/test_api_input.py
 """
@@ -174,12 +177,13 @@ class BadInput(unittest.TestCase):
         self.error(r, 411)
 
     def test_bogus_content_length(self):
-        # nginx refuses these before the snippet applies: never a 502.
+        # nginx refuses these before any location applies: JSON all the same.
         for cl in ("abc", "-1", "1e3", "0x10", "99999999999999999999999"):
             with self.subTest(cl=cl, via="nginx"):
                 r = self.raw_post(["Content-Type: application/json", f"Content-Length: {cl}"],
                                   b'{"session_key":"k"}')
                 self.assertIn(r.status, (400, 413), r)
+                self.error(r, r.status)
         # The responder's own answer to the same, over FastCGI.
         for cl in ("abc", "-1", "1e3", " 5", "5 ", "+5", "99999999999999999999999"):
             with self.subTest(cl=cl, via="fastcgi"):
@@ -229,11 +233,13 @@ class BadInput(unittest.TestCase):
         # Dot segments are resolved by nginx: they never reach the responder.
         for path in ("/api/v1/sessions/..", "/api/v1/sessions/%2e%2e"):
             with self.subTest(path=path):
-                self.assertIn(self.s.request("GET", path).status, (400, 404))
-        # %00 in a URI: nginx itself answers 400; the responder does too.
+                r = self.s.request("GET", path)
+                self.assertIn(r.status, (400, 404))
+                self.error(r, r.status)
+        # %00 in a URI: nginx itself answers 400, as JSON; the responder does too.
         r = self.s.raw(f"GET {PREFIX}/api/v1/sessions/a%00b HTTP/1.1\r\nHost: x\r\n"
                        f"Authorization: Bearer {SECRET}\r\nConnection: close\r\n\r\n".encode())
-        self.assertEqual(r.status, 400)
+        self.error(r, 400)
         r = self.s.fcgi({"REQUEST_METHOD": "GET", "PATH_INFO": "/api/v1/sessions/a\x01b",
                          "HTTP_AUTHORIZATION": "Bearer " + SECRET})
         self.error(r, 400, "invalid session id")
@@ -380,6 +386,117 @@ class BadInput(unittest.TestCase):
         kids = self.s.request("GET", "/api/v1/sessions/keep-0").json["children"]
         self.assertEqual([k["id"] for k in kids], ["keep-child"])
         self.assertNotIn(" 502 ", self.s.log("nginx-access"))
+
+
+class NginxErrors(unittest.TestCase):
+    """nginx's own refusals: JSON under the prefix, nginx's pages elsewhere."""
+
+    API = PREFIX + "/api/v1/sessions"
+
+    # name: (request with {path} for the path, status under the prefix,
+    #        status elsewhere, text of the JSON error)
+    CASES = {
+        "%00 in the path": ("GET {path}/a%00b HTTP/1.1\r\nHost: x\r\n\r\n", 400, 400,
+                            "bad request"),
+        "%00 at the end": ("GET {path}%00 HTTP/1.1\r\nHost: x\r\n\r\n", 400, 400, None),
+        "bad escape": ("GET {path}/%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400, 400, None),
+        "control character": ("GET {path}/a\x01b HTTP/1.1\r\nHost: x\r\n\r\n", 400, 400,
+                              None),
+        "space in the URI": ("GET {path}/a b HTTP/1.1\r\nHost: x\r\n\r\n", 400, 400, None),
+        "bad request line": ("GET {path} HTTQ/1.1\r\nHost: x\r\n\r\n", 400, 400, None),
+        "no Host": ("GET {path} HTTP/1.1\r\n\r\n", 400, 400, None),
+        "two Hosts": ("GET {path} HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, 400, None),
+        "bad Host": ("GET {path} HTTP/1.1\r\nHost: a/b\r\n\r\n", 400, 400, None),
+        "Content-Length abc": ("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n"
+                               "\r\n{{}}", 400, 400, None),
+        "Content-Length -1": ("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+                              400, 400, None),
+        "Content-Length twice": ("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                                 "Content-Length: 2\r\n\r\n{{}}", 400, 400, None),
+        "Content-Length and chunked": ("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                                       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, 400,
+                                       None),
+        "chunked in HTTP/1.0": ("POST {path} HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                "0\r\n\r\n", 400, 400, None),
+        "unknown Transfer-Encoding": ("POST {path} HTTP/1.1\r\nHost: x\r\n"
+                                      "Transfer-Encoding: gzip\r\n\r\n", 501, 501,
+                                      "Transfer-Encoding"),
+        "URI too long": ("GET {path}?" + "a" * 9000 + " HTTP/1.1\r\nHost: x\r\n\r\n", 414, 414,
+                         "too long"),
+        "header too large": ("GET {path} HTTP/1.1\r\nHost: x\r\nX-Big: " + "b" * 9000
+                             + "\r\n\r\n", 431, 400, "headers too large"),
+        "headers too large": ("GET {path} HTTP/1.1\r\nHost: x\r\n"
+                              + "".join(f"X-H{i}: " + "c" * 7000 + "\r\n" for i in range(6))
+                              + "\r\n", 431, 400, "headers too large"),
+        "cookie too large": ("GET {path} HTTP/1.1\r\nHost: x\r\nCookie: MMAUTHTOKEN="
+                             + "d" * 9000 + "\r\n\r\n", 431, 400, None),
+        "TRACE": ("TRACE {path} HTTP/1.1\r\nHost: x\r\n\r\n", 405, 405, "method not allowed"),
+        "HTTP/2.0": ("GET {path} HTTP/2.0\r\nHost: x\r\n\r\n", 505, 505, "version"),
+    }
+
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Stack(nchan=False)
+        r = cls.s.request("POST", "/api/v1/sessions", {"id": "kept", "session_key": "k"})
+        assert r.status == 201, r
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.stop()
+
+    def send(self, template, path):
+        return self.s.raw(template.format(path=path).encode("latin-1"))
+
+    def test_json_under_the_prefix(self):
+        for name, (template, status, _, text) in self.CASES.items():
+            for path in (self.API, PREFIX + "/main.js", f"http://x{self.API}"):
+                with self.subTest(name, path=path):
+                    r = self.send(template, path)
+                    self.assertEqual(r.status, status, r)
+                    self.assertEqual(r.headers.get("content-type"), "application/json", r)
+                    self.assertEqual(r.headers.get("cache-control"), "no-store", r)
+                    self.assertIsInstance(r.json, dict, r)
+                    self.assertEqual(set(r.json), {"error"}, r)
+                    if text is not None:
+                        self.assertIn(text, r.json["error"], r)
+                    if status == 405:
+                        self.assertIn("GET", r.headers.get("allow", ""), r)
+
+    def test_other_paths_keep_nginx_pages(self):
+        for name, (template, _, status, _) in self.CASES.items():
+            for path in ("/other", "/", "/plugins/com.openclaw.livestatusx/a",
+                         "/api/v4/plugins/com.openclaw.livestatus/"):
+                with self.subTest(name, path=path):
+                    r = self.send(template, path)
+                    self.assertEqual(r.status, status, r)
+                    self.assertEqual(r.headers.get("content-type"), "text/html", r)
+                    self.assertIn(b"<html>", r.body)
+                    self.assertNotIn("cache-control", r.headers)
+
+    def test_bad_chunked_body_in_the_api(self):
+        r = self.s.raw(f"POST {self.API} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {SECRET}"
+                       "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "zz\r\n{}\r\n0\r\n\r\n".encode())
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.headers.get("content-type"), "application/json", r)
+        self.assertEqual(r.json, {"error": "bad request"})
+
+    def test_nul_in_the_query_is_the_responders_400(self):
+        r = self.s.raw(f"GET {self.API}?status=%00 HTTP/1.1\r\nHost: x\r\n"
+                       f"Authorization: Bearer {SECRET}\r\n\r\n".encode())
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.headers.get("content-type"), "application/json", r)
+        self.assertIn("status", r.json["error"])
+
+    def test_error_pages_are_internal(self):
+        for code in (400, 405, 414, 494, 501, 505):
+            with self.subTest(code=code):
+                self.assertEqual(self.s.raw(f"GET /_livestatus/error/{code} HTTP/1.1\r\n"
+                                            "Host: x\r\n\r\n".encode()).status, 404)
+
+    def test_zz_service_is_fine_after(self):
+        self.assertEqual(self.s.request("GET", "/api/v1/health").status, 200)
+        self.assertEqual(self.s.request("GET", "/api/v1/sessions/kept").status, 200)
 
 
 class RateLimit(unittest.TestCase):
