@@ -505,9 +505,9 @@ tail_read(struct tail *t, struct tail_file *f)
 	f->exists = 1;
 	if (f->inode != 0 && (uint64_t)st.st_ino != f->inode) {
 		tail_reset(t, f);
-	} else if (f->inode == 0 && t->initial && !f->restored && !tail_born_after(fd,
-	    t->since_ms)) {
-		/* Present at the first scan and never read: start at its end. */
+	} else if (f->inode == 0 && !f->restored && ((t->initial && !tail_born_after(fd,
+	    t->since_ms)) || (f->with_dir && !f->lock))) {
+		/* Present when its folder was first seen, never read: start at its end. */
 		f->offset = tail_end_offset(fd, (int64_t)st.st_size);
 		log_debug("old transcript, reading from its end", "path", f->path,
 		    "offset", LOG_I64(f->offset));
@@ -516,6 +516,7 @@ tail_read(struct tail *t, struct tail_file *f)
 	}
 	f->inode = (uint64_t)st.st_ino;
 	f->gone = 0;
+	f->with_dir = 0;
 	if (tail_read_fd(t, f, fd, (int64_t)st.st_size, TAIL_READ_BUDGET))
 		f->backlog = 1;
 out:
@@ -698,7 +699,7 @@ tail_index_check(struct tail *t, struct tail_dir *d, int force)
 
 /* Lists a sessions folder: transcripts to read, locks present. */
 static void
-tail_scan_files(struct tail *t, struct tail_dir *d)
+tail_scan_files(struct tail *t, struct tail_dir *d, int first)
 {
 	char path[PATH_MAX];
 	DIR *dh;
@@ -723,6 +724,8 @@ tail_scan_files(struct tail *t, struct tail_dir *d)
 				continue;
 			f = tail_file_get(t, path, d);
 			f->seen = 1;
+			if (first && !t->initial && f->inode == 0 && !f->saved)
+				f->with_dir = 1;
 			tail_queue(t, f);
 		} else if (tail_is_lock(de->d_name)) {
 			if (snprintf(path, sizeof(path), "%s/%.*s", d->path, (int)(n - 5),
@@ -798,7 +801,7 @@ tail_dir_ensure(struct tail *t, const char *path, const char *agent_id)
 	t->dirs[t->ndirs++] = d;
 	log_info("following sessions folder", "path", d->path, "agent", d->agent_id);
 	tail_index_check(t, d, 1);
-	tail_scan_files(t, d);
+	tail_scan_files(t, d, 1);
 }
 
 static void
@@ -907,15 +910,20 @@ tail_scan_dirs(struct tail *t)
 		log_info("sessions folder gone", "path", d->path);
 		if (t->ifd >= 0 && d->wd >= 0)
 			inotify_rm_watch(t->ifd, d->wd);
-		for (j = 0; j < t->nfiles;) {
-			if (t->files[j]->dir == d && !t->files[j]->dirty &&
-			    !t->files[j]->queued) {
-				tail_file_remove(t, t->files[j]);
+		/* Its files keep their places: the folder may come back (a remount). */
+		for (j = 0; j < t->nfiles; j++) {
+			struct tail_file *f = t->files[j];
+
+			if (f->dir != d)
 				continue;
+			f->dir = NULL;
+			f->exists = 0;
+			f->backlog = 0;
+			if (f->lock) {
+				/* Its lock went with the folder. */
+				f->lock = 0;
+				t->ops.lock(t->ops.arg, f, 0);
 			}
-			if (t->files[j]->dir == d)
-				t->files[j]->dir = NULL;
-			j++;
 		}
 		tail_dir_free(t, d);
 		t->dirs[i] = t->dirs[--t->ndirs];
@@ -963,7 +971,7 @@ tail_rescan(struct tail *t)
 	tail_scan_dirs(t);
 	for (i = 0; i < t->ndirs; i++) {
 		tail_index_check(t, t->dirs[i], 0);
-		tail_scan_files(t, t->dirs[i]);
+		tail_scan_files(t, t->dirs[i], 0);
 	}
 	tail_flush(t);
 }

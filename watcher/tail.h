@@ -22,7 +22,10 @@
  * Where reading starts: at the offset given by tail_restore() (stored by an
  * earlier run; a different inode or a smaller file means from the start,
  * with reset); else, for a file present when tail_start() first scans, at
- * its end (no backlog); else (created later) at its first byte.
+ * its end (no backlog); likewise for a file already in a folder that shows
+ * up later (a new agent, a folder moved in) unless its run lock is held (a
+ * new agent's first run); else (created later) at its first byte.  A folder
+ * that goes away keeps its files' places: when it comes back they go on.
  *
  * Work per call is bounded (TAIL_READ_BUDGET bytes per file): when more is
  * waiting, tail_backlog() is non-zero and the caller calls tail_continue()
@@ -81,6 +84,7 @@ struct tail_file {
 	int64_t committed_offset;
 	int dirty, queued, lock_check, lock_seen, seen, backlog, restored, saved;
 	int gone;        /* vanished: the caller deletes its row, then it is freed */
+	int with_dir;    /* found in the first scan of a folder that came later */
 	struct tail_file *hnext;
 };
 

@@ -21,6 +21,7 @@ from wharness import (CHILD_KEY, FIXTURE, PARENT_KEY, WATCHER,  # noqa: E402
                       WatcherCase, assistant, call, header, result, wait_for)
 
 PARENT_CHANNEL = "q7wzk3h1y3nbbj8pt5a6zrxg3c"
+COMPACTED = "[session compacted - continuing]"
 KEY = "agent:main:main"
 
 
@@ -256,6 +257,47 @@ class VanishedFolders(WatcherCase):
         shutil.rmtree(self.sessions)
         wait_for(lambda: "TRANSCRIPT_DIR is gone" in self.log(), what="the watcher noticing")
         self.comes_back()
+
+    def test_agent_folder_moved_in_shows_nothing_old(self):
+        # "A transcript that already exists when the watcher first sees its folder, with no
+        # stored offset, is read from its end (no backlog dump)"
+        self.start_watcher()
+        staging = os.path.join(self.tmp, "staging", "sessions")
+        os.makedirs(staging)
+        with open(os.path.join(staging, "sessions.json"), "w") as f:
+            json.dump({"agent:ops:main": {"sessionId": "o1"}}, f)
+        with open(os.path.join(staging, "o1.jsonl"), "w") as f:
+            for o in (header("o1"), assistant(["Old news."], stop="stop")):
+                f.write(json.dumps(o) + "\n")
+        os.makedirs(os.path.join(self.agents, "ops"))
+        os.rename(staging, os.path.join(self.agents, "ops", "sessions"))
+        wait_for(lambda: self.stats().get("folders") == 2, what="the new agent's folder")
+        ops = os.path.join(self.agents, "ops", "sessions")
+        with open(os.path.join(ops, "o1.jsonl.lock"), "w") as f:
+            f.write("{}")
+        with open(os.path.join(ops, "o1.jsonl"), "a") as f:
+            f.write(json.dumps(assistant(["New work."])) + "\n")
+        b = self.wait_box("agent:ops:main", lambda b: b["lines"] == ["New work."])
+        self.assertEqual(len(self.boxes()), 1)
+        self.assertEqual(b["agent_id"], "ops")
+
+    def test_folder_moved_away_and_back_goes_on_where_it_was(self):
+        self.write_sessions(dict([self.session_entry(KEY, "s1")]))
+        self.start_watcher()
+        self.lock("s1.jsonl")
+        self.append("s1.jsonl", header("s1"), assistant(["One."]))
+        self.wait_box(KEY, lambda b: b["lines"] == ["One."])
+        away = self.sessions + ".away"
+        os.rename(self.sessions, away)
+        wait_for(lambda: "sessions folder gone" in self.log(), what="the folder gone")
+        with open(os.path.join(away, "s1.jsonl"), "a") as f:
+            f.write(json.dumps(assistant(["Two."])) + "\n")
+        os.rename(away, self.sessions)
+        self.append("s1.jsonl", assistant(["Three."]))
+        b = self.wait_box(KEY, lambda b: b["lines"][-1:] == ["Three."])
+        lines = [l for x in self.boxes(KEY) for l in x["lines"]]
+        self.assertEqual(lines, ["One.", "Two.", "Three."], "nothing twice, nothing lost")
+        self.assertNotIn(COMPACTED, lines)
 
     def test_agent_sessions_folder_removed_and_made_again(self):
         self.start_watcher()
