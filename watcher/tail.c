@@ -636,6 +636,18 @@ tail_check_lock(struct tail *t, struct tail_file *f, int force)
 	present = access(path, F_OK) == 0;
 	if (present)
 		tail_mark_dirty(t, f);
+	if (!present && f->lock && f->exists && !f->gone) {
+		/*
+		 * The gateway appends before it lets go of the lock: what was
+		 * written up to now belongs to the run, read it before the run
+		 * ends (the file may have grown since it was read above).
+		 */
+		tail_read(t, f);
+		if (f->backlog) {
+			f->lock_check = 1; /* again once the rest is read */
+			return;
+		}
+	}
 	if (present != f->lock || force) {
 		f->lock = present;
 		t->ops.lock(t->ops.arg, f, present);

@@ -390,6 +390,31 @@ class BatchesAndParents(WatcherCase):
         self.assertNotIn("FOREIGN KEY", self.log())
 
 
+class LockReleasedRightAfterTheLines(WatcherCase):
+    def test_lines_written_before_the_unlock_stay_in_the_run(self):
+        # the gateway appends, then lets go of the lock at once: whatever the watcher reads
+        # when it sees the lock gone, the run's last lines belong to that run's box
+        # (a race: many short runs make it likely to show)
+        n = 25
+        self.write_sessions({"agent:main:k%d" % i: {"sessionId": "r%d" % i} for i in range(n)})
+        self.start_watcher(MAX_STATUS_LINES=200)
+        for i in range(n):
+            name = "r%d.jsonl" % i
+            self.lock(name)
+            self.append(name, header("r%d" % i))
+            for j in range(40):
+                self.append(name, assistant(["step %d" % j, call("c%d" % j, "exec", command="x")]))
+                self.append(name, result("c%d" % j))
+            self.append(name, assistant(["end %d" % i], stop="stop"))
+            self.unlock(name)
+        for i in range(n):
+            key = "agent:main:k%d" % i
+            b = self.wait_box(key, lambda b: b["status"] == "done", 20)
+            self.assertEqual(len(self.boxes(key)), 1, "one run, one box: %s" % key)
+            self.assertEqual(len(b["lines"]), 81, key)
+            self.assertEqual(b["lines"][-1], "end %d" % i)
+
+
 class BatchesDb(DbCase):
     def test_fixture_written_at_once(self):
         # every row of the fixture lands before the watcher looks: one batch
