@@ -106,12 +106,54 @@ test_replay_transcript(void **state)
 	assert_true(n >= 20);
 }
 
+/*
+ * What fuzz_transcript found: json-c's UTF-8 check took overlong forms
+ * and UTF-8-encoded surrogates; tx_parse must call those lines TX_BAD_UTF8
+ * (a NUL byte stays TX_BAD_JSON, and real UTF-8 stays fine).
+ */
+static void
+test_transcript_refuses_what_is_not_utf8(void **state)
+{
+	static const char *const bad[] = {
+		"{\"\xed\xa0\x80\":5}", /* surrogate U+D800, in a key */
+		"{\"type\":\"custom\",\"customType\":\"\xed\xbf\xbf\"}", /* U+DFFF */
+		"{\"type\":\"custom\",\"customType\":\"\xc0\xaf\"}", /* overlong '/' */
+		"{\"type\":\"custom\",\"customType\":\"\xe0\x80\xaf\"}", /* overlong, 3 bytes */
+		"{\"type\":\"custom\",\"customType\":\"\xf4\x90\x80\x80\"}", /* past U+10FFFF */
+		"{\"type\":\"custom\",\"customType\":\"\xe6\x97\"}", /* cut short */
+		"{\"type\":\"custom\",\"customType\":\"\x80\"}", /* lone continuation */
+		"{\"type\":\"custom\",\"customType\":\"\xff\"}",
+	};
+	struct tx_parser *p = tx_parser_new();
+	struct tx_event ev;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(tx_parse(p, bad[i], strlen(bad[i]), &ev), TX_BAD_UTF8);
+		assert_null(ev.root);
+		tx_event_free(&ev);
+	}
+	assert_int_equal(tx_parse(p, "{\"type\":\"custom\"}\0", 19, &ev), TX_BAD_JSON);
+	tx_event_free(&ev);
+	assert_int_equal(tx_parse(p,
+	                     "{\"type\":\"custom\",\"customType\":\"caf\xc3\xa9 \xe6\x97\xa5 "
+	                     "\xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf\"}",
+	                     52, &ev),
+	    TX_OK);
+	assert_int_equal(ev.type, TX_CUSTOM);
+	assert_string_equal(ev.custom_type, "caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf");
+	tx_event_free(&ev);
+	tx_parser_free(p);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_replay_api_json),
 		cmocka_unit_test(test_replay_transcript),
+		cmocka_unit_test(test_transcript_refuses_what_is_not_utf8),
 	};
 	int rc;
 
