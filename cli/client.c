@@ -81,8 +81,8 @@ client_base(const struct client *c)
 }
 
 int
-client_request(struct client *c, const char *method, const char *path,
-    const char *json_body, struct client_reply *reply, char *err, size_t errlen)
+client_request(struct client *c, const char *method, const char *path, const char *json_body,
+    struct client_reply *reply, char *err, size_t errlen)
 {
 	struct client_buf buf = { 0 };
 	struct curl_slist *headers = NULL;
@@ -120,8 +120,7 @@ client_request(struct client *c, const char *method, const char *path,
 
 	rc = curl_easy_perform(c->curl);
 	if (buf.too_big) {
-		snprintf(err, errlen, "answer from %s larger than %ld bytes", url,
-		    CLIENT_MAX_BODY);
+		snprintf(err, errlen, "answer from %s larger than %ld bytes", url, CLIENT_MAX_BODY);
 		goto out;
 	}
 	if (rc != CURLE_OK) {
@@ -160,8 +159,7 @@ client_error_text(const struct client_reply *reply, char *buf, size_t buflen)
 	if (root != NULL && json_object_is_type(root, json_type_object) &&
 	    json_object_object_get_ex(root, "error", &msg) &&
 	    json_object_is_type(msg, json_type_string))
-		snprintf(buf, buflen, "%s (HTTP %ld)", json_object_get_string(msg),
-		    reply->status);
+		snprintf(buf, buflen, "%s (HTTP %ld)", json_object_get_string(msg), reply->status);
 	else
 		snprintf(buf, buflen, "HTTP %ld", reply->status);
 	json_object_put(root);

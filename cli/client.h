@@ -46,13 +46,12 @@ void client_free(struct client *c);
 const char *client_base(const struct client *c);
 
 /* path starts with '/' and is appended to the base URL as it is. */
-int client_request(struct client *c, const char *method, const char *path,
-    const char *json_body, struct client_reply *reply, char *err, size_t errlen);
+int client_request(struct client *c, const char *method, const char *path, const char *json_body,
+    struct client_reply *reply, char *err, size_t errlen);
 
 void client_reply_free(struct client_reply *reply);
 
 /* Writes the reason an answer is an error into buf; returns buf. */
-const char *client_error_text(const struct client_reply *reply, char *buf,
-    size_t buflen);
+const char *client_error_text(const struct client_reply *reply, char *buf, size_t buflen);
 
 #endif

@@ -29,10 +29,10 @@
 /* Exit codes, documented in live-status(1). */
 enum {
 	EX_DONE = 0,
-	EX_FAIL = 1,     /* no answer, or an answer that is an error */
-	EX_USE = 2,      /* bad command line or environment */
-	EX_NOBOX = 3,    /* no such box */
-	EX_DENIED = 4,   /* the API refused the secret */
+	EX_FAIL = 1,       /* no answer, or an answer that is an error */
+	EX_USE = 2,        /* bad command line or environment */
+	EX_NOBOX = 3,      /* no such box */
+	EX_DENIED = 4,     /* the API refused the secret */
 	EX_CANTEXEC = 126, /* livestatus-watcher found, but exec failed */
 	EX_NOEXEC = 127,   /* livestatus-watcher not found */
 };
@@ -150,8 +150,8 @@ add_lines(struct json_object *arr, const char *text)
 		nl = strchr(p, '\n');
 		len = nl != NULL ? (size_t)(nl - p) : strlen(p);
 		p += len + (nl != NULL);
-		while (len > 0 && (start[len - 1] == '\r' || start[len - 1] == ' ' ||
-		    start[len - 1] == '\t'))
+		while (len > 0 &&
+		    (start[len - 1] == '\r' || start[len - 1] == ' ' || start[len - 1] == '\t'))
 			len--;
 		while (len > 0 && (*start == ' ' || *start == '\t')) {
 			start++;
@@ -171,22 +171,21 @@ newest_lines(struct json_object *arr, long max)
 	size_t from = n > (size_t)max ? n - (size_t)max : 0;
 
 	for (i = from; i < n; i++)
-		json_object_array_add(out,
-		    json_object_get(json_object_array_get_idx(arr, i)));
+		json_object_array_add(out, json_object_get(json_object_array_get_idx(arr, i)));
 	return out;
 }
 
 static int
 valid_status(const char *s)
 {
-	return strcmp(s, "active") == 0 || strcmp(s, "done") == 0 ||
-	    strcmp(s, "error") == 0 || strcmp(s, "interrupted") == 0;
+	return strcmp(s, "active") == 0 || strcmp(s, "done") == 0 || strcmp(s, "error") == 0 ||
+	    strcmp(s, "interrupted") == 0;
 }
 
 /* Sends method path body and checks the answer is one of ok1/ok2. */
 static int
-call(struct client *c, const char *what, const char *method, const char *path,
-    const char *body, long ok1, long ok2, const char *id, struct client_reply *r)
+call(struct client *c, const char *what, const char *method, const char *path, const char *body,
+    long ok1, long ok2, const char *id, struct client_reply *r)
 {
 	char err[512];
 
@@ -216,20 +215,19 @@ cmd_create(struct client *c, const struct opts *o, const char *text)
 	json_object_object_add(req, "id", json_object_new_string(id));
 	json_object_object_add(req, "session_key", json_object_new_string(key));
 	json_object_object_add(req, "agent_id", json_object_new_string(o->agent));
-	json_object_object_add(req, "channel_id",
-	    json_object_new_string(o->channel != NULL ? o->channel : ""));
-	json_object_object_add(req, "root_id",
-	    json_object_new_string(o->reply_to != NULL ? o->reply_to : ""));
+	json_object_object_add(
+	    req, "channel_id", json_object_new_string(o->channel != NULL ? o->channel : ""));
+	json_object_object_add(
+	    req, "root_id", json_object_new_string(o->reply_to != NULL ? o->reply_to : ""));
 	if (o->label != NULL)
 		json_object_object_add(req, "label", json_object_new_string(o->label));
-	json_object_object_add(req, "status",
-	    json_object_new_string(o->status != NULL ? o->status : "active"));
+	json_object_object_add(
+	    req, "status", json_object_new_string(o->status != NULL ? o->status : "active"));
 	json_object_object_add(req, "lines", newest_lines(lines, o->max_lines));
 	json_object_object_add(req, "start_time_ms", json_object_new_int64(util_now_ms()));
 
 	ret = call(c, "create", "POST", "/api/v1/sessions",
-	    json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN), 201, 200,
-	    NULL, &r);
+	    json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN), 201, 200, NULL, &r);
 	if (ret != EX_DONE)
 		goto out;
 	/* Print the id the service answers with; it is the one that counts. */
@@ -267,14 +265,14 @@ cmd_update(struct client *c, const struct opts *o, const char *id, const char *t
 		box = json_tokener_parse(r.body);
 		if (box == NULL || !json_object_object_get_ex(box, "lines", &old) ||
 		    !json_object_is_type(old, json_type_array)) {
-			fprintf(stderr, PROG ": update: unexpected answer from %s\n",
-			    client_base(c));
+			fprintf(
+			    stderr, PROG ": update: unexpected answer from %s\n", client_base(c));
 			ret = EX_FAIL;
 			goto out;
 		}
 		for (i = 0; i < json_object_array_length(old); i++)
-			json_object_array_add(lines,
-			    json_object_get(json_object_array_get_idx(old, i)));
+			json_object_array_add(
+			    lines, json_object_get(json_object_array_get_idx(old, i)));
 		client_reply_free(&r);
 	}
 	if (text != NULL) {
@@ -284,8 +282,8 @@ cmd_update(struct client *c, const struct opts *o, const char *id, const char *t
 	if (o->status != NULL) {
 		json_object_object_add(req, "status", json_object_new_string(o->status));
 		if (strcmp(o->status, "active") != 0)
-			json_object_object_add(req, "end_time_ms",
-			    json_object_new_int64(util_now_ms()));
+			json_object_object_add(
+			    req, "end_time_ms", json_object_new_int64(util_now_ms()));
 	}
 	if (o->label != NULL)
 		json_object_object_add(req, "label", json_object_new_string(o->label));
@@ -295,8 +293,7 @@ cmd_update(struct client *c, const struct opts *o, const char *id, const char *t
 		json_object_object_add(req, "token_count", json_object_new_int64(o->tokens));
 
 	ret = call(c, "update", "PUT", path,
-	    json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN), 200, 200, id,
-	    &r);
+	    json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN), 200, 200, id, &r);
 out:
 	json_object_put(box);
 	json_object_put(lines);
@@ -355,8 +352,19 @@ run_watcher(const char *verb)
 int
 main(int argc, char **argv)
 {
-	enum { O_CHANNEL = 256, O_REPLY, O_AGENT, O_TOKEN, O_HOST, O_ID, O_LABEL,
-		O_STATUS, O_TOKENS, O_MODEL, O_REPLACE };
+	enum {
+		O_CHANNEL = 256,
+		O_REPLY,
+		O_AGENT,
+		O_TOKEN,
+		O_HOST,
+		O_ID,
+		O_LABEL,
+		O_STATUS,
+		O_TOKENS,
+		O_MODEL,
+		O_REPLACE
+	};
 	static const struct option longopts[] = {
 		{ "channel", required_argument, NULL, O_CHANNEL },
 		{ "reply-to", required_argument, NULL, O_REPLY },
@@ -379,8 +387,8 @@ main(int argc, char **argv)
 	char *text = NULL, err[256];
 	int ch, ret, first;
 
-	fprintf(stderr, PROG ": deprecated: use the status API or " WATCHER
-	    " directly; see live-status(1)\n");
+	fprintf(stderr,
+	    PROG ": deprecated: use the status API or " WATCHER " directly; see live-status(1)\n");
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -428,8 +436,7 @@ main(int argc, char **argv)
 			if (optopt != 0 && optopt < 256)
 				return die_usage("unknown or incomplete option: -%c",
 				    (char[]){ (char)optopt, '\0' });
-			return die_usage("unknown or incomplete option: %s",
-			    argv[optind - 1]);
+			return die_usage("unknown or incomplete option: %s", argv[optind - 1]);
 		}
 	}
 	if (optind >= argc) {
@@ -444,11 +451,10 @@ main(int argc, char **argv)
 		if (first < argc)
 			return die_usage("%s takes no arguments", cmd);
 		return run_watcher(strcmp(cmd, "start-watcher") == 0 ? "start"
-		    : strcmp(cmd, "stop-watcher") == 0             ? "stop"
-		                                                    : "status");
+		        : strcmp(cmd, "stop-watcher") == 0           ? "stop"
+		                                                     : "status");
 	}
-	if (strcmp(cmd, "create") != 0 && strcmp(cmd, "update") != 0 &&
-	    strcmp(cmd, "delete") != 0)
+	if (strcmp(cmd, "create") != 0 && strcmp(cmd, "update") != 0 && strcmp(cmd, "delete") != 0)
 		return die_usage("unknown command: %s", cmd);
 
 	if (strcmp(cmd, "create") != 0) {
@@ -466,9 +472,9 @@ main(int argc, char **argv)
 		return die_usage("--agent: not an agent name: \"%s\"", o.agent);
 	if (o.status != NULL && !valid_status(o.status))
 		return die_usage("--status: not one of active, done, error, "
-		    "interrupted: \"%s\"", o.status);
-	if (cfg_long("MAX_STATUS_LINES", NULL, 15, 1, 1000, &o.max_lines, err,
-	    sizeof(err)) != 0)
+		                 "interrupted: \"%s\"",
+		    o.status);
+	if (cfg_long("MAX_STATUS_LINES", NULL, 15, 1, 1000, &o.max_lines, err, sizeof(err)) != 0)
 		return die_usage("%s", err);
 	if (o.channel == NULL)
 		o.channel = cfg_env("DEFAULT_CHANNEL", NULL);
@@ -484,9 +490,10 @@ main(int argc, char **argv)
 		free(text);
 		return die_usage("%s", "the text is not valid UTF-8");
 	}
-	if (strcmp(cmd, "update") == 0 && text == NULL && o.status == NULL &&
-	    o.label == NULL && o.model == NULL && o.tokens < 0) {
-		return die_usage("%s", "update: nothing to change: give TEXT or a "
+	if (strcmp(cmd, "update") == 0 && text == NULL && o.status == NULL && o.label == NULL &&
+	    o.model == NULL && o.tokens < 0) {
+		return die_usage("%s",
+		    "update: nothing to change: give TEXT or a "
 		    "field option");
 	}
 

@@ -47,8 +47,8 @@ cfg_parse_long(const char *s, long min, long max, long *out)
 }
 
 int
-cfg_long(const char *name, const char *alias, long def, long min, long max,
-    long *out, char *err, size_t errlen)
+cfg_long(const char *name, const char *alias, long def, long min, long max, long *out, char *err,
+    size_t errlen)
 {
 	const char *v = cfg_env(name, alias);
 
@@ -64,8 +64,7 @@ cfg_long(const char *name, const char *alias, long def, long min, long max,
 }
 
 int
-cfg_bool(const char *name, const char *alias, int def, int *out, char *err,
-    size_t errlen)
+cfg_bool(const char *name, const char *alias, int def, int *out, char *err, size_t errlen)
 {
 	static const char *const yes[] = { "1", "true", "yes", "on" };
 	static const char *const no[] = { "0", "false", "no", "off" };
@@ -85,8 +84,7 @@ cfg_bool(const char *name, const char *alias, int def, int *out, char *err,
 			return 0;
 		}
 	}
-	snprintf(err, errlen, "%s: expected true or false, got \"%s\"",
-	    cfg_name(name, alias), v);
+	snprintf(err, errlen, "%s: expected true or false, got \"%s\"", cfg_name(name, alias), v);
 	return -1;
 }
 
@@ -99,8 +97,8 @@ cfg_str(const char *name, const char *alias, const char *def)
 }
 
 int
-cfg_choice(const char *name, const char *alias, const char *const *choices,
-    int def, int *out, char *err, size_t errlen)
+cfg_choice(const char *name, const char *alias, const char *const *choices, int def, int *out,
+    char *err, size_t errlen)
 {
 	const char *v = cfg_env(name, alias);
 	size_t len = 0;
@@ -117,8 +115,7 @@ cfg_choice(const char *name, const char *alias, const char *const *choices,
 	}
 	len = (size_t)snprintf(err, errlen, "%s: expected one of", cfg_name(name, alias));
 	for (i = 0; choices[i] != NULL && len < errlen; i++)
-		len += (size_t)snprintf(err + len, errlen - len, "%s %s",
-		    i ? "," : "", choices[i]);
+		len += (size_t)snprintf(err + len, errlen - len, "%s %s", i ? "," : "", choices[i]);
 	if (len < errlen)
 		snprintf(err + len, errlen - len, ", got \"%s\"", v);
 	return -1;

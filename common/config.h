@@ -19,12 +19,11 @@
 /* The value of name, else of alias, else NULL; empty counts as unset. */
 const char *cfg_env(const char *name, const char *alias);
 
-int cfg_long(const char *name, const char *alias, long def, long min, long max,
-    long *out, char *err, size_t errlen);
+int cfg_long(const char *name, const char *alias, long def, long min, long max, long *out,
+    char *err, size_t errlen);
 
 /* true/false, 1/0, yes/no, on/off (any case). */
-int cfg_bool(const char *name, const char *alias, int def, int *out, char *err,
-    size_t errlen);
+int cfg_bool(const char *name, const char *alias, int def, int *out, char *err, size_t errlen);
 
 /* A string, or def when unset; never fails.  The result is not copied. */
 const char *cfg_str(const char *name, const char *alias, const char *def);
@@ -33,8 +32,8 @@ const char *cfg_str(const char *name, const char *alias, const char *def);
  * One of the words in choices (a NULL-terminated list); *out is its index.
  * def is the index used when the variable is unset.
  */
-int cfg_choice(const char *name, const char *alias, const char *const *choices,
-    int def, int *out, char *err, size_t errlen);
+int cfg_choice(const char *name, const char *alias, const char *const *choices, int def, int *out,
+    char *err, size_t errlen);
 
 /* Parses a whole decimal number within [min, max]; 0 or -1. */
 int cfg_parse_long(const char *s, long min, long max, long *out);

@@ -64,8 +64,7 @@ log_append_value(char *buf, size_t *len, const char *s)
 	const char *p;
 
 	for (p = s; *p != '\0' && !quote; p++)
-		if (*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' ||
-		    (unsigned char)*p == 0x7f)
+		if (*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || (unsigned char)*p == 0x7f)
 			quote = 1;
 	if (quote && *len < LOG_LINE_MAX - 1)
 		buf[(*len)++] = '"';
@@ -160,8 +159,8 @@ log_msg(enum log_level level, const char *msg, ...)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	len = strftime(line, sizeof(line), "ts=%Y-%m-%dT%H:%M:%S", &tm);
-	len += (size_t)snprintf(line + len, sizeof(line) - len, ".%03ldZ level=%s prog=",
-	    ts.tv_nsec / 1000000, log_names[level]);
+	len += (size_t)snprintf(line + len, sizeof(line) - len,
+	    ".%03ldZ level=%s prog=", ts.tv_nsec / 1000000, log_names[level]);
 	log_append(line, &len, log_prog);
 	body = len;
 	log_append(line, &len, " msg=");

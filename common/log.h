@@ -37,11 +37,10 @@ void log_init(const char *prog, enum log_level level);
 /* Parses debug|info|warn|warning|error; returns 0 or -1. */
 int log_parse_level(const char *s, enum log_level *out);
 
-void log_msg(enum log_level level, const char *msg, ...)
-    __attribute__((sentinel));
+void log_msg(enum log_level level, const char *msg, ...) __attribute__((sentinel));
 
 const char *log_i64(char buf[24], int64_t v);
-#define LOG_I64(v) log_i64((char[24]){0}, (int64_t)(v))
+#define LOG_I64(v) log_i64((char[24]){ 0 }, (int64_t)(v))
 
 #define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__, (char *)NULL)
 #define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__, (char *)NULL)

@@ -92,8 +92,8 @@ mm_http_new(const struct mm_http_config *cfg)
 	h->auth = xasprintf("Authorization: Bearer %s", cfg->token != NULL ? cfg->token : "");
 	h->rate = cfg->rate_per_s > 0 ? cfg->rate_per_s : 0;
 	h->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : MM_HTTP_DEFAULT_TIMEOUT_MS;
-	h->connect_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms :
-	    MM_HTTP_DEFAULT_CONNECT_MS;
+	h->connect_ms =
+	    cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : MM_HTTP_DEFAULT_CONNECT_MS;
 	if (h->connect_ms > h->timeout_ms)
 		h->connect_ms = h->timeout_ms;
 	h->tokens = h->rate > 1 ? h->rate : 1;
@@ -311,8 +311,8 @@ mm_http_give(struct mm_http *h, struct mm_easy *e)
 }
 
 int
-mm_http_request(struct mm_http *h, const char *method, const char *path,
-    const char *json_body, const char *bearer, struct mm_http_resp *resp)
+mm_http_request(struct mm_http *h, const char *method, const char *path, const char *json_body,
+    const char *bearer, struct mm_http_resp *resp)
 {
 	return mm_http_request_within(h, method, path, json_body, bearer, 0, resp);
 }
@@ -370,8 +370,8 @@ mm_http_request_within(struct mm_http *h, const char *method, const char *path,
 	if (timeout_ms <= 0 || timeout_ms > h->timeout_ms)
 		timeout_ms = h->timeout_ms;
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-	    h->connect_ms < timeout_ms ? h->connect_ms : timeout_ms);
+	curl_easy_setopt(
+	    c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_ms < timeout_ms ? h->connect_ms : timeout_ms);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, mm_http_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
@@ -391,8 +391,10 @@ mm_http_request_within(struct mm_http *h, const char *method, const char *path,
 	if (rc != CURLE_OK) {
 		curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent);
 		/* No byte of the request left: the server cannot have acted on it. */
-		resp->outcome = sent > 0 && rc != CURLE_COULDNT_CONNECT &&
-		    rc != CURLE_COULDNT_RESOLVE_HOST ? MM_HTTP_UNKNOWN : MM_HTTP_UNSENT;
+		resp->outcome =
+		    sent > 0 && rc != CURLE_COULDNT_CONNECT && rc != CURLE_COULDNT_RESOLVE_HOST
+		    ? MM_HTTP_UNKNOWN
+		    : MM_HTTP_UNSENT;
 		snprintf(resp->err, sizeof(resp->err), "%s",
 		    errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
 		pthread_mutex_lock(&h->mu);
@@ -408,8 +410,7 @@ mm_http_request_within(struct mm_http *h, const char *method, const char *path,
 			hold = 1000;
 		resp->retry_after_ms = hold;
 	} else if (x.remaining == 0) {
-		hold = x.reset_ms < MM_HTTP_EMPTY_BUCKET_MS ? x.reset_ms :
-		    MM_HTTP_EMPTY_BUCKET_MS;
+		hold = x.reset_ms < MM_HTTP_EMPTY_BUCKET_MS ? x.reset_ms : MM_HTTP_EMPTY_BUCKET_MS;
 	}
 	pthread_mutex_lock(&h->mu);
 	if (resp->status == 429)
@@ -453,8 +454,7 @@ mm_http_escape(const char *s)
 		unsigned char ch = (unsigned char)s[i];
 
 		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' ||
-		    ch == '~') {
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
 			*p++ = (char)ch;
 		} else {
 			*p++ = '%';

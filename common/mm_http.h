@@ -52,8 +52,8 @@ enum mm_http_outcome {
 
 struct mm_http_resp {
 	enum mm_http_outcome outcome;
-	long status;           /* HTTP status when answered, else 0 */
-	char *body;            /* NUL-terminated, never NULL after a request */
+	long status; /* HTTP status when answered, else 0 */
+	char *body;  /* NUL-terminated, never NULL after a request */
 	size_t len;
 	int64_t retry_after_ms; /* from a 429, else 0 */
 	char err[256];
@@ -67,8 +67,8 @@ void mm_http_free(struct mm_http *h);
  * body.  bearer, when not NULL, replaces the configured token (the
  * responder asks as the user).  See the top of this file for the result.
  */
-int mm_http_request(struct mm_http *h, const char *method, const char *path,
-    const char *json_body, const char *bearer, struct mm_http_resp *resp);
+int mm_http_request(struct mm_http *h, const char *method, const char *path, const char *json_body,
+    const char *bearer, struct mm_http_resp *resp);
 void mm_http_resp_free(struct mm_http_resp *resp);
 
 /*
@@ -84,10 +84,10 @@ int64_t mm_http_wait_ms(struct mm_http *h);
 
 /* Counters since mm_http_new(), for stats and tests. */
 struct mm_http_stats {
-	int64_t requests;   /* sent */
-	int64_t failures;   /* no answer */
-	int64_t throttled;  /* 429 answers */
-	int64_t held_back;  /* not sent: MM_HTTP_WAIT */
+	int64_t requests;       /* sent */
+	int64_t failures;       /* no answer */
+	int64_t throttled;      /* 429 answers */
+	int64_t held_back;      /* not sent: MM_HTTP_WAIT */
 	int64_t by_status[600]; /* answers by HTTP status */
 };
 void mm_http_stats(struct mm_http *h, struct mm_http_stats *out);

@@ -157,8 +157,8 @@ mm_render_clean(const char *s, int depth)
 	free(flat);
 	out = xmalloc(ilen + strlen(cut) + 1);
 	for (i = 0; i < (size_t)depth; i++)
-		memcpy(out + i * strlen(MM_RENDER_INDENT), MM_RENDER_INDENT,
-		    strlen(MM_RENDER_INDENT));
+		memcpy(
+		    out + i * strlen(MM_RENDER_INDENT), MM_RENDER_INDENT, strlen(MM_RENDER_INDENT));
 	memcpy(out + ilen, cut, strlen(cut) + 1);
 	free(cut);
 	return out;
@@ -323,8 +323,8 @@ mm_render_box(const struct store_box *tree, size_t n, size_t max_chars)
 		cut_total -= mm_render_chars(c.out.v[1 + drop]) + 3;
 		drop++;
 		free(marker);
-		marker = xasprintf(MM_RENDER_ELLIPSIS " %zu earlier line%s", drop,
-		    drop == 1 ? "" : "s");
+		marker =
+		    xasprintf(MM_RENDER_ELLIPSIS " %zu earlier line%s", drop, drop == 1 ? "" : "s");
 		total = cut_total + mm_render_chars(marker) + 3;
 	}
 	text = mm_render_join(&c.out, 1, 1 + drop, marker);

@@ -63,8 +63,7 @@ notify_new(const char *url)
 }
 
 void
-notify_box(struct notify *n, int64_t revision, const char *id,
-    const char *channel_id)
+notify_box(struct notify *n, int64_t revision, const char *id, const char *channel_id)
 {
 	char body[512];
 	long code = 0;
@@ -75,8 +74,8 @@ notify_box(struct notify *n, int64_t revision, const char *id,
 		return;
 	/* Ids and channel ids are [A-Za-z0-9_.:-], so no escaping is needed. */
 	len = snprintf(body, sizeof(body),
-	    "{\"revision\":%" PRId64 ",\"id\":\"%s\",\"channel_id\":\"%s\"}",
-	    revision, id, channel_id != NULL ? channel_id : "");
+	    "{\"revision\":%" PRId64 ",\"id\":\"%s\",\"channel_id\":\"%s\"}", revision, id,
+	    channel_id != NULL ? channel_id : "");
 	if (len < 0 || (size_t)len >= sizeof(body))
 		return;
 	curl_easy_setopt(n->curl, CURLOPT_POSTFIELDS, body);
@@ -87,8 +86,8 @@ notify_box(struct notify *n, int64_t revision, const char *id,
 	if (rc != CURLE_OK || code >= 300) {
 		atomic_fetch_add(&notify_failed, 1);
 		log_warn("cannot publish change notice", "url", n->url, "err",
-		    rc != CURLE_OK ? curl_easy_strerror(rc) : "http status",
-		    "status", LOG_I64(code));
+		    rc != CURLE_OK ? curl_easy_strerror(rc) : "http status", "status",
+		    LOG_I64(code));
 		return;
 	}
 	atomic_fetch_add(&notify_sent, 1);

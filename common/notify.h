@@ -21,8 +21,7 @@
 struct notify;
 
 struct notify *notify_new(const char *url);
-void notify_box(struct notify *n, int64_t revision, const char *id,
-    const char *channel_id);
+void notify_box(struct notify *n, int64_t revision, const char *id, const char *channel_id);
 void notify_free(struct notify *n);
 
 /* Notices sent and failed since start, for health and metrics. */

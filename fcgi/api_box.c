@@ -102,8 +102,8 @@ api_box_json(
 
 enum api_box_kind {
 	API_BOX_TEXT, /* any text up to the limit */
-	API_BOX_ID, /* "" or [A-Za-z0-9_.:-]{1,128} */
-	API_BOX_KEY, /* non-empty, no control characters */
+	API_BOX_ID,   /* "" or [A-Za-z0-9_.:-]{1,128} */
+	API_BOX_KEY,  /* non-empty, no control characters */
 };
 
 static int

@@ -26,8 +26,8 @@
 #include "api_json.h"
 
 #define API_SESSION_KEY_MAX 512 /* bytes */
-#define API_LABEL_MAX 1024 /* bytes, label and model */
-#define API_LINE_MAX 4096 /* bytes per status line */
+#define API_LABEL_MAX 1024      /* bytes, label and model */
+#define API_LINE_MAX 4096       /* bytes per status line */
 
 /* Appends the SessionData of box; children is a JSON array text or NULL. */
 void api_box_json(

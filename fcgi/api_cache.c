@@ -25,7 +25,7 @@ struct api_snap_box {
 
 struct api_snap_list {
 	int used;
-	char *status; /* NULL: any */
+	char *status;  /* NULL: any */
 	char *channel; /* NULL: any */
 	char *data;
 	size_t len;
@@ -36,13 +36,13 @@ struct api_snapshot {
 	int64_t revision;
 	struct api_snap_box *boxes; /* start order */
 	size_t n;
-	size_t *by_id; /* indexes into boxes, sorted by id */
+	size_t *by_id;        /* indexes into boxes, sorted by id */
 	pthread_mutex_t lock; /* guards lists */
 	struct api_snap_list lists[API_SNAP_LISTS];
 };
 
 struct api_cache {
-	pthread_mutex_t lock; /* guards cur */
+	pthread_mutex_t lock;  /* guards cur */
 	pthread_mutex_t build; /* one builder at a time */
 	struct api_snapshot *cur;
 };

@@ -32,7 +32,7 @@ struct api_ctx {
 	struct notify *notify;
 	struct api_cache *cache;
 	struct api_auth *auth;
-	int64_t started_ms; /* for uptime_s */
+	int64_t started_ms;        /* for uptime_s */
 	struct api_snapshot *snap; /* this worker's last snapshot (api_cache_get) */
 	/*
 	 * May be NULL.  Called before the request does anything that can

@@ -41,15 +41,15 @@ enum api_method {
 };
 
 struct api_req {
-	const char *method; /* REQUEST_METHOD */
-	const char *path; /* PATH_INFO */
-	const char *query; /* QUERY_STRING */
-	const char *authorization; /* HTTP_AUTHORIZATION */
-	const char *cookie; /* HTTP_COOKIE */
-	const char *if_none_match; /* HTTP_IF_NONE_MATCH */
-	const char *content_type; /* CONTENT_TYPE */
+	const char *method;         /* REQUEST_METHOD */
+	const char *path;           /* PATH_INFO */
+	const char *query;          /* QUERY_STRING */
+	const char *authorization;  /* HTTP_AUTHORIZATION */
+	const char *cookie;         /* HTTP_COOKIE */
+	const char *if_none_match;  /* HTTP_IF_NONE_MATCH */
+	const char *content_type;   /* CONTENT_TYPE */
 	const char *content_length; /* CONTENT_LENGTH */
-	const char *remote_addr; /* REMOTE_ADDR, the client as nginx saw it */
+	const char *remote_addr;    /* REMOTE_ADDR, the client as nginx saw it */
 	/*
 	 * Reads up to len body bytes into buf; returns the count, 0 at the
 	 * end, -1 on error.
@@ -63,12 +63,12 @@ struct api_snapshot;
 struct api_resp {
 	int status;
 	const char *allow; /* static string or NULL */
-	char etag[48]; /* quoted, or "" for none */
+	char etag[48];     /* quoted, or "" for none */
 	struct api_buf body;
 	const char *blob_data; /* when set, sent instead of body */
 	size_t blob_len;
 	struct api_snapshot *snap; /* holds blob_data alive */
-	const char *content_type; /* static string; NULL: application/json */
+	const char *content_type;  /* static string; NULL: application/json */
 };
 
 enum api_method api_http_method(const char *s);
@@ -99,13 +99,13 @@ int api_http_query(const char *query, const char *name, char *out, size_t outlen
 const char *api_http_reason(int status);
 
 enum api_route {
-	API_R_NONE, /* no such route: 404 */
-	API_R_HEALTH, /* /api/v1/health */
-	API_R_AUTH, /* /api/v1/auth */
+	API_R_NONE,     /* no such route: 404 */
+	API_R_HEALTH,   /* /api/v1/health */
+	API_R_AUTH,     /* /api/v1/auth */
 	API_R_SESSIONS, /* /api/v1/sessions */
-	API_R_SESSION, /* /api/v1/sessions/{id}, id copied out */
-	API_R_METRICS, /* /api/v1/metrics (metrics.h) */
-	API_R_BAD_ID, /* /api/v1/sessions/<not an id>: 400 */
+	API_R_SESSION,  /* /api/v1/sessions/{id}, id copied out */
+	API_R_METRICS,  /* /api/v1/metrics (metrics.h) */
+	API_R_BAD_ID,   /* /api/v1/sessions/<not an id>: 400 */
 };
 
 /* Routes on PATH_INFO alone; id must hold API_ID_MAX + 1 bytes. */

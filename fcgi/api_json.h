@@ -51,9 +51,9 @@ struct api_jmember {
 
 struct api_jval {
 	enum api_jtype type;
-	int boolean; /* API_J_BOOL */
+	int boolean;     /* API_J_BOOL */
 	int64_t integer; /* API_J_INT */
-	char *str; /* API_J_STRING */
+	char *str;       /* API_J_STRING */
 	size_t len;
 	struct api_jval **items; /* API_J_ARRAY */
 	size_t nitems;

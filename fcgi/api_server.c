@@ -60,7 +60,7 @@ struct api_worker;
  */
 struct api_gate {
 	pthread_mutex_t lock;
-	pthread_cond_t cond; /* a role is free, or stopping */
+	pthread_cond_t cond;  /* a role is free, or stopping */
 	atomic_int acceptors; /* workers holding the role */
 	struct api_worker *workers;
 	int nworkers;
@@ -74,7 +74,7 @@ struct api_worker {
 	int listen_fd;
 	atomic_int *stopping;
 	struct api_gate *gate;
-	int role; /* holds the accept role */
+	int role;            /* holds the accept role */
 	atomic_llong waited; /* monotonic ms: accept() last found nothing; 0 waiting now */
 	struct api_ctx ctx;
 };

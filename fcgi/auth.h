@@ -40,13 +40,13 @@ extern const char *const api_read_auth_names[];
 enum api_auth_result {
 	API_AUTH_OK = 0,
 	API_AUTH_UNAUTHORIZED = 401, /* no valid credentials */
-	API_AUTH_FORBIDDEN = 403, /* valid, but not allowed */
-	API_AUTH_UNAVAILABLE = 503, /* Mattermost cannot say who it is */
+	API_AUTH_FORBIDDEN = 403,    /* valid, but not allowed */
+	API_AUTH_UNAVAILABLE = 503,  /* Mattermost cannot say who it is */
 };
 
 /* Who a request is, once authenticated. */
 struct api_principal {
-	int writer; /* presented the shared secret */
+	int writer;       /* presented the shared secret */
 	int all_channels; /* may read every channel's boxes */
 	/* A Mattermost reader: the user, and the token (points into the request). */
 	char mm_user[MM_AUTH_ID_MAX + 1];

@@ -43,8 +43,7 @@ struct mbuf {
 	size_t len, cap;
 };
 
-static void mb_printf(struct mbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void mb_printf(struct mbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 mb_printf(struct mbuf *b, const char *fmt, ...)
@@ -139,8 +138,8 @@ metrics_count_request(const char *route, int status)
 const char *
 metrics_route(const char *path)
 {
-	static const char *const exact[] = { "/api/v1/health", "/api/v1/auth",
-		"/api/v1/sessions", "/api/v1/metrics", "/api/v1/stream", NULL };
+	static const char *const exact[] = { "/api/v1/health", "/api/v1/auth", "/api/v1/sessions",
+		"/api/v1/metrics", "/api/v1/stream", NULL };
 	size_t i;
 
 	if (path == NULL)
@@ -171,8 +170,7 @@ metrics_loopback(const char *addr)
 }
 
 int
-metrics_allowed(const char *remote_addr, const char *authorization,
-    const char *secret)
+metrics_allowed(const char *remote_addr, const char *authorization, const char *secret)
 {
 	const char *tok;
 
@@ -183,8 +181,7 @@ metrics_allowed(const char *remote_addr, const char *authorization,
 	tok = authorization + 7;
 	while (*tok == ' ')
 		tok++;
-	return secret != NULL && *secret != '\0' &&
-	    util_secret_equal(secret, tok, strlen(tok));
+	return secret != NULL && *secret != '\0' && util_secret_equal(secret, tok, strlen(tok));
 }
 
 /* VmRSS of /proc/<pid>/status in bytes, or -1. */
@@ -234,8 +231,7 @@ json_i64(struct json_object *obj, const char *key, int64_t def)
 
 	if (obj == NULL || !json_object_object_get_ex(obj, key, &v))
 		return def;
-	if (!json_object_is_type(v, json_type_int) &&
-	    !json_object_is_type(v, json_type_double))
+	if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
 		return def;
 	return json_object_get_int64(v);
 }
@@ -253,8 +249,7 @@ render_box_counts(struct mbuf *b, store *st, int *store_ok)
 	mb_printf(b, "livestatus_boxes{status=\"active\"} %" PRId64 "\n", c.active);
 	mb_printf(b, "livestatus_boxes{status=\"done\"} %" PRId64 "\n", c.done);
 	mb_printf(b, "livestatus_boxes{status=\"error\"} %" PRId64 "\n", c.error);
-	mb_printf(b, "livestatus_boxes{status=\"interrupted\"} %" PRId64 "\n",
-	    c.interrupted);
+	mb_printf(b, "livestatus_boxes{status=\"interrupted\"} %" PRId64 "\n", c.interrupted);
 }
 
 static void
@@ -280,8 +275,7 @@ struct metrics_agent {
 };
 
 static void
-agent_add(struct metrics_agent **v, size_t *n, const char *name, int64_t lines,
-    int64_t bad)
+agent_add(struct metrics_agent **v, size_t *n, const char *name, int64_t lines, int64_t bad)
 {
 	size_t i;
 
@@ -381,19 +375,23 @@ render_mm(struct mbuf *b, struct json_object *stats)
 		if (n == 0)
 			continue;
 		if (i == 0)
-			mb_printf(b, "livestatus_mm_requests_total{program=\"fcgi\","
-			    "code=\"error\"} %lld\n", n);
+			mb_printf(b,
+			    "livestatus_mm_requests_total{program=\"fcgi\","
+			    "code=\"error\"} %lld\n",
+			    n);
 		else
-			mb_printf(b, "livestatus_mm_requests_total{program=\"fcgi\","
-			    "code=\"%d\"} %lld\n", i, n);
+			mb_printf(b,
+			    "livestatus_mm_requests_total{program=\"fcgi\","
+			    "code=\"%d\"} %lld\n",
+			    i, n);
 	}
 	mb_head(b, "livestatus_mm_rate_limited_total", "counter",
 	    "Mattermost answers 429 (too many requests), by program.");
 	mb_printf(b, "livestatus_mm_rate_limited_total{program=\"fcgi\"} %lld\n",
 	    (long long)atomic_load(&metrics_mm[429]));
 	if (json_i64(stats, "mm_rate_limited", -1) >= 0)
-		mb_printf(b, "livestatus_mm_rate_limited_total{program=\"watcher\"} %" PRId64
-		    "\n", json_i64(stats, "mm_rate_limited", 0));
+		mb_printf(b, "livestatus_mm_rate_limited_total{program=\"watcher\"} %" PRId64 "\n",
+		    json_i64(stats, "mm_rate_limited", 0));
 }
 
 /*
@@ -422,12 +420,13 @@ render_latency(struct mbuf *b, struct json_object *stats)
 	for (i = 0; i <= n; i++) {
 		cum += json_object_get_int64(json_object_array_get_idx(counts, i));
 		if (i < n)
-			mb_printf(b, "livestatus_append_latency_seconds_bucket{le=\"%g\"} %" PRId64
-			    "\n", json_object_get_double(json_object_array_get_idx(le, i)) / 1000.0,
-			    cum);
+			mb_printf(b,
+			    "livestatus_append_latency_seconds_bucket{le=\"%g\"} %" PRId64 "\n",
+			    json_object_get_double(json_object_array_get_idx(le, i)) / 1000.0, cum);
 		else
-			mb_printf(b, "livestatus_append_latency_seconds_bucket{le=\"+Inf\"} %" PRId64
-			    "\n", cum);
+			mb_printf(b,
+			    "livestatus_append_latency_seconds_bucket{le=\"+Inf\"} %" PRId64 "\n",
+			    cum);
 	}
 	mb_printf(b, "livestatus_append_latency_seconds_sum %.6f\n",
 	    (double)json_i64(h, "sum", 0) / 1000.0);
@@ -435,8 +434,7 @@ render_latency(struct mbuf *b, struct json_object *stats)
 }
 
 static void
-render_watcher(struct mbuf *b, store *st, struct json_object **stats_out,
-    int64_t *pid_out)
+render_watcher(struct mbuf *b, store *st, struct json_object **stats_out, int64_t *pid_out)
 {
 	struct store_heartbeat hb = { 0 };
 	struct json_object *stats = NULL;
@@ -497,18 +495,19 @@ render_process(struct mbuf *b, struct json_object *stats, int64_t watcher_pid)
 	}
 	mb_head(b, "livestatus_process_resident_memory_bytes", "gauge",
 	    "Resident memory of each program.");
-	mb_printf(b, "livestatus_process_resident_memory_bytes{program=\"fcgi\"} %" PRId64
-	    "\n", metrics_rss("self"));
+	mb_printf(b, "livestatus_process_resident_memory_bytes{program=\"fcgi\"} %" PRId64 "\n",
+	    metrics_rss("self"));
 	if (wrss >= 0)
-		mb_printf(b, "livestatus_process_resident_memory_bytes{program=\"watcher\"} %"
-		    PRId64 "\n", wrss);
-	mb_head(b, "livestatus_process_open_fds", "gauge",
-	    "Open file descriptors of each program.");
-	mb_printf(b, "livestatus_process_open_fds{program=\"fcgi\"} %" PRId64 "\n",
-	    metrics_fds("self"));
+		mb_printf(b,
+		    "livestatus_process_resident_memory_bytes{program=\"watcher\"} %" PRId64 "\n",
+		    wrss);
+	mb_head(
+	    b, "livestatus_process_open_fds", "gauge", "Open file descriptors of each program.");
+	mb_printf(
+	    b, "livestatus_process_open_fds{program=\"fcgi\"} %" PRId64 "\n", metrics_fds("self"));
 	if (wfds >= 0)
-		mb_printf(b, "livestatus_process_open_fds{program=\"watcher\"} %" PRId64 "\n",
-		    wfds);
+		mb_printf(
+		    b, "livestatus_process_open_fds{program=\"watcher\"} %" PRId64 "\n", wfds);
 }
 
 char *
@@ -531,18 +530,18 @@ metrics_render(store *st, size_t *len)
 
 	mb_head(&b, "livestatus_store_busy_total", "counter",
 	    "Statements that met a locked database and waited, by program.");
-	mb_printf(&b, "livestatus_store_busy_total{program=\"fcgi\"} %" PRId64 "\n",
-	    store_busy_total());
+	mb_printf(
+	    &b, "livestatus_store_busy_total{program=\"fcgi\"} %" PRId64 "\n", store_busy_total());
 	wbusy = json_i64(stats, "store_busy", -1);
 	if (wbusy >= 0)
-		mb_printf(&b, "livestatus_store_busy_total{program=\"watcher\"} %" PRId64 "\n",
-		    wbusy);
+		mb_printf(
+		    &b, "livestatus_store_busy_total{program=\"watcher\"} %" PRId64 "\n", wbusy);
 	mb_head(&b, "livestatus_notify_total", "counter",
 	    "Change notices the responder published to nchan, by result.");
-	mb_printf(&b, "livestatus_notify_total{result=\"sent\"} %" PRId64 "\n",
-	    notify_sent_total());
-	mb_printf(&b, "livestatus_notify_total{result=\"failed\"} %" PRId64 "\n",
-	    notify_failed_total());
+	mb_printf(
+	    &b, "livestatus_notify_total{result=\"sent\"} %" PRId64 "\n", notify_sent_total());
+	mb_printf(
+	    &b, "livestatus_notify_total{result=\"failed\"} %" PRId64 "\n", notify_failed_total());
 	render_process(&b, stats, wpid);
 	mb_head(&b, "livestatus_store_up", "gauge", "1 when the store could be read.");
 	mb_printf(&b, "livestatus_store_up %d\n", store_ok);

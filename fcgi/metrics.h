@@ -44,8 +44,7 @@ void metrics_count_request(const char *route, int status);
 const char *metrics_route(const char *path);
 
 /* 1 when the request may read the metrics (see above), else 0. */
-int metrics_allowed(const char *remote_addr, const char *authorization,
-    const char *secret);
+int metrics_allowed(const char *remote_addr, const char *authorization, const char *secret);
 
 /*
  * Counts one Mattermost request the responder made (token or membership

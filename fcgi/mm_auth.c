@@ -57,10 +57,10 @@ mm_auth_config_from_env(struct mm_auth_config *cfg, char *err, size_t errlen)
 	if (cfg_long("AUTH_CACHE_S", NULL, 60, 0, 86400, &v, err, errlen) != 0)
 		return -1;
 	cfg->cache_ms = v * 1000;
-	if (cfg_long("MM_TIMEOUT_MS", NULL, 10000, 100, 600000, &cfg->timeout_ms, err,
-	    errlen) != 0 ||
-	    cfg_long("MAX_MESSAGE_CHARS", NULL, 15000, 100, 1000000, &cfg->max_message_chars,
-	    err, errlen) != 0)
+	if (cfg_long("MM_TIMEOUT_MS", NULL, 10000, 100, 600000, &cfg->timeout_ms, err, errlen) !=
+	        0 ||
+	    cfg_long("MAX_MESSAGE_CHARS", NULL, 15000, 100, 1000000, &cfg->max_message_chars, err,
+	        errlen) != 0)
 		return -1;
 	if (cfg->url != NULL && strncmp(cfg->url, "http://", 7) != 0 &&
 	    strncmp(cfg->url, "https://", 8) != 0) {
@@ -139,8 +139,7 @@ mm_cache_get(struct mm_auth_cache *c, const char *key, size_t len, char *value)
 
 /* Stores key -> value in the key's slot, a free or expired one, or the oldest. */
 static void
-mm_cache_put(struct mm_auth_cache *c, const char *key, size_t len, const char *value,
-    long ttl_ms)
+mm_cache_put(struct mm_auth_cache *c, const char *key, size_t len, const char *value, long ttl_ms)
 {
 	size_t h = mm_hash(key, len), i;
 	int64_t now = util_mono_ms();
@@ -269,8 +268,8 @@ mm_token_ok(const char *t, size_t len)
 	for (i = 0; i < len; i++) {
 		char c = t[i];
 
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		        c == '-' || c == '_' || c == '.'))
 			return 0;
 	}
 	return 1;
@@ -281,8 +280,8 @@ mm_token_ok(const char *t, size_t len)
  * timeout_ms (0: MM_TIMEOUT_MS); the answer's status, 0 for none.
  */
 static long
-mm_auth_ask_within(struct mm_auth *a, const char *method, const char *path,
-    const char *body, const char *bearer, long timeout_ms, struct mm_http_resp *r)
+mm_auth_ask_within(struct mm_auth *a, const char *method, const char *path, const char *body,
+    const char *bearer, long timeout_ms, struct mm_http_resp *r)
 {
 	atomic_fetch_add(&a->requests, 1);
 	if (mm_http_request_within(a->http, method, path, body, bearer, timeout_ms, r) != 0) {
@@ -303,8 +302,7 @@ mm_auth_ask(struct mm_auth *a, const char *method, const char *path, const char 
 }
 
 enum mm_auth_result
-mm_auth_user(struct mm_auth *a, const char *token, size_t len,
-    char user_id[MM_AUTH_ID_MAX + 1])
+mm_auth_user(struct mm_auth *a, const char *token, size_t len, char user_id[MM_AUTH_ID_MAX + 1])
 {
 	struct mm_http_resp r;
 	struct json_object *o = NULL, *id;
@@ -327,8 +325,7 @@ mm_auth_user(struct mm_auth *a, const char *token, size_t len,
 	tok = xstrndup(token, len);
 	status = mm_auth_ask(a, "GET", "/api/v4/users/me", NULL, tok, &r);
 	if (status == 200 && (o = json_tokener_parse(r.body)) != NULL &&
-	    json_object_object_get_ex(o, "id", &id) &&
-	    json_object_is_type(id, json_type_string) &&
+	    json_object_object_get_ex(o, "id", &id) && json_object_is_type(id, json_type_string) &&
 	    json_object_get_string_len(id) > 0 &&
 	    (size_t)json_object_get_string_len(id) <= MM_AUTH_ID_MAX) {
 		snprintf(user_id, MM_AUTH_ID_MAX + 1, "%s", json_object_get_string(id));
@@ -348,8 +345,8 @@ mm_auth_user(struct mm_auth *a, const char *token, size_t len,
 }
 
 enum mm_auth_result
-mm_auth_member(struct mm_auth *a, const char *token, size_t len, const char *user_id,
-    const char *channel_id)
+mm_auth_member(
+    struct mm_auth *a, const char *token, size_t len, const char *user_id, const char *channel_id)
 {
 	struct mm_http_resp r;
 	enum mm_auth_result res;
@@ -423,8 +420,9 @@ mm_create_livestatus_post(struct mm_auth *a, const char *channel_id, const char 
 	pending = xasprintf("livestatus:%s", box_id);
 	json_object_object_add(body, "pending_post_id", json_object_new_string(pending));
 	status = mm_auth_ask(a, "POST", "/api/v4/posts",
-	    json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE), NULL, &r);
+	    json_object_to_json_string_ext(
+	        body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+	    NULL, &r);
 	json_object_put(body);
 	free(pending);
 	if (status == 0) {
@@ -449,8 +447,8 @@ mm_auth_final_store(store *st, const char *box_id, int final_sent, const char *s
 	if (store_begin(st) != STORE_OK ||
 	    store_mm_final_result(st, box_id, final_sent, state, text, revision) != STORE_OK ||
 	    store_commit(st) != STORE_OK) {
-		log_warn("cannot store the final post state", "box", box_id, "err",
-		    store_errmsg(st));
+		log_warn(
+		    "cannot store the final post state", "box", box_id, "err", store_errmsg(st));
 		store_rollback(st);
 	}
 }
@@ -498,8 +496,9 @@ mm_auth_box_ended(struct mm_auth *a, store *st, const char *box_id)
 	path = xasprintf("/api/v4/posts/%s/patch", esc);
 	free(esc);
 	status = mm_auth_ask_within(a, "PUT", path,
-	    json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE), NULL, MM_AUTH_FINAL_TIMEOUT_MS, &r);
+	    json_object_to_json_string_ext(
+	        body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+	    NULL, MM_AUTH_FINAL_TIMEOUT_MS, &r);
 	json_object_put(body);
 	mm_http_resp_free(&r);
 	if (status == 200) {
@@ -511,8 +510,8 @@ mm_auth_box_ended(struct mm_auth *a, store *st, const char *box_id)
 		mm_auth_final_store(st, box_id, 1, "gone", NULL, 0);
 	} else if (status >= 400 && status < 500 && status != 401 && status != 429) {
 		/* Refused for good: asking again would be refused again. */
-		log_error("mattermost refused the final text", "box", box_id, "post_id",
-		    post_id, "status", LOG_I64(status));
+		log_error("mattermost refused the final text", "box", box_id, "post_id", post_id,
+		    "status", LOG_I64(status));
 		mm_auth_final_store(st, box_id, 1, NULL, NULL, 0);
 	} else {
 		log_warn("final text not set, tried again at the next change", "box", box_id,

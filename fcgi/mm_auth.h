@@ -36,10 +36,10 @@
 #define MM_AUTH_ID_MAX 64
 
 struct mm_auth_config {
-	const char *url;   /* MM_URL or MM_BASE_URL; NULL: not configured */
-	const char *token; /* MM_TOKEN or MM_BOT_TOKEN: the bot, for posts */
-	long cache_ms;     /* AUTH_CACHE_S (60) */
-	long timeout_ms;   /* MM_TIMEOUT_MS (10000) */
+	const char *url;        /* MM_URL or MM_BASE_URL; NULL: not configured */
+	const char *token;      /* MM_TOKEN or MM_BOT_TOKEN: the bot, for posts */
+	long cache_ms;          /* AUTH_CACHE_S (60) */
+	long timeout_ms;        /* MM_TIMEOUT_MS (10000) */
 	long max_message_chars; /* MAX_MESSAGE_CHARS (15000): the final text */
 };
 
@@ -65,12 +65,12 @@ void mm_auth_free(struct mm_auth *a);
 const char *mm_auth_cookie_token(const char *cookie, size_t *len);
 
 /* Who token[0..len) belongs to; user_id gets the id on MM_AUTH_OK. */
-enum mm_auth_result mm_auth_user(struct mm_auth *a, const char *token, size_t len,
-    char user_id[MM_AUTH_ID_MAX + 1]);
+enum mm_auth_result
+mm_auth_user(struct mm_auth *a, const char *token, size_t len, char user_id[MM_AUTH_ID_MAX + 1]);
 
 /* Whether user_id (whose token this is) is a member of channel_id. */
-enum mm_auth_result mm_auth_member(struct mm_auth *a, const char *token, size_t len,
-    const char *user_id, const char *channel_id);
+enum mm_auth_result mm_auth_member(
+    struct mm_auth *a, const char *token, size_t len, const char *user_id, const char *channel_id);
 
 /*
  * Creates, as the bot, the custom_livestatus post of box box_id in
@@ -80,9 +80,8 @@ enum mm_auth_result mm_auth_member(struct mm_auth *a, const char *token, size_t 
  * Mattermost's 30 s window returns the first post.  0 and *post_id
  * (caller frees), or -1 with a reason in err.
  */
-int mm_create_livestatus_post(struct mm_auth *a, const char *channel_id,
-    const char *root_id, const char *box_id, const char *message, char **post_id,
-    char *err, size_t errlen);
+int mm_create_livestatus_post(struct mm_auth *a, const char *channel_id, const char *root_id,
+    const char *box_id, const char *message, char **post_id, char *err, size_t errlen);
 
 /*
  * The daemon's box box_id may have ended (a PUT, or a POST of an ended

@@ -47,8 +47,7 @@ store_stmt(store *st, const char *sql)
 			return st->stmts[i].stmt;
 		}
 	}
-	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s,
-	    NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
 		snprintf(st->errmsg, sizeof(st->errmsg), "%s", sqlite3_errmsg(st->db));
 		return NULL;
 	}
@@ -239,15 +238,14 @@ store_open(const char *path, store **out, char *err, size_t errlen)
 }
 
 int
-store_open_ms(const char *path, int busy_timeout_ms, store **out, char *err,
-    size_t errlen)
+store_open_ms(const char *path, int busy_timeout_ms, store **out, char *err, size_t errlen)
 {
 	store *st = xcalloc(1, sizeof(*st));
 	int rc;
 
 	st->path = xstrdup(path);
-	rc = sqlite3_open_v2(path, &st->db,
-	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	rc = sqlite3_open_v2(
+	    path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open %s: %s", path,
 		    st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
@@ -326,9 +324,9 @@ store_revision(store *st, int64_t *out)
 	return rc;
 }
 
-#define STORE_BOX_COLUMNS                                                     \
-	"id, session_key, agent_id, channel_id, root_id, post_id, parent_id, "    \
-	"label, bot_user_id, status, lines, model, source, start_time_ms, "       \
+#define STORE_BOX_COLUMNS \
+	"id, session_key, agent_id, channel_id, root_id, post_id, parent_id, " \
+	"label, bot_user_id, status, lines, model, source, start_time_ms, " \
 	"end_time_ms, last_update_ms, token_count, revision"
 
 static void
@@ -348,8 +346,8 @@ store_box_read(sqlite3_stmt *s, struct store_box *b)
 	b->model = store_col_text(s, 11);
 	b->source = store_col_text(s, 12);
 	b->start_time_ms = sqlite3_column_int64(s, 13);
-	b->end_time_ms = sqlite3_column_type(s, 14) == SQLITE_NULL ?
-	    STORE_NO_TIME : sqlite3_column_int64(s, 14);
+	b->end_time_ms =
+	    sqlite3_column_type(s, 14) == SQLITE_NULL ? STORE_NO_TIME : sqlite3_column_int64(s, 14);
 	b->last_update_ms = sqlite3_column_int64(s, 15);
 	b->token_count = sqlite3_column_int64(s, 16);
 	b->revision = sqlite3_column_int64(s, 17);
@@ -451,8 +449,8 @@ store_box_delete(store *st, const char *id)
 int
 store_box_list(store *st, struct store_box **out, size_t *n)
 {
-	static const char sql[] = "SELECT " STORE_BOX_COLUMNS
-	    " FROM boxes ORDER BY start_time_ms, rowid";
+	static const char sql[] =
+	    "SELECT " STORE_BOX_COLUMNS " FROM boxes ORDER BY start_time_ms, rowid";
 	sqlite3_stmt *s = store_stmt(st, sql);
 	struct store_box *list = NULL;
 	size_t len = 0, cap = 0;
@@ -518,8 +516,8 @@ store_box_counts(store *st, struct store_counts *out)
 }
 
 int
-store_cleanup(store *st, int64_t now_ms, int64_t stale_ms, int64_t delete_ms,
-    int64_t *interrupted, int64_t *deleted)
+store_cleanup(store *st, int64_t now_ms, int64_t stale_ms, int64_t delete_ms, int64_t *interrupted,
+    int64_t *deleted)
 {
 	static const char stale_sql[] =
 	    "UPDATE boxes SET status = 'interrupted', end_time_ms = ?1, "
@@ -553,8 +551,7 @@ store_cleanup(store *st, int64_t now_ms, int64_t stale_ms, int64_t delete_ms,
 	if ((rc = store_step_done(st, s)) != STORE_OK)
 		goto out;
 	*deleted = sqlite3_changes(st->db);
-	if ((*interrupted > 0 || *deleted > 0) &&
-	    (rc = store_bump_revision(st, &rev)) != STORE_OK)
+	if ((*interrupted > 0 || *deleted > 0) && (rc = store_bump_revision(st, &rev)) != STORE_OK)
 		goto out;
 	rc = store_commit(st);
 out:
@@ -566,10 +563,9 @@ out:
 int
 store_heartbeat_put(store *st, const struct store_heartbeat *hb)
 {
-	static const char sql[] =
-	    "INSERT OR REPLACE INTO watcher_heartbeat (id, pid, started_ms, "
-	    "last_heartbeat_ms, interval_ms, breaker, stats) "
-	    "VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)";
+	static const char sql[] = "INSERT OR REPLACE INTO watcher_heartbeat (id, pid, started_ms, "
+	                          "last_heartbeat_ms, interval_ms, breaker, stats) "
+	                          "VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)";
 	sqlite3_stmt *s = store_stmt(st, sql);
 
 	if (s == NULL)

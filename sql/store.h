@@ -59,10 +59,10 @@ struct store_box {
 	char *parent_id; /* NULL for a top-level box */
 	char *label;
 	char *bot_user_id;
-	char *status;    /* active, done, error or interrupted */
-	char *lines;     /* JSON array of strings, oldest first */
+	char *status; /* active, done, error or interrupted */
+	char *lines;  /* JSON array of strings, oldest first */
 	char *model;
-	char *source;    /* "api" or "watcher" */
+	char *source; /* "api" or "watcher" */
 	int64_t start_time_ms;
 	int64_t end_time_ms; /* STORE_NO_TIME while active */
 	int64_t last_update_ms;
@@ -90,8 +90,7 @@ struct store_counts {
 };
 
 int store_open(const char *path, store **out, char *err, size_t errlen);
-int store_open_ms(const char *path, int busy_timeout_ms, store **out, char *err,
-    size_t errlen);
+int store_open_ms(const char *path, int busy_timeout_ms, store **out, char *err, size_t errlen);
 void store_close(store *st);
 
 const char *store_errmsg(store *st);

@@ -64,10 +64,10 @@ store_mm_dirty_free(struct store_mm_dirty *list, size_t n)
 	free(list);
 }
 
-#define STORE_MM_BOX_COLUMNS                                                  \
-	"b.id, b.session_key, b.agent_id, b.channel_id, b.root_id, b.post_id, "  \
-	"b.parent_id, b.label, b.bot_user_id, b.status, b.lines, b.model, "       \
-	"b.source, b.start_time_ms, b.end_time_ms, b.last_update_ms, "           \
+#define STORE_MM_BOX_COLUMNS \
+	"b.id, b.session_key, b.agent_id, b.channel_id, b.root_id, b.post_id, " \
+	"b.parent_id, b.label, b.bot_user_id, b.status, b.lines, b.model, " \
+	"b.source, b.start_time_ms, b.end_time_ms, b.last_update_ms, " \
 	"b.token_count, b.revision"
 
 static void
@@ -87,8 +87,8 @@ store_mm_box_read(sqlite3_stmt *s, struct store_box *b)
 	b->model = store_col_text(s, 11);
 	b->source = store_col_text(s, 12);
 	b->start_time_ms = sqlite3_column_int64(s, 13);
-	b->end_time_ms = sqlite3_column_type(s, 14) == SQLITE_NULL ?
-	    STORE_NO_TIME : sqlite3_column_int64(s, 14);
+	b->end_time_ms =
+	    sqlite3_column_type(s, 14) == SQLITE_NULL ? STORE_NO_TIME : sqlite3_column_int64(s, 14);
 	b->last_update_ms = sqlite3_column_int64(s, 15);
 	b->token_count = sqlite3_column_int64(s, 16);
 	b->revision = sqlite3_column_int64(s, 17);
@@ -216,8 +216,8 @@ store_mm_post_put(store *st, const struct store_mm_post *p)
 }
 
 int
-store_mm_set_post(store *st, const char *box_id, const char *post_id,
-    const char *channel_id, int *changed)
+store_mm_set_post(
+    store *st, const char *box_id, const char *post_id, const char *channel_id, int *changed)
 {
 	static const char sql[] =
 	    "UPDATE boxes SET post_id = ?2, "
@@ -257,9 +257,8 @@ store_mm_set_post(store *st, const char *box_id, const char *post_id,
 int
 store_mm_target(store *st, const char *box_id, char **target)
 {
-	static const char sql[] =
-	    "SELECT w.target FROM boxes AS b JOIN watcher_sessions AS w "
-	    "ON w.session_key = b.session_key WHERE b.id = ?1";
+	static const char sql[] = "SELECT w.target FROM boxes AS b JOIN watcher_sessions AS w "
+	                          "ON w.session_key = b.session_key WHERE b.id = ?1";
 	sqlite3_stmt *s = store_stmt(st, sql);
 	int rc;
 
@@ -281,9 +280,8 @@ store_mm_target(store *st, const char *box_id, char **target)
 int
 store_mm_plugin_off(store *st, int64_t *n)
 {
-	static const char sql[] =
-	    "UPDATE mm_posts SET posted_revision = 0 WHERE mode = 'plugin' "
-	    "AND state = 'posted' AND final_sent = 0";
+	static const char sql[] = "UPDATE mm_posts SET posted_revision = 0 WHERE mode = 'plugin' "
+	                          "AND state = 'posted' AND final_sent = 0";
 	sqlite3_stmt *s = store_stmt(st, sql);
 	int rc;
 
@@ -296,8 +294,8 @@ store_mm_plugin_off(store *st, int64_t *n)
 }
 
 int
-store_mm_api_posted(store *st, const char *box_id, const char *channel_id,
-    const char *root_id, const char *post_id, const char *text)
+store_mm_api_posted(store *st, const char *box_id, const char *channel_id, const char *root_id,
+    const char *post_id, const char *text)
 {
 	struct store_mm_post p;
 	char *pending = xasprintf("livestatus:%s", box_id);
@@ -378,8 +376,7 @@ store_mm_final_result(store *st, const char *box_id, int final_sent, const char 
 int
 store_mm_dm_get(store *st, const char *user_id, char **channel_id)
 {
-	static const char sql[] =
-	    "SELECT channel_id FROM mm_direct_channels WHERE user_id = ?1";
+	static const char sql[] = "SELECT channel_id FROM mm_direct_channels WHERE user_id = ?1";
 	sqlite3_stmt *s = store_stmt(st, sql);
 	int rc;
 

@@ -78,8 +78,8 @@ int store_mm_post_put(store *st, const struct store_mm_post *p);
  * value changed; *changed says whether one did (may be NULL).  In a write
  * transaction.  STORE_NOTFOUND when the box is gone.
  */
-int store_mm_set_post(store *st, const char *box_id, const char *post_id,
-    const char *channel_id, int *changed);
+int store_mm_set_post(
+    store *st, const char *box_id, const char *post_id, const char *channel_id, int *changed);
 
 /*
  * The target of the box's session ("user:<id>" for a direct message, else
@@ -103,8 +103,8 @@ int store_mm_plugin_off(store *st, int64_t *n);
  * store_mm_api_posted() records the post the responder made for box_id
  * (text: the message it was made with).  In a write transaction.
  */
-int store_mm_api_posted(store *st, const char *box_id, const char *channel_id,
-    const char *root_id, const char *post_id, const char *text);
+int store_mm_api_posted(store *st, const char *box_id, const char *channel_id, const char *root_id,
+    const char *post_id, const char *text);
 
 /*
  * Claims the final edit of an API box's post: when box_id is a top-level

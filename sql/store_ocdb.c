@@ -10,9 +10,8 @@
 int
 store_ocdb_agent_get(store *st, const char *db_path, struct store_ocdb_agent *out)
 {
-	static const char sql[] =
-	    "SELECT db_path, agent_id, high_water, schema_version "
-	    "FROM watcher_ocdb_agents WHERE db_path = ?1";
+	static const char sql[] = "SELECT db_path, agent_id, high_water, schema_version "
+	                          "FROM watcher_ocdb_agents WHERE db_path = ?1";
 	sqlite3_stmt *s = store_stmt(st, sql);
 	int rc;
 
@@ -57,13 +56,11 @@ store_ocdb_agent_put(store *st, const struct store_ocdb_agent *a, int64_t now_ms
 }
 
 int
-store_ocdb_cursor_list(store *st, const char *db_path, struct store_ocdb_cursor **out,
-    size_t *n)
+store_ocdb_cursor_list(store *st, const char *db_path, struct store_ocdb_cursor **out, size_t *n)
 {
-	static const char sql[] =
-	    "SELECT session_id, session_key, generation, seq, updated_at, "
-	    "last_event_id, last_event_ms FROM watcher_ocdb_cursors "
-	    "WHERE db_path = ?1 ORDER BY session_id";
+	static const char sql[] = "SELECT session_id, session_key, generation, seq, updated_at, "
+	                          "last_event_id, last_event_ms FROM watcher_ocdb_cursors "
+	                          "WHERE db_path = ?1 ORDER BY session_id";
 	sqlite3_stmt *s = store_stmt(st, sql);
 	struct store_ocdb_cursor *list = NULL, *c;
 	size_t len = 0, cap = 0;
@@ -99,8 +96,8 @@ store_ocdb_cursor_list(store *st, const char *db_path, struct store_ocdb_cursor 
 }
 
 int
-store_ocdb_cursor_put(store *st, const char *db_path, const struct store_ocdb_cursor *c,
-    int64_t now_ms)
+store_ocdb_cursor_put(
+    store *st, const char *db_path, const struct store_ocdb_cursor *c, int64_t now_ms)
 {
 	static const char sql[] =
 	    "INSERT INTO watcher_ocdb_cursors (db_path, session_id, session_key, "

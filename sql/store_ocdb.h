@@ -49,10 +49,10 @@ int store_ocdb_agent_get(store *st, const char *db_path, struct store_ocdb_agent
 int store_ocdb_agent_put(store *st, const struct store_ocdb_agent *a, int64_t now_ms);
 
 /* Every cursor of one database; *out is freed with store_ocdb_cursor_list_free(). */
-int store_ocdb_cursor_list(store *st, const char *db_path,
-    struct store_ocdb_cursor **out, size_t *n);
-int store_ocdb_cursor_put(store *st, const char *db_path,
-    const struct store_ocdb_cursor *c, int64_t now_ms);
+int
+store_ocdb_cursor_list(store *st, const char *db_path, struct store_ocdb_cursor **out, size_t *n);
+int store_ocdb_cursor_put(
+    store *st, const char *db_path, const struct store_ocdb_cursor *c, int64_t now_ms);
 int store_ocdb_cursor_delete(store *st, const char *db_path, const char *session_id);
 
 void store_ocdb_agent_free(struct store_ocdb_agent *a);

@@ -136,8 +136,8 @@ store_watcher_file_list_free(struct store_watcher_file *list, size_t n)
 }
 
 int
-store_watcher_session_put(store *st, const char *session_key, const char *box_id,
-    const char *state, const char *target, int64_t now_ms)
+store_watcher_session_put(store *st, const char *session_key, const char *box_id, const char *state,
+    const char *target, int64_t now_ms)
 {
 	static const char sql[] =
 	    "INSERT OR REPLACE INTO watcher_sessions (session_key, box_id, state, target, "
@@ -157,8 +157,7 @@ store_watcher_session_put(store *st, const char *session_key, const char *box_id
 int
 store_watcher_session_list(store *st, struct store_watcher_session **out, size_t *n)
 {
-	static const char sql[] =
-	    "SELECT session_key, box_id, state, target FROM watcher_sessions";
+	static const char sql[] = "SELECT session_key, box_id, state, target FROM watcher_sessions";
 	sqlite3_stmt *s = store_stmt(st, sql);
 	struct store_watcher_session *list = NULL;
 	size_t len = 0, cap = 0;

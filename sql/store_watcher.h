@@ -57,8 +57,7 @@ void store_watcher_file_list_free(struct store_watcher_file *list, size_t n);
 
 int store_watcher_session_put(store *st, const char *session_key, const char *box_id,
     const char *state, const char *target, int64_t now_ms);
-int store_watcher_session_list(store *st, struct store_watcher_session **out,
-    size_t *n);
+int store_watcher_session_list(store *st, struct store_watcher_session **out, size_t *n);
 void store_watcher_session_list_free(struct store_watcher_session *list, size_t n);
 
 #endif

@@ -233,8 +233,8 @@ box_get(struct box_model *m, const char *key, const char *agent_id)
 		box_grow(m);
 	s = xcalloc(1, sizeof(*s));
 	s->key = xstrdup(key);
-	s->agent_id = agent_id != NULL && *agent_id != '\0' ? xstrdup(agent_id) :
-	    box_key_agent(key);
+	s->agent_id =
+	    agent_id != NULL && *agent_id != '\0' ? xstrdup(agent_id) : box_key_agent(key);
 	s->channel_id = xstrdup("");
 	s->root_id = xstrdup("");
 	s->target = xstrdup("");
@@ -335,8 +335,7 @@ box_link_parent(struct box_model *m, struct box_session *s, int64_t now)
 
 	if (s->run == NULL || s->run->parent_id != NULL)
 		return;
-	if (s->parent_key == NULL || *s->parent_key == '\0' ||
-	    strcmp(s->parent_key, s->key) == 0)
+	if (s->parent_key == NULL || *s->parent_key == '\0' || strcmp(s->parent_key, s->key) == 0)
 		return;
 	p = box_get(m, s->parent_key, s->agent_id);
 	if (p->run == NULL && box_start(m, p, now) == NULL)
@@ -359,8 +358,7 @@ box_drop_run(struct box_model *m, struct box_session *s)
 	if (s->run != NULL && s->run->reported && s->box_dirty) {
 		if (m->nretired == m->capretired) {
 			m->capretired = m->capretired ? m->capretired * 2 : 8;
-			m->retired = xreallocarray(m->retired, m->capretired,
-			    sizeof(*m->retired));
+			m->retired = xreallocarray(m->retired, m->capretired, sizeof(*m->retired));
 		}
 		m->retired[m->nretired].s = s;
 		m->retired[m->nretired].run = s->run;
@@ -436,8 +434,8 @@ box_end(struct box_model *m, struct box_session *s, enum box_status st, int64_t 
 }
 
 static void
-box_add_line(struct box_model *m, struct box_session *s, char *text,
-    const char *call_id, int spawn, int64_t now)
+box_add_line(struct box_model *m, struct box_session *s, char *text, const char *call_id, int spawn,
+    int64_t now)
 {
 	struct box_run *r = s->run;
 	struct box_line *l;
@@ -574,14 +572,12 @@ box_pending_remove(struct box_session *s, const char *id)
 static void
 box_check_finished(struct box_model *m, struct box_session *s, int64_t now)
 {
-	if (box_active(s) && !s->lock && s->npending == 0 &&
-	    (s->run_locked || !s->last_tool_use))
+	if (box_active(s) && !s->lock && s->npending == 0 && (s->run_locked || !s->last_tool_use))
 		box_end(m, s, BOX_DONE, now);
 }
 
 static void
-box_assistant(struct box_model *m, struct box_session *s, const struct tx_event *ev,
-    int64_t now)
+box_assistant(struct box_model *m, struct box_session *s, const struct tx_event *ev, int64_t now)
 {
 	struct box_run *r;
 	size_t i;
@@ -618,8 +614,8 @@ box_assistant(struct box_model *m, struct box_session *s, const struct tx_event 
 		}
 	}
 	s->last_tool_use = ev->stop_reason != NULL && strcmp(ev->stop_reason, "toolUse") == 0;
-	if (ev->stop_reason != NULL && (strcmp(ev->stop_reason, "error") == 0 ||
-	    strcmp(ev->stop_reason, "aborted") == 0)) {
+	if (ev->stop_reason != NULL &&
+	    (strcmp(ev->stop_reason, "error") == 0 || strcmp(ev->stop_reason, "aborted") == 0)) {
 		box_end(m, s, BOX_ERROR, now);
 		return;
 	}
@@ -627,8 +623,7 @@ box_assistant(struct box_model *m, struct box_session *s, const struct tx_event 
 }
 
 static void
-box_tool_result(struct box_model *m, struct box_session *s, const struct tx_event *ev,
-    int64_t now)
+box_tool_result(struct box_model *m, struct box_session *s, const struct tx_event *ev, int64_t now)
 {
 	struct box_run *r;
 	int i;
@@ -707,8 +702,8 @@ box_feed_event(struct box_model *m, const char *agent_id, const char *key,
 }
 
 int
-box_feed_line(struct box_model *m, const char *agent_id, const char *key,
-    const char *line, size_t len, int64_t now)
+box_feed_line(struct box_model *m, const char *agent_id, const char *key, const char *line,
+    size_t len, int64_t now)
 {
 	struct tx_event ev;
 	int rc = tx_parse(m->parser, line, len, &ev);
@@ -731,8 +726,7 @@ box_compacted(struct box_model *m, const char *key, int64_t now)
 }
 
 void
-box_lock(struct box_model *m, const char *agent_id, const char *key, int present,
-    int64_t now)
+box_lock(struct box_model *m, const char *agent_id, const char *key, int present, int64_t now)
 {
 	struct box_session *s = box_get(m, key, agent_id);
 
@@ -769,13 +763,13 @@ box_set_meta(struct box_model *m, const char *key, const struct box_meta *meta)
 	if (p != NULL && (root_id == NULL || *root_id == '\0'))
 		root_id = p->root_id;
 
-#define BOX_META_FIELD(f, v)                                                  \
-	do {                                                                  \
-		const char *v_ = (v) != NULL ? (v) : "";                      \
-		if (s->f == NULL || strcmp(s->f, v_) != 0) {                 \
-			box_set_str(&s->f, v_);                               \
-			changed = 1;                                          \
-		}                                                             \
+#define BOX_META_FIELD(f, v) \
+	do { \
+		const char *v_ = (v) != NULL ? (v) : ""; \
+		if (s->f == NULL || strcmp(s->f, v_) != 0) { \
+			box_set_str(&s->f, v_); \
+			changed = 1; \
+		} \
 	} while (0)
 	BOX_META_FIELD(channel_id, channel_id);
 	BOX_META_FIELD(root_id, root_id);
@@ -810,8 +804,8 @@ box_rekey(struct box_model *m, const char *old_key, const char *new_key, int64_t
 		/* The run goes on in new_key's box: o's lines join it, o's box goes. */
 		r = o->run;
 		for (j = 0; j < r->nlines; j++) {
-			box_add_line(m, n, r->lines[j].text, r->lines[j].call_id,
-			    r->lines[j].spawn, now);
+			box_add_line(
+			    m, n, r->lines[j].text, r->lines[j].call_id, r->lines[j].spawn, now);
 			free(r->lines[j].call_id);
 			r->lines[j].text = r->lines[j].call_id = NULL;
 		}
@@ -822,8 +816,8 @@ box_rekey(struct box_model *m, const char *old_key, const char *new_key, int64_t
 		n->run_locked |= o->lock;
 		n->last_activity_ms = now;
 		if (r->reported) {
-			m->deleted = xreallocarray(m->deleted, m->ndeleted + 1,
-			    sizeof(*m->deleted));
+			m->deleted =
+			    xreallocarray(m->deleted, m->ndeleted + 1, sizeof(*m->deleted));
 			m->deleted[m->ndeleted++] = xstrdup(r->id);
 		}
 		box_run_free(r);
@@ -970,8 +964,8 @@ box_state_json(const struct box_session *s)
 	json_object_object_add(o, "run_locked", json_object_new_boolean(s->run_locked));
 	json_object_object_add(o, "activity_ms", json_object_new_int64(s->last_activity_ms));
 	json_object_object_add(o, "model", json_object_new_string(s->model ? s->model : ""));
-	json_object_object_add(o, "parent_key",
-	    json_object_new_string(s->parent_key ? s->parent_key : ""));
+	json_object_object_add(
+	    o, "parent_key", json_object_new_string(s->parent_key ? s->parent_key : ""));
 	pend = json_object_new_array();
 	for (i = 0; i < s->npending; i++)
 		json_object_array_add(pend, json_object_new_string(s->pending[i]));
@@ -1121,8 +1115,7 @@ box_status_parse(const char *s)
 }
 
 int
-box_restore(struct box_model *m, const char *key, const char *state,
-    const struct store_box *box)
+box_restore(struct box_model *m, const char *key, const char *state, const struct store_box *box)
 {
 	json_object *o = json_tokener_parse(state != NULL ? state : "{}"), *a = NULL;
 	struct box_session *s;
@@ -1181,8 +1174,10 @@ box_restore(struct box_model *m, const char *key, const char *state,
 			for (i = first; i < n; i++) {
 				json_object *e = json_object_array_get_idx(lines, i);
 
-				r->lines[r->nlines++].text = xstrdup(json_object_is_type(e,
-				    json_type_string) ? json_object_get_string(e) : "");
+				r->lines[r->nlines++].text =
+				    xstrdup(json_object_is_type(e, json_type_string)
+				            ? json_object_get_string(e)
+				            : "");
 			}
 		}
 		json_object_put(lines);
@@ -1201,10 +1196,10 @@ box_restore(struct box_model *m, const char *key, const char *state,
 				if (idx < 0 || idx >= r->nlines)
 					continue;
 				free(r->lines[idx].call_id);
-				r->lines[idx].call_id = xstrdup(json_object_get_string(
-				    json_object_array_get_idx(c, 1)));
-				r->lines[idx].spawn = json_object_get_boolean(
-				    json_object_array_get_idx(c, 2));
+				r->lines[idx].call_id = xstrdup(
+				    json_object_get_string(json_object_array_get_idx(c, 1)));
+				r->lines[idx].spawn =
+				    json_object_get_boolean(json_object_array_get_idx(c, 2));
 			}
 		}
 	}

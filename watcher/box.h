@@ -61,10 +61,10 @@
 #define BOX_LINE_MAX_CHARS 120
 
 struct box_config {
-	int max_lines;           /* MAX_STATUS_LINES */
-	int64_t idle_timeout_ms; /* IDLE_TIMEOUT_S */
-	int64_t max_duration_ms; /* MAX_SESSION_DURATION_S */
-	int max_active;          /* MAX_ACTIVE_SESSIONS: top-level boxes */
+	int max_lines;               /* MAX_STATUS_LINES */
+	int64_t idle_timeout_ms;     /* IDLE_TIMEOUT_S */
+	int64_t max_duration_ms;     /* MAX_SESSION_DURATION_S */
+	int max_active;              /* MAX_ACTIVE_SESSIONS: top-level boxes */
 	const struct labels *labels; /* borrowed; NULL: built-in table only */
 };
 
@@ -73,7 +73,7 @@ struct box_meta {
 	const char *agent_id;
 	const char *channel_id;
 	const char *root_id;
-	const char *target;     /* "user:<id>" when the DM channel is to be found */
+	const char *target; /* "user:<id>" when the DM channel is to be found */
 	const char *label;
 	const char *parent_key; /* spawnedBy */
 };
@@ -89,10 +89,10 @@ struct box_change {
 	const char *session_key;
 	const char *target;
 	int retired;
-	int has_box;           /* box is filled (the box changed) */
-	struct store_box box;  /* lines and strings owned by the change list */
-	const char *box_id;    /* the session's current box id, or NULL */
-	char *state;           /* JSON object for watcher_sessions.state */
+	int has_box;          /* box is filled (the box changed) */
+	struct store_box box; /* lines and strings owned by the change list */
+	const char *box_id;   /* the session's current box id, or NULL */
+	char *state;          /* JSON object for watcher_sessions.state */
 };
 
 struct box_stats {
@@ -110,13 +110,12 @@ void box_model_free(struct box_model *m);
 void box_set_meta(struct box_model *m, const char *key, const struct box_meta *meta);
 
 /* Parses and feeds one line; returns TX_OK or the TX_BAD_* code of tx_parse. */
-int box_feed_line(struct box_model *m, const char *agent_id, const char *key,
-    const char *line, size_t len, int64_t now);
+int box_feed_line(struct box_model *m, const char *agent_id, const char *key, const char *line,
+    size_t len, int64_t now);
 void box_feed_event(struct box_model *m, const char *agent_id, const char *key,
     const struct tx_event *ev, int64_t now);
 void box_compacted(struct box_model *m, const char *key, int64_t now);
-void box_lock(struct box_model *m, const char *agent_id, const char *key,
-    int present, int64_t now);
+void box_lock(struct box_model *m, const char *agent_id, const char *key, int present, int64_t now);
 void box_tick(struct box_model *m, int64_t now);
 
 /*
@@ -144,8 +143,8 @@ void box_mark_clean(struct box_model *m);
  * it has none or the row is gone).  Returns 0, or -1 on a state it cannot
  * read (the session then starts afresh).
  */
-int box_restore(struct box_model *m, const char *key, const char *state,
-    const struct store_box *box);
+int
+box_restore(struct box_model *m, const char *key, const char *state, const struct store_box *box);
 
 /*
  * The status line for a thought or reply: Mattermost envelopes removed,

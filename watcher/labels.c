@@ -101,9 +101,8 @@ labels_free(struct labels *l)
 
 /* Reads one section ({name: value, ...}) of the file into *out. */
 static int
-labels_section(json_object *root, const char *key, const char *alt,
-    struct labels_entry **out, size_t *n, const char *path, char *err,
-    size_t errlen)
+labels_section(json_object *root, const char *key, const char *alt, struct labels_entry **out,
+    size_t *n, const char *path, char *err, size_t errlen)
 {
 	json_object *sec = NULL;
 	struct labels_entry *e;
@@ -119,7 +118,8 @@ labels_section(json_object *root, const char *key, const char *alt,
 		return -1;
 	}
 	e = xcalloc((size_t)json_object_object_length(sec) + 1, sizeof(*e));
-	json_object_object_foreach(sec, name, val) {
+	json_object_object_foreach(sec, name, val)
+	{
 		e[i].name = xstrdup(name);
 		if (val == NULL) {
 			e[i].label = NULL;
@@ -146,8 +146,8 @@ labels_section(json_object *root, const char *key, const char *alt,
 			if (det != NULL)
 				e[i].detail = xstrdup(json_object_get_string(det));
 		} else {
-			snprintf(err, errlen,
-			    "%s: %s.%s: expected a string, an object or null", path, key, name);
+			snprintf(err, errlen, "%s: %s.%s: expected a string, an object or null",
+			    path, key, name);
 			labels_entries_free(e, i + 1);
 			return -1;
 		}
@@ -184,12 +184,11 @@ labels_load(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: expected a JSON object", path);
 		goto fail;
 	}
-	if (labels_section(root, "exact", "names", &l->exact, &l->nexact, path, err,
-	    errlen) != 0 ||
-	    labels_section(root, "prefixes", "prefix", &l->prefixes, &l->nprefixes,
-	    path, err, errlen) != 0 ||
-	    labels_section(root, "patterns", "pattern", &l->patterns, &l->npatterns,
-	    path, err, errlen) != 0)
+	if (labels_section(root, "exact", "names", &l->exact, &l->nexact, path, err, errlen) != 0 ||
+	    labels_section(
+	        root, "prefixes", "prefix", &l->prefixes, &l->nprefixes, path, err, errlen) != 0 ||
+	    labels_section(
+	        root, "patterns", "pattern", &l->patterns, &l->npatterns, path, err, errlen) != 0)
 		goto fail;
 	if (l->nprefixes > 1)
 		qsort(l->prefixes, l->nprefixes, sizeof(*l->prefixes), labels_by_length_desc);

@@ -196,8 +196,8 @@ cmd_run(void)
 static void
 absolute_paths(void)
 {
-	static const char *const vars[] = { "TRANSCRIPT_DIR", "OPENCLAW_STATE_DIR",
-		"SESSIONS_JSON", "LIVESTATUS_DB", "PID_FILE", "TOOL_LABELS_FILE", "LOG_FILE" };
+	static const char *const vars[] = { "TRANSCRIPT_DIR", "OPENCLAW_STATE_DIR", "SESSIONS_JSON",
+		"LIVESTATUS_DB", "PID_FILE", "TOOL_LABELS_FILE", "LOG_FILE" };
 	char cwd[4096], *abs;
 	const char *v;
 	size_t i;
@@ -259,8 +259,8 @@ cmd_start(void)
 			;
 		if (rc != 1) {
 			if (log_file != NULL)
-				fprintf(stderr, PROG ": failed to start (see LOG_FILE %s)\n",
-				    log_file);
+				fprintf(
+				    stderr, PROG ": failed to start (see LOG_FILE %s)\n", log_file);
 			else
 				fprintf(stderr, PROG ": failed to start\n");
 			return 1;
@@ -348,8 +348,8 @@ stat_of(json_object *stats, const char *key)
 {
 	json_object *v = NULL;
 
-	return stats != NULL && json_object_object_get_ex(stats, key, &v) ?
-	    json_object_get_int64(v) : 0;
+	return stats != NULL && json_object_object_get_ex(stats, key, &v) ? json_object_get_int64(v)
+	                                                                  : 0;
 }
 
 /* One line per agent: its layout, and for a database its schema and state. */
@@ -365,8 +365,8 @@ print_agents(json_object *stats)
 	n = json_object_array_length(agents);
 	for (i = 0; i < n; i++) {
 		a = json_object_array_get_idx(agents, i);
-		printf("agent %s: %s", json_object_object_get_ex(a, "agent", &v) ?
-		    json_object_get_string(v) : "?",
+		printf("agent %s: %s",
+		    json_object_object_get_ex(a, "agent", &v) ? json_object_get_string(v) : "?",
 		    json_object_object_get_ex(a, "layout", &v) ? json_object_get_string(v) : "?");
 		if (json_object_object_get_ex(a, "schema_version", &v) && v != NULL)
 			printf(", schema %s", json_object_get_string(v));

@@ -75,11 +75,11 @@ struct mm_poster {
 	store *st;
 	struct mm_http *http;
 	struct notify *notify;
-	int plugin_mode;  /* -1 unknown, 0 rest, 1 plugin */
+	int plugin_mode; /* -1 unknown, 0 rest, 1 plugin */
 	int64_t next_plugin_check;
 	char *bot_user_id;
-	int again;        /* this thread changed a box: look once more */
-	int failures;     /* consecutive */
+	int again;    /* this thread changed a box: look once more */
+	int failures; /* consecutive */
 	int64_t open_until;
 	struct mm_boxpace *pace;
 	size_t npace;
@@ -101,10 +101,10 @@ mm_config_from_env(struct mm_config *cfg, char *err, size_t errlen)
 	memset(cfg, 0, sizeof(*cfg));
 	if (cfg_bool("PLUGIN_ENABLED", NULL, 1, &cfg->plugin_enabled, err, errlen) != 0 ||
 	    cfg_long("THROTTLE_MS", NULL, 500, 0, 3600000, &cfg->throttle_ms, err, errlen) != 0 ||
-	    cfg_long("MAX_MESSAGE_CHARS", NULL, 15000, 100, 1000000, &cfg->max_message_chars,
-	    err, errlen) != 0 ||
-	    cfg_long("CIRCUIT_BREAKER_THRESHOLD", NULL, 5, 1, 1000000, &cfg->breaker_threshold,
-	    err, errlen) != 0 ||
+	    cfg_long("MAX_MESSAGE_CHARS", NULL, 15000, 100, 1000000, &cfg->max_message_chars, err,
+	        errlen) != 0 ||
+	    cfg_long("CIRCUIT_BREAKER_THRESHOLD", NULL, 5, 1, 1000000, &cfg->breaker_threshold, err,
+	        errlen) != 0 ||
 	    cfg_long("CIRCUIT_BREAKER_COOLDOWN_S", NULL, 30, 1, 86400, &v, err, errlen) != 0)
 		return -1;
 	cfg->breaker_cooldown_ms = v * 1000;
@@ -114,10 +114,10 @@ mm_config_from_env(struct mm_config *cfg, char *err, size_t errlen)
 	if (cfg_long("MM_PLUGIN_CHECK_S", NULL, 60, 1, 86400, &v, err, errlen) != 0)
 		return -1;
 	cfg->plugin_check_ms = v * 1000;
-	if (cfg_long("MM_TIMEOUT_MS", NULL, 10000, 100, 600000, &cfg->timeout_ms, err,
-	    errlen) != 0 ||
-	    cfg_long("MM_STOP_FLUSH_MS", NULL, 5000, 0, 600000, &cfg->stop_flush_ms, err,
-	    errlen) != 0)
+	if (cfg_long("MM_TIMEOUT_MS", NULL, 10000, 100, 600000, &cfg->timeout_ms, err, errlen) !=
+	        0 ||
+	    cfg_long("MM_STOP_FLUSH_MS", NULL, 5000, 0, 600000, &cfg->stop_flush_ms, err, errlen) !=
+	        0)
 		return -1;
 	if (url != NULL) {
 		if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
@@ -215,8 +215,7 @@ mm_call(struct mm_poster *p, const char *method, const char *path, const char *b
 	int64_t now = util_mono_ms(), wait;
 
 	memset(resp, 0, sizeof(*resp));
-	if ((wait = mm_breaker_wait(p, now)) > 0 ||
-	    (wait = mm_http_wait_ms(p->http)) > 0) {
+	if ((wait = mm_breaker_wait(p, now)) > 0 || (wait = mm_http_wait_ms(p->http)) > 0) {
 		resp->body = xstrdup("");
 		resp->outcome = MM_HTTP_WAIT;
 		*at = now + wait;
@@ -227,21 +226,21 @@ mm_call(struct mm_poster *p, const char *method, const char *path, const char *b
 			*at = now + mm_http_wait_ms(p->http) + 1;
 			return MM_CALL_BLOCKED;
 		}
-		log_warn("mattermost request failed", "method", method, "path", path, "err",
-		    resp->err);
+		log_warn(
+		    "mattermost request failed", "method", method, "path", path, "err", resp->err);
 		atomic_fetch_add(&p->failures_total, 1);
 		mm_breaker_result(p, 0);
 		return MM_CALL_FAILED;
 	}
 	if (resp->status == 429) {
-		log_warn("mattermost rate limit", "method", method, "path", path,
-		    "retry_after_ms", LOG_I64(resp->retry_after_ms));
+		log_warn("mattermost rate limit", "method", method, "path", path, "retry_after_ms",
+		    LOG_I64(resp->retry_after_ms));
 		*at = util_mono_ms() + resp->retry_after_ms;
 		return MM_CALL_BLOCKED;
 	}
 	if (resp->status >= 500 || resp->status == 401) {
-		log_warn("mattermost request refused", "method", method, "path", path,
-		    "status", LOG_I64(resp->status));
+		log_warn("mattermost request refused", "method", method, "path", path, "status",
+		    LOG_I64(resp->status));
 		atomic_fetch_add(&p->failures_total, 1);
 		mm_breaker_result(p, 0);
 		return MM_CALL_FAILED;
@@ -496,8 +495,8 @@ mm_save(struct mm_poster *p, const struct store_mm_post *row, const char *channe
 	}
 	return 0;
 fail:
-	log_error("cannot store mattermost post state", "box", row->box_id, "err",
-	    store_errmsg(p->st));
+	log_error(
+	    "cannot store mattermost post state", "box", row->box_id, "err", store_errmsg(p->st));
 	store_rollback(p->st);
 	return -1;
 }
@@ -526,14 +525,15 @@ mm_find_post(struct mm_poster *p, const struct store_mm_post *row, int64_t *at)
 	enum mm_call c;
 
 	esc = mm_http_escape(row->channel_id);
-	path = xasprintf("/api/v4/channels/%s/posts?since=%lld", esc,
-	    (long long)(row->intent_ms - 60000));
+	path = xasprintf(
+	    "/api/v4/channels/%s/posts?since=%lld", esc, (long long)(row->intent_ms - 60000));
 	c = mm_call(p, "GET", path, NULL, &r, at);
 	if (c == MM_CALL_ANSWERED && r.status == 200 &&
 	    (list = json_tokener_parse(r.body)) != NULL &&
 	    json_object_object_get_ex(list, "posts", &posts) &&
 	    json_object_is_type(posts, json_type_object)) {
-		json_object_object_foreach(posts, key, post) {
+		json_object_object_foreach(posts, key, post)
+		{
 			if (json_object_object_get_ex(post, "props", &props) &&
 			    json_object_object_get_ex(props, "livestatus_box_id", &v) &&
 			    strcmp(json_object_get_string(v), row->box_id) == 0) {
@@ -550,8 +550,8 @@ mm_find_post(struct mm_poster *p, const struct store_mm_post *row, int64_t *at)
 }
 
 static enum mm_step
-mm_create(struct mm_poster *p, struct store_mm_post *row, const struct store_box *tree,
-    size_t n, struct mm_boxpace *pace, int64_t *at)
+mm_create(struct mm_poster *p, struct store_mm_post *row, const struct store_box *tree, size_t n,
+    struct mm_boxpace *pace, int64_t *at)
 {
 	const struct store_box *top = &tree[0];
 	int64_t now = util_mono_ms(), wall = util_now_ms();
@@ -567,8 +567,8 @@ mm_create(struct mm_poster *p, struct store_mm_post *row, const struct store_box
 	 */
 	if (wall - row->intent_ms > MM_PENDING_SAFE_MS &&
 	    (post_id = mm_find_post(p, row, at)) != NULL) {
-		log_info("mattermost post found after a lost answer", "box", row->box_id,
-		    "post_id", post_id);
+		log_info("mattermost post found after a lost answer", "box", row->box_id, "post_id",
+		    post_id);
 		free(row->state);
 		row->state = xstrdup("posted");
 		free(row->post_id);
@@ -588,11 +588,12 @@ mm_create(struct mm_poster *p, struct store_mm_post *row, const struct store_box
 	if (plugin)
 		json_object_object_add(body, "type", json_object_new_string(MM_POST_TYPE));
 	json_object_object_add(body, "props", mm_props(row->box_id));
-	json_object_object_add(body, "pending_post_id",
-	    json_object_new_string(row->pending_post_id));
+	json_object_object_add(
+	    body, "pending_post_id", json_object_new_string(row->pending_post_id));
 	c = mm_call(p, "POST", "/api/v4/posts",
-	    json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE), &r, at);
+	    json_object_to_json_string_ext(
+	        body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+	    &r, at);
 	json_object_put(body);
 	if (c == MM_CALL_BLOCKED)
 		goto blocked;
@@ -649,8 +650,8 @@ blocked:
 
 /* PUT the message (and our props) of a posted box. */
 static enum mm_step
-mm_edit(struct mm_poster *p, struct store_mm_post *row, char *text, int64_t rev,
-    int final, struct mm_boxpace *pace, int64_t *at)
+mm_edit(struct mm_poster *p, struct store_mm_post *row, char *text, int64_t rev, int final,
+    struct mm_boxpace *pace, int64_t *at)
 {
 	int64_t now = util_mono_ms();
 	struct json_object *body;
@@ -664,8 +665,10 @@ mm_edit(struct mm_poster *p, struct store_mm_post *row, char *text, int64_t rev,
 	json_object_object_add(body, "message", json_object_new_string(text));
 	json_object_object_add(body, "props", mm_props(row->box_id));
 	path = xasprintf("/api/v4/posts/%s", row->post_id);
-	c = mm_call(p, "PUT", path, json_object_to_json_string_ext(body,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), &r, at);
+	c = mm_call(p, "PUT", path,
+	    json_object_to_json_string_ext(
+	        body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+	    &r, at);
 	json_object_put(body);
 	free(path);
 	if (c == MM_CALL_BLOCKED) {
@@ -689,15 +692,15 @@ mm_edit(struct mm_poster *p, struct store_mm_post *row, char *text, int64_t rev,
 			atomic_fetch_add(&p->edited, 1);
 	} else if (r.status == 403 || r.status == 404) {
 		/* Deleted on the server (or no longer ours): leave it be. */
-		log_warn("mattermost post gone, no longer updated", "box", row->box_id,
-		    "post_id", row->post_id, "status", LOG_I64(r.status));
+		log_warn("mattermost post gone, no longer updated", "box", row->box_id, "post_id",
+		    row->post_id, "status", LOG_I64(r.status));
 		free(row->state);
 		row->state = xstrdup("gone");
 		row->posted_revision = rev;
 		mm_save(p, row, NULL);
 	} else {
-		log_error("mattermost refused an edit", "box", row->box_id, "post_id",
-		    row->post_id, "status", LOG_I64(r.status));
+		log_error("mattermost refused an edit", "box", row->box_id, "post_id", row->post_id,
+		    "status", LOG_I64(r.status));
 		row->posted_revision = rev;
 		mm_save(p, row, NULL);
 		pace->not_before = now + MM_BOX_BACKOFF_MS;
@@ -712,8 +715,8 @@ out:
  * (stopping).  *at is set for LATER and BLOCKED.
  */
 static enum mm_step
-mm_box(struct mm_poster *p, const struct store_mm_dirty *d, struct mm_boxpace *pace,
-    int flush, int64_t *at)
+mm_box(struct mm_poster *p, const struct store_mm_dirty *d, struct mm_boxpace *pace, int flush,
+    int64_t *at)
 {
 	struct store_mm_post row;
 	struct store_box *tree = NULL;
@@ -755,8 +758,7 @@ mm_box(struct mm_poster *p, const struct store_mm_dirty *d, struct mm_boxpace *p
 			step = MM_STEP_LATER;
 			goto out;
 		}
-		if (!flush && pace->last_send != 0 &&
-		    now - pace->last_send < p->cfg.throttle_ms) {
+		if (!flush && pace->last_send != 0 && now - pace->last_send < p->cfg.throttle_ms) {
 			*at = pace->last_send + p->cfg.throttle_ms;
 			step = MM_STEP_LATER;
 			goto out;
@@ -829,8 +831,7 @@ mm_box(struct mm_poster *p, const struct store_mm_dirty *d, struct mm_boxpace *p
 	goto out;
 
 store_fail:
-	log_error("cannot read box for mattermost", "box", d->box_id, "err",
-	    store_errmsg(p->st));
+	log_error("cannot read box for mattermost", "box", d->box_id, "err", store_errmsg(p->st));
 	*at = now + 1000;
 	step = MM_STEP_LATER;
 out:
@@ -884,7 +885,9 @@ mm_pass(struct mm_poster *p, int flush, size_t *left)
 		step = mm_box(p, &dirty[i], pace, flush, &at);
 		log_debug("mattermost box", "box", dirty[i].box_id, "revision",
 		    LOG_I64(dirty[i].tree_revision), "step",
-		    step == MM_STEP_DONE ? "done" : step == MM_STEP_LATER ? "later" : "blocked",
+		    step == MM_STEP_DONE        ? "done"
+		        : step == MM_STEP_LATER ? "later"
+		                                : "blocked",
 		    "wait_ms", LOG_I64(step == MM_STEP_DONE ? 0 : at - util_mono_ms()));
 		if (step == MM_STEP_DONE)
 			continue;
@@ -958,8 +961,8 @@ mm_poster_main(void *arg)
 			nanosleep(&(struct timespec){ .tv_nsec = 20000000L }, NULL);
 	}
 	if (left > 0)
-		log_warn("mattermost posts left unsent at stop; sent at next start",
-		    "boxes", LOG_I64(left));
+		log_warn("mattermost posts left unsent at stop; sent at next start", "boxes",
+		    LOG_I64(left));
 	return NULL;
 }
 
@@ -1133,10 +1136,10 @@ mm_poster_stats_json(struct json_object *o)
 	json_object_object_add(codes, "error", json_object_new_int64(hs->failures));
 	json_object_object_add(o, "mm_requests", codes);
 	json_object_object_add(o, "mm_rate_limited", json_object_new_int64(hs->throttled));
-	json_object_object_add(o, "mm_posts_created",
-	    json_object_new_int64(atomic_load(&p->created)));
-	json_object_object_add(o, "mm_posts_edited",
-	    json_object_new_int64(atomic_load(&p->edited)));
+	json_object_object_add(
+	    o, "mm_posts_created", json_object_new_int64(atomic_load(&p->created)));
+	json_object_object_add(
+	    o, "mm_posts_edited", json_object_new_int64(atomic_load(&p->edited)));
 	json_object_object_add(o, "mm_dirty", json_object_new_int64(atomic_load(&p->dirty)));
 	free(hs);
 }

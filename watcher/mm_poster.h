@@ -66,19 +66,19 @@
 #include <stdint.h>
 
 struct mm_config {
-	char *url;             /* MM_URL or MM_BASE_URL; NULL: local only */
-	char *token;           /* MM_TOKEN or MM_BOT_TOKEN */
-	char *default_channel; /* DEFAULT_CHANNEL, NULL when unset */
-	char *publish_url;     /* PUBLISH_URL for change notices, may be NULL */
-	int plugin_enabled;    /* PLUGIN_ENABLED (true) */
-	long throttle_ms;      /* THROTTLE_MS (500) */
-	long max_message_chars; /* MAX_MESSAGE_CHARS (15000) */
-	long breaker_threshold; /* CIRCUIT_BREAKER_THRESHOLD (5) */
+	char *url;                /* MM_URL or MM_BASE_URL; NULL: local only */
+	char *token;              /* MM_TOKEN or MM_BOT_TOKEN */
+	char *default_channel;    /* DEFAULT_CHANNEL, NULL when unset */
+	char *publish_url;        /* PUBLISH_URL for change notices, may be NULL */
+	int plugin_enabled;       /* PLUGIN_ENABLED (true) */
+	long throttle_ms;         /* THROTTLE_MS (500) */
+	long max_message_chars;   /* MAX_MESSAGE_CHARS (15000) */
+	long breaker_threshold;   /* CIRCUIT_BREAKER_THRESHOLD (5) */
 	long breaker_cooldown_ms; /* CIRCUIT_BREAKER_COOLDOWN_S (30) */
-	double rate_limit;     /* MM_RATE_LIMIT requests/s (10), 0 = none */
-	long plugin_check_ms;  /* MM_PLUGIN_CHECK_S (60) */
-	long timeout_ms;       /* MM_TIMEOUT_MS (10000) per request */
-	long stop_flush_ms;    /* MM_STOP_FLUSH_MS (5000): flush time at stop */
+	double rate_limit;        /* MM_RATE_LIMIT requests/s (10), 0 = none */
+	long plugin_check_ms;     /* MM_PLUGIN_CHECK_S (60) */
+	long timeout_ms;          /* MM_TIMEOUT_MS (10000) per request */
+	long stop_flush_ms;       /* MM_STOP_FLUSH_MS (5000): flush time at stop */
 };
 
 /*

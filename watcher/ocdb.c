@@ -46,26 +46,30 @@ enum ocdb_state {
 };
 
 static const char *const ocdb_state_names[] = {
-	"closed", "ok", "refused", "error", "missing",
+	"closed",
+	"ok",
+	"refused",
+	"error",
+	"missing",
 };
 
 enum ocdb_watch_kind {
-	W_ROOT,     /* an agents/ folder: agent folders appear */
-	W_AGENT,    /* agents/<id>: its agent/ folder appears */
-	W_DBDIR,    /* the folder holding the database */
+	W_ROOT,  /* an agents/ folder: agent folders appear */
+	W_AGENT, /* agents/<id>: its agent/ folder appears */
+	W_DBDIR, /* the folder holding the database */
 };
 
 /* One session window's cursor: the last event given to the model. */
 struct ocdb_cur {
 	char *sid;
 	char *key;
-	char *gen;        /* rewrite generation; NULL until first read */
-	int64_t seq;      /* last seq given (or skipped); -1 none */
-	int64_t updated;  /* transcript_updated_at when last caught up */
-	char *last_id;    /* id of the last event given; "" unknown */
-	int64_t last_ms;  /* its time, or the time the cursor was set */
+	char *gen;       /* rewrite generation; NULL until first read */
+	int64_t seq;     /* last seq given (or skipped); -1 none */
+	int64_t updated; /* transcript_updated_at when last caught up */
+	char *last_id;   /* id of the last event given; "" unknown */
+	int64_t last_ms; /* its time, or the time the cursor was set */
 	int dirty;
-	int gone;         /* cold-archived: forget it */
+	int gone; /* cold-archived: forget it */
 };
 
 /* What was last told to the model about a key. */
@@ -83,9 +87,9 @@ struct ocdb_map {
 
 struct ocdb_agent {
 	char *id;
-	char *dir;         /* the folder holding the file */
-	char *path;        /* dir/openclaw-agent.sqlite */
-	char *store_path;  /* its real path: the key of its cursors */
+	char *dir;        /* the folder holding the file */
+	char *path;       /* dir/openclaw-agent.sqlite */
+	char *store_path; /* its real path: the key of its cursors */
 	dev_t dev;
 	ino_t ino;
 	sqlite3 *db;
@@ -93,26 +97,26 @@ struct ocdb_agent {
 	char why[256];
 	int version;
 	char *app_version;
-	int by_folder;     /* the id comes from agents/<id>/agent */
+	int by_folder; /* the id comes from agents/<id>/agent */
 	/* the shape, probed on open */
 	int has_zstd, has_gen, has_cold;
 	sqlite3_stmt *st_dv, *st_changed, *st_gen, *st_max, *st_events, *st_node, *st_conv;
 	int64_t data_version;
 	int have_dv;
 	int64_t high_water;
-	int loaded;        /* cursors loaded from the store */
-	int known;         /* the store has (or will have) its row */
-	int from_start;    /* appeared while running: read from seq 0 */
-	int dirty;         /* agent row to save */
-	int pending;       /* inotify said something changed */
-	int more;          /* the last run's budget ran out here */
+	int loaded;     /* cursors loaded from the store */
+	int known;      /* the store has (or will have) its row */
+	int from_start; /* appeared while running: read from seq 0 */
+	int dirty;      /* agent row to save */
+	int pending;    /* inotify said something changed */
+	int more;       /* the last run's budget ran out here */
 	int rechecks;
 	int64_t recheck_at;
 	int64_t retry_at;
-	int seen;          /* discovery sweep mark */
+	int seen; /* discovery sweep mark */
 	char *refused_logged;
-	struct ocdb_map curs;  /* sid -> struct ocdb_cur */
-	struct ocdb_map keys;  /* key -> struct ocdb_keyinfo */
+	struct ocdb_map curs; /* sid -> struct ocdb_cur */
+	struct ocdb_map keys; /* key -> struct ocdb_keyinfo */
 	struct ocdb_cur **dirty_list;
 	size_t ndirty, capdirty;
 	int64_t events_read, rows_bad;
@@ -135,7 +139,7 @@ struct ocdb {
 	size_t nwatch, capwatch;
 	struct ocdb_agent **agents;
 	size_t nagent, capagent;
-	char **file_agents;  /* id, path pairs: agents on the file layout */
+	char **file_agents; /* id, path pairs: agents on the file layout */
 	size_t nfile;
 	int rescan;
 	int initial_done;
@@ -371,8 +375,8 @@ ocdb_event_ms(const struct tx_event *ev)
 /* ---- zstd ------------------------------------------------------------ */
 
 int
-ocdb_zstd_decode(void *dctx, const void *src, size_t srclen, int64_t expect,
-    char **out, const char **why)
+ocdb_zstd_decode(
+    void *dctx, const void *src, size_t srclen, int64_t expect, char **out, const char **why)
 {
 	ZSTD_DCtx *own = NULL, *d = dctx;
 	unsigned long long fcs;
@@ -435,8 +439,8 @@ ocdb_box_meta(void *arg, const char *key, const struct box_meta *meta)
 }
 
 static void
-ocdb_box_event(void *arg, const char *agent_id, const char *key,
-    const struct tx_event *ev, int64_t now)
+ocdb_box_event(
+    void *arg, const char *agent_id, const char *key, const struct tx_event *ev, int64_t now)
 {
 	box_feed_event(arg, agent_id, key, ev, now);
 }
@@ -485,8 +489,7 @@ ocdb_cur_dirty(struct ocdb_agent *a, struct ocdb_cur *c)
 	c->dirty = 1;
 	if (a->ndirty == a->capdirty) {
 		a->capdirty = a->capdirty ? a->capdirty * 2 : 32;
-		a->dirty_list = xreallocarray(a->dirty_list, a->capdirty,
-		    sizeof(*a->dirty_list));
+		a->dirty_list = xreallocarray(a->dirty_list, a->capdirty, sizeof(*a->dirty_list));
 	}
 	a->dirty_list[a->ndirty++] = c;
 }
@@ -541,8 +544,8 @@ ocdb_load(struct ocdb *o, struct ocdb_agent *a)
 static void
 ocdb_finalize(struct ocdb_agent *a)
 {
-	sqlite3_stmt **sts[] = { &a->st_changed, &a->st_gen, &a->st_max,
-		&a->st_events, &a->st_node, &a->st_conv };
+	sqlite3_stmt **sts[] = { &a->st_changed, &a->st_gen, &a->st_max, &a->st_events, &a->st_node,
+		&a->st_conv };
 	size_t i;
 
 	for (i = 0; i < sizeof(sts) / sizeof(sts[0]); i++) {
@@ -613,8 +616,7 @@ ocdb_has(const char *cols, const char *col)
 static int
 ocdb_prepare(struct ocdb_agent *a, sqlite3_stmt **st, const char *sql)
 {
-	if (sqlite3_prepare_v3(a->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) ==
-	    SQLITE_OK)
+	if (sqlite3_prepare_v3(a->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK)
 		return 0;
 	snprintf(a->why, sizeof(a->why), "cannot prepare a read: %s", sqlite3_errmsg(a->db));
 	return -1;
@@ -649,16 +651,18 @@ ocdb_probe(struct ocdb_agent *a)
 	if (sqlite3_prepare_v2(a->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK ||
 	    sqlite3_step(s) != SQLITE_ROW) {
 		a->state = AG_ERROR;
-		snprintf(a->why, sizeof(a->why), "cannot read user_version: %s",
-		    sqlite3_errmsg(a->db));
+		snprintf(
+		    a->why, sizeof(a->why), "cannot read user_version: %s", sqlite3_errmsg(a->db));
 		goto out;
 	}
 	uv = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
 	s = NULL;
 	a->version = uv;
-	if (sqlite3_prepare_v2(a->db, "SELECT role, schema_version, agent_id, app_version "
-	    "FROM schema_meta WHERE meta_key = 'primary'", -1, &s, NULL) == SQLITE_OK &&
+	if (sqlite3_prepare_v2(a->db,
+	        "SELECT role, schema_version, agent_id, app_version "
+	        "FROM schema_meta WHERE meta_key = 'primary'",
+	        -1, &s, NULL) == SQLITE_OK &&
 	    sqlite3_step(s) == SQLITE_ROW) {
 		role = (const char *)sqlite3_column_text(s, 0);
 		mv = sqlite3_column_type(s, 1) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 1);
@@ -673,13 +677,13 @@ ocdb_probe(struct ocdb_agent *a)
 	}
 	if (uv < OCDB_SCHEMA_MIN || uv > OCDB_SCHEMA_MAX) {
 		snprintf(a->why, sizeof(a->why),
-		    "schema version %d is not supported (supported: %d-%d)", uv,
-		    OCDB_SCHEMA_MIN, OCDB_SCHEMA_MAX);
+		    "schema version %d is not supported (supported: %d-%d)", uv, OCDB_SCHEMA_MIN,
+		    OCDB_SCHEMA_MAX);
 		goto out;
 	}
 	if (mv < 0) {
-		snprintf(a->why, sizeof(a->why), "schema version %d: no schema_meta primary row",
-		    uv);
+		snprintf(
+		    a->why, sizeof(a->why), "schema version %d: no schema_meta primary row", uv);
 		goto out;
 	}
 	if (mv != uv) {
@@ -706,8 +710,8 @@ ocdb_probe(struct ocdb_agent *a)
 	    (!ocdb_has(ev, "event_zstd") || !ocdb_has(ev, "event_utf8_bytes")))
 		mtable = "transcript_events", missing = "event_zstd";
 	if (missing != NULL) {
-		snprintf(a->why, sizeof(a->why), "schema version %d: %s has no column %s",
-		    uv, mtable, missing);
+		snprintf(a->why, sizeof(a->why), "schema version %d: %s has no column %s", uv,
+		    mtable, missing);
 		goto out;
 	}
 	a->has_zstd = ocdb_has(ev, "event_zstd") && ocdb_has(ev, "event_utf8_bytes");
@@ -716,32 +720,34 @@ ocdb_probe(struct ocdb_agent *a)
 
 	a->state = AG_ERROR;
 	sql = xasprintf("SELECT w.session_id, w.session_key, w.transcript_updated_at, "
-	    "%s, %s, %s FROM session_windows AS w WHERE w.transcript_updated_at > ?1 "
-	    "ORDER BY w.transcript_updated_at, w.session_id",
+	                "%s, %s, %s FROM session_windows AS w WHERE w.transcript_updated_at > ?1 "
+	                "ORDER BY w.transcript_updated_at, w.session_id",
 	    ocdb_opt(win, "spawned_by", "w.spawned_by"),
 	    ocdb_opt(win, "primary_conversation_id", "w.primary_conversation_id"),
 	    a->has_cold ? "EXISTS (SELECT 1 FROM session_transcript_cold_archives AS c "
-	    "WHERE c.session_id = w.session_id)" : "0");
+	                  "WHERE c.session_id = w.session_id)"
+	                : "0");
 	if (ocdb_prepare(a, &a->st_changed, sql) < 0)
 		goto out;
-	if (a->has_gen && ocdb_prepare(a, &a->st_gen, "SELECT generation FROM "
-	    "transcript_rewrite_watermarks WHERE session_id = ?1") < 0)
+	if (a->has_gen &&
+	    ocdb_prepare(a, &a->st_gen,
+	        "SELECT generation FROM "
+	        "transcript_rewrite_watermarks WHERE session_id = ?1") < 0)
 		goto out;
-	if (ocdb_prepare(a, &a->st_max,
-	    "SELECT max(seq) FROM transcript_events WHERE session_id = ?1") < 0)
+	if (ocdb_prepare(
+	        a, &a->st_max, "SELECT max(seq) FROM transcript_events WHERE session_id = ?1") < 0)
 		goto out;
 	free(sql);
 	sql = xasprintf("SELECT seq, event_json, %s, %s FROM transcript_events "
-	    "WHERE session_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+	                "WHERE session_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
 	    a->has_zstd ? "event_zstd" : "NULL", a->has_zstd ? "event_utf8_bytes" : "NULL");
 	if (ocdb_prepare(a, &a->st_events, sql) < 0)
 		goto out;
 	free(sql);
 	sql = xasprintf("SELECT entry_json, %s, %s, %s, %s, %s, %s FROM session_nodes "
-	    "WHERE session_key = ?1",
+	                "WHERE session_key = ?1",
 	    ocdb_opt(nodes, "updated_at", "updated_at"),
-	    ocdb_opt(nodes, "spawned_by", "spawned_by"),
-	    ocdb_opt(nodes, "label", "label"),
+	    ocdb_opt(nodes, "spawned_by", "spawned_by"), ocdb_opt(nodes, "label", "label"),
 	    ocdb_opt(nodes, "created_via", "created_via"),
 	    ocdb_opt(nodes, "parent_session_key", "parent_session_key"),
 	    ocdb_opt(nodes, "display_name", "display_name"));
@@ -751,8 +757,7 @@ ocdb_probe(struct ocdb_agent *a)
 	sql = NULL;
 	if (conv_pk != NULL && ocdb_has(conv, "kind")) {
 		sql = xasprintf("SELECT kind, %s, %s, %s, %s FROM conversations WHERE %s = ?1",
-		    ocdb_opt(conv, "peer_id", "peer_id"),
-		    ocdb_opt(conv, "thread_id", "thread_id"),
+		    ocdb_opt(conv, "peer_id", "peer_id"), ocdb_opt(conv, "thread_id", "thread_id"),
 		    ocdb_opt(conv, "native_channel_id", "native_channel_id"),
 		    ocdb_opt(conv, "channel", "channel"), conv_pk);
 		if (ocdb_prepare(a, &a->st_conv, sql) < 0)
@@ -787,8 +792,8 @@ ocdb_log_refused(struct ocdb_agent *a)
 		log_info("openclaw database not initialised yet", "path", a->path);
 		return;
 	}
-	log_error("openclaw database refused", "path", a->path, "agent", a->id,
-	    "version", LOG_I64(a->version), "err", a->why);
+	log_error("openclaw database refused", "path", a->path, "agent", a->id, "version",
+	    LOG_I64(a->version), "err", a->why);
 }
 
 /* Opens the file read-only and probes it; the state says how it went. */
@@ -809,8 +814,8 @@ ocdb_open_db(struct ocdb *o, struct ocdb_agent *a)
 	if (a->store_path == NULL)
 		a->store_path = xstrdup(realpath(a->path, rp) != NULL ? rp : a->path);
 	uri = ocdb_uri(a->path);
-	rc = sqlite3_open_v2(uri, &a->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
-	    SQLITE_OPEN_NOMUTEX, NULL);
+	rc = sqlite3_open_v2(
+	    uri, &a->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
 	free(uri);
 	if (rc == SQLITE_OK) {
 		/* Before any statement, so the first read waits for a lock too. */
@@ -819,8 +824,8 @@ ocdb_open_db(struct ocdb *o, struct ocdb_agent *a)
 		rc = sqlite3_exec(a->db, "PRAGMA query_only = ON", NULL, NULL, NULL);
 	}
 	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v3(a->db, "PRAGMA data_version", -1,
-		    SQLITE_PREPARE_PERSISTENT, &a->st_dv, NULL);
+		rc = sqlite3_prepare_v3(
+		    a->db, "PRAGMA data_version", -1, SQLITE_PREPARE_PERSISTENT, &a->st_dv, NULL);
 	if (rc != SQLITE_OK) {
 		snprintf(a->why, sizeof(a->why), "cannot open: %s",
 		    a->db != NULL ? sqlite3_errmsg(a->db) : sqlite3_errstr(rc));
@@ -834,15 +839,13 @@ ocdb_open_db(struct ocdb *o, struct ocdb_agent *a)
 		goto fail;
 	}
 	if (!a->loaded && ocdb_load(o, a) < 0) {
-		snprintf(a->why, sizeof(a->why), "cannot read cursors: %s",
-		    store_errmsg(o->st));
+		snprintf(a->why, sizeof(a->why), "cannot read cursors: %s", store_errmsg(o->st));
 		goto fail;
 	}
 	ocdb_set(&a->refused_logged, NULL);
 	a->pending = 1;
-	log_info("following openclaw database", "path", a->path, "agent", a->id,
-	    "version", LOG_I64(a->version), "app_version",
-	    a->app_version != NULL ? a->app_version : "");
+	log_info("following openclaw database", "path", a->path, "agent", a->id, "version",
+	    LOG_I64(a->version), "app_version", a->app_version != NULL ? a->app_version : "");
 	return;
 fail:
 	log_error("cannot follow openclaw database", "path", a->path, "err", a->why);
@@ -856,8 +859,8 @@ fail:
 static void
 ocdb_watch(struct ocdb *o, const char *path, enum ocdb_watch_kind kind)
 {
-	uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM |
-	    IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+	uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF |
+	    IN_MOVE_SELF | IN_ONLYDIR;
 	size_t i;
 	int wd;
 
@@ -870,8 +873,8 @@ ocdb_watch(struct ocdb *o, const char *path, enum ocdb_watch_kind kind)
 		mask |= IN_MODIFY | IN_CLOSE_WRITE;
 	wd = inotify_add_watch(o->ifd, path, mask);
 	if (wd < 0) {
-		log_warn("cannot watch folder, checking on a timer instead", "path", path,
-		    "err", strerror(errno));
+		log_warn("cannot watch folder, checking on a timer instead", "path", path, "err",
+		    strerror(errno));
 		o->poll_only = 1;
 		return;
 	}
@@ -947,8 +950,8 @@ ocdb_agent_folder(struct ocdb *o, const char *folder)
 	}
 	sessions = xasprintf("%s/sessions", folder);
 	if (!found && ocdb_is_dir(sessions)) {
-		o->file_agents = xreallocarray(o->file_agents, (o->nfile + 1) * 2,
-		    sizeof(*o->file_agents));
+		o->file_agents =
+		    xreallocarray(o->file_agents, (o->nfile + 1) * 2, sizeof(*o->file_agents));
 		o->file_agents[o->nfile * 2] = xstrdup(ocdb_base(folder));
 		o->file_agents[o->nfile * 2 + 1] = sessions;
 		o->nfile++;
@@ -1099,8 +1102,8 @@ ocdb_drain(struct ocdb *o)
 			}
 			if (w->kind == W_DBDIR && ev->len > 0)
 				ocdb_db_event(o, w, ev);
-			else if (ev->len > 0 && ((ev->mask & IN_ISDIR) ||
-			    strcmp(ev->name, "agent") == 0))
+			else if (ev->len > 0 &&
+			    ((ev->mask & IN_ISDIR) || strcmp(ev->name, "agent") == 0))
 				o->rescan = 1;
 		}
 	}
@@ -1167,8 +1170,8 @@ ocdb_read_failed(struct ocdb *o, struct ocdb_agent *a, int rc)
 
 /* Windows changed since `after` (one statement: one snapshot). */
 static int
-ocdb_changed(struct ocdb *o, struct ocdb_agent *a, int64_t after, struct ocdb_win **out,
-    size_t *nout)
+ocdb_changed(
+    struct ocdb *o, struct ocdb_agent *a, int64_t after, struct ocdb_win **out, size_t *nout)
 {
 	sqlite3_stmt *s = a->st_changed;
 	struct ocdb_win *w = NULL;
@@ -1273,8 +1276,8 @@ ocdb_batch(struct ocdb *o, struct ocdb_agent *a, struct ocdb_cur *c, struct ocdb
 		r = &rows[n++];
 		memset(r, 0, sizeof(*r));
 		r->seq = sqlite3_column_int64(s, 0);
-		r->utf8_bytes = sqlite3_column_type(s, 3) == SQLITE_NULL ? -1 :
-		    sqlite3_column_int64(s, 3);
+		r->utf8_bytes =
+		    sqlite3_column_type(s, 3) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 3);
 		if (sqlite3_column_type(s, 1) != SQLITE_NULL) {
 			r->len = (size_t)sqlite3_column_bytes(s, 1);
 			r->text = xstrndup((const char *)sqlite3_column_text(s, 1), r->len);
@@ -1306,8 +1309,8 @@ ocdb_batch(struct ocdb *o, struct ocdb_agent *a, struct ocdb_cur *c, struct ocdb
 
 /* Skips a row that could not be used, counting it; the cursor passes it. */
 static void
-ocdb_bad_row(struct ocdb *o, struct ocdb_agent *a, struct ocdb_cur *c, int64_t seq,
-    const char *why, int parse)
+ocdb_bad_row(struct ocdb *o, struct ocdb_agent *a, struct ocdb_cur *c, int64_t seq, const char *why,
+    int parse)
 {
 	if (parse) {
 		o->stats.parse_errors++;
@@ -1315,8 +1318,8 @@ ocdb_bad_row(struct ocdb *o, struct ocdb_agent *a, struct ocdb_cur *c, int64_t s
 		o->stats.rows_bad++;
 		a->rows_bad++;
 	}
-	log_warn("skipping openclaw transcript row", "path", a->path, "session", c->sid,
-	    "seq", LOG_I64(seq), "err", why);
+	log_warn("skipping openclaw transcript row", "path", a->path, "session", c->sid, "seq",
+	    LOG_I64(seq), "err", why);
 }
 
 static int
@@ -1340,8 +1343,8 @@ enum {
 
 /* Gives the rows to the model, passing what *skip says was shown. */
 static int64_t
-ocdb_feed(struct ocdb *o, struct ocdb_agent *a, struct ocdb_cur *c, struct ocdb_row *rows,
-    size_t n, int *skip, int64_t now)
+ocdb_feed(struct ocdb *o, struct ocdb_agent *a, struct ocdb_cur *c, struct ocdb_row *rows, size_t n,
+    int *skip, int64_t now)
 {
 	struct tx_event ev;
 	const char *why, *id;
@@ -1361,8 +1364,8 @@ ocdb_feed(struct ocdb *o, struct ocdb_agent *a, struct ocdb_cur *c, struct ocdb_
 				c->seq = r->seq;
 				continue;
 			}
-			if (ocdb_zstd_decode(o->dctx, r->blob, r->bloblen, r->utf8_bytes, &dec,
-			    &why) < 0) {
+			if (ocdb_zstd_decode(
+			        o->dctx, r->blob, r->bloblen, r->utf8_bytes, &dec, &why) < 0) {
 				ocdb_bad_row(o, a, c, r->seq, why, 0);
 				c->seq = r->seq;
 				continue;
@@ -1375,8 +1378,8 @@ ocdb_feed(struct ocdb *o, struct ocdb_agent *a, struct ocdb_cur *c, struct ocdb_
 		dec = NULL;
 		c->seq = r->seq;
 		if (rc != TX_OK) {
-			ocdb_bad_row(o, a, c, r->seq, rc == TX_BAD_UTF8 ? "not valid UTF-8" :
-			    "not a JSON object", 1);
+			ocdb_bad_row(o, a, c, r->seq,
+			    rc == TX_BAD_UTF8 ? "not valid UTF-8" : "not a JSON object", 1);
 			tx_event_free(&ev);
 			continue;
 		}
@@ -1481,8 +1484,7 @@ ocdb_jdup(json_object *o, const char *key)
 
 /* Channel, thread or DM target from the window's conversations row. */
 static void
-ocdb_conversation(struct ocdb_agent *a, const char *conv, char **chan, char **root,
-    char **target)
+ocdb_conversation(struct ocdb_agent *a, const char *conv, char **chan, char **root, char **target)
 {
 	sqlite3_stmt *s = a->st_conv;
 	const char *kind, *surface;
@@ -1728,8 +1730,8 @@ ocdb_agent_run(struct ocdb *o, struct ocdb_agent *a, int64_t *budget, int64_t no
 /* ---- the public side --------------------------------------------------- */
 
 int
-ocdb_new(const struct ocdb_config *cfg, store *st, const struct ocdb_sink *sink,
-    struct ocdb **out, char *err, size_t errlen)
+ocdb_new(const struct ocdb_config *cfg, store *st, const struct ocdb_sink *sink, struct ocdb **out,
+    char *err, size_t errlen)
 {
 	struct ocdb *o;
 	size_t n;
@@ -1887,8 +1889,9 @@ ocdb_run(struct ocdb *o, int64_t now)
 	if (o->rescan || (o->poll_only && mono >= o->next_rescan)) {
 		o->rescan = 0;
 		ocdb_discover(o);
-		o->next_rescan = mono + (o->cfg.poll_interval_ms > OCDB_RESCAN_MS ?
-		    o->cfg.poll_interval_ms : OCDB_RESCAN_MS);
+		o->next_rescan = mono +
+		    (o->cfg.poll_interval_ms > OCDB_RESCAN_MS ? o->cfg.poll_interval_ms
+		                                              : OCDB_RESCAN_MS);
 	}
 	if (mono >= o->next_check) {
 		check_all = 1;
@@ -2048,12 +2051,12 @@ ocdb_agents_json(const struct ocdb *o)
 		json_object_object_add(j, "agent", json_object_new_string(a->id));
 		json_object_object_add(j, "layout", json_object_new_string("sqlite"));
 		json_object_object_add(j, "path", json_object_new_string(a->path));
-		json_object_object_add(j, "schema_version", a->version > 0 ?
-		    json_object_new_int(a->version) : NULL);
-		json_object_object_add(j, "app_version", a->app_version != NULL ?
-		    json_object_new_string(a->app_version) : NULL);
-		json_object_object_add(j, "state",
-		    json_object_new_string(ocdb_state_names[a->state]));
+		json_object_object_add(
+		    j, "schema_version", a->version > 0 ? json_object_new_int(a->version) : NULL);
+		json_object_object_add(j, "app_version",
+		    a->app_version != NULL ? json_object_new_string(a->app_version) : NULL);
+		json_object_object_add(
+		    j, "state", json_object_new_string(ocdb_state_names[a->state]));
 		if (a->why[0] != '\0' && a->state != AG_OK)
 			json_object_object_add(j, "error", json_object_new_string(a->why));
 		json_object_object_add(j, "sessions", json_object_new_int64((int64_t)a->curs.n));
@@ -2065,8 +2068,8 @@ ocdb_agents_json(const struct ocdb *o)
 		j = json_object_new_object();
 		json_object_object_add(j, "agent", json_object_new_string(o->file_agents[i * 2]));
 		json_object_object_add(j, "layout", json_object_new_string("files"));
-		json_object_object_add(j, "path",
-		    json_object_new_string(o->file_agents[i * 2 + 1]));
+		json_object_object_add(
+		    j, "path", json_object_new_string(o->file_agents[i * 2 + 1]));
 		json_object_array_add(arr, j);
 	}
 	return arr;

@@ -91,12 +91,12 @@
 #define OCDB_SAFETY_MS 1000
 
 struct ocdb_config {
-	const char *root;         /* TRANSCRIPT_DIR */
-	int64_t poll_interval_ms; /* POLL_INTERVAL_MS: checks without inotify */
-	int no_inotify;           /* 1: timed checks only */
-	int batch_rows;           /* rows per read transaction; 0: OCDB_BATCH_ROWS */
-	int run_rows;             /* rows per ocdb_run(); 0: OCDB_RUN_ROWS */
-	int busy_timeout_ms;      /* 0: OCDB_BUSY_TIMEOUT_MS */
+	const char *root;            /* TRANSCRIPT_DIR */
+	int64_t poll_interval_ms;    /* POLL_INTERVAL_MS: checks without inotify */
+	int no_inotify;              /* 1: timed checks only */
+	int batch_rows;              /* rows per read transaction; 0: OCDB_BATCH_ROWS */
+	int run_rows;                /* rows per ocdb_run(); 0: OCDB_RUN_ROWS */
+	int busy_timeout_ms;         /* 0: OCDB_BUSY_TIMEOUT_MS */
 	const char *default_channel; /* DEFAULT_CHANNEL for unrouted sessions, or NULL */
 };
 
@@ -107,8 +107,8 @@ struct ocdb_config {
 struct ocdb_sink {
 	void *arg;
 	void (*meta)(void *arg, const char *key, const struct box_meta *meta);
-	void (*event)(void *arg, const char *agent_id, const char *key,
-	    const struct tx_event *ev, int64_t now);
+	void (*event)(void *arg, const char *agent_id, const char *key, const struct tx_event *ev,
+	    int64_t now);
 	void (*compacted)(void *arg, const char *key, int64_t now);
 };
 
@@ -164,7 +164,7 @@ json_object *ocdb_agents_json(const struct ocdb *o);
  * buffer.  Returns 0, or -1 with *why saying what was wrong.  dctx may be
  * NULL (a context is made for the call).
  */
-int ocdb_zstd_decode(void *dctx, const void *src, size_t srclen, int64_t expect,
-    char **out, const char **why);
+int ocdb_zstd_decode(
+    void *dctx, const void *src, size_t srclen, int64_t expect, char **out, const char **why);
 
 #endif

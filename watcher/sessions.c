@@ -92,8 +92,8 @@ sessions_is_mattermost(const char *surface)
 }
 
 void
-sessions_route(const char *key, json_object *entry, const char *default_channel,
-    char **channel_id, char **root_id, char **target)
+sessions_route(const char *key, json_object *entry, const char *default_channel, char **channel_id,
+    char **root_id, char **target)
 {
 	json_object *dc = NULL;
 	const char *to = NULL, *surface;
@@ -138,8 +138,7 @@ sessions_route(const char *key, json_object *entry, const char *default_channel,
 }
 
 int
-sessions_load(struct sessions_index *idx, const char *default_channel, char *err,
-    size_t errlen)
+sessions_load(struct sessions_index *idx, const char *default_channel, char *err, size_t errlen)
 {
 	json_object *root = json_object_from_file(idx->path);
 	struct sessions_entry *list;
@@ -155,7 +154,8 @@ sessions_load(struct sessions_index *idx, const char *default_channel, char *err
 		return -1;
 	}
 	list = xcalloc((size_t)json_object_object_length(root) + 1, sizeof(*list));
-	json_object_object_foreach(root, key, val) {
+	json_object_object_foreach(root, key, val)
+	{
 		struct sessions_entry *e = &list[n];
 		const char *sid, *file, *s;
 
@@ -179,8 +179,9 @@ sessions_load(struct sessions_index *idx, const char *default_channel, char *err
 			s = sessions_str(val, "displayName");
 		e->label = xstrdup(s != NULL ? s : "");
 		/* A sub-agent shows in its parent's channel, not the default one. */
-		sessions_route(key, val, *e->parent_key != '\0' ||
-		    strstr(key, ":subagent:") != NULL ? NULL : default_channel,
+		sessions_route(key, val,
+		    *e->parent_key != '\0' || strstr(key, ":subagent:") != NULL ? NULL
+		                                                                : default_channel,
 		    &e->channel_id, &e->root_id, &e->target);
 		n++;
 	}

@@ -32,17 +32,17 @@
 struct sessions_entry {
 	char *key;
 	char *session_id;
-	char *file;        /* absolute path of the transcript */
-	char *parent_key;  /* spawnedBy, "" for none */
-	char *label;       /* label, else displayName, else "" */
-	char *channel_id;  /* resolved, "" when unknown */
+	char *file;       /* absolute path of the transcript */
+	char *parent_key; /* spawnedBy, "" for none */
+	char *label;      /* label, else displayName, else "" */
+	char *channel_id; /* resolved, "" when unknown */
 	char *root_id;
-	char *target;      /* "user:<id>" when the DM channel is still to be found */
+	char *target; /* "user:<id>" when the DM channel is still to be found */
 };
 
 struct sessions_index {
-	char *dir;   /* the sessions folder */
-	char *path;  /* its sessions.json */
+	char *dir;  /* the sessions folder */
+	char *path; /* its sessions.json */
 	struct sessions_entry *entries;
 	size_t n;
 	unsigned gen; /* bumped by every successful load */
@@ -56,15 +56,13 @@ void sessions_clear(struct sessions_index *idx);
  * (Re)loads the index with default_channel for unrouted sessions (NULL for
  * none).  Returns 0, or -1 keeping the last good entries (err says why).
  */
-int sessions_load(struct sessions_index *idx, const char *default_channel, char *err,
-    size_t errlen);
+int
+sessions_load(struct sessions_index *idx, const char *default_channel, char *err, size_t errlen);
 
 /* The entry whose transcript is path (absolute), or NULL. */
-const struct sessions_entry *sessions_by_file(const struct sessions_index *idx,
-    const char *path);
+const struct sessions_entry *sessions_by_file(const struct sessions_index *idx, const char *path);
 /* The entry whose sessionId is id, or NULL. */
-const struct sessions_entry *sessions_by_id(const struct sessions_index *idx,
-    const char *id);
+const struct sessions_entry *sessions_by_id(const struct sessions_index *idx, const char *id);
 
 /*
  * Resolves channel, thread and target of key with its entry (a JSON object,

@@ -16,10 +16,12 @@
 #include "../common/xmalloc.h"
 
 #define TAIL_CHUNK (1u * 1024 * 1024)
-#define TAIL_DIR_MASK (IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE |      \
-	IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
-#define TAIL_TREE_MASK (IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM |    \
-	IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+#define TAIL_DIR_MASK \
+	(IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
+	    IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+#define TAIL_TREE_MASK \
+	(IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF | IN_MOVE_SELF | \
+	    IN_ONLYDIR)
 
 struct tail_watch {
 	int wd;
@@ -34,7 +36,7 @@ struct tail {
 	int ifd;
 	int polling;
 	int root_lost; /* root is gone: look for it every poll interval */
-	int initial; /* inside the first scan: unknown files start at their end */
+	int initial;   /* inside the first scan: unknown files start at their end */
 	int64_t since_ms;
 	struct tail_dir **dirs;
 	size_t ndirs;
@@ -124,8 +126,7 @@ tail_detect_agents(const char *root)
 }
 
 struct tail *
-tail_new(const char *root, const struct tail_ops *ops, int use_inotify, char *err,
-    size_t errlen)
+tail_new(const char *root, const struct tail_ops *ops, int use_inotify, char *err, size_t errlen)
 {
 	struct tail *t;
 	size_t n = strlen(root);
@@ -284,8 +285,7 @@ tail_file_remove(struct tail *t, struct tail_file *f)
 }
 
 void
-tail_restore(struct tail *t, const char *path, uint64_t inode, int64_t offset,
-    const char *key)
+tail_restore(struct tail *t, const char *path, uint64_t inode, int64_t offset, const char *key)
 {
 	struct tail_file *f = tail_file_get(t, path, NULL);
 
@@ -479,8 +479,7 @@ tail_lines(struct tail *t, struct tail_file *f, size_t n)
 	}
 }
 
-static int tail_read_fd(struct tail *t, struct tail_file *f, int fd, int64_t size,
-    size_t budget);
+static int tail_read_fd(struct tail *t, struct tail_file *f, int fd, int64_t size, size_t budget);
 static void tail_vanished(struct tail *t, struct tail_file *f);
 
 /* Reads what is new in f, at most TAIL_READ_BUDGET bytes. */
@@ -505,12 +504,12 @@ tail_read(struct tail *t, struct tail_file *f)
 	f->exists = 1;
 	if (f->inode != 0 && (uint64_t)st.st_ino != f->inode) {
 		tail_reset(t, f);
-	} else if (f->inode == 0 && !f->restored && ((t->initial && !tail_born_after(fd,
-	    t->since_ms)) || (f->with_dir && !f->lock))) {
+	} else if (f->inode == 0 && !f->restored &&
+	    ((t->initial && !tail_born_after(fd, t->since_ms)) || (f->with_dir && !f->lock))) {
 		/* Present when its folder was first seen, never read: start at its end. */
 		f->offset = tail_end_offset(fd, (int64_t)st.st_size);
-		log_debug("old transcript, reading from its end", "path", f->path,
-		    "offset", LOG_I64(f->offset));
+		log_debug("old transcript, reading from its end", "path", f->path, "offset",
+		    LOG_I64(f->offset));
 	} else if ((int64_t)st.st_size < f->offset + (int64_t)f->len + f->skipped) {
 		tail_reset(t, f);
 	}
@@ -588,7 +587,7 @@ tail_vanished(struct tail *t, struct tail_file *f)
 			if (de->d_name[0] == '.' || tail_is_transcript(de->d_name) ||
 			    tail_ends_with(de->d_name, ".lock") ||
 			    snprintf(path, sizeof(path), "%s/%s", f->dir->path, de->d_name) >=
-			    (int)sizeof(path))
+			        (int)sizeof(path))
 				continue;
 			if (stat(path, &st) != 0 || (uint64_t)st.st_ino != f->inode ||
 			    !S_ISREG(st.st_mode))
@@ -741,7 +740,7 @@ tail_scan_files(struct tail *t, struct tail_dir *d, int first)
 			tail_queue(t, f);
 		} else if (tail_is_lock(de->d_name)) {
 			if (snprintf(path, sizeof(path), "%s/%.*s", d->path, (int)(n - 5),
-			    de->d_name) >= (int)sizeof(path))
+			        de->d_name) >= (int)sizeof(path))
 				continue;
 			f = tail_file_get(t, path, d);
 			f->lock_seen = 1;
@@ -884,11 +883,13 @@ tail_scan_dirs(struct tail *t)
 			if (de->d_name[0] == '.')
 				continue;
 			if (snprintf(path, sizeof(path), "%s/%s", t->root, de->d_name) >=
-			    (int)sizeof(path) || !tail_isdir(path))
+			        (int)sizeof(path) ||
+			    !tail_isdir(path))
 				continue;
 			tail_watch_ensure(t, path);
-			if (snprintf(path, sizeof(path), "%s/%s/sessions", t->root,
-			    de->d_name) >= (int)sizeof(path) || !tail_isdir(path))
+			if (snprintf(path, sizeof(path), "%s/%s/sessions", t->root, de->d_name) >=
+			        (int)sizeof(path) ||
+			    !tail_isdir(path))
 				continue;
 			tail_dir_ensure(t, path, de->d_name);
 		}
@@ -1049,7 +1050,7 @@ tail_handle(struct tail *t)
 				tail_queue(t, tail_file_get(t, path, d));
 			} else if (tail_is_lock(ev->name)) {
 				if (snprintf(path, sizeof(path), "%s/%.*s", d->path,
-				    (int)(strlen(ev->name) - 5), ev->name) >= (int)sizeof(path))
+				        (int)(strlen(ev->name) - 5), ev->name) >= (int)sizeof(path))
 					continue;
 				f = tail_file_get(t, path, d);
 				f->lock_check = 1;

@@ -56,35 +56,35 @@
 #define TAIL_READ_BUDGET (4u * 1024 * 1024)
 
 struct tail_dir {
-	char *path;     /* the sessions folder */
-	char *agent_id; /* from agents/<id>/sessions, else "main" */
-	void *user;     /* the caller's (its session index) */
-	int wd;         /* inotify watch, -1 when none */
+	char *path;                                 /* the sessions folder */
+	char *agent_id;                             /* from agents/<id>/sessions, else "main" */
+	void *user;                                 /* the caller's (its session index) */
+	int wd;                                     /* inotify watch, -1 when none */
 	int64_t json_ino, json_size, json_mtime_ns; /* sessions.json as last seen */
 	int seen;
 };
 
 struct tail_file {
-	char *path;      /* absolute */
+	char *path;       /* absolute */
 	const char *name; /* basename, inside path */
 	struct tail_dir *dir;
-	uint64_t inode;  /* 0: not seen yet */
-	int64_t offset;  /* end of the last complete line handed over */
+	uint64_t inode; /* 0: not seen yet */
+	int64_t offset; /* end of the last complete line handed over */
 	int exists;
-	int lock;        /* "<path>.lock" present */
+	int lock; /* "<path>.lock" present */
 	/* The caller's per-file cache (tail frees key). */
 	char *key;
 	unsigned key_gen;
 	/* private */
 	char *buf;
 	size_t len, cap;
-	int64_t skipped;  /* bytes of an over-long line dropped so far */
+	int64_t skipped; /* bytes of an over-long line dropped so far */
 	int skipping;
 	uint64_t committed_inode;
 	int64_t committed_offset;
 	int dirty, queued, lock_check, lock_seen, seen, backlog, restored, saved;
-	int gone;        /* vanished: the caller deletes its row, then it is freed */
-	int with_dir;    /* found in the first scan of a folder that came later */
+	int gone;     /* vanished: the caller deletes its row, then it is freed */
+	int with_dir; /* found in the first scan of a folder that came later */
 	struct tail_file *hnext;
 };
 
@@ -113,13 +113,13 @@ struct tail;
  * A tailer of root (not yet scanning).  use_inotify 0 forces polling.
  * Returns NULL with a message in err when root cannot be read.
  */
-struct tail *tail_new(const char *root, const struct tail_ops *ops, int use_inotify,
-    char *err, size_t errlen);
+struct tail *
+tail_new(const char *root, const struct tail_ops *ops, int use_inotify, char *err, size_t errlen);
 void tail_free(struct tail *t);
 
 /* Before tail_start(): what an earlier run stored for path. */
-void tail_restore(struct tail *t, const char *path, uint64_t inode, int64_t offset,
-    const char *key);
+void
+tail_restore(struct tail *t, const char *path, uint64_t inode, int64_t offset, const char *key);
 
 /*
  * Before tail_start(): the time (ms since the epoch) of the earlier run's

@@ -93,8 +93,8 @@ tx_str(json_object *o, const char *key)
 {
 	json_object *v = tx_get(o, key);
 
-	return v != NULL && json_object_is_type(v, json_type_string) ?
-	    json_object_get_string(v) : NULL;
+	return v != NULL && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
+	                                                             : NULL;
 }
 
 static int64_t
@@ -213,8 +213,7 @@ tx_parse(struct tx_parser *p, const char *line, size_t len, struct tx_event *ev)
 	size_t end;
 
 	memset(ev, 0, sizeof(*ev));
-	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' ||
-	    line[len - 1] == '\t'))
+	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
 		len--;
 	if (len == 0 || len > INT32_MAX)
 		return TX_BAD_JSON;
@@ -271,6 +270,7 @@ tx_is_copy(const struct tx_event *ev)
 	if (ev->provider != NULL && strcmp(ev->provider, "openclaw") == 0)
 		return 1;
 	/* The gateway's copies are also known by their model, whatever the provider. */
-	return ev->model != NULL && (strcmp(ev->model, "delivery-mirror") == 0 ||
-	    strcmp(ev->model, "gateway-injected") == 0);
+	return ev->model != NULL &&
+	    (strcmp(ev->model, "delivery-mirror") == 0 ||
+	        strcmp(ev->model, "gateway-injected") == 0);
 }

@@ -29,11 +29,11 @@ enum tx_result {
 };
 
 enum tx_type {
-	TX_OTHER,          /* unknown, thinking_level_change, label, ... */
-	TX_SESSION,        /* the header */
-	TX_USER,           /* message, role user */
-	TX_ASSISTANT,      /* message, role assistant */
-	TX_TOOL_RESULT,    /* message, role toolResult */
+	TX_OTHER,       /* unknown, thinking_level_change, label, ... */
+	TX_SESSION,     /* the header */
+	TX_USER,        /* message, role user */
+	TX_ASSISTANT,   /* message, role assistant */
+	TX_TOOL_RESULT, /* message, role toolResult */
 	TX_COMPACTION,
 	TX_MODEL_CHANGE,
 	TX_CUSTOM,
@@ -59,22 +59,22 @@ struct tx_block {
 
 struct tx_event {
 	enum tx_type type;
-	const char *provider;     /* assistant, model_change */
-	const char *model;        /* assistant model, model_change modelId */
-	const char *stop_reason;  /* assistant */
+	const char *provider;    /* assistant, model_change */
+	const char *model;       /* assistant model, model_change modelId */
+	const char *stop_reason; /* assistant */
 	const char *error_message;
 	int64_t input_tokens, output_tokens;
-	int64_t timestamp_ms;     /* message timestamp, 0 when absent */
-	size_t nblocks;           /* assistant content, at most TX_MAX_BLOCKS */
+	int64_t timestamp_ms; /* message timestamp, 0 when absent */
+	size_t nblocks;       /* assistant content, at most TX_MAX_BLOCKS */
 	struct tx_block blocks[TX_MAX_BLOCKS];
-	const char *call_id;      /* toolResult toolCallId */
-	const char *tool_name;    /* toolResult toolName */
-	int is_error;             /* toolResult isError */
-	const char *child_key;    /* toolResult childSessionKey (details, else the text) */
-	const char *custom_type;  /* custom */
+	const char *call_id;        /* toolResult toolCallId */
+	const char *tool_name;      /* toolResult toolName */
+	int is_error;               /* toolResult isError */
+	const char *child_key;      /* toolResult childSessionKey (details, else the text) */
+	const char *custom_type;    /* custom */
 	const char *parent_session; /* session header parentSession */
-	json_object *root;        /* the whole line; owned */
-	json_object *extra;       /* a parsed sessions_spawn result text; owned */
+	json_object *root;          /* the whole line; owned */
+	json_object *extra;         /* a parsed sessions_spawn result text; owned */
 };
 
 struct tx_parser;

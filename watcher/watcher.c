@@ -37,8 +37,8 @@
 #define WATCHER_BORN_SLACK_MS 2000
 
 /* Upper bounds (ms) of the append-to-store latency histogram (metrics). */
-static const int64_t watcher_lat_le[] = { 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000,
-	2500, 5000, 10000 };
+static const int64_t watcher_lat_le[] = { 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000,
+	10000 };
 #define WATCHER_LAT_N (sizeof(watcher_lat_le) / sizeof(watcher_lat_le[0]))
 
 /* Lines read and refused per agent (file layout), for the metrics. */
@@ -85,7 +85,7 @@ struct watcher {
 	size_t nlat, caplat;
 	int64_t lat_counts[WATCHER_LAT_N + 1], lat_sum_ms;
 	int64_t ocdb_seen; /* events_read at the last commit */
-	int64_t retry_at; /* monotonic ms of the next commit try, 0: none */
+	int64_t retry_at;  /* monotonic ms of the next commit try, 0: none */
 	struct watcher_fd fds[WATCHER_MAX_FDS];
 	int nfds;
 	struct watcher_task *tasks;
@@ -276,8 +276,8 @@ watcher_header(struct watcher *w, struct tail_file *f, const char *line, size_t 
 	    json_object_is_type(v, json_type_string) &&
 	    *(parent = json_object_get_string(v)) != '\0' &&
 	    (pkey = watcher_parent_key(w, f, parent)) != NULL && strcmp(pkey, key) != 0) {
-		log_info("successor transcript continues its session", "path", f->path,
-		    "session", pkey);
+		log_info(
+		    "successor transcript continues its session", "path", f->path, "session", pkey);
 		old = f->key;
 		f->key = xstrdup(pkey);
 		box_rekey(w->model, old, f->key, util_now_ms());
@@ -298,8 +298,8 @@ watcher_count_line(struct watcher *w, struct tail_file *f, int bad)
 		if (strcmp(w->agent_lines[i].agent, agent) == 0)
 			a = &w->agent_lines[i];
 	if (a == NULL) {
-		w->agent_lines = xreallocarray(w->agent_lines, w->nagent_lines + 1,
-		    sizeof(*w->agent_lines));
+		w->agent_lines =
+		    xreallocarray(w->agent_lines, w->nagent_lines + 1, sizeof(*w->agent_lines));
 		a = &w->agent_lines[w->nagent_lines++];
 		a->agent = xstrdup(agent);
 		a->lines_read = a->bad_lines = 0;
@@ -339,17 +339,16 @@ watcher_on_line(void *arg, struct tail_file *f, const char *line, size_t len)
 	w->lines_read++;
 	if (f->offset == 0)
 		watcher_header(w, f, line, len);
-	rc = box_feed_line(w->model, watcher_agent(f), watcher_key(f), line, len,
-	    util_now_ms());
+	rc = box_feed_line(w->model, watcher_agent(f), watcher_key(f), line, len, util_now_ms());
 	watcher_count_line(w, f, rc != TX_OK);
 	if (rc == TX_OK)
 		return;
 	w->parse_errors++;
 	if (rc == TX_BAD_UTF8)
 		w->bad_utf8++;
-	log_warn(rc == TX_BAD_UTF8 ? "skipping a line that is not UTF-8" :
-	    "skipping a line that is not a JSON object", "path", f->path,
-	    "offset", LOG_I64(f->offset));
+	log_warn(rc == TX_BAD_UTF8 ? "skipping a line that is not UTF-8"
+	                           : "skipping a line that is not a JSON object",
+	    "path", f->path, "offset", LOG_I64(f->offset));
 }
 
 static void
@@ -428,8 +427,7 @@ watcher_committed(struct watcher *w, int64_t revision, size_t nboxes)
  * batch, in any order).
  */
 static int
-watcher_put_boxes(struct watcher *w, struct box_change *ch, size_t n, size_t *nboxes,
-    int64_t *rev)
+watcher_put_boxes(struct watcher *w, struct box_change *ch, size_t n, size_t *nboxes, int64_t *rev)
 {
 	unsigned char *done = xcalloc(n + 1, 1);
 	size_t i, j, k, left = 0;
@@ -501,8 +499,8 @@ watcher_commit(struct watcher *w)
 
 		if (c->retired)
 			continue;
-		if ((rc = store_watcher_session_put(w->st, c->session_key, c->box_id, c->state,
-		    c->target, now)) != STORE_OK)
+		if ((rc = store_watcher_session_put(
+		         w->st, c->session_key, c->box_id, c->state, c->target, now)) != STORE_OK)
 			goto out;
 	}
 	for (i = 0; i < nf; i++) {
@@ -592,10 +590,10 @@ watcher_metrics_json(struct watcher *w, json_object *o)
 
 	for (i = 0; i < w->nagent_lines; i++) {
 		a = json_object_new_object();
-		json_object_object_add(a, "lines_read",
-		    json_object_new_int64(w->agent_lines[i].lines_read));
-		json_object_object_add(a, "bad_lines",
-		    json_object_new_int64(w->agent_lines[i].bad_lines));
+		json_object_object_add(
+		    a, "lines_read", json_object_new_int64(w->agent_lines[i].lines_read));
+		json_object_object_add(
+		    a, "bad_lines", json_object_new_int64(w->agent_lines[i].bad_lines));
 		json_object_object_add(agents, w->agent_lines[i].agent, a);
 	}
 	json_object_object_add(o, "agent_lines", agents);
@@ -745,7 +743,8 @@ watcher_watch_sessions_json(struct watcher *w)
 		return;
 	if (w->sj_dir == NULL) {
 		log_warn("SESSIONS_JSON is only used with TRANSCRIPT_DIR set to one sessions "
-		    "folder; ignoring it", "path", path, "root", w->cfg->transcript_dir);
+		         "folder; ignoring it",
+		    "path", path, "root", w->cfg->transcript_dir);
 		return;
 	}
 	if (w->cfg->force_poll)
@@ -757,8 +756,9 @@ watcher_watch_sessions_json(struct watcher *w)
 		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
 	if ((w->sj_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
 		return;
-	if (inotify_add_watch(w->sj_fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE |
-	    IN_DELETE | IN_MOVED_FROM | IN_MODIFY | IN_ONLYDIR) < 0 ||
+	if (inotify_add_watch(w->sj_fd, dir,
+	        IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MODIFY |
+	            IN_ONLYDIR) < 0 ||
 	    watcher_add_fd(w, w->sj_fd, watcher_fd_sessions_json) != 0) {
 		log_warn("cannot watch the folder of SESSIONS_JSON, checking it on each wake-up",
 		    "path", dir, "err", strerror(errno));
@@ -824,18 +824,17 @@ watcher_restore(struct watcher *w)
 		struct store_box box;
 		int have = 0;
 
-		if (ss[i].box_id != NULL &&
-		    store_box_get(w->st, ss[i].box_id, &box) == STORE_OK)
+		if (ss[i].box_id != NULL && store_box_get(w->st, ss[i].box_id, &box) == STORE_OK)
 			have = 1;
 		if (box_restore(w->model, ss[i].session_key, ss[i].state, have ? &box : NULL) != 0)
-			log_warn("cannot read a stored session state", "session",
-			    ss[i].session_key);
+			log_warn(
+			    "cannot read a stored session state", "session", ss[i].session_key);
 		if (have)
 			store_box_free(&box);
 	}
 	for (i = 0; i < nf; i++) {
-		tail_restore(w->tail, fs[i].path, (uint64_t)fs[i].inode, fs[i].offset,
-		    fs[i].session_key);
+		tail_restore(
+		    w->tail, fs[i].path, (uint64_t)fs[i].inode, fs[i].offset, fs[i].session_key);
 		if (fs[i].updated_ms > since)
 			since = fs[i].updated_ms;
 	}
@@ -931,8 +930,8 @@ watcher_run(const struct wcfg *cfg, int ready_fd)
 	w.model = box_model_new(&bc);
 	w.notify = notify_new(cfg->publish_url);
 	ops.arg = &w;
-	if ((w.tail = tail_new(cfg->transcript_dir, &ops, !cfg->force_poll, err,
-	    sizeof(err))) == NULL) {
+	if ((w.tail = tail_new(cfg->transcript_dir, &ops, !cfg->force_poll, err, sizeof(err))) ==
+	    NULL) {
 		log_error("cannot follow transcripts", "err", err);
 		goto out;
 	}
@@ -987,8 +986,8 @@ watcher_run(const struct wcfg *cfg, int ready_fd)
 
 		tail_stats(w.tail, &ts);
 		log_info("watching", "root", cfg->transcript_dir, "folders", LOG_I64(ts.dirs),
-		    "files", LOG_I64(ts.files), "mode", ts.inotify ? "inotify" : "polling",
-		    "db", cfg->db, "version", LS_VERSION);
+		    "files", LOG_I64(ts.files), "mode", ts.inotify ? "inotify" : "polling", "db",
+		    cfg->db, "version", LS_VERSION);
 	}
 	if (ready_fd >= 0) {
 		if (write(ready_fd, "1", 1) != 1)

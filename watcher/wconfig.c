@@ -55,28 +55,28 @@ wcfg_load(struct wcfg *c, char *err, size_t errlen)
 	if (cfg_bool("PLUGIN_ENABLED", NULL, 1, &c->plugin_enabled, err, errlen) != 0 ||
 	    cfg_bool("WATCHER_FORCE_POLL", NULL, 0, &c->force_poll, err, errlen) != 0 ||
 	    cfg_long("THROTTLE_MS", NULL, 500, 0, 600000, &c->throttle_ms, err, errlen) != 0 ||
-	    cfg_long("IDLE_TIMEOUT_S", NULL, 60, 1, 86400 * 7, &c->idle_timeout_s, err,
-	    errlen) != 0 ||
+	    cfg_long("IDLE_TIMEOUT_S", NULL, 60, 1, 86400 * 7, &c->idle_timeout_s, err, errlen) !=
+	        0 ||
 	    cfg_long("MAX_SESSION_DURATION_S", NULL, 1800, 1, 86400 * 30,
-	    &c->max_session_duration_s, err, errlen) != 0 ||
-	    cfg_long("MAX_STATUS_LINES", NULL, 15, 1, 1000, &c->max_status_lines, err,
-	    errlen) != 0 ||
-	    cfg_long("MAX_ACTIVE_SESSIONS", NULL, 20, 1, 100000, &c->max_active_sessions,
-	    err, errlen) != 0 ||
-	    cfg_long("MAX_MESSAGE_CHARS", NULL, 15000, 100, 1000000, &c->max_message_chars,
-	    err, errlen) != 0 ||
-	    cfg_long("CIRCUIT_BREAKER_THRESHOLD", NULL, 5, 1, 1000,
-	    &c->circuit_breaker_threshold, err, errlen) != 0 ||
+	        &c->max_session_duration_s, err, errlen) != 0 ||
+	    cfg_long("MAX_STATUS_LINES", NULL, 15, 1, 1000, &c->max_status_lines, err, errlen) !=
+	        0 ||
+	    cfg_long("MAX_ACTIVE_SESSIONS", NULL, 20, 1, 100000, &c->max_active_sessions, err,
+	        errlen) != 0 ||
+	    cfg_long("MAX_MESSAGE_CHARS", NULL, 15000, 100, 1000000, &c->max_message_chars, err,
+	        errlen) != 0 ||
+	    cfg_long("CIRCUIT_BREAKER_THRESHOLD", NULL, 5, 1, 1000, &c->circuit_breaker_threshold,
+	        err, errlen) != 0 ||
 	    cfg_long("CIRCUIT_BREAKER_COOLDOWN_S", NULL, 30, 1, 86400,
-	    &c->circuit_breaker_cooldown_s, err, errlen) != 0 ||
+	        &c->circuit_breaker_cooldown_s, err, errlen) != 0 ||
 	    cfg_long("POLL_INTERVAL_MS", NULL, 1000, 10, 600000, &c->poll_interval_ms, err,
-	    errlen) != 0 ||
+	        errlen) != 0 ||
 	    cfg_long("HEARTBEAT_S", NULL, 5, 1, 3600, &c->heartbeat_s, err, errlen) != 0)
 		return -1;
 	c->log_level = LOG_LVL_INFO;
 	if ((v = cfg_env("LOG_LEVEL", NULL)) != NULL && log_parse_level(v, &c->log_level) != 0) {
-		snprintf(err, errlen,
-		    "LOG_LEVEL: expected debug, info, warn or error, got \"%s\"", v);
+		snprintf(
+		    err, errlen, "LOG_LEVEL: expected debug, info, warn or error, got \"%s\"", v);
 		return -1;
 	}
 	return 0;
@@ -86,25 +86,25 @@ void
 wcfg_usage(FILE *out)
 {
 	fputs("Environment (defaults in brackets):\n"
-	    "  TRANSCRIPT_DIR           agents/ folder or one sessions/ folder\n"
-	    "                           [$OPENCLAW_STATE_DIR/agents or ~/.openclaw/agents]\n"
-	    "  SESSIONS_JSON            sessions.json of a lone sessions folder [beside it]\n"
-	    "  LIVESTATUS_DB            the store [" WCFG_DEFAULT_DB "]\n"
-	    "  PID_FILE                 [" WCFG_DEFAULT_PID_FILE "]\n"
-	    "  IDLE_TIMEOUT_S           a box ends after this long without activity [60]\n"
-	    "  MAX_SESSION_DURATION_S   a box ends after this long in all [1800]\n"
-	    "  MAX_STATUS_LINES         newest lines kept per box [15]\n"
-	    "  MAX_ACTIVE_SESSIONS      active top-level boxes at most [20]\n"
-	    "  TOOL_LABELS_FILE         JSON with exact/prefixes/patterns tool labels\n"
-	    "  DEFAULT_CHANNEL          channel id for sessions without one [none: local]\n"
-	    "  LOG_LEVEL                debug, info, warn, error [info]\n"
-	    "  PUBLISH_URL              nchan publisher for change notices [none]\n"
-	    "  POLL_INTERVAL_MS         polling interval without inotify [1000]\n"
-	    "  WATCHER_FORCE_POLL       1: poll even where inotify works [0]\n"
-	    "  HEARTBEAT_S              heartbeat row interval [5]\n"
-	    "  MM_URL (MM_BASE_URL), MM_TOKEN (MM_BOT_TOKEN), THROTTLE_MS [500],\n"
-	    "  MAX_MESSAGE_CHARS [15000], CIRCUIT_BREAKER_THRESHOLD [5],\n"
-	    "  CIRCUIT_BREAKER_COOLDOWN_S [30], PLUGIN_URL, PLUGIN_SECRET,\n"
-	    "  PLUGIN_ENABLED [true]    checked now, used by the Mattermost poster\n",
+	      "  TRANSCRIPT_DIR           agents/ folder or one sessions/ folder\n"
+	      "                           [$OPENCLAW_STATE_DIR/agents or ~/.openclaw/agents]\n"
+	      "  SESSIONS_JSON            sessions.json of a lone sessions folder [beside it]\n"
+	      "  LIVESTATUS_DB            the store [" WCFG_DEFAULT_DB "]\n"
+	      "  PID_FILE                 [" WCFG_DEFAULT_PID_FILE "]\n"
+	      "  IDLE_TIMEOUT_S           a box ends after this long without activity [60]\n"
+	      "  MAX_SESSION_DURATION_S   a box ends after this long in all [1800]\n"
+	      "  MAX_STATUS_LINES         newest lines kept per box [15]\n"
+	      "  MAX_ACTIVE_SESSIONS      active top-level boxes at most [20]\n"
+	      "  TOOL_LABELS_FILE         JSON with exact/prefixes/patterns tool labels\n"
+	      "  DEFAULT_CHANNEL          channel id for sessions without one [none: local]\n"
+	      "  LOG_LEVEL                debug, info, warn, error [info]\n"
+	      "  PUBLISH_URL              nchan publisher for change notices [none]\n"
+	      "  POLL_INTERVAL_MS         polling interval without inotify [1000]\n"
+	      "  WATCHER_FORCE_POLL       1: poll even where inotify works [0]\n"
+	      "  HEARTBEAT_S              heartbeat row interval [5]\n"
+	      "  MM_URL (MM_BASE_URL), MM_TOKEN (MM_BOT_TOKEN), THROTTLE_MS [500],\n"
+	      "  MAX_MESSAGE_CHARS [15000], CIRCUIT_BREAKER_THRESHOLD [5],\n"
+	      "  CIRCUIT_BREAKER_COOLDOWN_S [30], PLUGIN_URL, PLUGIN_SECRET,\n"
+	      "  PLUGIN_ENABLED [true]    checked now, used by the Mattermost poster\n",
 	    out);
 }

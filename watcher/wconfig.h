@@ -24,10 +24,10 @@
 
 struct wcfg {
 	char transcript_dir[4096];
-	const char *sessions_json;   /* NULL: <folder>/sessions.json */
+	const char *sessions_json; /* NULL: <folder>/sessions.json */
 	const char *db;
 	const char *pid_file;
-	const char *mm_token;        /* accepted; used by the Mattermost side */
+	const char *mm_token; /* accepted; used by the Mattermost side */
 	const char *mm_url;
 	const char *tool_labels_file;
 	const char *default_channel;
