@@ -82,6 +82,7 @@ deps:
 # The whole suite, then again under ASan/UBSan.  Ends with the runner's
 # "N passed, N failed" line; exits non-zero on any failure.
 test: deps
+	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory all units
 	@$(MAKE) --no-print-directory SAN=1 all units
 	@python3 tests/run.py --build build --asan-build build/asan
