@@ -162,19 +162,6 @@ if [ -d "$openclaw_dir" ]; then
 	fi
 fi
 
-# OpenClaw 2026.8+ keeps each agent's sessions in a mode-0600 database that
-# only its owner may open: the watcher runs as that user, in group $user.
-dropin=/etc/systemd/system/livestatus-watcher.service.d/openclaw.conf
-if [ "$use_systemd" = 1 ] && [ -d "$openclaw_dir" ]; then
-	owner=$(stat -c %U "$openclaw_dir")
-	say "+ write $dropin (User=$owner Group=$user ReadOnlyPaths=$openclaw_dir)"
-	if [ "$dry" = 0 ]; then
-		mkdir -p "$(dirname "$dropin")"
-		printf '[Service]\nUser=%s\nGroup=%s\nReadOnlyPaths=%s\n' \
-			"$owner" "$user" "$openclaw_dir" >"$dropin"
-	fi
-fi
-
 # 4. The env file, written once: the operator's edits are never replaced.
 if [ -e "$envfile" ]; then
 	note "$envfile: kept as it is"
@@ -250,13 +237,19 @@ if [ "$enable" = 0 ]; then
 elif [ "$use_systemd" = 0 ]; then
 	note "units: systemd is not running here; start the programs another way (see livestatus(7))"
 else
-	# The unit reads OpenClaw's folder at a fixed path: point it here.
+	# The unit reads OpenClaw's folder at a fixed path: point it here.  It
+	# runs as the folder's owner, since OpenClaw 2026.8+ keeps sessions in
+	# mode-0600 databases only their owner may open; group $user keeps the
+	# store writable by the responder too.
 	dropin=/etc/systemd/system/livestatus-watcher.service.d/openclaw.conf
-	want=$(printf '[Service]\nReadOnlyPaths=\nReadOnlyPaths=-%s\n' "$openclaw_dir")
+	owner=openclaw
+	[ -d "$openclaw_dir" ] && owner=$(stat -c %U "$openclaw_dir")
+	want=$(printf '[Service]\nUser=%s\nGroup=%s\nReadOnlyPaths=\nReadOnlyPaths=-%s\n' \
+		"$owner" "$user" "$openclaw_dir")
 	if [ -e "$dropin" ] && [ "$(cat "$dropin")" = "$want" ]; then
 		note "$dropin: up to date"
 	else
-		say "+ write $dropin (ReadOnlyPaths=-$openclaw_dir)"
+		say "+ write $dropin (User=$owner Group=$user ReadOnlyPaths=-$openclaw_dir)"
 		if [ "$dry" = 0 ]; then
 			mkdir -p "$(dirname "$dropin")"
 			printf '%s\n' "$want" >"$dropin"
