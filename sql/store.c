@@ -324,12 +324,7 @@ store_revision(store *st, int64_t *out)
 	return rc;
 }
 
-#define STORE_BOX_COLUMNS \
-	"id, session_key, agent_id, channel_id, root_id, post_id, parent_id, " \
-	"label, bot_user_id, status, lines, model, source, start_time_ms, " \
-	"end_time_ms, last_update_ms, token_count, revision"
-
-static void
+void
 store_box_read(sqlite3_stmt *s, struct store_box *b)
 {
 	b->id = store_col_text(s, 0);

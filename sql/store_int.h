@@ -44,6 +44,20 @@ int store_bind_text(sqlite3_stmt *s, int idx, const char *v);
 /* Runs a statement that returns no rows; STORE_OK or a failure code. */
 int store_step_done(store *st, sqlite3_stmt *s);
 
+/*
+ * The boxes table's columns in the order store_box_read() expects them,
+ * each prefixed with t (a table alias such as "b." or "").
+ */
+#define STORE_BOX_COLUMNS_OF(t) \
+	t "id, " t "session_key, " t "agent_id, " t "channel_id, " t "root_id, " t "post_id, " t \
+	  "parent_id, " t "label, " t "bot_user_id, " t "status, " t "lines, " t "model, " t \
+	  "source, " t "start_time_ms, " t "end_time_ms, " t "last_update_ms, " t \
+	  "token_count, " t "revision"
+#define STORE_BOX_COLUMNS STORE_BOX_COLUMNS_OF("")
+
+/* Reads a row selected with STORE_BOX_COLUMNS_OF() into b (owned by b). */
+void store_box_read(sqlite3_stmt *s, struct store_box *b);
+
 /* Bumps the store-wide revision in a write transaction. */
 int store_bump_revision(store *st, int64_t *out);
 

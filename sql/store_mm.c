@@ -64,36 +64,6 @@ store_mm_dirty_free(struct store_mm_dirty *list, size_t n)
 	free(list);
 }
 
-#define STORE_MM_BOX_COLUMNS \
-	"b.id, b.session_key, b.agent_id, b.channel_id, b.root_id, b.post_id, " \
-	"b.parent_id, b.label, b.bot_user_id, b.status, b.lines, b.model, " \
-	"b.source, b.start_time_ms, b.end_time_ms, b.last_update_ms, " \
-	"b.token_count, b.revision"
-
-static void
-store_mm_box_read(sqlite3_stmt *s, struct store_box *b)
-{
-	b->id = store_col_text(s, 0);
-	b->session_key = store_col_text(s, 1);
-	b->agent_id = store_col_text(s, 2);
-	b->channel_id = store_col_text(s, 3);
-	b->root_id = store_col_text(s, 4);
-	b->post_id = store_col_text(s, 5);
-	b->parent_id = store_col_text_null(s, 6);
-	b->label = store_col_text(s, 7);
-	b->bot_user_id = store_col_text(s, 8);
-	b->status = store_col_text(s, 9);
-	b->lines = store_col_text(s, 10);
-	b->model = store_col_text(s, 11);
-	b->source = store_col_text(s, 12);
-	b->start_time_ms = sqlite3_column_int64(s, 13);
-	b->end_time_ms =
-	    sqlite3_column_type(s, 14) == SQLITE_NULL ? STORE_NO_TIME : sqlite3_column_int64(s, 14);
-	b->last_update_ms = sqlite3_column_int64(s, 15);
-	b->token_count = sqlite3_column_int64(s, 16);
-	b->revision = sqlite3_column_int64(s, 17);
-}
-
 /*
  * Depth-first order: each row carries a path of zero-padded start times and
  * row ids from the top, so sorting on it puts children right after their
@@ -108,8 +78,8 @@ store_mm_tree(store *st, const char *id, struct store_box **out, size_t *n)
 	    " UNION ALL"
 	    " SELECT b.id, t.path || printf('/%020d.%020d', b.start_time_ms, b.rowid)"
 	    "  FROM boxes AS b JOIN tree AS t ON b.parent_id = t.id"
-	    ") SELECT " STORE_MM_BOX_COLUMNS
-	    " FROM tree JOIN boxes AS b ON b.id = tree.id ORDER BY tree.path";
+	    ") SELECT " STORE_BOX_COLUMNS_OF(
+	        "b.") " FROM tree JOIN boxes AS b ON b.id = tree.id ORDER BY tree.path";
 	sqlite3_stmt *s = store_stmt(st, sql);
 	struct store_box *list = NULL;
 	size_t len = 0, cap = 0;
@@ -126,7 +96,7 @@ store_mm_tree(store *st, const char *id, struct store_box **out, size_t *n)
 			list = xreallocarray(list, cap, sizeof(*list));
 		}
 		memset(&list[len], 0, sizeof(list[len]));
-		store_mm_box_read(s, &list[len++]);
+		store_box_read(s, &list[len++]);
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
