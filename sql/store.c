@@ -442,34 +442,60 @@ store_box_delete(store *st, const char *id)
 }
 
 int
-store_box_list(store *st, struct store_box **out, size_t *n)
+store_rows(store *st, sqlite3_stmt *s, size_t size, void (*read)(sqlite3_stmt *, void *),
+    void (*free_list)(void *, size_t), void **out, size_t *n)
 {
-	static const char sql[] =
-	    "SELECT " STORE_BOX_COLUMNS " FROM boxes ORDER BY start_time_ms, rowid";
-	sqlite3_stmt *s = store_stmt(st, sql);
-	struct store_box *list = NULL;
+	char *list = NULL;
 	size_t len = 0, cap = 0;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if (s == NULL)
-		return STORE_ERROR;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (len == cap) {
-			cap = cap ? cap * 2 : 32;
-			list = xreallocarray(list, cap, sizeof(*list));
+			cap = cap ? cap * 2 : 16;
+			list = xreallocarray(list, cap, size);
 		}
-		store_box_read(s, &list[len++]);
+		memset(list + len * size, 0, size);
+		read(s, list + len * size);
+		len++;
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
-		store_box_list_free(list, len);
+		free_list(list, len);
 		return store_fail(st, rc);
 	}
 	*out = list;
 	*n = len;
 	return STORE_OK;
+}
+
+static void
+store_box_row(sqlite3_stmt *s, void *elem)
+{
+	store_box_read(s, elem);
+}
+
+static void
+store_box_rows_free(void *list, size_t n)
+{
+	store_box_list_free(list, n);
+}
+
+int
+store_box_list(store *st, struct store_box **out, size_t *n)
+{
+	static const char sql[] =
+	    "SELECT " STORE_BOX_COLUMNS " FROM boxes ORDER BY start_time_ms, rowid";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	void *list = NULL;
+	int rc = STORE_ERROR;
+
+	*n = 0;
+	if (s != NULL)
+		rc = store_rows(st, s, sizeof(**out), store_box_row, store_box_rows_free, &list, n);
+	*out = list;
+	return rc;
 }
 
 void

@@ -58,6 +58,15 @@ int store_step_done(store *st, sqlite3_stmt *s);
 /* Reads a row selected with STORE_BOX_COLUMNS_OF() into b (owned by b). */
 void store_box_read(sqlite3_stmt *s, struct store_box *b);
 
+/*
+ * Steps s (prepared and bound) to its end, reading each row with read()
+ * into a new zeroed element of size bytes.  On success the array and its
+ * length go to *out and *n (NULL and 0 when there is no row); on failure
+ * free_list() releases what was read and the failure code is returned.
+ */
+int store_rows(store *st, sqlite3_stmt *s, size_t size, void (*read)(sqlite3_stmt *, void *),
+    void (*free_list)(void *, size_t), void **out, size_t *n);
+
 /* Bumps the store-wide revision in a write transaction. */
 int store_bump_revision(store *st, int64_t *out);
 

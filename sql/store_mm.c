@@ -12,6 +12,21 @@
  * Every watcher-made top-level box with the highest revision in its
  * subtree, kept when that is above what mm_posts says was posted.
  */
+static void
+store_mm_dirty_row(sqlite3_stmt *s, void *elem)
+{
+	struct store_mm_dirty *d = elem;
+
+	d->box_id = store_col_text(s, 0);
+	d->tree_revision = sqlite3_column_int64(s, 1);
+}
+
+static void
+store_mm_dirty_rows_free(void *list, size_t n)
+{
+	store_mm_dirty_free(list, n);
+}
+
 int
 store_mm_dirty(store *st, size_t limit, struct store_mm_dirty **out, size_t *n)
 {
@@ -26,32 +41,17 @@ store_mm_dirty(store *st, size_t limit, struct store_mm_dirty **out, size_t *n)
 	    "WHERE p.box_id IS NULL OR p.posted_revision < tops.rev "
 	    "ORDER BY tops.rev LIMIT ?1";
 	sqlite3_stmt *s = store_stmt(st, sql);
-	struct store_mm_dirty *list = NULL;
-	size_t len = 0, cap = 0;
-	int rc;
+	void *list = NULL;
+	int rc = STORE_ERROR;
 
-	*out = NULL;
 	*n = 0;
-	if (s == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)limit);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 16;
-			list = xreallocarray(list, cap, sizeof(*list));
-		}
-		list[len].box_id = store_col_text(s, 0);
-		list[len].tree_revision = sqlite3_column_int64(s, 1);
-		len++;
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		store_mm_dirty_free(list, len);
-		return store_fail(st, rc);
+	if (s != NULL) {
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)limit);
+		rc = store_rows(
+		    st, s, sizeof(**out), store_mm_dirty_row, store_mm_dirty_rows_free, &list, n);
 	}
 	*out = list;
-	*n = len;
-	return STORE_OK;
+	return rc;
 }
 
 void
@@ -69,6 +69,18 @@ store_mm_dirty_free(struct store_mm_dirty *list, size_t n)
  * row ids from the top, so sorting on it puts children right after their
  * parent and siblings in start order.
  */
+static void
+store_mm_box_row(sqlite3_stmt *s, void *elem)
+{
+	store_box_read(s, elem);
+}
+
+static void
+store_mm_box_rows_free(void *list, size_t n)
+{
+	store_box_list_free(list, n);
+}
+
 int
 store_mm_tree(store *st, const char *id, struct store_box **out, size_t *n)
 {
@@ -81,35 +93,19 @@ store_mm_tree(store *st, const char *id, struct store_box **out, size_t *n)
 	    ") SELECT " STORE_BOX_COLUMNS_OF(
 	        "b.") " FROM tree JOIN boxes AS b ON b.id = tree.id ORDER BY tree.path";
 	sqlite3_stmt *s = store_stmt(st, sql);
-	struct store_box *list = NULL;
-	size_t len = 0, cap = 0;
-	int rc;
+	void *list = NULL;
+	int rc = STORE_ERROR;
 
-	*out = NULL;
 	*n = 0;
-	if (s == NULL)
-		return STORE_ERROR;
-	store_bind_text(s, 1, id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 8;
-			list = xreallocarray(list, cap, sizeof(*list));
-		}
-		memset(&list[len], 0, sizeof(list[len]));
-		store_box_read(s, &list[len++]);
+	if (s != NULL) {
+		store_bind_text(s, 1, id);
+		rc = store_rows(
+		    st, s, sizeof(**out), store_mm_box_row, store_mm_box_rows_free, &list, n);
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		store_box_list_free(list, len);
-		return store_fail(st, rc);
-	}
-	if (len == 0) {
-		free(list);
-		return STORE_NOTFOUND;
-	}
+	if (rc == STORE_OK && *n == 0)
+		rc = STORE_NOTFOUND;
 	*out = list;
-	*n = len;
-	return STORE_OK;
+	return rc;
 }
 
 int

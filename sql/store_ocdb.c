@@ -55,6 +55,26 @@ store_ocdb_agent_put(store *st, const struct store_ocdb_agent *a, int64_t now_ms
 	return store_step_done(st, s);
 }
 
+static void
+store_ocdb_cursor_row(sqlite3_stmt *s, void *elem)
+{
+	struct store_ocdb_cursor *c = elem;
+
+	c->session_id = store_col_text(s, 0);
+	c->session_key = store_col_text(s, 1);
+	c->generation = store_col_text(s, 2);
+	c->seq = sqlite3_column_int64(s, 3);
+	c->updated_at = sqlite3_column_int64(s, 4);
+	c->last_event_id = store_col_text(s, 5);
+	c->last_event_ms = sqlite3_column_int64(s, 6);
+}
+
+static void
+store_ocdb_cursor_rows_free(void *list, size_t n)
+{
+	store_ocdb_cursor_list_free(list, n);
+}
+
 int
 store_ocdb_cursor_list(store *st, const char *db_path, struct store_ocdb_cursor **out, size_t *n)
 {
@@ -62,37 +82,17 @@ store_ocdb_cursor_list(store *st, const char *db_path, struct store_ocdb_cursor 
 	                          "last_event_id, last_event_ms FROM watcher_ocdb_cursors "
 	                          "WHERE db_path = ?1 ORDER BY session_id";
 	sqlite3_stmt *s = store_stmt(st, sql);
-	struct store_ocdb_cursor *list = NULL, *c;
-	size_t len = 0, cap = 0;
-	int rc;
+	void *list = NULL;
+	int rc = STORE_ERROR;
 
-	*out = NULL;
 	*n = 0;
-	if (s == NULL)
-		return STORE_ERROR;
-	store_bind_text(s, 1, db_path);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 64;
-			list = xreallocarray(list, cap, sizeof(*list));
-		}
-		c = &list[len++];
-		c->session_id = store_col_text(s, 0);
-		c->session_key = store_col_text(s, 1);
-		c->generation = store_col_text(s, 2);
-		c->seq = sqlite3_column_int64(s, 3);
-		c->updated_at = sqlite3_column_int64(s, 4);
-		c->last_event_id = store_col_text(s, 5);
-		c->last_event_ms = sqlite3_column_int64(s, 6);
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		store_ocdb_cursor_list_free(list, len);
-		return store_fail(st, rc);
+	if (s != NULL) {
+		store_bind_text(s, 1, db_path);
+		rc = store_rows(st, s, sizeof(**out), store_ocdb_cursor_row,
+		    store_ocdb_cursor_rows_free, &list, n);
 	}
 	*out = list;
-	*n = len;
-	return STORE_OK;
+	return rc;
 }
 
 int

@@ -85,41 +85,40 @@ store_watcher_file_delete(store *st, const char *path)
 	return store_step_done(st, s);
 }
 
+static void
+store_watcher_file_row(sqlite3_stmt *s, void *elem)
+{
+	struct store_watcher_file *f = elem;
+
+	f->path = store_col_text(s, 0);
+	f->inode = sqlite3_column_int64(s, 1);
+	f->offset = sqlite3_column_int64(s, 2);
+	f->session_key = store_col_text(s, 3);
+	f->agent_id = store_col_text(s, 4);
+	f->updated_ms = sqlite3_column_int64(s, 5);
+}
+
+static void
+store_watcher_file_rows_free(void *list, size_t n)
+{
+	store_watcher_file_list_free(list, n);
+}
+
 int
 store_watcher_file_list(store *st, struct store_watcher_file **out, size_t *n)
 {
 	static const char sql[] =
 	    "SELECT path, inode, offset, session_key, agent_id, updated_ms FROM watcher_files";
 	sqlite3_stmt *s = store_stmt(st, sql);
-	struct store_watcher_file *list = NULL;
-	size_t len = 0, cap = 0;
-	int rc;
+	void *list = NULL;
+	int rc = STORE_ERROR;
 
-	*out = NULL;
 	*n = 0;
-	if (s == NULL)
-		return STORE_ERROR;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 32;
-			list = xreallocarray(list, cap, sizeof(*list));
-		}
-		list[len].path = store_col_text(s, 0);
-		list[len].inode = sqlite3_column_int64(s, 1);
-		list[len].offset = sqlite3_column_int64(s, 2);
-		list[len].session_key = store_col_text(s, 3);
-		list[len].agent_id = store_col_text(s, 4);
-		list[len].updated_ms = sqlite3_column_int64(s, 5);
-		len++;
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		store_watcher_file_list_free(list, len);
-		return store_fail(st, rc);
-	}
+	if (s != NULL)
+		rc = store_rows(st, s, sizeof(**out), store_watcher_file_row,
+		    store_watcher_file_rows_free, &list, n);
 	*out = list;
-	*n = len;
-	return STORE_OK;
+	return rc;
 }
 
 void
@@ -154,38 +153,37 @@ store_watcher_session_put(store *st, const char *session_key, const char *box_id
 	return store_step_done(st, s);
 }
 
+static void
+store_watcher_session_row(sqlite3_stmt *s, void *elem)
+{
+	struct store_watcher_session *w = elem;
+
+	w->session_key = store_col_text(s, 0);
+	w->box_id = store_col_text_null(s, 1);
+	w->state = store_col_text(s, 2);
+	w->target = store_col_text(s, 3);
+}
+
+static void
+store_watcher_session_rows_free(void *list, size_t n)
+{
+	store_watcher_session_list_free(list, n);
+}
+
 int
 store_watcher_session_list(store *st, struct store_watcher_session **out, size_t *n)
 {
 	static const char sql[] = "SELECT session_key, box_id, state, target FROM watcher_sessions";
 	sqlite3_stmt *s = store_stmt(st, sql);
-	struct store_watcher_session *list = NULL;
-	size_t len = 0, cap = 0;
-	int rc;
+	void *list = NULL;
+	int rc = STORE_ERROR;
 
-	*out = NULL;
 	*n = 0;
-	if (s == NULL)
-		return STORE_ERROR;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 32;
-			list = xreallocarray(list, cap, sizeof(*list));
-		}
-		list[len].session_key = store_col_text(s, 0);
-		list[len].box_id = store_col_text_null(s, 1);
-		list[len].state = store_col_text(s, 2);
-		list[len].target = store_col_text(s, 3);
-		len++;
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		store_watcher_session_list_free(list, len);
-		return store_fail(st, rc);
-	}
+	if (s != NULL)
+		rc = store_rows(st, s, sizeof(**out), store_watcher_session_row,
+		    store_watcher_session_rows_free, &list, n);
 	*out = list;
-	*n = len;
-	return STORE_OK;
+	return rc;
 }
 
 void
