@@ -2,7 +2,7 @@
  * api_box: SessionData in and out, between API JSON and struct store_box.
  *
  * Out: api_box_json() appends one SessionData object with the field names
- * of ../shared/spec/api.md; the caller passes the already serialized
+ * of docs/api.md; the caller passes the already serialized
  * children array (nesting is built by api_cache.c).  The stored lines (a
  * JSON array text) are parsed again and re-written, so whatever another
  * writer left in the column, the API answers valid JSON.

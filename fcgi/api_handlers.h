@@ -1,5 +1,5 @@
 /*
- * api_handlers: the routes of ../shared/spec/api.md.
+ * api_handlers: the routes of docs/api.md.
  *
  * api_handle() answers one request into resp: routing on PATH_INFO,
  * method check (405 with Allow), authentication (auth.h), then the route.

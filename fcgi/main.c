@@ -2,7 +2,7 @@
  * livestatus-fcgi: the FastCGI responder of the status API.
  *
  * Reads its settings from the environment (api_config.h), opens one store
- * handle per worker thread, and serves the routes of ../shared/spec/api.md
+ * handle per worker thread, and serves the routes of docs/api.md
  * on a unix socket, a loopback TCP port, or the socket it was handed on
  * fd 0 / by systemd (api_server.h).
  */

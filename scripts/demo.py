@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 from tests.integ.harness import Stack  # noqa: E402
 import player  # noqa: E402
 
-FIXTURE = os.path.join(ROOT, "..", "shared", "fixtures", "agents", "main", "sessions")
+FIXTURE = os.path.join(ROOT, "tests", "fixtures", "agents", "main", "sessions")
 PAUSE_S = float(os.environ.get("DEMO_PAUSE_S", "20"))
 
 
@@ -31,7 +31,7 @@ def fresh_copy(dst):
     os.makedirs(dst)
     names = [n for n in os.listdir(FIXTURE) if n.endswith(".jsonl")]
     ids = {n[:-len(".jsonl")]: str(uuid.uuid4()) for n in names}
-    ids["5b1e2c44-9d0e-4c1a-8f3b-2a6d7e9c0b11"] = str(uuid.uuid4())  # sub-agent key
+    ids["e05a7c3d-1b92-4f86-b4d7-9c2e8a61f305"] = str(uuid.uuid4())  # sub-agent key
     for name in names + ["sessions.json"]:
         with open(os.path.join(FIXTURE, name), encoding="utf-8") as f:
             text = f.read()

@@ -48,7 +48,7 @@ enum {
 /* Busy timeout set on every connection unless store_open_ms() says else. */
 #define STORE_BUSY_TIMEOUT_MS 5000
 
-/* One status box; see ../shared/spec/api.md for the meaning of fields. */
+/* One status box; see docs/api.md for the meaning of fields. */
 struct store_box {
 	char *id;
 	char *session_key;

@@ -4,7 +4,7 @@
     python3 tests/player.py SRC_SESSIONS DST_SESSIONS [--speed 4] [--max-pause 1.5]
                             [--no-lock] [--pieces] [--only NAME.jsonl ...]
 
-SRC_SESSIONS is a finished sessions folder (e.g. ../shared/fixtures/agents/main/sessions).
+SRC_SESSIONS is a finished sessions folder (e.g. tests/fixtures/agents/main/sessions).
 The player installs its sessions.json in DST_SESSIONS the gateway's way (temp file, rename),
 then appends the transcripts' lines in timestamp order across files, pausing as the
 timestamps say (divided by --speed, at most --max-pause seconds).  Per transcript it takes

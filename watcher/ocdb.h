@@ -3,7 +3,7 @@
  *
  * From OpenClaw 2026.8.1 the gateway keeps each agent's sessions and
  * transcripts in agents/<agentId>/agent/openclaw-agent.sqlite instead of
- * sessions.json and .jsonl files (../shared/spec/openclaw-sqlite.md).  This
+ * sessions.json and .jsonl files (docs/openclaw-formats.md).  This
  * module finds those databases, notices when they change, reads the new
  * transcript events and hands them to the status model (box.h) exactly as
  * the file tailer hands it lines, so both layouts give the same boxes.

@@ -2,7 +2,7 @@
  * transcript: one OpenClaw transcript line (bytes) into one event.
  *
  * A transcript is JSON lines in the pi coding agent's session format v3
- * (../shared/spec/openclaw-format.md).  tx_parse() takes one line without
+ * (docs/openclaw-formats.md).  tx_parse() takes one line without
  * its '\n' and fills a struct tx_event: the line's type and the few fields
  * the status model uses.  Everything else is ignored, unknown types become
  * TX_OTHER, and key order does not matter.

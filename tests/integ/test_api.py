@@ -1,4 +1,4 @@
-"""The status API through a real nginx: every route of ../shared/spec/api.md.
+"""The status API through a real nginx: every route of docs/api.md.
 
 Run from the repository root:  python3 -m unittest tests/integ/test_api.py
 (LIVESTATUS_BUILD=build/asan for the sanitizer build).  Each class starts

@@ -117,9 +117,9 @@ class CliApiTest(unittest.TestCase):
         self.cli("delete", box_id)
 
     def test_default_channel_and_host_option(self):
-        box_id = self.cli("create", DEFAULT_CHANNEL="q7wzk3h1y3nbbj8pt5a6zrxg3c").stdout.strip()
+        box_id = self.cli("create", DEFAULT_CHANNEL="u4k9x2mdp7fq3nbc8wyh6tz1re").stdout.strip()
         b = self.box(box_id)
-        self.assertEqual((b["channel_id"], b["lines"]), ("q7wzk3h1y3nbbj8pt5a6zrxg3c", []))
+        self.assertEqual((b["channel_id"], b["lines"]), ("u4k9x2mdp7fq3nbc8wyh6tz1re", []))
         # --host and --token win over the variables.
         p = self.cli("--host", self.stack.api + "/", "--token", self.stack.secret, "delete",
                      box_id, PLUGIN_URL="http://127.0.0.1:1/nowhere", PLUGIN_SECRET="wrong")

@@ -13,8 +13,7 @@ import unittest
 from tests.integ.harness import Stack
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHARED = os.environ.get("LIVESTATUS_SHARED", os.path.join(ROOT, "..", "shared"))
-FIXTURE = os.path.join(SHARED, "fixtures", "agents", "main", "sessions")
+FIXTURE = os.path.join(ROOT, "tests", "fixtures", "agents", "main", "sessions")
 OUT = os.path.join(ROOT, "tests", "out", os.path.basename(os.environ.get("LIVESTATUS_BUILD", "build")))
 
 

@@ -20,7 +20,7 @@ from tests.integ.wharness import (CHILD_KEY, FIXTURE, PARENT_KEY, WatcherCase, a
                                   call, header, result, wait_for)
 from tests.mmstub import DEFAULT_BOT_ID, PENDING_TTL_S, MMStub
 
-CHANNEL = "q7wzk3h1y3nbbj8pt5a6zrxg3c"
+CHANNEL = "u4k9x2mdp7fq3nbc8wyh6tz1re"
 NBSP2 = "\u00a0\u00a0"
 DOWN_S = float(os.environ.get("MM_TEST_DOWN_S", "30"))
 

@@ -22,23 +22,23 @@ from ocwriter import ocwriter  # noqa: E402
 from wharness import (CHILD_KEY, FIXTURE, PARENT_KEY, WATCHER,  # noqa: E402
                       WatcherCase, assistant, call, header, result, wait_for)
 
-PARENT_SID = "6513270e-269e-4d37-b2a7-4de452e6b438"
-CHILD_SID = "6018366c-f658-47a7-9ed3-4fe53a096533"
+PARENT_SID = "3f1c9a52-7d04-4b8e-a6c1-0e92d5b7f438"
+CHILD_SID = "b8e27d19-4c63-4f0a-9d15-7a3e6c2f1b90"
 COMPACTED = "[session compacted - continuing]"
 PARENT_LINES = [
-    "Check the disk usage first.",
-    "exec: df -h / [OK]",
-    "Reading the retention notes.",
-    "read: /srv/notes/retention.md [OK]",
-    "exec: du -sh /var/log/builds [ERR]",
-    "Delegate the log sizing.",
-    "Sub-agent: log sizing",
-    "build-01 root is 30% full; March build logs (9.8G) can be pruned under the 14-day rule.",
+    "Ask systemd about the backup job first.",
+    "exec: systemctl status backup-db02 [OK]",
+    "Opening the backup policy.",
+    "read: /etc/backup/policy.md [OK]",
+    "exec: ls -l /srv/backup/db-02 [ERR]",
+    "Hand the size check to a helper.",
+    "Sub-agent: dump sizes",
+    "db-02's backup finished at 02:14; the newest dump (3.2G) is in line with the week before it.",
 ]
 CHILD_LINES = [
-    "List the folders.",
-    "exec: sudo du -sh /var/log/builds/* [OK]",
-    "March logs take 9.8G; April 2.1G.",
+    "List the dumps with their sizes.",
+    "exec: sudo du -sh /srv/backup/db-02/* [OK]",
+    "Newest dump 3.2G; the six before it 3.0G to 3.1G.",
 ]
 FIXTURE_ROWS = 23
 
@@ -78,15 +78,15 @@ class OcdbCase(WatcherCase):
                                "the parent box to end")
         child = self.wait_box(ck, lambda b: b["status"] == "done", 5)
         self.assertEqual(parent["lines"], PARENT_LINES)
-        self.assertEqual(parent["token_count"], 1199)
+        self.assertEqual(parent["token_count"], 857)
         self.assertEqual(parent["model"], "claude-opus-4-6")
-        self.assertEqual(parent["channel_id"], "q7wzk3h1y3nbbj8pt5a6zrxg3c")
+        self.assertEqual(parent["channel_id"], "u4k9x2mdp7fq3nbc8wyh6tz1re")
         self.assertEqual(parent["agent_id"], agent)
         self.assertIsNone(parent["parent_id"])
         self.assertEqual(child["lines"], CHILD_LINES)
         self.assertEqual(child["parent_id"], parent["id"])
-        self.assertEqual(child["label"], "log sizing")
-        self.assertEqual(child["token_count"], 392)
+        self.assertEqual(child["label"], "dump sizes")
+        self.assertEqual(child["token_count"], 290)
         return parent, child
 
     def play(self, db, **kw):

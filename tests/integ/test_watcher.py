@@ -16,19 +16,19 @@ from wharness import (CHILD_KEY, FIXTURE, PARENT_FILE, PARENT_KEY, WATCHER,  # n
                       WatcherCase, assistant, call, header, result, wait_for)
 
 PARENT_LINES = [
-    "Check the disk usage first.",
-    "exec: df -h / [OK]",
-    "Reading the retention notes.",
-    "read: /srv/notes/retention.md [OK]",
-    "exec: du -sh /var/log/builds [ERR]",
-    "Delegate the log sizing.",
-    "Sub-agent: log sizing",
-    "build-01 root is 30% full; March build logs (9.8G) can be pruned under the 14-day rule.",
+    "Ask systemd about the backup job first.",
+    "exec: systemctl status backup-db02 [OK]",
+    "Opening the backup policy.",
+    "read: /etc/backup/policy.md [OK]",
+    "exec: ls -l /srv/backup/db-02 [ERR]",
+    "Hand the size check to a helper.",
+    "Sub-agent: dump sizes",
+    "db-02's backup finished at 02:14; the newest dump (3.2G) is in line with the week before it.",
 ]
 CHILD_LINES = [
-    "List the folders.",
-    "exec: sudo du -sh /var/log/builds/* [OK]",
-    "March logs take 9.8G; April 2.1G.",
+    "List the dumps with their sizes.",
+    "exec: sudo du -sh /srv/backup/db-02/* [OK]",
+    "Newest dump 3.2G; the six before it 3.0G to 3.1G.",
 ]
 
 
@@ -38,9 +38,9 @@ class FixtureLive(WatcherCase):
                                "the parent box to end")
         child = self.wait_box(CHILD_KEY, lambda b: b["status"] == "done", 5)
         self.assertEqual(parent["lines"], PARENT_LINES)
-        self.assertEqual(parent["token_count"], 1199)
+        self.assertEqual(parent["token_count"], 857)
         self.assertEqual(parent["model"], "claude-opus-4-6")
-        self.assertEqual(parent["channel_id"], "q7wzk3h1y3nbbj8pt5a6zrxg3c")
+        self.assertEqual(parent["channel_id"], "u4k9x2mdp7fq3nbc8wyh6tz1re")
         self.assertEqual(parent["root_id"], "")
         self.assertIsNone(parent["parent_id"])
         self.assertEqual(parent["source"], "watcher")
@@ -48,8 +48,8 @@ class FixtureLive(WatcherCase):
         self.assertIsNotNone(parent["end_time_ms"])
         self.assertEqual(child["lines"], CHILD_LINES)
         self.assertEqual(child["parent_id"], parent["id"])
-        self.assertEqual(child["label"], "log sizing")
-        self.assertEqual(child["token_count"], 392)
+        self.assertEqual(child["label"], "dump sizes")
+        self.assertEqual(child["token_count"], 290)
         self.assertEqual(len(self.boxes()), 2, "one box per session, nothing else")
         return parent, child
 

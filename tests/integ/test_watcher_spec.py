@@ -20,7 +20,7 @@ from ocwriter import ocwriter  # noqa: E402
 from wharness import (CHILD_KEY, FIXTURE, PARENT_KEY, WATCHER,  # noqa: E402
                       WatcherCase, assistant, call, header, result, wait_for)
 
-PARENT_CHANNEL = "q7wzk3h1y3nbbj8pt5a6zrxg3c"
+PARENT_CHANNEL = "u4k9x2mdp7fq3nbc8wyh6tz1re"
 COMPACTED = "[session compacted - continuing]"
 KEY = "agent:main:main"
 
@@ -424,11 +424,11 @@ class BatchesDb(DbCase):
         parent = self.wait_box(PARENT_KEY, lambda b: b["status"] == "done", 10)
         child = self.wait_box(CHILD_KEY, lambda b: b["status"] == "done", 5)
         self.assertEqual(child["parent_id"], parent["id"])
-        self.assertEqual(child["lines"], ["List the folders.",
-                                          "exec: sudo du -sh /var/log/builds/* [OK]",
-                                          "March logs take 9.8G; April 2.1G."])
-        self.assertEqual(parent["lines"][-1], "build-01 root is 30% full; March build logs "
-                         "(9.8G) can be pruned under the 14-day rule.")
+        self.assertEqual(child["lines"], ["List the dumps with their sizes.",
+                                          "exec: sudo du -sh /srv/backup/db-02/* [OK]",
+                                          "Newest dump 3.2G; the six before it 3.0G to 3.1G."])
+        self.assertEqual(parent["lines"][-1], "db-02's backup finished at 02:14; the newest "
+                         "dump (3.2G) is in line with the week before it.")
         self.assertEqual(len(self.boxes()), 2)
         self.assertNotIn("FOREIGN KEY", self.log())
 

@@ -21,12 +21,12 @@ BUILD = os.environ.get("LIVESTATUS_BUILD", "build")
 if not os.path.isabs(BUILD):
     BUILD = os.path.join(ROOT, BUILD)
 WATCHER = os.path.join(BUILD, "livestatus-watcher")
-SHARED = os.environ.get("LIVESTATUS_SHARED", os.path.join(os.path.dirname(ROOT), "shared"))
-FIXTURE = os.path.join(SHARED, "fixtures", "agents", "main", "sessions")
-PARENT_FILE = "6513270e-269e-4d37-b2a7-4de452e6b438.jsonl"
-CHILD_FILE = "6018366c-f658-47a7-9ed3-4fe53a096533.jsonl"
-PARENT_KEY = "agent:main:mattermost:channel:q7wzk3h1y3nbbj8pt5a6zrxg3c"
-CHILD_KEY = "agent:main:subagent:5b1e2c44-9d0e-4c1a-8f3b-2a6d7e9c0b11"
+# The sample agent folder kept in the repository (tests/fixtures/make_fixture.py).
+FIXTURE = os.path.join(ROOT, "tests", "fixtures", "agents", "main", "sessions")
+PARENT_FILE = "3f1c9a52-7d04-4b8e-a6c1-0e92d5b7f438.jsonl"
+CHILD_FILE = "b8e27d19-4c63-4f0a-9d15-7a3e6c2f1b90.jsonl"
+PARENT_KEY = "agent:main:mattermost:channel:u4k9x2mdp7fq3nbc8wyh6tz1re"
+CHILD_KEY = "agent:main:subagent:e05a7c3d-1b92-4f86-b4d7-9c2e8a61f305"
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
 
 

@@ -2,7 +2,7 @@
 """ocwriter: a test-only stand-in for the OpenClaw 2026.8+ gateway's session store.
 
 It builds `agents/<agentId>/agent/openclaw-agent.sqlite` with the tables and
-columns of ../shared/spec/openclaw-sqlite.md (the schema 23 shape by
+columns of docs/openclaw-formats.md (the schema 23 shape by
 default; 20-22 lack the zstd columns, 24 adds session_entry_snapshots), in
 WAL mode with STRICT tables, and changes it the way the gateway does: every
 change is one BEGIN IMMEDIATE transaction, events of 1 KiB or more are

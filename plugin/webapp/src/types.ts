@@ -1,4 +1,4 @@
-// The shapes this webapp shares with the status API (../../shared/spec/api.md) and with the
+// The shapes this webapp shares with the status API (docs/api.md in the repository) and with the
 // Mattermost plugin registry. Only what the webapp reads is typed.
 import type React from 'react';
 
