@@ -18,7 +18,7 @@ import player  # noqa: E402
 from ocwriter.ocwriter import AgentDB, agent_db_path  # noqa: E402
 from ocwriter import ocwriter  # noqa: E402
 from wharness import (CHILD_KEY, FIXTURE, PARENT_KEY, WATCHER,  # noqa: E402
-                      WatcherCase, assistant, call, header, result, wait_for)
+                      WatcherCase, assistant, call, header, result, wait_equal, wait_for)
 
 PARENT_CHANNEL = "u4k9x2mdp7fq3nbc8wyh6tz1re"
 COMPACTED = "[session compacted - continuing]"
@@ -545,17 +545,18 @@ class SuccessorByHeader(WatcherCase):
         self.append(self.SUCC, self.succ_header(self.path("s1.jsonl")),
                     assistant(["Second run."], stop="stop"))
         self.unlock(self.SUCC)
-        wait_for(lambda: len(self.boxes(KEY)) == 2 and self.box(KEY)["status"] == "done",
-                 what="the second box of the session, done")
-        self.assertEqual(self.box(KEY)["lines"], ["Second run."])
+        wait_equal(lambda: [(b["lines"], b["status"]) for b in self.boxes(KEY)],
+                   [(["First run."], "done"), (["Second run."], "done")],
+                   what="the second box of the session, done, with its line")
         self.assertEqual({x["session_key"] for x in self.boxes()}, {KEY})
         # after a restart the successor still belongs to the session
         self.stop_watcher()
         self.start_watcher()
         self.lock(self.SUCC)
         self.append(self.SUCC, assistant(["Third run."]))
-        wait_for(lambda: len(self.boxes(KEY)) == 3, what="the third box")
-        self.assertEqual(self.box(KEY)["lines"], ["Third run."])
+        wait_equal(lambda: [b["lines"] for b in self.boxes(KEY)],
+                   [["First run."], ["Second run."], ["Third run."]],
+                   what="the third box with its line")
 
 
 class SessionsJsonElsewhere(WatcherCase):

@@ -48,6 +48,24 @@ def wait_for(fn, timeout=10.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+def wait_equal(fn, expected, timeout=10.0, what="value"):
+    """Polls fn until it returns expected; at the deadline fails with the
+    last value beside the expected one.  Use it instead of a wait on one
+    condition followed by an assertion on another that the watcher makes
+    true a moment later (a box exists a little before its lines do)."""
+    last = [None]
+
+    def check():
+        last[0] = fn()
+        return last[0] == expected
+    try:
+        wait_for(check, timeout, what=what)
+    except AssertionError:
+        raise AssertionError("timed out after %.1fs waiting for %s: %r != %r"
+                             % (timeout, what, last[0], expected)) from None
+    return last[0]
+
+
 def assistant(blocks, stop="toolUse", model="claude-opus-4-6", provider="anthropic",
               tokens=(10, 5)):
     content = []
