@@ -189,3 +189,72 @@ SELECT p.box_id, b.status, p.mode, p.state, p.channel_id, p.root_id, p.post_id,
        datetime(p.updated_ms / 1000, 'unixepoch') AS updated
 FROM mm_posts AS p JOIN boxes AS b ON b.id = p.box_id
 ORDER BY b.start_time_ms;
+
+-- migration 2
+
+-- Gateways on other hosts (docs/deployments.md).  A watcher on an OpenClaw
+-- host ("gateway") keeps its own store and forwards every box change to a
+-- central status API; the central keeps a copy of each box.
+--
+-- gateway is the name of the watcher that made the box (GATEWAY_NAME, by
+-- default its host name), or '' for a box written by hand through the API.
+-- gateway_revision is, on the central, the gateway's own revision of the box
+-- (the gateway store's revision at the box's last change): a forwarded write
+-- is kept only when its revision is higher, so a repeat or an older state
+-- never replaces a newer one.  0 on boxes that were never forwarded.
+ALTER TABLE boxes ADD COLUMN gateway TEXT NOT NULL DEFAULT '';
+ALTER TABLE boxes ADD COLUMN gateway_revision INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX boxes_by_revision ON boxes (revision);
+
+-- The store's identity, made once at creation.  A gateway remembers the id
+-- of the central it forwarded to; another id means the central's store was
+-- lost and made anew, and the gateway sends every box again.
+ALTER TABLE store_meta ADD COLUMN store_id TEXT NOT NULL DEFAULT '';
+UPDATE store_meta SET store_id = lower(hex(randomblob(16))) WHERE id = 1;
+
+-- Central side: each gateway that has forwarded here, for health.  lag_ms
+-- and queue are what the gateway reported with its last batch (the age of
+-- its oldest change not yet acknowledged, and how many boxes wait).
+CREATE TABLE gateways (
+	name             TEXT PRIMARY KEY,
+	first_seen_ms    INTEGER NOT NULL,
+	last_contact_ms  INTEGER NOT NULL,
+	lag_ms           INTEGER NOT NULL DEFAULT 0,
+	queue            INTEGER NOT NULL DEFAULT 0,
+	boxes_received   INTEGER NOT NULL DEFAULT 0,
+	rejected         INTEGER NOT NULL DEFAULT 0,
+	version          TEXT NOT NULL DEFAULT ''
+);
+
+-- Gateway side: the forwarding outbox.  Boxes are the outbox itself; this
+-- one row is the cursor: every box change with a store revision up to
+-- acked_revision has been acknowledged by the central at url, whose store
+-- id was central_store_id.
+CREATE TABLE forward_state (
+	id                INTEGER PRIMARY KEY CHECK (id = 1),
+	url               TEXT NOT NULL DEFAULT '',
+	central_store_id  TEXT NOT NULL DEFAULT '',
+	acked_revision    INTEGER NOT NULL DEFAULT 0,
+	acked_ms          INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO forward_state (id) VALUES (1);
+
+-- Gateway side: box changes the central refused (a 4xx other than 429),
+-- set aside with the reason instead of being retried for ever.
+CREATE TABLE forward_rejects (
+	box_id    TEXT NOT NULL,
+	revision  INTEGER NOT NULL,
+	status    INTEGER NOT NULL,
+	reason    TEXT NOT NULL DEFAULT '',
+	at_ms     INTEGER NOT NULL,
+	PRIMARY KEY (box_id, revision)
+);
+
+-- Operator view (central): boxes per gateway and how recent each gateway is.
+CREATE VIEW gateway_status AS
+SELECT g.name, datetime(g.last_contact_ms / 1000, 'unixepoch') AS last_contact,
+       g.lag_ms, g.queue, g.boxes_received, g.rejected,
+       (SELECT count(*) FROM boxes AS b WHERE b.gateway = g.name) AS boxes,
+       (SELECT count(*) FROM boxes AS b WHERE b.gateway = g.name AND b.status = 'active')
+           AS active
+FROM gateways AS g ORDER BY g.name;

@@ -324,6 +324,31 @@ store_revision(store *st, int64_t *out)
 	return rc;
 }
 
+int
+store_id(store *st, char *buf, size_t len)
+{
+	static const char sql[] = "SELECT store_id FROM store_meta WHERE id = 1";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	const unsigned char *v;
+	int rc;
+
+	if (len > 0)
+		buf[0] = '\0';
+	if (s == NULL)
+		return STORE_ERROR;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		v = sqlite3_column_text(s, 0);
+		if (v != NULL && len > 0)
+			snprintf(buf, len, "%s", (const char *)v);
+		rc = STORE_OK;
+	} else {
+		rc = rc == SQLITE_DONE ? STORE_ERROR : store_fail(st, rc);
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
 void
 store_box_read(sqlite3_stmt *s, struct store_box *b)
 {
@@ -346,6 +371,8 @@ store_box_read(sqlite3_stmt *s, struct store_box *b)
 	b->last_update_ms = sqlite3_column_int64(s, 15);
 	b->token_count = sqlite3_column_int64(s, 16);
 	b->revision = sqlite3_column_int64(s, 17);
+	b->gateway = store_col_text(s, 18);
+	b->gateway_revision = sqlite3_column_int64(s, 19);
 }
 
 static const char *
@@ -359,12 +386,14 @@ store_box_put(store *st, struct store_box *b)
 {
 	static const char sql[] =
 	    "INSERT INTO boxes (" STORE_BOX_COLUMNS ") VALUES "
-	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) "
+	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+	    "coalesce(?19, ''), coalesce(?20, 0)) "
 	    "ON CONFLICT (id) DO UPDATE SET session_key = ?2, agent_id = ?3, "
 	    "channel_id = ?4, root_id = ?5, post_id = ?6, parent_id = ?7, label = ?8, "
 	    "bot_user_id = ?9, status = ?10, lines = ?11, model = ?12, source = ?13, "
 	    "start_time_ms = ?14, end_time_ms = ?15, last_update_ms = ?16, "
-	    "token_count = ?17, revision = ?18";
+	    "token_count = ?17, revision = ?18, gateway = coalesce(?19, gateway), "
+	    "gateway_revision = coalesce(?20, gateway_revision)";
 	sqlite3_stmt *s;
 	int64_t rev;
 	int rc;
@@ -394,6 +423,11 @@ store_box_put(store *st, struct store_box *b)
 	sqlite3_bind_int64(s, 16, b->last_update_ms);
 	sqlite3_bind_int64(s, 17, b->token_count);
 	sqlite3_bind_int64(s, 18, rev);
+	store_bind_text(s, 19, b->gateway);
+	if (b->gateway_revision > 0)
+		sqlite3_bind_int64(s, 20, b->gateway_revision);
+	else
+		sqlite3_bind_null(s, 20);
 	if ((rc = store_step_done(st, s)) == STORE_OK)
 		b->revision = rev;
 	return rc;
@@ -657,6 +691,7 @@ store_box_free(struct store_box *b)
 	free(b->lines);
 	free(b->model);
 	free(b->source);
+	free(b->gateway);
 	memset(b, 0, sizeof(*b));
 }
 

@@ -68,6 +68,13 @@ struct store_box {
 	int64_t last_update_ms;
 	int64_t token_count;
 	int64_t revision; /* set by the store on every write */
+	/*
+	 * The gateway that made the box ('' for API boxes); on a put, NULL
+	 * keeps the stored value.  gateway_revision: the gateway's revision
+	 * of a forwarded box (0 otherwise); on a put, 0 keeps the stored one.
+	 */
+	char *gateway;
+	int64_t gateway_revision;
 };
 
 /* The running watcher's liveness row. */
@@ -110,6 +117,9 @@ void store_rollback(store *st);
 
 /* The store-wide revision. */
 int store_revision(store *st, int64_t *out);
+
+/* The store's identity (hex, made at creation) into buf of len bytes. */
+int store_id(store *st, char *buf, size_t len);
 
 /*
  * Writes box (insert, or update every column of an existing one: children

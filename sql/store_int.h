@@ -52,7 +52,7 @@ int store_step_done(store *st, sqlite3_stmt *s);
 	t "id, " t "session_key, " t "agent_id, " t "channel_id, " t "root_id, " t "post_id, " t \
 	  "parent_id, " t "label, " t "bot_user_id, " t "status, " t "lines, " t "model, " t \
 	  "source, " t "start_time_ms, " t "end_time_ms, " t "last_update_ms, " t \
-	  "token_count, " t "revision"
+	  "token_count, " t "revision, " t "gateway, " t "gateway_revision"
 #define STORE_BOX_COLUMNS STORE_BOX_COLUMNS_OF("")
 
 /* Reads a row selected with STORE_BOX_COLUMNS_OF() into b (owned by b). */

@@ -13,15 +13,15 @@ store_watcher_box_put(store *st, struct store_box *b)
 	static const char sql[] =
 	    "INSERT INTO boxes (id, session_key, agent_id, channel_id, root_id, parent_id, "
 	    "label, status, lines, model, source, start_time_ms, end_time_ms, "
-	    "last_update_ms, token_count, revision) VALUES "
+	    "last_update_ms, token_count, revision, gateway) VALUES "
 	    "(?1, ?2, ?3, ?4, ?5, (SELECT id FROM boxes WHERE id = ?6), ?7, ?8, ?9, ?10, "
-	    "'watcher', ?11, ?12, ?13, ?14, ?15) "
+	    "'watcher', ?11, ?12, ?13, ?14, ?15, coalesce(?16, '')) "
 	    "ON CONFLICT (id) DO UPDATE SET session_key = ?2, agent_id = ?3, "
 	    "channel_id = CASE WHEN ?4 <> '' THEN ?4 ELSE channel_id END, "
 	    "root_id = ?5, parent_id = (SELECT id FROM boxes WHERE id = ?6), label = ?7, "
 	    "status = ?8, lines = ?9, "
 	    "model = ?10, start_time_ms = ?11, end_time_ms = ?12, last_update_ms = ?13, "
-	    "token_count = ?14, revision = ?15";
+	    "token_count = ?14, revision = ?15, gateway = coalesce(?16, gateway)";
 	sqlite3_stmt *s;
 	int64_t rev;
 	int rc;
@@ -48,6 +48,7 @@ store_watcher_box_put(store *st, struct store_box *b)
 	sqlite3_bind_int64(s, 13, b->last_update_ms);
 	sqlite3_bind_int64(s, 14, b->token_count);
 	sqlite3_bind_int64(s, 15, rev);
+	store_bind_text(s, 16, b->gateway);
 	if ((rc = store_step_done(st, s)) == STORE_OK)
 		b->revision = rev;
 	return rc;

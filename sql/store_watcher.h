@@ -45,7 +45,10 @@ struct store_watcher_session {
 	char *target;
 };
 
-/* Inserts or updates a watcher box (source 'watcher'); sets box->revision. */
+/*
+ * Inserts or updates a watcher box (source 'watcher'); sets box->revision.
+ * box->gateway, when not NULL, is stored as the box's gateway.
+ */
 int store_watcher_box_put(store *st, struct store_box *box);
 
 int store_watcher_file_put(store *st, const char *path, int64_t inode, int64_t offset,
