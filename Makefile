@@ -47,7 +47,7 @@ ifneq ($(wildcard cli/main.c),)
 PROGRAMS += $(BUILD)/live-status
 endif
 
-.PHONY: all deps test units check check-san demo bench package lint clean install uninstall
+.PHONY: all deps test test-repeat units check check-san demo bench package lint clean install uninstall
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
@@ -86,6 +86,13 @@ test: deps
 	@$(MAKE) --no-print-directory all units
 	@$(MAKE) --no-print-directory SAN=1 all units
 	@python3 tests/run.py --build build --asan-build build/asan
+
+# The whole suite N times in a row (default 5) while busy loops keep every
+# core loaded (LOAD=0: no load); one line per run with its time.
+test-repeat: deps
+	@$(MAKE) --no-print-directory all units
+	@$(MAKE) --no-print-directory SAN=1 all units
+	@N=$(or $(N),5) LOAD=$(or $(LOAD),1) sh scripts/test_repeat.sh
 
 # One pass without the sanitizer run, for quick local work.
 check: all units

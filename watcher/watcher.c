@@ -24,6 +24,8 @@
 #include "../sql/store_watcher.h"
 #include "box.h"
 #include "labels.h"
+#include "forward.h"
+#include "health_http.h"
 #include "mm_poster.h"
 #include "ocdb.h"
 #include "sessions.h"
@@ -90,6 +92,8 @@ struct watcher {
 	int nfds;
 	struct watcher_task *tasks;
 	int ntasks;
+	struct forward *fwd;        /* NULL without PLUGIN_URL */
+	struct health_http *health; /* NULL with HEALTH_PORT=0 */
 	/* SESSIONS_JSON outside the folder: its last stat, an inotify watch */
 	int64_t sj_ino, sj_size, sj_mtime;
 	struct tail_dir *sj_dir;
@@ -415,10 +419,10 @@ watcher_check_sessions_json(struct watcher *w)
 static void
 watcher_committed(struct watcher *w, int64_t revision, size_t nboxes)
 {
-	(void)w;
 	(void)revision;
 	(void)nboxes;
 	mm_poster_kick();
+	forward_kick(w->fwd);
 }
 
 /*
@@ -452,7 +456,10 @@ watcher_put_boxes(struct watcher *w, struct box_change *ch, size_t n, size_t *nb
 			}
 			if (!force && pid != NULL && j < n)
 				continue; /* its parent first */
-			if ((rc = store_watcher_box_put(w->st, &ch[i].box)) != STORE_OK)
+			ch[i].box.gateway = (char *)w->cfg->gateway_name;
+			rc = store_watcher_box_put(w->st, &ch[i].box);
+			ch[i].box.gateway = NULL; /* not the change's to free */
+			if (rc != STORE_OK)
 				break;
 			done[i] = 1;
 			left--;
@@ -614,6 +621,26 @@ watcher_metrics_json(struct watcher *w, json_object *o)
 	json_object_object_add(o, "open_fds", json_object_new_int64(fds));
 }
 
+/* Forwarding figures for the heartbeat (nothing without PLUGIN_URL). */
+static void
+watcher_forward_stats_json(struct watcher *w, json_object *o)
+{
+	struct forward_status fs;
+
+	if (w->fwd == NULL)
+		return;
+	forward_status(w->fwd, &fs);
+	json_object_object_add(o, "forward_state", json_object_new_string(fs.state));
+	json_object_object_add(o, "forward_queue", json_object_new_int64(fs.queue));
+	json_object_object_add(o, "forward_lag_ms", json_object_new_int64(fs.lag_ms));
+	json_object_object_add(o, "forward_requests", json_object_new_int64(fs.requests));
+	json_object_object_add(o, "forward_failures", json_object_new_int64(fs.failures));
+	json_object_object_add(o, "forward_boxes_sent", json_object_new_int64(fs.boxes_sent));
+	json_object_object_add(o, "forward_rejected", json_object_new_int64(fs.rejected));
+	json_object_object_add(o, "forward_resends", json_object_new_int64(fs.resends));
+	json_object_object_add(o, "forward_error", json_object_new_string(fs.last_error));
+}
+
 static char *
 watcher_stats_json(struct watcher *w)
 {
@@ -653,6 +680,7 @@ watcher_stats_json(struct watcher *w)
 	WATCHER_STAT("db_busy", os.busy);
 #undef WATCHER_STAT
 	mm_poster_stats_json(o);
+	watcher_forward_stats_json(w, o);
 	json_object_object_add(o, "agents", ocdb_agents_json(w->ocdb));
 	watcher_metrics_json(w, o);
 	json_object_object_add(o, "inotify", json_object_new_boolean(ts.inotify));
@@ -891,6 +919,34 @@ static const struct tail_ops watcher_tail_ops = {
 	.lock = watcher_on_lock,
 };
 
+/* Forwarding (PLUGIN_URL) and the health port (HEALTH_PORT); -1 on failure. */
+static int
+watcher_start_forward(struct watcher *w)
+{
+	const struct wcfg *cfg = w->cfg;
+	struct forward_config fc = { 0 };
+	char err[512];
+
+	if (cfg->plugin_url != NULL) {
+		fc.url = cfg->plugin_url;
+		fc.key = cfg->plugin_secret;
+		fc.gateway = cfg->gateway_name;
+		fc.ca_file = cfg->ca_file;
+		fc.db = cfg->db;
+		fc.connect_timeout_ms = cfg->forward_connect_timeout_ms;
+		fc.timeout_ms = cfg->forward_timeout_ms;
+		fc.max_backoff_ms = cfg->forward_max_backoff_s * 1000;
+		if ((w->fwd = forward_start(&fc, err, sizeof(err))) == NULL) {
+			log_error("cannot start forwarding (PLUGIN_URL)", "err", err);
+			return -1;
+		}
+	}
+	if (cfg->health_port > 0)
+		w->health =
+		    health_http_start(cfg->health_bind, (int)cfg->health_port, cfg->db, w->fwd);
+	return 0;
+}
+
 int
 watcher_run(const struct wcfg *cfg, int ready_fd)
 {
@@ -951,6 +1007,8 @@ watcher_run(const struct wcfg *cfg, int ready_fd)
 		goto out;
 	}
 	if (mmc.url != NULL && mm_poster_start(&mmc, cfg->db) != 0)
+		goto out;
+	if (watcher_start_forward(&w) != 0)
 		goto out;
 
 	sigemptyset(&mask);
@@ -1067,6 +1125,10 @@ watcher_run(const struct wcfg *cfg, int ready_fd)
 	for (i = 0; i < 20 && watcher_commit(&w) == STORE_BUSY; i++)
 		;
 	mm_poster_stop(); /* after the interrupted boxes are committed: posts them */
+	health_http_stop(w.health);
+	w.health = NULL;
+	forward_stop(w.fwd, cfg->forward_flush_ms); /* the same for the central */
+	w.fwd = NULL;
 	if (store_begin(w.st) == STORE_OK && store_heartbeat_delete(w.st) == STORE_OK)
 		store_commit(w.st);
 	store_rollback(w.st);
@@ -1083,6 +1145,8 @@ out:
 	if (ready_fd >= 0 && rc != 0)
 		close(ready_fd);
 	mm_poster_stop();
+	health_http_stop(w.health);
+	forward_stop(w.fwd, 0);
 	mm_config_free(&mmc);
 	watcher_free(&w);
 	return rc;

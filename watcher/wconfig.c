@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../common/config.h"
 
@@ -18,6 +19,62 @@ wcfg_url(const char *name, const char *alias, const char **out, char *err, size_
 	snprintf(err, errlen, "%s: expected an http:// or https:// URL, got \"%s\"",
 	    getenv(name) != NULL && *getenv(name) ? name : alias, v);
 	return -1;
+}
+
+/* 1 when name is a gateway name: [A-Za-z0-9_.-]{1,64}. */
+static int
+wcfg_gateway_name_ok(const char *name)
+{
+	size_t n =
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
+
+	return n > 0 && n <= 64 && name[n] == '\0';
+}
+
+/* GATEWAY_NAME, CA_FILE, FORWARD_*, HEALTH_*: forwarding and health. */
+static int
+wcfg_load_forward(struct wcfg *c, char *err, size_t errlen)
+{
+	const char *v;
+
+	if ((v = cfg_env("GATEWAY_NAME", NULL)) != NULL) {
+		if (!wcfg_gateway_name_ok(v)) {
+			snprintf(err, errlen,
+			    "GATEWAY_NAME: expected 1 to 64 of A-Z a-z 0-9 _ . -, got \"%s\"", v);
+			return -1;
+		}
+		snprintf(c->gateway_name, sizeof(c->gateway_name), "%s", v);
+	} else {
+		if (gethostname(c->gateway_name, sizeof(c->gateway_name)) != 0)
+			c->gateway_name[0] = '\0';
+		c->gateway_name[sizeof(c->gateway_name) - 1] = '\0';
+		c->gateway_name[strcspn(c->gateway_name, ".")] = '\0';
+		if (!wcfg_gateway_name_ok(c->gateway_name))
+			snprintf(c->gateway_name, sizeof(c->gateway_name), "gateway");
+	}
+	c->ca_file = cfg_env("CA_FILE", NULL);
+	if (c->ca_file != NULL && access(c->ca_file, R_OK) != 0) {
+		snprintf(err, errlen, "CA_FILE: cannot read \"%s\"", c->ca_file);
+		return -1;
+	}
+	if (c->plugin_url != NULL && c->plugin_secret == NULL) {
+		snprintf(err, errlen,
+		    "PLUGIN_URL is set but PLUGIN_SECRET is not: set PLUGIN_SECRET to this "
+		    "gateway's key on the central API (or unset PLUGIN_URL)");
+		return -1;
+	}
+	c->health_bind = cfg_str("HEALTH_BIND", NULL, "127.0.0.1");
+	return cfg_long("FORWARD_CONNECT_TIMEOUT_MS", NULL, 5000, 100, 120000,
+	           &c->forward_connect_timeout_ms, err, errlen) != 0 ||
+	        cfg_long("FORWARD_TIMEOUT_MS", NULL, 15000, 500, 600000, &c->forward_timeout_ms,
+	            err, errlen) != 0 ||
+	        cfg_long("FORWARD_MAX_BACKOFF_S", NULL, 300, 1, 86400, &c->forward_max_backoff_s,
+	            err, errlen) != 0 ||
+	        cfg_long("FORWARD_FLUSH_MS", NULL, 5000, 0, 600000, &c->forward_flush_ms, err,
+	            errlen) != 0 ||
+	        cfg_long("HEALTH_PORT", NULL, 9090, 0, 65535, &c->health_port, err, errlen) != 0
+	    ? -1
+	    : 0;
 }
 
 int
@@ -73,6 +130,8 @@ wcfg_load(struct wcfg *c, char *err, size_t errlen)
 	        errlen) != 0 ||
 	    cfg_long("HEARTBEAT_S", NULL, 5, 1, 3600, &c->heartbeat_s, err, errlen) != 0)
 		return -1;
+	if (wcfg_load_forward(c, err, errlen) != 0)
+		return -1;
 	c->log_level = LOG_LVL_INFO;
 	if ((v = cfg_env("LOG_LEVEL", NULL)) != NULL && log_parse_level(v, &c->log_level) != 0) {
 		snprintf(
@@ -85,26 +144,40 @@ wcfg_load(struct wcfg *c, char *err, size_t errlen)
 void
 wcfg_usage(FILE *out)
 {
-	fputs("Environment (defaults in brackets):\n"
-	      "  TRANSCRIPT_DIR           agents/ folder or one sessions/ folder\n"
-	      "                           [$OPENCLAW_STATE_DIR/agents or ~/.openclaw/agents]\n"
-	      "  SESSIONS_JSON            sessions.json of a lone sessions folder [beside it]\n"
-	      "  LIVESTATUS_DB            the store [" WCFG_DEFAULT_DB "]\n"
-	      "  PID_FILE                 [" WCFG_DEFAULT_PID_FILE "]\n"
-	      "  IDLE_TIMEOUT_S           a box ends after this long without activity [60]\n"
-	      "  MAX_SESSION_DURATION_S   a box ends after this long in all [1800]\n"
-	      "  MAX_STATUS_LINES         newest lines kept per box [15]\n"
-	      "  MAX_ACTIVE_SESSIONS      active top-level boxes at most [20]\n"
-	      "  TOOL_LABELS_FILE         JSON with exact/prefixes/patterns tool labels\n"
-	      "  DEFAULT_CHANNEL          channel id for sessions without one [none: local]\n"
-	      "  LOG_LEVEL                debug, info, warn, error [info]\n"
-	      "  PUBLISH_URL              nchan publisher for change notices [none]\n"
-	      "  POLL_INTERVAL_MS         polling interval without inotify [1000]\n"
-	      "  WATCHER_FORCE_POLL       1: poll even where inotify works [0]\n"
-	      "  HEARTBEAT_S              heartbeat row interval [5]\n"
-	      "  MM_URL (MM_BASE_URL), MM_TOKEN (MM_BOT_TOKEN), THROTTLE_MS [500],\n"
-	      "  MAX_MESSAGE_CHARS [15000], CIRCUIT_BREAKER_THRESHOLD [5],\n"
-	      "  CIRCUIT_BREAKER_COOLDOWN_S [30], PLUGIN_URL, PLUGIN_SECRET,\n"
-	      "  PLUGIN_ENABLED [true]    checked now, used by the Mattermost poster\n",
+	fputs(
+	    "Environment (defaults in brackets):\n"
+	    "  TRANSCRIPT_DIR           agents/ folder or one sessions/ folder\n"
+	    "                           [$OPENCLAW_STATE_DIR/agents or ~/.openclaw/agents]\n"
+	    "  SESSIONS_JSON            sessions.json of a lone sessions folder [beside it]\n"
+	    "  LIVESTATUS_DB            the store [" WCFG_DEFAULT_DB "]\n"
+	    "  PID_FILE                 [" WCFG_DEFAULT_PID_FILE "]\n"
+	    "  IDLE_TIMEOUT_S           a box ends after this long without activity [60]\n"
+	    "  MAX_SESSION_DURATION_S   a box ends after this long in all [1800]\n"
+	    "  MAX_STATUS_LINES         newest lines kept per box [15]\n"
+	    "  MAX_ACTIVE_SESSIONS      active top-level boxes at most [20]\n"
+	    "  TOOL_LABELS_FILE         JSON with exact/prefixes/patterns tool labels\n"
+	    "  DEFAULT_CHANNEL          channel id for sessions without one [none: local]\n"
+	    "  LOG_LEVEL                debug, info, warn, error [info]\n"
+	    "  PUBLISH_URL              nchan publisher for change notices [none]\n"
+	    "  POLL_INTERVAL_MS         polling interval without inotify [1000]\n"
+	    "  WATCHER_FORCE_POLL       1: poll even where inotify works [0]\n"
+	    "  HEARTBEAT_S              heartbeat row interval [5]\n"
+	    "  MM_URL (MM_BASE_URL), MM_TOKEN (MM_BOT_TOKEN), THROTTLE_MS [500],\n"
+	    "  MAX_MESSAGE_CHARS [15000], CIRCUIT_BREAKER_THRESHOLD [5],\n"
+	    "  CIRCUIT_BREAKER_COOLDOWN_S [30], PLUGIN_ENABLED [true]\n"
+	    "                           the Mattermost poster\n"
+	    "Forwarding to a central status API (gateways on other hosts):\n"
+	    "  PLUGIN_URL               the central API's base, e.g.\n"
+	    "                           https://chat.example.com/plugins/com.openclaw.livestatus\n"
+	    "                           [none: no forwarding]\n"
+	    "  PLUGIN_SECRET            this gateway's key on the central (needed with "
+	    "PLUGIN_URL)\n"
+	    "  GATEWAY_NAME             this gateway's name on the central [host name]\n"
+	    "  CA_FILE                  CA certificates for the central's TLS [system CAs]\n"
+	    "  FORWARD_CONNECT_TIMEOUT_MS  [5000]   FORWARD_TIMEOUT_MS  whole request [15000]\n"
+	    "  FORWARD_MAX_BACKOFF_S    longest wait between retries [300]\n"
+	    "  FORWARD_FLUSH_MS         time to send what is pending at stop [5000]\n"
+	    "  HEALTH_PORT              GET /health and /metrics of this watcher [9090; 0: off]\n"
+	    "  HEALTH_BIND              address of the health port [127.0.0.1]\n",
 	    out);
 }

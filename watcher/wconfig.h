@@ -9,7 +9,9 @@
  *
  * Variables only the watcher has: LIVESTATUS_DB (the store), PUBLISH_URL
  * (nchan notices, optional), POLL_INTERVAL_MS (polling fallback, 1000),
- * WATCHER_FORCE_POLL (1: never use inotify), HEARTBEAT_S (5).
+ * WATCHER_FORCE_POLL (1: never use inotify), HEARTBEAT_S (5); forwarding to a
+ * central API (PLUGIN_URL with PLUGIN_SECRET, GATEWAY_NAME, CA_FILE,
+ * FORWARD_*) and the health port (HEALTH_PORT, HEALTH_BIND).
  */
 #ifndef LS_WATCHER_WCONFIG_H
 #define LS_WATCHER_WCONFIG_H
@@ -34,6 +36,15 @@ struct wcfg {
 	const char *plugin_url;
 	const char *plugin_secret;
 	const char *publish_url;
+	/* forwarding to a central status API: on with PLUGIN_URL and PLUGIN_SECRET */
+	char gateway_name[65]; /* GATEWAY_NAME [host name] */
+	const char *ca_file;   /* CA_FILE [system CAs] */
+	long forward_connect_timeout_ms;
+	long forward_timeout_ms;
+	long forward_max_backoff_s;
+	long forward_flush_ms;
+	long health_port;        /* HEALTH_PORT [9090], 0: off */
+	const char *health_bind; /* HEALTH_BIND [127.0.0.1] */
 	int plugin_enabled;
 	int force_poll;
 	long throttle_ms;
