@@ -49,6 +49,7 @@ struct forward {
 	char refused_id[FORWARD_ID_MAX + 48]; /* a lone box change the central refuses */
 	int64_t refused_rev;
 	int refused_count;
+	int probed;         /* the central's store id has been asked for since start */
 	char fail_kind[48]; /* the failure being reported, "" when none */
 
 	pthread_t thread;
@@ -494,6 +495,75 @@ forward_tally(struct forward *f, json_object *results, size_t nsent)
 }
 
 /*
+ * 1 when the central answering is this watcher's own store (one host, with
+ * PLUGIN_URL left from v4.1 pointing at the local API): nothing to forward.
+ */
+static int
+forward_same_store(struct forward *f, const char *central)
+{
+	if (strcmp(central, f->local_store_id) != 0)
+		return 0;
+	if (strcmp(f->status.state, "same_store") != 0)
+		log_info("PLUGIN_URL is this host's own API and store: nothing to forward", "url",
+		    f->base);
+	forward_set(f, "same_store", "");
+	return 1;
+}
+
+/*
+ * Before the first boxes after a start: an empty batch, to learn which
+ * store answers (and whether the key is taken).  Returns -1 when the
+ * boxes may go, else the delay before the next round.
+ */
+static int64_t
+forward_probe(struct forward *f, long timeout_ms)
+{
+	struct forward_result r;
+	json_object *req = json_object_new_object(), *sid;
+	char *body;
+	int64_t delay = -1;
+
+	json_object_object_add(req, "gateway", json_object_new_string(f->gateway));
+	json_object_object_add(req, "version", json_object_new_string(LS_VERSION));
+	json_object_object_add(req, "boxes", json_object_new_array());
+	body = xstrdup(json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN));
+	json_object_put(req);
+	forward_post(f, body, timeout_ms, &r);
+	free(body);
+	pthread_mutex_lock(&f->mu);
+	f->status.last_status = r.status;
+	pthread_mutex_unlock(&f->mu);
+	if (r.status == 200 && r.reply != NULL) {
+		if (json_object_object_get_ex(r.reply, "store_id", &sid) &&
+		    forward_same_store(f, json_object_get_string(sid)))
+			delay = INT64_MAX;
+		else
+			f->probed = 1;
+		if (f->probed)
+			forward_recovered(f);
+	} else if (r.status == 0) {
+		delay = forward_failed(f, "no-answer", "retrying", r.err, 0);
+	} else if (r.status == 200) {
+		delay = forward_failed(f, "bad-200", "retrying", r.err, 0);
+	} else if (r.status == 401 || r.status == 403) {
+		char kind[32];
+
+		snprintf(kind, sizeof(kind), "http-%ld", r.status);
+		delay = forward_failed(f, kind, "auth_failed", r.err, r.retry_after_ms);
+	} else if (r.status == 408 || r.status == 429 || r.status >= 500) {
+		delay = forward_failed(f, r.status == 429 ? "http-429" : "http-5xx", "retrying",
+		    r.err, r.retry_after_ms);
+	} else {
+		char kind[32];
+
+		snprintf(kind, sizeof(kind), "http-%ld", r.status);
+		delay = forward_failed(f, kind, "retrying", r.err, r.retry_after_ms);
+	}
+	json_object_put(r.reply);
+	return delay;
+}
+
+/*
  * A 200 answer: checks whose store answered, then moves the cursor.
  * Returns the delay before the next round (0: at once).
  */
@@ -511,15 +581,8 @@ forward_answered(
 		return forward_failed(f, "bad-answer", "retrying",
 		    "200 answer without results and store_id: is PLUGIN_URL a livestatus API?", 0);
 	central = json_object_get_string(sid);
-	if (strcmp(central, f->local_store_id) == 0) {
-		if (strcmp(f->fail_kind, "loop") != 0)
-			log_error("PLUGIN_URL leads back to this watcher's own store; forwarding "
-			          "stays off until it names another host's API",
-			    "url", f->base);
-		snprintf(f->fail_kind, sizeof(f->fail_kind), "loop");
-		forward_set(f, "loop", "PLUGIN_URL leads back to this watcher's own store");
+	if (forward_same_store(f, central))
 		return INT64_MAX;
-	}
 	if (fs->central_store_id[0] != '\0' && strcmp(fs->central_store_id, central) != 0) {
 		log_warn("the central's store is new (was it deleted?): sending every box again",
 		    "url", f->base, "was", fs->central_store_id, "now", central);
@@ -616,6 +679,17 @@ forward_round(struct forward *f, long timeout_ms)
 		}
 	}
 	forward_backlog(f, fs.acked_revision);
+	if (!f->probed) {
+		int64_t wait;
+
+		pthread_mutex_lock(&f->mu);
+		wait = f->status.queue;
+		pthread_mutex_unlock(&f->mu);
+		if (wait > 0 && (wait = forward_probe(f, timeout_ms)) >= 0) {
+			store_forward_state_free(&fs);
+			return wait;
+		}
+	}
 	if (!forward_batch_build(f, fs.acked_revision, &b)) {
 		store_forward_state_free(&fs);
 		return -1;

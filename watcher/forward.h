@@ -15,6 +15,10 @@
  * sent twice is harmless (the central keeps a box only when the forwarded
  * revision is newer than its own copy).
  *
+ * After a start, an empty batch asks which store answers first: when it is
+ * the watcher's own (one host, PLUGIN_URL left from v4.1 naming the local
+ * API), there is nothing to forward (state same_store, logged once).
+ *
  * Answers:
  *  - 200: per box "stored", "unchanged" or "rejected" (set aside in
  *    forward_rejects with the reason, logged, counted; never retried).  The
@@ -59,7 +63,7 @@ struct forward;
 
 /* What health and metrics show; a copy taken under the forwarder's lock. */
 struct forward_status {
-	char state[16]; /* ok, retrying, auth_failed, loop, stopped */
+	char state[16]; /* ok, retrying, auth_failed, same_store, stopped */
 	char last_error[256];
 	int64_t queue;  /* boxes with a change not yet acknowledged */
 	int64_t lag_ms; /* age of the oldest unacknowledged change */

@@ -83,7 +83,8 @@ health_heartbeat(struct health_http *h, struct store_heartbeat *hb)
 static int
 health_forward_ok(const struct forward_status *fs)
 {
-	return strcmp(fs->state, "ok") == 0 || strcmp(fs->state, "off") == 0;
+	return strcmp(fs->state, "ok") == 0 || strcmp(fs->state, "off") == 0 ||
+	    strcmp(fs->state, "same_store") == 0;
 }
 
 /* GET /health: the body, and 200 or 503. */
