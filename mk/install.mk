@@ -5,9 +5,9 @@
 #
 #   make -f mk/install.mk install DESTDIR=/tmp/stage PREFIX=/usr
 #
-# Installs the three programs, the systemd units of deploy/ (with their
+# Installs the three programs and livestatus-check, the systemd units of deploy/ (with their
 # /usr/local/bin paths rewritten to BINDIR), the nginx snippet, the env
-# file example, the OpenClaw gateway hook folder and the man pages.
+# file examples (one host, central, gateway), the OpenClaw gateway hook folder and the man pages.
 # `uninstall` removes exactly the files `install` writes (the list is
 # computed the same way) and the folders that belong to livestatus alone;
 # shared folders such as $(BINDIR) stay.  Nothing here touches /etc, the
@@ -29,7 +29,8 @@ INSTALL ?= install
 LS_PROGRAMS := livestatus-watcher livestatus-fcgi live-status
 LS_UNITS := $(notdir $(wildcard deploy/*.service deploy/*.socket))
 LS_NGINX := $(notdir $(wildcard nginx/livestatus*.conf))
-LS_ENV := $(notdir $(wildcard deploy/livestatus.env.example))
+LS_ENV := $(notdir $(wildcard deploy/*.env.example))
+LS_SCRIPTS := $(notdir $(wildcard scripts/livestatus-check))
 LS_HOOK := $(patsubst deploy/openclaw-hook/%,%,$(shell find deploy/openclaw-hook \
 	-type f ! -name '*~' ! -name '.*' 2>/dev/null | LC_ALL=C sort))
 LS_HOOKDIRS := $(patsubst deploy/openclaw-hook/%,%,$(shell find deploy/openclaw-hook \
@@ -37,7 +38,7 @@ LS_HOOKDIRS := $(patsubst deploy/openclaw-hook/%,%,$(shell find deploy/openclaw-
 LS_MAN := $(notdir $(wildcard man/*.1 man/*.7 man/*.8))
 
 # Where each file lands, for install and uninstall alike.
-LS_DEST_FILES := $(addprefix $(BINDIR)/,$(LS_PROGRAMS)) \
+LS_DEST_FILES := $(addprefix $(BINDIR)/,$(LS_PROGRAMS) $(LS_SCRIPTS)) \
 	$(addprefix $(UNITDIR)/,$(LS_UNITS)) \
 	$(addprefix $(PKGDATADIR)/nginx/,$(LS_NGINX)) \
 	$(addprefix $(PKGDATADIR)/,$(LS_ENV)) \
@@ -58,6 +59,9 @@ install-files:
 	done
 	$(INSTALL) -d "$(DESTDIR)$(BINDIR)"
 	$(INSTALL) -m 0755 $(addprefix $(BUILD)/,$(LS_PROGRAMS)) "$(DESTDIR)$(BINDIR)/"
+ifneq ($(LS_SCRIPTS),)
+	$(INSTALL) -m 0755 $(addprefix scripts/,$(LS_SCRIPTS)) "$(DESTDIR)$(BINDIR)/"
+endif
 ifneq ($(LS_UNITS),)
 	$(INSTALL) -d "$(DESTDIR)$(UNITDIR)"
 	@for u in $(LS_UNITS); do \
@@ -72,7 +76,7 @@ ifneq ($(LS_NGINX),)
 endif
 ifneq ($(LS_ENV),)
 	$(INSTALL) -d "$(DESTDIR)$(PKGDATADIR)"
-	$(INSTALL) -m 0644 deploy/$(LS_ENV) "$(DESTDIR)$(PKGDATADIR)/"
+	$(INSTALL) -m 0644 $(addprefix deploy/,$(LS_ENV)) "$(DESTDIR)$(PKGDATADIR)/"
 endif
 ifneq ($(LS_HOOK),)
 	@for f in $(LS_HOOK); do \
