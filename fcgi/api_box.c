@@ -97,6 +97,7 @@ api_box_json(
 	api_box_int(b, ",\"token_count\":", box->token_count);
 	api_box_field(b, ",\"model\":", box->model);
 	api_box_int(b, ",\"revision\":", box->revision);
+	api_box_field(b, ",\"gateway\":", box->gateway);
 	api_buf_put(b, "}", 1);
 }
 
@@ -378,4 +379,66 @@ out:
 	free(model);
 	free(post_id);
 	return rc;
+}
+
+/* An integer or null (STORE_NO_TIME): 1 present, 0 absent, -1 bad. */
+static int
+api_box_time_or_null(
+    const struct api_jval *body, const char *field, int64_t *out, char *err, size_t errlen)
+{
+	const struct api_jval *v = api_json_get(body, field);
+
+	if (v == NULL)
+		return 0;
+	if (v->type == API_J_NULL) {
+		*out = STORE_NO_TIME;
+		return 1;
+	}
+	if (v->type != API_J_INT)
+		return api_box_fail(err, errlen, field, "expected an integer or null");
+	if (v->integer < 0)
+		return api_box_fail(err, errlen, field, "must not be negative");
+	*out = v->integer;
+	return 1;
+}
+
+int
+api_box_from_gateway(const struct api_jval *item, long max_lines, int64_t now_ms,
+    struct store_box *out, char *err, size_t errlen)
+{
+	const struct api_jval *v;
+	int has_start, has_update;
+
+	if (api_box_from_post(item, max_lines, out, err, errlen) < 0)
+		return -1;
+	if (out->id == NULL) {
+		api_box_fail(err, errlen, "id", "required");
+		goto fail;
+	}
+	v = api_json_get(item, "revision");
+	if (v == NULL || v->type != API_J_INT || v->integer <= 0) {
+		api_box_fail(err, errlen, "revision",
+		    v == NULL ? "required" : "expected an integer above 0");
+		goto fail;
+	}
+	out->gateway_revision = v->integer;
+	has_start = api_json_get(item, "start_time_ms") != NULL;
+	if (api_box_string(item, "model", API_BOX_TEXT, API_LABEL_MAX, &out->model, err, errlen) <
+	        0 ||
+	    api_box_count(item, "token_count", &out->token_count, err, errlen) < 0 ||
+	    (has_update =
+	            api_box_count(item, "last_update_ms", &out->last_update_ms, err, errlen)) < 0 ||
+	    api_box_time_or_null(item, "end_time_ms", &out->end_time_ms, err, errlen) < 0)
+		goto fail;
+	if (!has_update)
+		out->last_update_ms = now_ms;
+	if (!has_start)
+		out->start_time_ms = out->last_update_ms;
+	free(out->source);
+	out->source = xstrdup("watcher");
+	return 0;
+fail:
+	store_box_free(out);
+	out->end_time_ms = STORE_NO_TIME;
+	return -1;
 }

@@ -7,11 +7,11 @@
  * JSON array text) are parsed again and re-written, so whatever another
  * writer left in the column, the API answers valid JSON.
  *
- * In: api_box_from_post() and api_box_apply_put() check a parsed request
- * body field by field and fill or change a store_box.  Unknown fields are
- * ignored; a known field of the wrong type or with a bad value fails with a
- * message for the client that names the field ("lines: expected an array
- * of strings").  They never touch the store: id uniqueness, parent
+ * In: api_box_from_post(), api_box_from_gateway() and api_box_apply_put()
+ * check a parsed request body field by field and fill or change a
+ * store_box.  Unknown fields are ignored; a known field of the wrong type
+ * or with a bad value fails with a message for the client that names the
+ * field ("lines: expected an array of strings").  They never touch the store: id uniqueness, parent
  * existence and the active-box limit are the handler's business.
  *
  * Limits on what a client may store are here, in one place.
@@ -57,5 +57,17 @@ int api_box_from_post(
  */
 int api_box_apply_put(const struct api_jval *body, long max_lines, int64_t now_ms,
     struct store_box *box, char *err, size_t errlen);
+
+/*
+ * Fills out from one box of a gateway's batch (POST /api/v1/gateway/boxes):
+ * the POST fields with the same rules, plus id and revision (both required;
+ * revision, an integer above 0, becomes gateway_revision), model,
+ * token_count, last_update_ms and end_time_ms (integer or null).  What the
+ * gateway leaves out: last_update_ms is now_ms, start_time_ms the last
+ * update, end_time_ms null.  source is "watcher"; gateway is the
+ * handler's.  0, or -1 with a message in err.
+ */
+int api_box_from_gateway(const struct api_jval *item, long max_lines, int64_t now_ms,
+    struct store_box *out, char *err, size_t errlen);
 
 #endif

@@ -1,10 +1,41 @@
 /* api_config: the responder's environment. */
 #include "api_config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../common/config.h"
+
+/*
+ * GATEWAY_KEYS_FILE: when set, the file must be there (a typo would
+ * otherwise lock every gateway out without a word); the default may be
+ * missing.
+ */
+static int
+api_config_gateway_keys(struct api_config *cfg, char *err, size_t errlen)
+{
+	const char *set = cfg_env("GATEWAY_KEYS_FILE", NULL);
+	struct stat sb;
+	FILE *f;
+
+	cfg->gateway_keys_file = set != NULL ? set : API_DEFAULT_GATEWAY_KEYS;
+	if (set == NULL)
+		return 0;
+	if ((f = fopen(set, "re")) == NULL) {
+		snprintf(
+		    err, errlen, "GATEWAY_KEYS_FILE: cannot read %s: %s", set, strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(f), &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "GATEWAY_KEYS_FILE: %s is not a regular file", set);
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	return 0;
+}
 
 int
 api_config_load(struct api_config *cfg, char *err, size_t errlen)
@@ -46,6 +77,10 @@ api_config_load(struct api_config *cfg, char *err, size_t errlen)
 		    cfg->publish_url);
 		return -1;
 	}
+	if (cfg_long("GATEWAY_SILENT_S", NULL, 300, 10, 86400, &cfg->gateway_silent_s, err,
+	        errlen) < 0 ||
+	    api_config_gateway_keys(cfg, err, errlen) < 0)
+		return -1;
 	cfg->log_level = LOG_LVL_INFO;
 	level = cfg_env("LOG_LEVEL", NULL);
 	if (level != NULL && log_parse_level(level, &cfg->log_level) < 0) {

@@ -11,10 +11,15 @@
  *   DELETE_AFTER_S       finished boxes are deleted this long after (3600)
  *   CLEANUP_INTERVAL_S   how often the cleanup runs (60)
  *   PUBLISH_URL          nchan publisher for change notices (none)
+ *   GATEWAY_KEYS_FILE    per-gateway keys of POST /api/v1/gateway/boxes
+ *                        (/etc/livestatus/gateway-keys; see api_gwkeys.h)
+ *   GATEWAY_SILENT_S     a gateway silent this long degrades health (300)
  *   LOG_LEVEL            debug | info | warn | error (info)
  *
  * api_config_load() fails on the first bad value with a message naming the
- * variable.  Strings point into the environment and are not copied.
+ * variable.  Strings point into the environment and are not copied.  A
+ * keys file named by GATEWAY_KEYS_FILE must exist at start; the default
+ * one may be missing (no per-gateway keys).
  */
 #ifndef LS_API_CONFIG_H
 #define LS_API_CONFIG_H
@@ -25,6 +30,7 @@
 #include "auth.h"
 
 #define API_DEFAULT_DB "/var/lib/livestatus/livestatus.db"
+#define API_DEFAULT_GATEWAY_KEYS "/etc/livestatus/gateway-keys"
 
 struct api_config {
 	const char *db_path;
@@ -35,7 +41,9 @@ struct api_config {
 	long stale_after_s;
 	long delete_after_s;
 	long cleanup_interval_s;
-	const char *publish_url; /* NULL when unset */
+	const char *publish_url;       /* NULL when unset */
+	const char *gateway_keys_file; /* never NULL */
+	long gateway_silent_s;
 	enum log_level log_level;
 };
 

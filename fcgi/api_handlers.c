@@ -1,4 +1,4 @@
-/* api_handlers: health, auth and the sessions routes. */
+/* api_handlers: health, auth and the sessions routes; the router. */
 #include "api_handlers.h"
 
 #include <inttypes.h>
@@ -11,6 +11,7 @@
 #include "../common/xmalloc.h"
 #include "../sql/store_mm.h"
 #include "api_box.h"
+#include "api_gateway.h"
 #include "metrics.h"
 
 #ifndef LS_VERSION
@@ -22,7 +23,7 @@
 #define API_MSG_NOT_FOUND "session not found"
 
 /* Answers a failed store call: 503 when busy, else 500 (logged). */
-static void
+void
 api_store_failed(struct api_ctx *ctx, struct api_resp *resp, int rc, const char *op)
 {
 	if (rc == STORE_BUSY) {
@@ -44,7 +45,7 @@ api_set_etag(struct api_resp *resp, int64_t revision)
  * Reads and parses a JSON body; on any problem sets the error response and
  * returns -1.
  */
-static int
+int
 api_read_json(const struct api_req *req, struct api_resp *resp, struct api_jval **out)
 {
 	char *buf = NULL, err[160], msg[200];
@@ -119,9 +120,9 @@ api_health(struct api_ctx *ctx, struct api_resp *resp)
 {
 	struct store_counts counts;
 	struct store_heartbeat hb;
-	struct api_buf *b = &resp->body;
+	struct api_buf *b = &resp->body, gateways = { 0 };
 	int64_t now = util_now_ms();
-	int db_ok = 1, have_hb = 0, alive = 0, schema, rc;
+	int db_ok = 1, have_hb = 0, alive = 0, silent = 0, schema, rc;
 
 	memset(&counts, 0, sizeof(counts));
 	memset(&hb, 0, sizeof(hb));
@@ -141,7 +142,13 @@ api_health(struct api_ctx *ctx, struct api_resp *resp)
 	schema = store_schema_version(ctx->st);
 	if (schema < 0)
 		db_ok = 0;
-	resp->status = db_ok && (!have_hb || alive) ? 200 : 503;
+	if (api_gateway_health(ctx->st, now, ctx->cfg->gateway_silent_s, &gateways, &silent) !=
+	    STORE_OK) {
+		log_warn("health: cannot read the gateways", "err", store_errmsg(ctx->st));
+		db_ok = 0;
+		gateways.len = 0;
+	}
+	resp->status = db_ok && (!have_hb || alive) && silent == 0 ? 200 : 503;
 	api_buf_puts(b, resp->status == 200 ? "{\"status\":\"ok\"" : "{\"status\":\"degraded\"");
 	api_buf_puts(b, ",\"version\":");
 	api_json_cstr(b, LS_VERSION);
@@ -165,10 +172,14 @@ api_health(struct api_ctx *ctx, struct api_resp *resp)
 	api_buf_i64(b, counts.active);
 	api_buf_puts(b, ",\"total\":");
 	api_buf_i64(b, counts.total);
-	api_buf_puts(b, "},\"uptime_s\":");
+	api_buf_puts(b, "}");
+	if (gateways.len > 0)
+		api_buf_put(b, gateways.data, gateways.len);
+	api_buf_puts(b, ",\"uptime_s\":");
 	api_buf_i64(b, (now - ctx->started_ms) / 1000);
 	api_buf_puts(b, "}");
 	store_heartbeat_free(&hb);
+	api_buf_free(&gateways);
 }
 
 struct api_may {
@@ -512,6 +523,8 @@ api_may_block(struct api_ctx *ctx)
 static int
 api_method_allowed(enum api_route r, enum api_method m)
 {
+	if (r == API_R_GATEWAY)
+		return m == API_M_POST;
 	if (m == API_M_GET || m == API_M_HEAD)
 		return 1;
 	if (r == API_R_SESSIONS)
@@ -550,6 +563,12 @@ api_handle(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp
 		}
 		api_may_block(ctx);
 		api_metrics(ctx, resp);
+		return;
+	}
+	if (r == API_R_GATEWAY) {
+		/* Its own credentials: PLUGIN_SECRET or a gateway's key. */
+		api_may_block(ctx);
+		api_gateway_boxes(ctx, req, resp);
 		return;
 	}
 	if (m == API_M_GET || m == API_M_HEAD) {

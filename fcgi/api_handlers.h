@@ -10,9 +10,9 @@
  *
  * An api_ctx belongs to one worker thread (its store handle and notifier
  * are not shared, nor is snap, released with api_snapshot_unref() when
- * the worker ends); cfg, cache and auth are shared and thread-safe.  After
- * each committed change the handler publishes a change notice through
- * ctx->notify.  Nothing here knows about FastCGI.
+ * the worker ends); cfg, cache, auth and gwkeys are shared and
+ * thread-safe.  After each committed change the handler publishes a change
+ * notice through ctx->notify.  Nothing here knows about FastCGI.
  */
 #ifndef LS_API_HANDLERS_H
 #define LS_API_HANDLERS_H
@@ -23,6 +23,7 @@
 #include "../sql/store.h"
 #include "api_cache.h"
 #include "api_config.h"
+#include "api_gwkeys.h"
 #include "api_http.h"
 #include "auth.h"
 
@@ -32,6 +33,7 @@ struct api_ctx {
 	struct notify *notify;
 	struct api_cache *cache;
 	struct api_auth *auth;
+	struct api_gwkeys *gwkeys; /* the gateways' keys; NULL: none */
 	int64_t started_ms;        /* for uptime_s */
 	struct api_snapshot *snap; /* this worker's last snapshot (api_cache_get) */
 	/*
@@ -45,5 +47,14 @@ struct api_ctx {
 };
 
 void api_handle(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp);
+
+/*
+ * For the other route modules (api_gateway.c).  api_read_json() reads
+ * and parses a JSON body with the checks and answers above (411, 400,
+ * 413, 415); 0, or -1 with resp set.  api_store_failed() answers a failed
+ * store call: 503 when busy, else 500 (logged with op).
+ */
+int api_read_json(const struct api_req *req, struct api_resp *resp, struct api_jval **out);
+void api_store_failed(struct api_ctx *ctx, struct api_resp *resp, int rc, const char *op);
 
 #endif

@@ -257,6 +257,8 @@ api_http_route(const char *path, char *id, size_t idlen)
 		return API_R_SESSIONS;
 	if (strcmp(path, "/api/v1/metrics") == 0)
 		return API_R_METRICS;
+	if (strcmp(path, "/api/v1/gateway/boxes") == 0)
+		return API_R_GATEWAY;
 	if (strncmp(path, prefix, sizeof(prefix) - 1) != 0)
 		return API_R_NONE;
 	rest = path + sizeof(prefix) - 1;
@@ -278,6 +280,8 @@ api_http_allow(enum api_route r)
 		return "GET, HEAD, POST";
 	case API_R_SESSION:
 		return "GET, HEAD, PUT, DELETE";
+	case API_R_GATEWAY:
+		return "POST";
 	default:
 		return NULL;
 	}

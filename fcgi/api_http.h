@@ -106,6 +106,7 @@ enum api_route {
 	API_R_SESSION,  /* /api/v1/sessions/{id}, id copied out */
 	API_R_METRICS,  /* /api/v1/metrics (metrics.h) */
 	API_R_BAD_ID,   /* /api/v1/sessions/<not an id>: 400 */
+	API_R_GATEWAY,  /* /api/v1/gateway/boxes (api_gateway.h) */
 };
 
 /* Routes on PATH_INFO alone; id must hold API_ID_MAX + 1 bytes. */

@@ -561,6 +561,7 @@ api_server_run(const struct api_config *cfg, int listen_fd, int threads, const c
 	struct api_cleanup cleanup;
 	struct api_cache *cache = api_cache_new();
 	struct api_auth *auth = api_auth_new(cfg->secret, cfg->read_auth);
+	struct api_gwkeys *gwkeys = api_gwkeys_new(cfg->gateway_keys_file);
 	struct timespec deadline;
 	struct api_gate gate;
 	struct sockaddr_storage ss;
@@ -619,6 +620,7 @@ api_server_run(const struct api_config *cfg, int listen_fd, int threads, const c
 		w->ctx.cfg = cfg;
 		w->ctx.cache = cache;
 		w->ctx.auth = auth;
+		w->ctx.gwkeys = gwkeys;
 		w->ctx.started_ms = started;
 		if (store_open(cfg->db_path, &w->ctx.st, err, sizeof(err)) != STORE_OK) {
 			log_error("cannot open the store", "err", err);
@@ -647,7 +649,8 @@ api_server_run(const struct api_config *cfg, int listen_fd, int threads, const c
 	}
 	log_info("livestatus-fcgi started", "version", LS_VERSION, "threads", LOG_I64(threads),
 	    "db", cfg->db_path, "read_auth", api_read_auth_names[cfg->read_auth], "publish",
-	    cfg->publish_url != NULL ? cfg->publish_url : "");
+	    cfg->publish_url != NULL ? cfg->publish_url : "", "gateway_keys",
+	    cfg->gateway_keys_file);
 	do {
 		if (sigwait(&set, &sig) != 0)
 			sig = SIGTERM;
@@ -697,6 +700,7 @@ out:
 	pthread_mutex_destroy(&gate.lock);
 	api_cache_free(cache);
 	api_auth_free(auth);
+	api_gwkeys_free(gwkeys);
 	if (stop_fd >= 0)
 		close(stop_fd);
 	close(listen_fd);

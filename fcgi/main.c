@@ -46,8 +46,12 @@ usage(FILE *f)
 	    "  DELETE_AFTER_S       finished boxes are deleted after (3600)\n"
 	    "  CLEANUP_INTERVAL_S   cleanup period (60)\n"
 	    "  PUBLISH_URL          nchan publisher URL for change notices (none)\n"
+	    "  GATEWAY_KEYS_FILE    gateways' keys for POST /api/v1/gateway/boxes, one\n"
+	    "                       \"NAME KEY\" a line, re-read when it changes (%s;\n"
+	    "                       a missing default file means PLUGIN_SECRET only)\n"
+	    "  GATEWAY_SILENT_S     a gateway silent this long makes health degraded (300)\n"
 	    "  LOG_LEVEL            debug | info | warn | error (info)\n",
-	    API_THREADS_DEFAULT, API_DEFAULT_DB);
+	    API_THREADS_DEFAULT, API_DEFAULT_DB, API_DEFAULT_GATEWAY_KEYS);
 }
 
 int

@@ -17,6 +17,7 @@
 #include "common/notify.h"
 #include "common/util.h"
 #include "common/xmalloc.h"
+#include "sql/store_gateway.h"
 
 #define METRICS_ROUTE_MAX 64
 #define METRICS_MM_CODES 600
@@ -139,7 +140,7 @@ const char *
 metrics_route(const char *path)
 {
 	static const char *const exact[] = { "/api/v1/health", "/api/v1/auth", "/api/v1/sessions",
-		"/api/v1/metrics", "/api/v1/stream", NULL };
+		"/api/v1/metrics", "/api/v1/stream", "/api/v1/gateway/boxes", NULL };
 	size_t i;
 
 	if (path == NULL)
@@ -250,6 +251,53 @@ render_box_counts(struct mbuf *b, store *st, int *store_ok)
 	mb_printf(b, "livestatus_boxes{status=\"done\"} %" PRId64 "\n", c.done);
 	mb_printf(b, "livestatus_boxes{status=\"error\"} %" PRId64 "\n", c.error);
 	mb_printf(b, "livestatus_boxes{status=\"interrupted\"} %" PRId64 "\n", c.interrupted);
+}
+
+/* One series per gateway that forwarded here (store_gateway.h). */
+static void
+render_gateways(struct mbuf *b, store *st, int *store_ok)
+{
+	struct store_gateway *g = NULL;
+	int64_t now = util_now_ms();
+	size_t n = 0, i;
+
+	if (st == NULL || store_gateway_list(st, &g, &n) != STORE_OK) {
+		*store_ok = 0;
+		return;
+	}
+	if (n == 0)
+		goto out;
+	mb_head(b, "livestatus_gateway_last_contact_seconds", "gauge",
+	    "Seconds since the gateway's last batch of boxes.");
+	for (i = 0; i < n; i++) {
+		mb_printf(b, "livestatus_gateway_last_contact_seconds{gateway=\"");
+		mb_label(b, g[i].name);
+		mb_printf(b, "\"} %.3f\n",
+		    (double)(now > g[i].last_contact_ms ? now - g[i].last_contact_ms : 0) / 1000.0);
+	}
+	mb_head(b, "livestatus_gateway_lag_seconds", "gauge",
+	    "Age of the gateway's oldest change not yet acknowledged, as it last reported.");
+	for (i = 0; i < n; i++) {
+		mb_printf(b, "livestatus_gateway_lag_seconds{gateway=\"");
+		mb_label(b, g[i].name);
+		mb_printf(b, "\"} %.3f\n", (double)g[i].lag_ms / 1000.0);
+	}
+	mb_head(b, "livestatus_gateway_boxes_received_total", "counter",
+	    "Box changes the gateway forwarded that were stored.");
+	for (i = 0; i < n; i++) {
+		mb_printf(b, "livestatus_gateway_boxes_received_total{gateway=\"");
+		mb_label(b, g[i].name);
+		mb_printf(b, "\"} %" PRId64 "\n", g[i].boxes_received);
+	}
+	mb_head(b, "livestatus_gateway_rejected_total", "counter",
+	    "Box changes of the gateway that were rejected (400, 403, 409 items).");
+	for (i = 0; i < n; i++) {
+		mb_printf(b, "livestatus_gateway_rejected_total{gateway=\"");
+		mb_label(b, g[i].name);
+		mb_printf(b, "\"} %" PRId64 "\n", g[i].rejected);
+	}
+out:
+	store_gateway_list_free(g, n);
 }
 
 static void
@@ -524,6 +572,7 @@ metrics_render(store *st, size_t *len)
 	mb_head(&b, "livestatus_info", "gauge", "Version of the responder.");
 	mb_printf(&b, "livestatus_info{version=\"%s\"} 1\n", LS_VERSION);
 	render_box_counts(&b, st, &store_ok);
+	render_gateways(&b, store_ok ? st : NULL, &store_ok);
 	render_requests(&b);
 	render_watcher(&b, store_ok ? st : NULL, &stats, &wpid);
 	render_mm(&b, stats);

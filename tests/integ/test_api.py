@@ -15,7 +15,7 @@ READ_401 = "unauthorized: valid Mattermost session or shared secret required"
 SESSION_FIELDS = {
     "id", "session_key", "agent_id", "channel_id", "root_id", "post_id", "parent_id",
     "label", "status", "lines", "children", "start_time_ms", "end_time_ms",
-    "last_update_ms", "token_count", "model", "revision",
+    "last_update_ms", "token_count", "model", "revision", "gateway",
 }
 
 
@@ -372,7 +372,10 @@ class TestOpenAPI(StackCase):
             with self.subTest(method=method, path=path):
                 p = path.replace("{id}", "oa-box")
                 body = None
-                if method == "POST":
+                if method == "POST" and path == "/api/v1/gateway/boxes":
+                    body = {"gateway": "oa-gw", "boxes": [
+                        {"id": "oa-fwd", "revision": 1, "session_key": "agent:main:fwd"}]}
+                elif method == "POST":
                     body = box(id="oa-new")
                 elif method == "PUT":
                     body = {"label": "x"}
@@ -385,7 +388,7 @@ class TestOpenAPI(StackCase):
         for want in [("GET", "/api/v1/health"), ("GET", "/api/v1/sessions"),
                      ("POST", "/api/v1/sessions"), ("GET", "/api/v1/sessions/{id}"),
                      ("PUT", "/api/v1/sessions/{id}"), ("DELETE", "/api/v1/sessions/{id}"),
-                     ("GET", "/api/v1/auth")]:
+                     ("GET", "/api/v1/auth"), ("POST", "/api/v1/gateway/boxes")]:
             self.assertIn(want, routes)
 
 

@@ -88,7 +88,7 @@ class TestCommandLine(Scratch):
         self.assertEqual(r.returncode, 0)
         for word in ("--listen", "--threads", "LIVESTATUS_DB", "PLUGIN_SECRET", "READ_AUTH",
                      "MAX_ACTIVE_SESSIONS", "MAX_STATUS_LINES", "STALE_AFTER_S",
-                     "DELETE_AFTER_S", "LOG_LEVEL"):
+                     "DELETE_AFTER_S", "LOG_LEVEL", "GATEWAY_KEYS_FILE", "GATEWAY_SILENT_S"):
             self.assertIn(word, r.stdout)
         r = run([BIN, "--version"])
         self.assertEqual(r.returncode, 0)
@@ -109,7 +109,8 @@ class TestCommandLine(Scratch):
                            ("MAX_STATUS_LINES", "-1"), ("MAX_STATUS_LINES", "1.5"),
                            ("STALE_AFTER_S", "soon"), ("DELETE_AFTER_S", "0"),
                            ("CLEANUP_INTERVAL_S", "9999999"), ("READ_AUTH", "maybe"),
-                           ("LOG_LEVEL", "loud"), ("PUBLISH_URL", "ftp://x/")):
+                           ("LOG_LEVEL", "loud"), ("PUBLISH_URL", "ftp://x/"),
+                           ("GATEWAY_SILENT_S", "9"), ("GATEWAY_KEYS_FILE", "/nonexistent/k")):
             with self.subTest(var=var, value=value):
                 r = run([BIN, "--listen", "unix:" + sock], env=self.env(**{var: value}))
                 self.assertNotEqual(r.returncode, 0)

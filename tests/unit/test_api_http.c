@@ -132,6 +132,10 @@ test_route(void **state)
 	assert_string_equal(api_http_allow(API_R_SESSIONS), "GET, HEAD, POST");
 	assert_string_equal(api_http_allow(API_R_SESSION), "GET, HEAD, PUT, DELETE");
 	assert_string_equal(api_http_allow(API_R_HEALTH), "GET, HEAD");
+	assert_int_equal(api_http_route("/api/v1/gateway/boxes", id, sizeof(id)), API_R_GATEWAY);
+	assert_int_equal(api_http_route("/api/v1/gateway/boxes/", id, sizeof(id)), API_R_NONE);
+	assert_int_equal(api_http_route("/api/v1/gateway", id, sizeof(id)), API_R_NONE);
+	assert_string_equal(api_http_allow(API_R_GATEWAY), "POST");
 	assert_int_equal(api_http_method("GET"), API_M_GET);
 	assert_int_equal(api_http_method("get"), API_M_OTHER);
 	assert_int_equal(api_http_method(NULL), API_M_OTHER);
@@ -427,6 +431,7 @@ test_box_json(void **state)
 	assert_string_equal(api_json_get(v, "children")->items[0]->members[0].val->str, "c");
 	assert_int_equal(api_json_get(v, "revision")->integer, 9);
 	assert_string_equal(api_json_get(v, "channel_id")->str, "");
+	assert_string_equal(api_json_get(v, "gateway")->str, "");
 	assert_null(api_json_get(v, "bot_user_id"));
 	api_json_free(v);
 	out.len = 0;
@@ -484,6 +489,30 @@ test_config(void **state)
 	assert_int_equal(api_config_load(&c, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "CLEANUP_INTERVAL_S"));
 	unsetenv("CLEANUP_INTERVAL_S");
+
+	/* Gateways: the default keys file may be missing, a named one not. */
+	unsetenv("GATEWAY_KEYS_FILE");
+	unsetenv("GATEWAY_SILENT_S");
+	assert_int_equal(api_config_load(&c, err, sizeof(err)), 0);
+	assert_string_equal(c.gateway_keys_file, API_DEFAULT_GATEWAY_KEYS);
+	assert_int_equal(c.gateway_silent_s, 300);
+	setenv("GATEWAY_KEYS_FILE", "/nonexistent/gateway-keys", 1);
+	assert_int_equal(api_config_load(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "GATEWAY_KEYS_FILE"));
+	assert_non_null(strstr(err, "/nonexistent/gateway-keys"));
+	setenv("GATEWAY_KEYS_FILE", "/tmp", 1);
+	assert_int_equal(api_config_load(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "GATEWAY_KEYS_FILE"));
+	setenv("GATEWAY_KEYS_FILE", "/dev/null", 1);
+	assert_int_equal(api_config_load(&c, err, sizeof(err)), -1);
+	unsetenv("GATEWAY_KEYS_FILE");
+	setenv("GATEWAY_SILENT_S", "5", 1);
+	assert_int_equal(api_config_load(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "GATEWAY_SILENT_S"));
+	setenv("GATEWAY_SILENT_S", "86400", 1);
+	assert_int_equal(api_config_load(&c, err, sizeof(err)), 0);
+	assert_int_equal(c.gateway_silent_s, 86400);
+	unsetenv("GATEWAY_SILENT_S");
 }
 
 int
