@@ -66,8 +66,11 @@ Methods
     stop_process(name, sig=SIGTERM, timeout=5) -> returncode
     restart_responder()
     log(name) -> str       the text of <tmp>/<name>.log so far
-    wait_for(fn, timeout=10, what=None)  polls fn until it returns a true
+    wait_for(fn, timeout=30, what=None)  polls fn until it returns a true
         value (which it returns), else raises AssertionError.
+    wait_equal(fn, expected, timeout=30, what=None)  polls fn until it
+        returns expected (which it returns); at the deadline fails showing
+        the last value beside the expected one.
     stop()
         SIGTERM to everything (SIGKILL after 5 s), then raises
         AssertionError if any log holds a sanitizer report
@@ -76,6 +79,7 @@ Methods
         success unless KEEP_TMP=1; on failure it is kept and named.
 
 Module helpers (also stable)
+    wait_for, wait_equal as the methods above (module functions)
     build_dir()          the build folder ($LIVESTATUS_BUILD, absolute)
     sanitizer_env(env)   adds the sanitizer options below to a dict
     free_port()          a free loopback TCP port
@@ -122,7 +126,13 @@ def sanitizer_env(env):
     return env
 
 
-def wait_for(fn, timeout=10, what=None, interval=0.02):
+# The default deadline of the waits.  Generous on purpose: the suite also runs
+# the ASan build (2-4x slower) on loaded machines, and a deadline is not a
+# timed assertion -- a passing wait returns as soon as its condition holds.
+DEADLINE = 30
+
+
+def wait_for(fn, timeout=DEADLINE, what=None, interval=0.02):
     """Polls fn until it returns a true value and returns that value."""
     deadline = time.monotonic() + timeout
     last_exc = None
@@ -139,6 +149,23 @@ def wait_for(fn, timeout=10, what=None, interval=0.02):
                 msg += f" (last error: {last_exc!r})"
             raise AssertionError(msg)
         time.sleep(interval)
+
+
+def wait_equal(fn, expected, timeout=DEADLINE, what=None, interval=0.02):
+    """Polls fn until it returns expected and returns that value; at the
+    deadline fails with the last value (or error) beside the expected one.
+    Use it instead of a wait on one condition followed by an assertion on
+    another that the program makes true a moment later."""
+    last = [None]
+
+    def check():
+        last[0] = fn()
+        return last[0] == expected
+    try:
+        wait_for(check, timeout, what, interval)
+    except AssertionError as e:
+        raise AssertionError(f"{e}: {last[0]!r} != {expected!r}") from None
+    return last[0]
 
 
 def free_port():
@@ -541,8 +568,11 @@ class Stack:
 
     # -- requests ------------------------------------------------------
 
-    def wait_for(self, fn, timeout=10, what=None):
+    def wait_for(self, fn, timeout=DEADLINE, what=None):
         return wait_for(fn, timeout, what)
+
+    def wait_equal(self, fn, expected, timeout=DEADLINE, what=None):
+        return wait_equal(fn, expected, timeout, what)
 
     def auth_headers(self, auth="secret"):
         if auth is None:

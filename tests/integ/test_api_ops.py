@@ -20,7 +20,7 @@ import time
 import unittest
 
 from tests.integ.harness import (ROOT, SECRET, FcgiClient, Stack, build_dir, free_port,
-                                 sanitizer_env, wait_for)
+                                 sanitizer_env, wait_equal, wait_for)
 
 BIN = os.path.join(build_dir(), "livestatus-fcgi")
 
@@ -421,7 +421,10 @@ class TestAcceptRole(unittest.TestCase):
 
 class TestCleanup(unittest.TestCase):
     def test_stale_boxes_interrupted_then_deleted(self):
-        env = {"STALE_AFTER_S": "1", "DELETE_AFTER_S": "2", "CLEANUP_INTERVAL_S": "1"}
+        # DELETE_AFTER_S well above the cleanup interval: the test must see both boxes
+        # interrupted (the child may go stale one pass after its parent) before the
+        # parent is deleted, however late it looks
+        env = {"STALE_AFTER_S": "1", "DELETE_AFTER_S": "6", "CLEANUP_INTERVAL_S": "1"}
         with Stack(env=env) as s:
             st = s.stream()
             self.assertEqual(st.status, 200, st.head)
@@ -436,24 +439,35 @@ class TestCleanup(unittest.TestCase):
             def status():
                 g = s.request("GET", "/api/v1/sessions/stale-p")
                 return g.json["status"] if g.status == 200 else g.status
-            wait_for(lambda: status() == "interrupted", timeout=10, what="interruption")
+
+            def tree():
+                g = s.request("GET", "/api/v1/sessions/stale-p")
+                if g.status != 200:
+                    return g.status
+                return g.json["status"], [c["status"] for c in g.json["children"]]
+            # the parent and its child interrupted (each by the pass that found it stale)
+            wait_equal(tree, ("interrupted", ["interrupted"]), what="interruption")
             g = s.request("GET", "/api/v1/sessions/stale-p").json
+            self.assertEqual(g["status"], "interrupted")
             self.assertIsInstance(g["end_time_ms"], int)
             self.assertEqual(g["children"][0]["status"], "interrupted")
-            notices = {st.next_json(timeout=10)["id"] for _ in range(2)}
+            notices = {st.next_json(timeout=30)["id"] for _ in range(2)}
             self.assertEqual(notices, {"stale-p", "stale-k"})
-            wait_for(lambda: status() == 404, timeout=10, what="deletion")
+            wait_for(lambda: status() == 404, what="deletion")
             self.assertEqual(s.request("GET", "/api/v1/sessions/stale-k").status, 404)
-            self.assertEqual(st.next_json(timeout=10)["id"], "stale-p")
+            self.assertEqual(st.next_json(timeout=30)["id"], "stale-p")
             st.close()
+            # logged after the notices went out
+            wait_for(lambda: "cleanup" in s.log("responder"), what="the cleanup logged")
             self.assertIn("cleanup", s.log("responder"))
 
     def test_fresh_boxes_stay(self):
         env = {"STALE_AFTER_S": "60", "DELETE_AFTER_S": "60", "CLEANUP_INTERVAL_S": "1"}
         with Stack(env=env) as s:
-            s.request("POST", "/api/v1/sessions", {"id": "fresh", "session_key": "k"})
-            s.request("POST", "/api/v1/sessions", {"id": "done1", "session_key": "k",
-                                                   "status": "done"})
+            fresh = s.request("POST", "/api/v1/sessions", {"id": "fresh", "session_key": "k"})
+            done1 = s.request("POST", "/api/v1/sessions", {"id": "done1", "session_key": "k",
+                                                           "status": "done"})
+            self.assertEqual((fresh.status, done1.status), (201, 201))
             # Two cleanup passes later nothing changed.
             rev = s.request("GET", "/api/v1/sessions").headers["etag"]
             deadline = time.monotonic() + 2.5
@@ -461,6 +475,22 @@ class TestCleanup(unittest.TestCase):
                 r = s.request("GET", "/api/v1/sessions", headers={"If-None-Match": rev})
                 self.assertEqual(r.status, 304)
                 time.sleep(0.25)
+            # That the passes did run (a loaded machine may not have run one in 2.5 s): two
+            # boxes ended long ago, one after the other, each gone by the next pass; the
+            # fresh boxes are still as they were made.
+            for n in range(2):
+                old = f"old{n}"
+                self.assertEqual(s.request("POST", "/api/v1/sessions", {
+                    "id": old, "session_key": "k", "status": "done"}).status, 201)
+                self.assertEqual(s.request("PUT", f"/api/v1/sessions/{old}",
+                                           {"end_time_ms": 1000}).status, 200)
+                wait_for(lambda: s.request("GET", f"/api/v1/sessions/{old}").status == 404,
+                         what=f"a cleanup pass (deleting {old})")
+            for made in (fresh, done1):
+                g = s.request("GET", "/api/v1/sessions/" + made.json["id"])
+                self.assertEqual(g.status, 200, g)
+                self.assertEqual((g.json["status"], g.json["revision"]),
+                                 (made.json["status"], made.json["revision"]))
 
 
 class TestHealthDegraded(unittest.TestCase):

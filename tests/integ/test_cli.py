@@ -218,7 +218,7 @@ class CliWatcherTest(unittest.TestCase):
         def running():
             r = run(["watcher-status"], self.env)
             return r if r.returncode == 0 and "lines read" in r.stdout else None
-        r = wait_for(running, timeout=15, what="watcher-status with figures")
+        r = wait_for(running, what="watcher-status with figures")
         self.assertIn("is running", r.stdout)
         # A second start is refused by the watcher, and its code comes through.
         p = run(["start-watcher"], self.env)

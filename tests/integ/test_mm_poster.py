@@ -8,8 +8,10 @@ messages, the throttle, the circuit breaker, 429 with Retry-After,
 Mattermost down for a while (MM_TEST_DOWN_S, 30 s by default) and kill -9
 with restarts (one post per box, never two).
 """
+import datetime
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -23,6 +25,14 @@ from tests.mmstub import DEFAULT_BOT_ID, PENDING_TTL_S, MMStub
 CHANNEL = "u4k9x2mdp7fq3nbc8wyh6tz1re"
 NBSP2 = "\u00a0\u00a0"
 DOWN_S = float(os.environ.get("MM_TEST_DOWN_S", "30"))
+
+
+def log_time_ms(line):
+    """The wall-clock time (ms) of a watcher log line (ts=...Z)."""
+    m = re.match(r"ts=(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})Z ", line)
+    t = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(
+        tzinfo=datetime.timezone.utc)
+    return int(t.timestamp()) * 1000 + int(m.group(2))
 
 
 class MMCase(WatcherCase):
@@ -75,7 +85,7 @@ class MMCase(WatcherCase):
         rows = self.query("SELECT * FROM mm_posts WHERE box_id = ?", (box_id,))
         return rows[0] if rows else None
 
-    def wait_posted(self, key=PARENT_KEY, timeout=20, ended=True):
+    def wait_posted(self, key=PARENT_KEY, timeout=30, ended=True):
         """Waits until the box of key has ended (if asked) and Mattermost shows its newest state."""
         def check():
             b = self.box(key)
@@ -198,19 +208,26 @@ class TestModes(MMCase):
         key = "agent:main:mattermost:channel:%s" % ch
         name = sid + ".jsonl"
         self.stub.set_plugin(True)
-        wait_for(lambda: "mode=plugin" in self.log(), 5, what="plugin mode")
+        wait_for(lambda: "mode=plugin" in self.log(), what="plugin mode")
         self.write_sessions({key: {"sessionId": sid, "updatedAt": 1, "sessionFile": name}})
         self.lock(name)
         self.append(name, header(sid), assistant(["First."], stop="toolUse"))
-        post = wait_for(lambda: self.posts(), 10, what="the post")[0]
+        post = wait_for(lambda: self.posts(), what="the post")[0]
         self.assertEqual(post["type"], "custom_livestatus")
         self.append(name, assistant(["Second."], stop="toolUse"))
-        time.sleep(0.5)
+        # The poster has taken the new line in (the box shows it and the post's row is at
+        # its newest revision) -- only then does "not edited" mean anything.
+        self.wait_box(key, lambda b: "Second." in b["lines"])
+        self.wait_posted(key, ended=False)
         self.assertEqual(self.posts()[0]["updates"], 0)  # not edited while active
         self.stub.set_plugin(False)
-        wait_for(lambda: "mode=rest" in self.log(), 5, what="rest mode")
+        # the switch back to rest after the one to plugin (the first check, before the
+        # plugin was enabled, may have logged "mode=rest" already)
+        wait_for(lambda: [l.rsplit("mode=", 1)[-1] for l in self.log().splitlines()
+                          if 'msg="mattermost mode"' in l][-2:] == ["plugin", "rest"],
+                 what="rest mode")
         self.append(name, assistant(["Third."], stop="toolUse"))
-        wait_for(lambda: "> Third." in self.posts()[0]["message"], 10, what="the text edit")
+        wait_for(lambda: "> Third." in self.posts()[0]["message"], what="the text edit")
         self.append(name, assistant(["Done."], stop="stop"))
         self.unlock(name)
         box, row = self.wait_posted(key)
@@ -261,7 +278,7 @@ class TestModes(MMCase):
         key = "agent:main:main"
         self.start_watcher()
         self.play_fixture(sessions=self.fixture_sessions(key))
-        self.wait_box(key, lambda b: b["status"] != "active", timeout=20)
+        self.wait_box(key, lambda b: b["status"] != "active")
         wait_for(lambda: (self.mm_row(self.box(key)["id"]) or {}).get("state") == "local",
                  what="the box marked local")
         self.assertEqual(self.posts(), [])
@@ -345,29 +362,39 @@ class TestFailures(MMCase):
         self.stub.set_down("status", 503)
         self.start_watcher(CIRCUIT_BREAKER_THRESHOLD=2, CIRCUIT_BREAKER_COOLDOWN_S=3,
                            HEARTBEAT_S=1)
-        wait_for(lambda: any("to=open" in l for l in self.breaker_log()), 10,
-                 what="breaker open in the log")
-        opened = time.time() * 1000
-        n_open = len(self.stub.requests())
+        open_line = wait_for(lambda: next((l for l in self.breaker_log() if "to=open" in l),
+                                          None), what="breaker open in the log")
+        # When it opened, by the watcher's own clock (its log line), not by when this test
+        # got round to looking: on a loaded machine that can be late by a second or more.
+        opened = log_time_ms(open_line)
+        n_open = len([r for r in self.stub.requests() if r["t_ms"] <= opened])
         self.assertGreaterEqual(n_open, 2)
         # The heartbeat row shows it (health and `status` read it there).
-        wait_for(lambda: self.heartbeat()["breaker"] == "open", 3, what="breaker open")
-        # While open, nothing is sent.
-        time.sleep(max(0.0, 2.0 - (time.time() * 1000 - opened) / 1000))
-        self.assertEqual(len(self.stub.requests()), n_open)
+        wait_for(lambda: self.heartbeat()["breaker"] == "open", what="breaker open")
         # After the cooldown one probe goes out; it fails and the breaker reopens.
-        wait_for(lambda: len(self.stub.requests()) > n_open, 5, what="the probe")
-        probe = self.stub.requests()[n_open]
+        wait_for(lambda: len(self.stub.requests()) > n_open, what="the probe")
+        reqs = self.stub.requests()
+        # While open, nothing is sent: the first request after the opening is the probe,
+        # 2 s and more after it (the stub's own times of the requests).
+        self.assertEqual([r for r in reqs if opened < r["t_ms"] < opened + 2000], [])
+        probe = reqs[n_open]
         self.assertGreaterEqual(probe["t_ms"] - opened, 2500)
-        wait_for(lambda: any("to=half_open" in l for l in self.breaker_log()), 5,
+        wait_for(lambda: any("to=half_open" in l for l in self.breaker_log()),
                  what="half_open in the log")
-        time.sleep(0.2)
-        self.assertEqual(len(self.stub.requests()), n_open + 1)
+        reopen_line = wait_for(lambda: next((l for l in self.breaker_log()
+                                             if "from=half_open to=open" in l), None),
+                               what="the breaker open again after the failed probe")
+        reopened = log_time_ms(reopen_line)
         # Mattermost is back: the next probe closes it and the session is posted.
         self.stub.set_up()
         key = self.synthetic_session("br3akerchanne1000000000000", 3, 0.05)
-        self.wait_posted(key, timeout=20)
-        wait_for(lambda: self.heartbeat()["breaker"] == "closed", 10, what="breaker closed")
+        self.wait_posted(key)
+        wait_for(lambda: self.heartbeat()["breaker"] == "closed", what="breaker closed")
+        # The failed probe was the only request until the next cooldown was over.
+        after = self.stub.requests()[n_open + 1:]
+        self.assertTrue(after)
+        self.assertGreaterEqual(after[0]["t_ms"] - reopened, 2500,
+                                [(r["t_ms"], r["path"]) for r in self.stub.requests()])
         log = self.breaker_log()
         self.assertTrue(any("to=open" in l for l in log))
         self.assertTrue(any("from=half_open to=closed" in l for l in log), log)
@@ -384,7 +411,7 @@ class TestFailures(MMCase):
         self.write_sessions({key: {"sessionId": sid, "updatedAt": 1, "sessionFile": name}})
         self.lock(name)
         self.append(name, header(sid), assistant(["Before the outage."], stop="toolUse"))
-        wait_for(lambda: self.posts(), 10, what="the first post")
+        wait_for(lambda: self.posts(), what="the first post")
         self.stub.set_down("refuse")
         down_at = time.monotonic()
         for i in range(5):
@@ -406,8 +433,8 @@ class TestFailures(MMCase):
         self.append(sid2 + ".jsonl", header(sid2), assistant(["Born in the outage."]))
         self.append(sid2 + ".jsonl", assistant(["Over."], stop="stop"))
         self.unlock(sid2 + ".jsonl")
-        self.wait_box(key, lambda b: b["status"] != "active", timeout=20)
-        self.wait_box(key2, lambda b: b["status"] != "active", timeout=20)
+        self.wait_box(key, lambda b: b["status"] != "active")
+        self.wait_box(key2, lambda b: b["status"] != "active")
         time.sleep(max(0.0, DOWN_S - (time.monotonic() - down_at)))
         self.stub.set_up()
         box, row = self.wait_posted(key, timeout=30)
@@ -431,7 +458,7 @@ class TestFailures(MMCase):
     def test_kill9_and_restart_one_post_per_box(self):
         self.start_watcher(THROTTLE_MS=100)
         t = self.play_fixture(speed=2.0, background=True)
-        wait_for(lambda: self.posts(), 15, what="the first post")
+        wait_for(lambda: self.posts(), what="the first post")
         self.kill9()
         self.start_watcher(THROTTLE_MS=100)
         t.join()
@@ -445,12 +472,15 @@ class TestFailures(MMCase):
         # Mattermost makes the post but its answer is held back; the watcher dies
         # before it hears it.  The restarted watcher re-sends the same
         # pending_post_id and adopts the post instead of making a second one.
-        self.stub.add_fault(process=True, delay_s=5, count=1, method="POST",
+        # The answer is held back far longer than this test needs to see the intent and
+        # kill the watcher, and the watcher waits for it as long (it must not time out and
+        # retry by itself first): a slow machine cannot turn the scenario into another.
+        self.stub.add_fault(process=True, delay_s=60, count=1, method="POST",
                             path="^/api/v4/posts$")
-        self.start_watcher()
+        self.start_watcher(MM_TIMEOUT_MS=60000)
         t = self.play_fixture(speed=4.0, background=True)
-        wait_for(lambda: self.stub.posts(), 15, what="the post made on the server")
-        row = wait_for(lambda: self.mm_row(self.box(PARENT_KEY)["id"]), 5, what="the intent")
+        wait_for(lambda: self.stub.posts(), what="the post made on the server")
+        row = wait_for(lambda: self.mm_row(self.box(PARENT_KEY)["id"]), what="the intent")
         self.assertEqual(row["state"], "creating")
         self.assertEqual(row["post_id"], "")
         self.kill9()
@@ -470,9 +500,10 @@ class TestFailures(MMCase):
         # forgotten the pending_post_id.  It finds the post in the channel
         # (GET /channels/{id}/posts?since=, props.livestatus_box_id) and
         # adopts it: exactly one post, never a second create.
-        self.stub.add_fault(process=True, delay_s=10, count=1, method="POST",
+        # (held back long enough that a slow machine still kills the watcher first)
+        self.stub.add_fault(process=True, delay_s=60, count=1, method="POST",
                             path="^/api/v4/posts$")
-        self.start_watcher(MM_TIMEOUT_MS=20000)
+        self.start_watcher(MM_TIMEOUT_MS=60000)
         ch = "1ostanswerchanne1000000000"
         sid = "5eb0c5e1-0000-4000-8000-0000000000a1"
         key = "agent:main:mattermost:channel:%s" % ch
@@ -480,8 +511,8 @@ class TestFailures(MMCase):
         self.write_sessions({key: {"sessionId": sid, "updatedAt": 1, "sessionFile": name}})
         self.lock(name)
         self.append(name, header(sid), assistant(["Working."], stop="toolUse"))
-        made = wait_for(lambda: self.stub.posts(ch), 10, what="the post made on the server")[0]
-        row = wait_for(lambda: self.box(key) and self.mm_row(self.box(key)["id"]), 5,
+        made = wait_for(lambda: self.stub.posts(ch), what="the post made on the server")[0]
+        row = wait_for(lambda: self.box(key) and self.mm_row(self.box(key)["id"]),
                        what="the intent")
         self.assertEqual((row["state"], row["post_id"]), ("creating", ""))
         self.kill9()
@@ -513,7 +544,8 @@ class TestFailures(MMCase):
         self.assertEqual(len(self.posts()), 1)
 
     def test_sigterm_posts_interrupted_state(self):
-        self.start_watcher(THROTTLE_MS=5000)
+        # (a stop flush long enough for a slow machine; it ends once the post is sent)
+        self.start_watcher(THROTTLE_MS=5000, MM_STOP_FLUSH_MS=10000)
         ch = "st0pchanne1000000000000000"
         sid = "5eb0c5e1-0000-4000-8000-0000000000e0"
         key = "agent:main:mattermost:channel:%s" % ch
@@ -521,9 +553,10 @@ class TestFailures(MMCase):
         self.write_sessions({key: {"sessionId": sid, "updatedAt": 1, "sessionFile": name}})
         self.lock(name)
         self.append(name, header(sid), assistant(["Working."], stop="toolUse"))
-        wait_for(lambda: self.posts(), 10, what="the first post")
+        wait_for(lambda: self.posts(), what="the first post")
         self.append(name, assistant(["Still working.", call("c1", "exec", command="sleep")]))
-        time.sleep(0.3)
+        # the watcher has read the line (a fixed sleep might end before it did)
+        self.wait_box(key, lambda b: b["lines"][-1:] == ["exec: sleep"])
         self.assertEqual(self.stop_watcher(), 0)
         post = self.posts()[0]
         # The throttle is ignored at stop: the interrupted state is out.

@@ -20,7 +20,7 @@ import player  # noqa: E402
 from ocwriter.ocwriter import AgentDB, agent_db_path  # noqa: E402
 from ocwriter import ocwriter  # noqa: E402
 from wharness import (CHILD_KEY, FIXTURE, PARENT_KEY, WATCHER,  # noqa: E402
-                      WatcherCase, assistant, call, header, result, wait_for)
+                      WatcherCase, assistant, call, header, result, wait_equal, wait_for)
 
 PARENT_SID = "3f1c9a52-7d04-4b8e-a6c1-0e92d5b7f438"
 CHILD_SID = "b8e27d19-4c63-4f0a-9d15-7a3e6c2f1b90"
@@ -71,12 +71,12 @@ class OcdbCase(WatcherCase):
                        r["model"], r["channel_id"], r["root_id"], r["label"],
                        keys.get(r["parent_id"]), r["agent_id"], r["source"]) for r in rows)
 
-    def check_fixture(self, agent="main", timeout=20):
+    def check_fixture(self, agent="main", timeout=30):
         pk = PARENT_KEY.replace("agent:main:", "agent:%s:" % agent)
         ck = CHILD_KEY.replace("agent:main:", "agent:%s:" % agent)
         parent = self.wait_box(pk, lambda b: b["status"] == "done", timeout,
                                "the parent box to end")
-        child = self.wait_box(ck, lambda b: b["status"] == "done", 5)
+        child = self.wait_box(ck, lambda b: b["status"] == "done", timeout)
         self.assertEqual(parent["lines"], PARENT_LINES)
         self.assertEqual(parent["token_count"], 857)
         self.assertEqual(parent["model"], "claude-opus-4-6")
@@ -157,6 +157,9 @@ class SameBoxes(OcdbCase):
         b = self.wait_box(PARENT_KEY, lambda b: b["lines"] == ["Looking again."])
         self.assertEqual(b["status"], "done")
         self.assertEqual(len(self.boxes()), 1)
+        # read from its end: the one new row is all that was ever read
+        wait_equal(lambda: self.stats().get("db_events_read"), 1, what="db_events_read")
+        self.assertEqual(len(self.boxes()), 1)
 
 
 class Lifecycle(OcdbCase):
@@ -175,7 +178,9 @@ class Lifecycle(OcdbCase):
         b = self.wait_box(key, lambda b: b["status"] == "error")
         self.assertEqual(b["lines"], ["exec: false [ERR]", "It failed."])
         db.append(sid, assistant(["Trying again."], stop="stop"))
-        wait_for(lambda: len(self.boxes(key)) == 2, what="a fresh box")
+        wait_equal(lambda: [b["lines"] for b in self.boxes(key)],
+                   [["exec: false [ERR]", "It failed."], ["Trying again."]],
+                   what="a fresh box with its line")
         self.assertEqual(self.box(key)["lines"], ["Trying again."])
         self.assertEqual(self.box(key)["channel_id"], "c1")
 
@@ -291,7 +296,7 @@ class Lifecycle(OcdbCase):
                 self.start_watcher(MAX_STATUS_LINES=400)
         db.append(sid, assistant(["End."], stop="stop"))
         want.append("End.")
-        b = self.wait_box(key, lambda b: b["status"] == "done", 20)
+        b = self.wait_box(key, lambda b: b["status"] == "done", 60)
         self.assertEqual(b["lines"], want[-len(b["lines"]):])
         self.assertEqual(len(b["lines"]), len(set(b["lines"])), "no line twice")
 
@@ -324,31 +329,40 @@ class Agents(OcdbCase):
         okey, osid = "agent:ops:mattermost:channel:c2", "o-1"
         ops.add_session(okey, session_id=osid)
         holder = AgentDB(db.path)
-        held = threading.Event()
+        held, release, committed = threading.Event(), threading.Event(), threading.Event()
 
         def hold():
             holder.connect().execute("BEGIN IMMEDIATE")
             holder._insert(holder.db, sid, 1, holder._row(assistant(["Held."], stop="stop")))
             holder._bump(holder.db, sid)
+            t_held = time.monotonic()
             held.set()
-            time.sleep(3)
+            # held for 3 s at least, and until the test has seen what it looks for: a slow
+            # watcher (ASan, a loaded machine) must not see the hold end first by chance
+            release.wait(60)
+            time.sleep(max(0.0, 3.0 - (time.monotonic() - t_held)))
             holder.db.execute("COMMIT")
+            committed.set()
         db.append(sid, assistant(["Before the hold."]))
         t = threading.Thread(target=hold)
-        t0 = time.monotonic()
         t.start()
-        held.wait(5)
-        # while the gateway holds its write lock: this DB's last commit is read, the other
-        # agent is followed, the heartbeat goes on
-        self.wait_box(key, lambda b: b["lines"] == ["Before the hold."], 2)
-        ops.append(osid, assistant(["Other agent."], stop="stop"))
-        self.wait_box(okey, lambda b: b["status"] == "done", 2)
-        self.assertLess(time.monotonic() - t0, 2.9, "read while the write was held")
-        self.assertTrue(t.is_alive())
+        try:
+            self.assertTrue(held.wait(30))
+            # while the gateway holds its write lock: this DB's last commit is read, the other
+            # agent is followed, the heartbeat goes on
+            self.wait_box(key, lambda b: b["lines"] == ["Before the hold."])
+            ops.append(osid, assistant(["Other agent."], stop="stop"))
+            self.wait_box(okey, lambda b: b["status"] == "done")
+            self.assertFalse(committed.is_set(), "read while the write was held")
+            self.assertTrue(t.is_alive())
+        finally:
+            release.set()
         t.join()
-        b = self.wait_box(key, lambda b: b["status"] == "done", 3)
+        b = self.wait_box(key, lambda b: b["status"] == "done")
         self.assertEqual(b["lines"], ["Before the hold.", "Held."])
         holder.close()
+        # a heartbeat from after all three events were read
+        self.wait_stat("db_events_read", 3)
         self.assertEqual(self.stats()["db_busy"], 0)
         self.assertNotIn("cannot read openclaw database", self.log())
 
@@ -383,7 +397,7 @@ class Agents(OcdbCase):
         for i in range(20):
             t0 = time.monotonic()
             db.append(sid, assistant(["Line %d." % i]))
-            self.wait_box(key, lambda b, i=i: b["lines"][-1:] == ["Line %d." % i], 5)
+            self.wait_box(key, lambda b, i=i: b["lines"][-1:] == ["Line %d." % i])
             worst = max(worst, time.monotonic() - t0)
         self.assertLess(worst, 1.0)
 

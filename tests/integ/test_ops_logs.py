@@ -61,7 +61,7 @@ class NoSecretsTest(WatcherCase):
         self.append(name, header(SID))
         self.append(name, assistant(["Working.", call("c1", "exec", command="true")]),
                     result("c1"))
-        wait_for(lambda: self.stub.posts(), 15, what="the watcher's post")
+        wait_for(lambda: self.stub.posts(), what="the watcher's post")
 
         # Clients: right and wrong secrets, user tokens, cookies, the query string.
         r = s.request("POST", "/api/v1/sessions", {"session_key": "agent:main:log",
@@ -88,11 +88,14 @@ class NoSecretsTest(WatcherCase):
         # Mattermost trouble makes the watcher log errors about its requests.
         self.stub.set_down("status", 401)
         self.append(name, assistant(["More.", call("c2", "exec", command="true")]))
-        time.sleep(1.5)
+        # (waited for, not slept on: the watcher was refused and has logged it)
+        wait_for(lambda: [r for r in self.stub.requests() if r["status"] == 401],
+                 what="a request of the watcher refused")
+        wait_for(lambda: "status=401" in self.log(), what="the refusal in the watcher's log")
         self.stub.set_up()
         self.unlock(name)
         self.append(name, assistant(["Done."], stop="stop"))
-        time.sleep(1)
+        self.wait_box(KEY, lambda b: "Done." in b["lines"])
         self.stop_watcher()
         s.stop_process("responder")
 
@@ -129,7 +132,7 @@ class RateLimitTest(unittest.TestCase):
             # After the window the next copy is printed, carrying the count.
             time.sleep(max(0.0, 10.5 - (time.monotonic() - start)))
             self.assertEqual(s.request("PUT", "/api/v1/sessions/rl", {"label": "z"}).status, 200)
-            lines = wait_for(lambda: len(notices()) == 2 and notices(), 5,
+            lines = wait_for(lambda: len(notices()) == 2 and notices(),
                              what="the second notice line")
             m = re.search(r" repeated=(\d+)$", lines[1])
             self.assertIsNotNone(m, lines[1])

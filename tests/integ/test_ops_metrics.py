@@ -84,7 +84,7 @@ class MetricsTest(WatcherCase):
     def metric(self, name, **labels):
         return promparse.value(self.scrape(), name, **labels)
 
-    def wait_metric(self, name, at_least, timeout=15, **labels):
+    def wait_metric(self, name, at_least, timeout=30, **labels):
         def check():
             v = self.metric(name, **labels)
             return v is not None and v >= at_least
@@ -158,7 +158,7 @@ class MetricsTest(WatcherCase):
         for i in range(4, 8):
             self.append(name, assistant([f"Step {i}."]))
             time.sleep(0.3)
-        self.wait_metric("livestatus_mm_breaker_state", 1, timeout=20, state="open")
+        self.wait_metric("livestatus_mm_breaker_state", 1, state="open")
         f = self.scrape()
         self.assertEqual(promparse.value(f, "livestatus_mm_breaker_state", state="closed"), 0)
         self.assertGreaterEqual(promparse.value(f, "livestatus_mm_requests_total",
@@ -172,7 +172,9 @@ class MetricsTest(WatcherCase):
         t = threading.Thread(target=lambda: got.update(r=self.stack.request(
             "POST", "/api/v1/sessions", {"session_key": "agent:main:busy"}, timeout=30)))
         t.start()
-        t.join(8)  # the responder waits its 5 s busy timeout, then answers 503
+        # the responder waits its 5 s busy timeout, then answers 503; the lock is held
+        # until it has (a deadline, not a fixed wait: a slow responder must still see it)
+        t.join(60)
         con.execute("COMMIT")
         con.close()
         t.join(10)

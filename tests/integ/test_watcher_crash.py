@@ -61,8 +61,8 @@ class Crash(WatcherCase):
     def finish(self):
         self.unlock("s1.jsonl")
         self.unlock("k1.jsonl")
-        self.wait_box(KEY, lambda b: b["status"] == "done", 20, "the parent to end")
-        self.wait_box(SUB, lambda b: b["status"] == "done", 20, "the child to end")
+        self.wait_box(KEY, lambda b: b["status"] == "done", 60, "the parent to end")
+        self.wait_box(SUB, lambda b: b["status"] == "done", 60, "the child to end")
         return self.summary()
 
     def summary(self):
@@ -113,11 +113,17 @@ class Crash(WatcherCase):
             con.execute("UPDATE store_meta SET revision = revision WHERE id = 1")
             for i in range(50):
                 self.append("s1.jsonl", assistant(["while locked %d" % i]))
-            time.sleep(3.0)  # the other writer holds the lock for 3 s (the point of the test)
+            # the other writer holds the lock for 3 s (the point of the test), and at least
+            # until the watcher has run into it: its commit found the store busy (its log
+            # says so) -- a slow watcher might not have tried within the 3 s
+            t0 = time.monotonic()
+            wait_for(lambda: "store busy, keeping changes" in self.log(),
+                     what="the watcher's commit to find the store busy")
+            time.sleep(max(0.0, 3.0 - (time.monotonic() - t0)))
         finally:
             con.execute("COMMIT")
             con.close()
-        b = self.wait_box(KEY, lambda b: len(b["lines"]) == 51, 15)
+        b = self.wait_box(KEY, lambda b: len(b["lines"]) == 51)
         self.assertEqual(b["lines"][1:], ["while locked %d" % i for i in range(50)])
         self.assertIsNone(self.proc.poll())
         self.wait_stat("commit_busy", 1)

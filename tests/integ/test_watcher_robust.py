@@ -28,7 +28,7 @@ class Robust(WatcherCase):
             lines.append(result("c%d" % i, error=(i % 7 == 0)))
         self.append("s1.jsonl", *lines[:1000])  # one write of 1000 lines
         # header + 499 (call, result) pairs + the 500th call, still running
-        b = self.wait_box(KEY, lambda b: b["lines"] and b["lines"][-1] == "exec: n 499", 15)
+        b = self.wait_box(KEY, lambda b: b["lines"] and b["lines"][-1] == "exec: n 499")
         self.assertEqual(len(b["lines"]), 15)
         self.assertEqual(b["lines"][-3:], ["exec: n 498 [OK]", "step 499", "exec: n 499"])
         self.assertEqual(b["lines"][-5], "exec: n 497 [ERR]")
@@ -54,7 +54,7 @@ class Robust(WatcherCase):
         def all_there():
             rows = self.boxes()
             return len(rows) == n and all(len(b["lines"]) == 10 for b in rows)
-        wait_for(all_there, 20, what="40 boxes with 10 lines each")
+        wait_for(all_there, what="40 boxes with 10 lines each")
         for b in self.boxes():
             i = int(b["session_key"].rsplit("ch", 1)[1])
             self.assertEqual(b["lines"][-1], "s%d round 9" % i)
@@ -66,12 +66,12 @@ class Robust(WatcherCase):
         self.lock("s1.jsonl")
         big = "Big answer " + "x" * (10 * 1024 * 1024)
         self.append("s1.jsonl", header("s1"), assistant([big]))
-        b = self.wait_box(KEY, lambda b: b["lines"], 20)
+        b = self.wait_box(KEY, lambda b: b["lines"])
         self.assertEqual(b["lines"], [big[:120]])
         # past the 16 MiB cap: dropped, counted, and the next line is used
         huge = assistant(["y" * (17 * 1024 * 1024)])
         self.append("s1.jsonl", huge, assistant(["After the huge one."]))
-        self.wait_box(KEY, lambda b: b["lines"] and b["lines"][-1] == "After the huge one.", 30)
+        self.wait_box(KEY, lambda b: b["lines"] and b["lines"][-1] == "After the huge one.", 60)
         self.assertEqual(self.wait_stat("parse_errors", 1) and self.stats()["parse_errors"], 1)
 
     def test_malformed_json_invalid_utf8_unknown_types(self):
@@ -110,13 +110,17 @@ class Robust(WatcherCase):
         b = self.wait_box("agent:main:mattermost:channel:c2",
                           lambda b: b["lines"] == ["Second session."])
         self.assertEqual(b["channel_id"], "c2")
+        # the watcher has read the broken index (and said so) before it is put right again;
+        # the log line is written before the count reaches the heartbeat
+        self.wait_stat("index_errors", 1)
+        self.assertIn("keeping the last good session index", self.log())
         self.write_sessions({KEY: {"sessionId": "s1"},
                              "agent:main:mattermost:channel:c2": {
                                  "sessionId": "s2", "sessionFile": "custom-name.jsonl",
                                  "label": "renamed"}})
         self.wait_box("agent:main:mattermost:channel:c2", lambda b: b["label"] == "renamed")
         self.assertIn("keeping the last good session index", self.log())
-        self.wait_stat("index_errors", 1)
+        self.assertGreaterEqual(self.stats()["index_errors"], 1)
 
     def test_iso_and_topic_names_and_ignored_files(self):
         iso = "2026-04-14T09-12-03-000Z_0c8f1b52-1f0e-4a4e-9d3c-6f1e2a3b4c5d.jsonl"
@@ -209,7 +213,7 @@ class Robust(WatcherCase):
         for n in ("a", "b"):
             b = self.wait_box("agent:main:mattermost:channel:" + n,
                               lambda b: b["lines"] and b["lines"][-1] == "%s%d" % (n, count - 1),
-                              30)
+                              60)
             self.assertEqual(len(b["lines"]), 1000)
             self.assertEqual(b["lines"][0], "%s%d" % (n, count - 1000))
         self.wait_stat("overflows", 1)

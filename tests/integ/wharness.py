@@ -3,8 +3,11 @@
 A WatcherCase (unittest.TestCase) gets a fresh temp folder with agents/main/sessions/,
 a temp store, and helpers to start/stop/kill the watcher, write transcript lines the
 gateway's way, and read boxes back with sqlite3.  Waiting is always on a condition with
-a deadline (wait_for), never a fixed sleep.  tearDown stops the watcher and fails the test
-when its log holds a sanitizer report.
+a deadline (wait_for), never a fixed sleep; wait for exactly what is asserted next
+(wait_equal), since the watcher commits what it reads a moment later.  Deadlines are
+generous (DEADLINE, 30 s): the suite also runs the ASan build, 2-4x slower, on loaded
+machines, and a deadline only bounds how long a failing test takes.  tearDown stops the
+watcher and fails the test when its log holds a sanitizer report.
 """
 import json
 import os
@@ -28,9 +31,12 @@ CHILD_FILE = "b8e27d19-4c63-4f0a-9d15-7a3e6c2f1b90.jsonl"
 PARENT_KEY = "agent:main:mattermost:channel:u4k9x2mdp7fq3nbc8wyh6tz1re"
 CHILD_KEY = "agent:main:subagent:e05a7c3d-1b92-4f86-b4d7-9c2e8a61f305"
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
+# The default deadline of every wait here.  Not a timed assertion: a passing wait returns
+# as soon as its condition holds.
+DEADLINE = 30.0
 
 
-def wait_for(fn, timeout=10.0, interval=0.02, what="condition"):
+def wait_for(fn, timeout=DEADLINE, interval=0.02, what="condition"):
     """Calls fn until it returns something truthy; returns that, or fails at the deadline."""
     deadline = time.monotonic() + timeout
     last = None
@@ -48,7 +54,7 @@ def wait_for(fn, timeout=10.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
-def wait_equal(fn, expected, timeout=10.0, what="value"):
+def wait_equal(fn, expected, timeout=DEADLINE, what="value"):
     """Polls fn until it returns expected; at the deadline fails with the
     last value beside the expected one.  Use it instead of a wait on one
     condition followed by an assertion on another that the watcher makes
@@ -135,10 +141,11 @@ class WatcherCase(unittest.TestCase):
         env = dict(os.environ)
         for k in list(env):
             if k in ("MM_URL", "MM_BASE_URL", "PUBLISH_URL", "SESSIONS_JSON",
-                     "DEFAULT_CHANNEL", "TOOL_LABELS_FILE", "WATCHER_FORCE_POLL"):
+                     "DEFAULT_CHANNEL", "TOOL_LABELS_FILE", "WATCHER_FORCE_POLL",
+                     "PLUGIN_URL", "PLUGIN_SECRET", "GATEWAY_NAME", "CA_FILE"):
                 del env[k]
         env.update(TRANSCRIPT_DIR=self.agents, LIVESTATUS_DB=self.db,
-                   PID_FILE=self.pid_file, LOG_LEVEL="debug", HEARTBEAT_S="1",
+                   PID_FILE=self.pid_file, LOG_LEVEL="debug", HEARTBEAT_S="1", HEALTH_PORT="0",
                    ASAN_OPTIONS="detect_leaks=1:abort_on_error=0")
         env.update(self.env)
         env.update({k: str(v) for k, v in extra.items()})
@@ -209,6 +216,13 @@ class WatcherCase(unittest.TestCase):
         rows = self.boxes(key)
         return rows[-1] if rows else None
 
+    def session_state(self, key):
+        """The watcher's stored state of a session (watcher_sessions.state), or None."""
+        if not os.path.exists(self.db):
+            return None
+        rows = self.query("SELECT state FROM watcher_sessions WHERE session_key = ?", (key,))
+        return json.loads(rows[0]["state"]) if rows else None
+
     def heartbeat(self):
         if not os.path.exists(self.db):
             return None
@@ -222,11 +236,11 @@ class WatcherCase(unittest.TestCase):
         hb = self.heartbeat()
         return hb["stats"] if hb else {}
 
-    def wait_stat(self, name, at_least, timeout=10):
+    def wait_stat(self, name, at_least, timeout=DEADLINE):
         return wait_for(lambda: self.stats().get(name, 0) >= at_least, timeout,
                         what="stats %s >= %d" % (name, at_least))
 
-    def wait_box(self, key, pred, timeout=10, what=None):
+    def wait_box(self, key, pred, timeout=DEADLINE, what=None):
         def check():
             b = self.box(key)
             return b if b is not None and pred(b) else None
