@@ -170,7 +170,10 @@ forward_post(struct forward *f, const char *body, long timeout_ms, struct forwar
 	curl_easy_setopt(f->curl, CURLOPT_HEADERFUNCTION, forward_on_header);
 	curl_easy_setopt(f->curl, CURLOPT_HEADERDATA, &a);
 	cc = curl_easy_perform(f->curl);
-	forward_count(f, &f->status.requests, 1);
+	pthread_mutex_lock(&f->mu);
+	f->status.requests++;
+	f->status.bytes_sent += (int64_t)strlen(body);
+	pthread_mutex_unlock(&f->mu);
 	r->retry_after_ms = a.retry_after_ms;
 	if (cc != CURLE_OK) {
 		snprintf(r->err, sizeof(r->err), "%s",

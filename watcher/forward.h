@@ -71,6 +71,7 @@ struct forward_status {
 	int64_t requests; /* sent */
 	int64_t failures; /* requests without a usable answer */
 	int64_t boxes_sent;
+	int64_t bytes_sent; /* request bodies */
 	int64_t boxes_stored;
 	int64_t boxes_unchanged;
 	int64_t rejected;   /* box changes set aside */

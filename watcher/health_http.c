@@ -189,6 +189,8 @@ health_render_metrics(struct health_http *h, struct health_buf *b)
 		    "requests without a usable answer", fs.failures);
 		health_metric(b, "livestatus_forward_boxes_sent_total", "counter",
 		    "box states sent to the central", fs.boxes_sent);
+		health_metric(b, "livestatus_forward_bytes_sent_total", "counter",
+		    "request body bytes sent to the central", fs.bytes_sent);
 		health_metric(b, "livestatus_forward_rejected_total", "counter",
 		    "box changes the central refused (set aside)", fs.rejected);
 		health_metric(b, "livestatus_forward_resends_total", "counter",

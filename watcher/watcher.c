@@ -636,6 +636,7 @@ watcher_forward_stats_json(struct watcher *w, json_object *o)
 	json_object_object_add(o, "forward_requests", json_object_new_int64(fs.requests));
 	json_object_object_add(o, "forward_failures", json_object_new_int64(fs.failures));
 	json_object_object_add(o, "forward_boxes_sent", json_object_new_int64(fs.boxes_sent));
+	json_object_object_add(o, "forward_bytes_sent", json_object_new_int64(fs.bytes_sent));
 	json_object_object_add(o, "forward_rejected", json_object_new_int64(fs.rejected));
 	json_object_object_add(o, "forward_resends", json_object_new_int64(fs.resends));
 	json_object_object_add(o, "forward_error", json_object_new_string(fs.last_error));
