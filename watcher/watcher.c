@@ -928,7 +928,12 @@ watcher_start_forward(struct watcher *w)
 	struct forward_config fc = { 0 };
 	char err[512];
 
-	if (cfg->plugin_url != NULL) {
+	if (cfg->plugin_url != NULL && cfg->plugin_secret == NULL)
+		log_warn(
+		    "PLUGIN_URL is set without PLUGIN_SECRET: not forwarding (set PLUGIN_SECRET "
+		    "to this gateway's key on the central API)",
+		    "url", cfg->plugin_url);
+	if (cfg->plugin_url != NULL && cfg->plugin_secret != NULL) {
 		fc.url = cfg->plugin_url;
 		fc.key = cfg->plugin_secret;
 		fc.gateway = cfg->gateway_name;

@@ -57,12 +57,6 @@ wcfg_load_forward(struct wcfg *c, char *err, size_t errlen)
 		snprintf(err, errlen, "CA_FILE: cannot read \"%s\"", c->ca_file);
 		return -1;
 	}
-	if (c->plugin_url != NULL && c->plugin_secret == NULL) {
-		snprintf(err, errlen,
-		    "PLUGIN_URL is set but PLUGIN_SECRET is not: set PLUGIN_SECRET to this "
-		    "gateway's key on the central API (or unset PLUGIN_URL)");
-		return -1;
-	}
 	c->health_bind = cfg_str("HEALTH_BIND", NULL, "127.0.0.1");
 	return cfg_long("FORWARD_CONNECT_TIMEOUT_MS", NULL, 5000, 100, 120000,
 	           &c->forward_connect_timeout_ms, err, errlen) != 0 ||

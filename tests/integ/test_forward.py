@@ -403,6 +403,19 @@ class OneHost(ForwardCase):
         self.assertEqual(g.log().count("nothing to forward"), 1, g.log())
 
 
+    def test_plugin_url_without_secret_runs_and_says_why_nothing_is_forwarded(self):
+        g = self.gateway("gw-a", self.stack.api)
+        del g.env["PLUGIN_SECRET"]
+        g.start()
+        g.run()
+        wait_for(lambda: g.rows() and all(r[1] == "done" for r in g.rows()), 30,
+                 what="the run's box, kept locally")
+        st, h = g.health()
+        self.assertEqual((st, h["forward"]["state"]), (200, "off"), h)
+        self.assertEqual(g.log().count("PLUGIN_URL is set without PLUGIN_SECRET"), 1, g.log())
+        self.assertEqual(central_rows(self.stack, "gw-a"), [])
+
+
 class FaultyCentral(http.server.ThreadingHTTPServer):
     """Passes requests to the real central, but answers the first ones badly."""
     daemon_threads = True
