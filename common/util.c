@@ -1,11 +1,16 @@
 /* util: clocks, UTF-8, ids and secret comparison. */
 #include "util.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 int64_t
 util_now_ms(void)
@@ -144,4 +149,57 @@ util_random_hex(char *out, size_t n)
 		n -= chunk;
 	}
 	*out = '\0';
+}
+
+/* 1 when the real path of path lies inside the real path of root. */
+static int
+util_inside(const char *path, const char *root)
+{
+	char real[PATH_MAX], top[PATH_MAX];
+	size_t n;
+
+	if (realpath(path, real) == NULL || realpath(root, top) == NULL)
+		return 0;
+	n = strlen(top);
+	return strncmp(real, top, n) == 0 && (real[n] == '/' || real[n] == '\0' || n == 1);
+}
+
+int
+util_open_regular(const char *path, const char *root, int allow_outside, const char **why)
+{
+	const int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+	struct stat st;
+	int fd, err;
+
+	if (why != NULL)
+		*why = NULL;
+	fd = open(path, flags | O_NOFOLLOW);
+	if (fd < 0 && errno == ELOOP) {
+		/* a symbolic link: followed only when it stays inside root */
+		if (root != NULL && !allow_outside && !util_inside(path, root)) {
+			if (why != NULL)
+				*why = "a link out of the state folder";
+			errno = EPERM;
+			return -1;
+		}
+		fd = open(path, flags);
+	}
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) != 0) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		if (why != NULL)
+			*why = "not a regular file";
+		errno = EINVAL;
+		return -1;
+	}
+	/* a regular file never blocks; clear the flag for ordinary reads */
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
 }

@@ -32,6 +32,18 @@ int util_valid_id(const char *id);
  */
 int util_secret_equal(const char *secret, const char *candidate, size_t candlen);
 
+/*
+ * Opens path for reading the way a follower of other people's files must:
+ * never blocking (a FIFO or device named like a transcript would freeze the
+ * caller), never through a symbolic link that leads outside root (unless
+ * allow_outside), and only a regular file.  Returns the descriptor (read
+ * blocking again, close-on-exec), or -1 with errno set and *why (when not
+ * NULL) naming the refusal for a log line: "not a regular file", "a link
+ * out of the state folder", or NULL for an ordinary error (ENOENT, EACCES).
+ * root NULL: links are followed wherever they lead.
+ */
+int util_open_regular(const char *path, const char *root, int allow_outside, const char **why);
+
 /* Writes 2*n lowercase hex digits of n random bytes and a NUL into out. */
 void util_random_hex(char *out, size_t n);
 

@@ -1,10 +1,14 @@
 /* store: opening, migrating and the box and heartbeat tables. */
 #include "store_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../common/xmalloc.h"
 
@@ -237,6 +241,37 @@ store_open(const char *path, store **out, char *err, size_t errlen)
 	return store_open_ms(path, STORE_BUSY_TIMEOUT_MS, out, err, errlen);
 }
 
+/*
+ * Creates the store file, when missing, with a mode that does not depend on
+ * the umask: 0600, or 0660 when its folder is a shared one (setgid and
+ * group-writable, as deploy/ makes it: the responder, another user of the
+ * group, writes the store and its -wal/-shm files, which SQLite creates
+ * with the store file's mode).  SQLite then opens the existing file.
+ */
+static void
+store_create_file(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+	mode_t mode = 0600;
+	int fd;
+
+	if (stat(path, &st) == 0 || errno != ENOENT || strncmp(path, "file:", 5) == 0 ||
+	    strcmp(path, ":memory:") == 0)
+		return;
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	if (stat(dir, &st) == 0 && (st.st_mode & S_ISGID) && (st.st_mode & S_IWGRP))
+		mode = 0660;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)) < 0)
+		return; /* SQLite says why */
+	(void)fchmod(fd, mode);
+	close(fd);
+}
+
 int
 store_open_ms(const char *path, int busy_timeout_ms, store **out, char *err, size_t errlen)
 {
@@ -244,6 +279,7 @@ store_open_ms(const char *path, int busy_timeout_ms, store **out, char *err, siz
 	int rc;
 
 	st->path = xstrdup(path);
+	store_create_file(path);
 	rc = sqlite3_open_v2(
 	    path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {

@@ -58,7 +58,7 @@ pidfile_probe(const char *path, long *pid)
 	int fd, running = 0;
 
 	*pid = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
 		return 0;
 	if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
 		running = 1;
@@ -74,18 +74,30 @@ pidfile_probe(const char *path, long *pid)
 	return running;
 }
 
-/* Takes the pid file's lock and writes our pid; the fd stays open. */
+/*
+ * Takes the pid file's lock and writes our pid; the fd stays open.  The
+ * file is opened without following a link, must be a regular file of this
+ * user, and is made 0640 whatever the umask.
+ */
 static int
 pidfile_take(const char *path)
 {
+	struct stat st;
 	char buf[32];
 	long pid;
 	int fd, n;
 
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
-		fprintf(stderr, PROG ": PID_FILE: cannot open %s: %s\n", path, strerror(errno));
+	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0640)) < 0) {
+		fprintf(stderr, PROG ": PID_FILE: cannot open %s: %s%s\n", path, strerror(errno),
+		    errno == ELOOP ? " (a symbolic link: refused)" : "");
 		return -2;
 	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		fprintf(stderr, PROG ": PID_FILE: %s is not a regular file of this user\n", path);
+		close(fd);
+		return -2;
+	}
+	(void)fchmod(fd, 0640);
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		close(fd);
 		pidfile_probe(path, &pid);
@@ -312,7 +324,55 @@ cmd_start(void)
 static const char *
 pid_file_path(void)
 {
-	return cfg_str("PID_FILE", NULL, WCFG_DEFAULT_PID_FILE);
+	static char buf[4096];
+	char err[512];
+	const char *v = cfg_env("PID_FILE", NULL);
+
+	if (v != NULL)
+		return v;
+	if (wcfg_default_pid_file(buf, sizeof(buf), err, sizeof(err)) != 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		exit(2);
+	}
+	return buf;
+}
+
+/*
+ * 1 when pid holds the flock of path (per /proc/locks) and runs this
+ * program (its /proc/<pid>/comm): stop signals nothing else, whatever
+ * number the file holds.
+ */
+static int
+pidfile_holder_is_watcher(const char *path, long pid)
+{
+	char line[256], comm[64] = "";
+	struct stat st;
+	unsigned long long ino;
+	long holder;
+	int found = 0;
+	FILE *f;
+
+	if (stat(path, &st) != 0 || (f = fopen("/proc/locks", "re")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		/* "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF" */
+		if (strstr(line, "FLOCK") == NULL ||
+		    sscanf(line, "%*s %*s %*s %*s %ld %*x:%*x:%llu", &holder, &ino) != 2)
+			continue;
+		found = holder == pid && ino == (unsigned long long)st.st_ino;
+	}
+	fclose(f);
+	if (!found)
+		return 0;
+	snprintf(line, sizeof(line), "/proc/%ld/comm", pid);
+	if ((f = fopen(line, "re")) == NULL)
+		return 0;
+	if (fgets(comm, sizeof(comm), f) == NULL)
+		comm[0] = '\0';
+	fclose(f);
+	comm[strcspn(comm, "\n")] = '\0';
+	/* comm holds at most 15 bytes of the program's name */
+	return comm[0] != '\0' && strncmp(comm, PROG, strlen(comm)) == 0;
 }
 
 static int
@@ -325,6 +385,13 @@ cmd_stop(void)
 	if (!pidfile_probe(path, &pid) || pid <= 0) {
 		printf(PROG " is not running\n");
 		return 0;
+	}
+	if (!pidfile_holder_is_watcher(path, pid)) {
+		fprintf(stderr,
+		    PROG ": pid %ld in %s does not hold its lock or is not " PROG
+		         ": not signalled\n",
+		    pid, path);
+		return 1;
 	}
 	if (kill((pid_t)pid, SIGTERM) != 0) {
 		fprintf(stderr, PROG ": cannot signal pid %ld: %s\n", pid, strerror(errno));

@@ -5,8 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "../common/util.h"
 #include "../common/xmalloc.h"
+
+/* A sessions.json larger than this is refused (OpenClaw's are kilobytes). */
+#define SESSIONS_MAX_BYTES (64 << 20)
 
 void
 sessions_init(struct sessions_index *idx, const char *dir, const char *path)
@@ -137,17 +142,71 @@ sessions_route(const char *key, json_object *entry, const char *default_channel,
 	*target = tgt != NULL ? tgt : xstrdup("");
 }
 
+/*
+ * Parses the file at path without ever blocking on it: a FIFO, socket,
+ * device or folder named sessions.json is refused, not opened for reading.
+ */
+static json_object *
+sessions_read(const char *path, char *err, size_t errlen)
+{
+	json_tokener *tok = NULL;
+	json_object *root = NULL;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	const char *why;
+	ssize_t r;
+	int fd;
+
+	if ((fd = util_open_regular(path, NULL, 1, &why)) < 0) {
+		snprintf(
+		    err, errlen, "cannot read %s: %s", path, why != NULL ? why : strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		if (len + 65536 > cap) {
+			if (cap >= SESSIONS_MAX_BYTES) {
+				snprintf(err, errlen, "%s: larger than %d MiB", path,
+				    SESSIONS_MAX_BYTES >> 20);
+				goto out;
+			}
+			cap = cap ? cap * 2 : 131072;
+			buf = xrealloc(buf, cap + 1);
+		}
+		if ((r = read(fd, buf + len, cap - len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	tok = json_tokener_new();
+	root = json_tokener_parse_ex(tok, buf != NULL ? buf : "", (int)len);
+	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success) {
+		json_object_put(root);
+		root = NULL;
+		snprintf(err, errlen, "cannot read %s: %s", path,
+		    json_tokener_error_desc(json_tokener_get_error(tok)));
+	}
+out:
+	if (tok != NULL)
+		json_tokener_free(tok);
+	free(buf);
+	close(fd);
+	return root;
+}
+
 int
 sessions_load(struct sessions_index *idx, const char *default_channel, char *err, size_t errlen)
 {
-	json_object *root = json_object_from_file(idx->path);
+	json_object *root = sessions_read(idx->path, err, errlen);
 	struct sessions_entry *list;
 	size_t n = 0;
 
-	if (root == NULL) {
-		snprintf(err, errlen, "cannot read %s: %s", idx->path, json_util_get_last_err());
+	if (root == NULL)
 		return -1;
-	}
 	if (!json_object_is_type(root, json_type_object)) {
 		snprintf(err, errlen, "%s: expected a JSON object", idx->path);
 		json_object_put(root);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../common/util.h"
 #include "../common/xmalloc.h"
 
 #define TAIL_CHUNK (1u * 1024 * 1024)
@@ -50,6 +51,8 @@ struct tail {
 	struct tail_file **dirty;
 	size_t ndirty, capdirty;
 	int64_t bytes_read, rescans, overflows, bad_lines;
+	int64_t refused;   /* reads refused: not a regular file, or an outside link */
+	int outside_links; /* FOLLOW_OUTSIDE_LINKS: links out of root are read too */
 };
 
 static uint64_t
@@ -487,10 +490,19 @@ static void
 tail_read(struct tail *t, struct tail_file *f)
 {
 	struct stat st;
+	const char *why;
 	int fd;
 
 	f->backlog = 0;
-	fd = open(f->path, O_RDONLY | O_CLOEXEC);
+	fd = util_open_regular(f->path, t->root, t->outside_links, &why);
+	if (fd < 0 && why != NULL) {
+		/* a FIFO, socket, device, folder or outside link: never read */
+		if (!f->refused)
+			log_warn("not a transcript, skipped", "path", f->path, "why", why);
+		f->refused = 1;
+		t->refused++;
+		return;
+	}
 	if (fd < 0) {
 		if (errno != ENOENT)
 			log_warn("cannot open transcript", "path", f->path, "err", strerror(errno));
@@ -592,7 +604,7 @@ tail_vanished(struct tail *t, struct tail_file *f)
 			if (stat(path, &st) != 0 || (uint64_t)st.st_ino != f->inode ||
 			    !S_ISREG(st.st_mode))
 				continue;
-			if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			if ((fd = util_open_regular(path, t->root, t->outside_links, NULL)) < 0)
 				break;
 			if (fstat(fd, &st) == 0 && (uint64_t)st.st_ino == f->inode &&
 			    st.st_size >= f->offset + (int64_t)f->len + f->skipped) {
@@ -1110,5 +1122,12 @@ tail_stats(struct tail *t, struct tail_stats *out)
 	out->rescans = t->rescans;
 	out->overflows = t->overflows;
 	out->bad_lines = t->bad_lines;
+	out->refused = t->refused;
 	out->inotify = !t->polling;
+}
+
+void
+tail_follow_outside_links(struct tail *t, int on)
+{
+	t->outside_links = on;
 }

@@ -84,6 +84,7 @@ struct tail_file {
 	int64_t committed_offset;
 	int dirty, queued, lock_check, lock_seen, seen, backlog, restored, saved;
 	int gone;     /* vanished: the caller deletes its row, then it is freed */
+	int refused;  /* not a regular file, or a link out of the root: warned once */
 	int with_dir; /* found in the first scan of a folder that came later */
 	struct tail_file *hnext;
 };
@@ -104,7 +105,8 @@ struct tail_ops {
 
 struct tail_stats {
 	int64_t files, dirs, bytes_read, rescans, overflows, bad_lines;
-	int inotify; /* 1 when inotify is in use */
+	int64_t refused; /* reads refused: FIFO, socket, device, folder, outside link */
+	int inotify;     /* 1 when inotify is in use */
 };
 
 struct tail;
@@ -116,6 +118,14 @@ struct tail;
 struct tail *
 tail_new(const char *root, const struct tail_ops *ops, int use_inotify, char *err, size_t errlen);
 void tail_free(struct tail *t);
+
+/*
+ * Transcripts are opened without blocking and only when they are regular
+ * files; a symbolic link is followed only when it stays inside root,
+ * unless on (FOLLOW_OUTSIDE_LINKS=1).  Anything refused is warned about
+ * once per file and counted (tail_stats.refused).
+ */
+void tail_follow_outside_links(struct tail *t, int on);
 
 /* Before tail_start(): what an earlier run stored for path. */
 void

@@ -668,6 +668,7 @@ watcher_stats_json(struct watcher *w)
 	WATCHER_STAT("bytes_read", ts.bytes_read);
 	WATCHER_STAT("rescans", ts.rescans);
 	WATCHER_STAT("overflows", ts.overflows);
+	WATCHER_STAT("files_refused", ts.refused);
 	WATCHER_STAT("commits", w->commits);
 	WATCHER_STAT("commit_busy", w->commit_busy);
 	WATCHER_STAT("notices", w->notices);
@@ -997,6 +998,7 @@ watcher_run(const struct wcfg *cfg, int ready_fd)
 		log_error("cannot follow transcripts", "err", err);
 		goto out;
 	}
+	tail_follow_outside_links(w.tail, cfg->follow_outside_links);
 	ocdb_box_sink(w.model, &sink);
 	oc.root = cfg->transcript_dir;
 	oc.poll_interval_ms = cfg->poll_interval_ms;

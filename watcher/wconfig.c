@@ -3,7 +3,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../common/config.h"
@@ -19,6 +21,42 @@ wcfg_url(const char *name, const char *alias, const char **out, char *err, size_
 	snprintf(err, errlen, "%s: expected an http:// or https:// URL, got \"%s\"",
 	    getenv(name) != NULL && *getenv(name) ? name : alias, v);
 	return -1;
+}
+
+int
+wcfg_default_pid_file(char *buf, size_t len, char *err, size_t errlen)
+{
+	const char *v;
+	char dir[4096];
+	struct stat st;
+	int n;
+
+	if ((v = cfg_env("RUNTIME_DIRECTORY", NULL)) != NULL) {
+		/* systemd: the first of RuntimeDirectory='s folders */
+		n = snprintf(buf, len, "%.*s/watcher.pid", (int)strcspn(v, ":"), v);
+	} else if ((v = cfg_env("XDG_RUNTIME_DIR", NULL)) != NULL) {
+		n = snprintf(buf, len, "%s/livestatus-watcher.pid", v);
+	} else {
+		snprintf(dir, sizeof(dir), "/tmp/livestatus-%ld", (long)geteuid());
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+			snprintf(err, errlen, "PID_FILE: cannot make %s: %s", dir, strerror(errno));
+			return -1;
+		}
+		if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+		    (st.st_mode & 0077) != 0) {
+			snprintf(err, errlen,
+			    "PID_FILE: %s is not a private folder of this user (a link, another "
+			    "owner, or open to others): set PID_FILE",
+			    dir);
+			return -1;
+		}
+		n = snprintf(buf, len, "%s/watcher.pid", dir);
+	}
+	if (n < 0 || (size_t)n >= len) {
+		snprintf(err, errlen, "PID_FILE: default path too long");
+		return -1;
+	}
+	return 0;
 }
 
 /* 1 when name is a gateway name: [A-Za-z0-9_.-]{1,64}. */
@@ -58,6 +96,8 @@ wcfg_load_forward(struct wcfg *c, char *err, size_t errlen)
 		return -1;
 	}
 	c->health_bind = cfg_str("HEALTH_BIND", NULL, "127.0.0.1");
+	if (cfg_bool("FOLLOW_OUTSIDE_LINKS", NULL, 0, &c->follow_outside_links, err, errlen) != 0)
+		return -1;
 	return cfg_long("FORWARD_CONNECT_TIMEOUT_MS", NULL, 5000, 100, 120000,
 	           &c->forward_connect_timeout_ms, err, errlen) != 0 ||
 	        cfg_long("FORWARD_TIMEOUT_MS", NULL, 15000, 500, 600000, &c->forward_timeout_ms,
@@ -94,7 +134,12 @@ wcfg_load(struct wcfg *c, char *err, size_t errlen)
 	}
 	c->sessions_json = cfg_env("SESSIONS_JSON", NULL);
 	c->db = cfg_str("LIVESTATUS_DB", NULL, WCFG_DEFAULT_DB);
-	c->pid_file = cfg_str("PID_FILE", NULL, WCFG_DEFAULT_PID_FILE);
+	if ((c->pid_file = cfg_env("PID_FILE", NULL)) == NULL) {
+		if (wcfg_default_pid_file(c->pid_file_buf, sizeof(c->pid_file_buf), err, errlen) !=
+		    0)
+			return -1;
+		c->pid_file = c->pid_file_buf;
+	}
 	c->mm_token = cfg_env("MM_TOKEN", "MM_BOT_TOKEN");
 	c->tool_labels_file = cfg_env("TOOL_LABELS_FILE", NULL);
 	c->default_channel = cfg_env("DEFAULT_CHANNEL", NULL);
@@ -144,7 +189,11 @@ wcfg_usage(FILE *out)
 	    "                           [$OPENCLAW_STATE_DIR/agents or ~/.openclaw/agents]\n"
 	    "  SESSIONS_JSON            sessions.json of a lone sessions folder [beside it]\n"
 	    "  LIVESTATUS_DB            the store [" WCFG_DEFAULT_DB "]\n"
-	    "  PID_FILE                 [" WCFG_DEFAULT_PID_FILE "]\n"
+	    "  PID_FILE                 [$RUNTIME_DIRECTORY/watcher.pid, else\n"
+	    "                           $XDG_RUNTIME_DIR/livestatus-watcher.pid, else\n"
+	    "                           /tmp/livestatus-<uid>/watcher.pid]\n"
+	    "  FOLLOW_OUTSIDE_LINKS     1: read transcripts and agent databases that are\n"
+	    "                           links out of TRANSCRIPT_DIR [0: skipped, warned]\n"
 	    "  IDLE_TIMEOUT_S           a box ends after this long without activity [60]\n"
 	    "  MAX_SESSION_DURATION_S   a box ends after this long in all [1800]\n"
 	    "  MAX_STATUS_LINES         newest lines kept per box [15]\n"

@@ -22,14 +22,18 @@
 #include "../common/log.h"
 
 #define WCFG_DEFAULT_DB "/var/lib/livestatus/livestatus.db"
-#define WCFG_DEFAULT_PID_FILE "/tmp/livestatus-watcher.pid"
+/* How the default PID_FILE is chosen, for --help and the man page. */
+#define WCFG_DEFAULT_PID_FILE_TEXT \
+	"$RUNTIME_DIRECTORY/watcher.pid, else $XDG_RUNTIME_DIR/livestatus-watcher.pid, " \
+	"else /tmp/livestatus-<uid>/watcher.pid"
 
 struct wcfg {
 	char transcript_dir[4096];
 	const char *sessions_json; /* NULL: <folder>/sessions.json */
 	const char *db;
 	const char *pid_file;
-	const char *mm_token; /* accepted; used by the Mattermost side */
+	char pid_file_buf[4096]; /* the default when PID_FILE is unset */
+	const char *mm_token;    /* accepted; used by the Mattermost side */
 	const char *mm_url;
 	const char *tool_labels_file;
 	const char *default_channel;
@@ -47,6 +51,7 @@ struct wcfg {
 	const char *health_bind; /* HEALTH_BIND [127.0.0.1] */
 	int plugin_enabled;
 	int force_poll;
+	int follow_outside_links; /* FOLLOW_OUTSIDE_LINKS [0] */
 	long throttle_ms;
 	long idle_timeout_s;
 	long max_session_duration_s;
@@ -61,6 +66,14 @@ struct wcfg {
 	/* Not a setting: for `start`, where stderr goes once ready (-1: stays). */
 	int stderr_after_ready;
 };
+
+/*
+ * The default pid file into buf: a runtime folder of ours, never a name in
+ * a shared folder.  Under systemd $RUNTIME_DIRECTORY (RuntimeDirectory=),
+ * else $XDG_RUNTIME_DIR, else /tmp/livestatus-<uid>/ made 0700 and checked
+ * to be ours.  0, or -1 with a message in err.
+ */
+int wcfg_default_pid_file(char *buf, size_t len, char *err, size_t errlen);
 
 /* Reads the environment; 0, or -1 with a message naming the variable. */
 int wcfg_load(struct wcfg *c, char *err, size_t errlen);
