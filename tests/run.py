@@ -65,16 +65,18 @@ def run_units(build, tally, pattern):
 
 def run_integ(build, tally, pattern):
     os.environ["LIVESTATUS_BUILD"] = build
-    files = sorted(glob.glob(os.path.join(ROOT, "tests", "integ", "test_*.py")))
-    for path in files:
+    # tests/integ: the parts together; tests/security: hostile input and neighbours
+    files = [(suite, path) for suite in ("integ", "security")
+             for path in sorted(glob.glob(os.path.join(ROOT, "tests", suite, "test_*.py")))]
+    for suite, path in files:
         mod = os.path.splitext(os.path.basename(path))[0]
-        name = f"{build}: integ {mod}"
+        name = f"{build}: {suite} {mod}"
         if pattern and not re.search(pattern, name):
             continue
         start = time.monotonic()
         # Each file in its own interpreter: a hung or crashing file cannot
         # take the others with it, and module state never leaks across.
-        cmd = [sys.executable, "-m", "unittest", "-v", f"tests.integ.{mod}"]
+        cmd = [sys.executable, "-m", "unittest", "-v", f"tests.{suite}.{mod}"]
         try:
             proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
                                   errors="replace", timeout=900,
