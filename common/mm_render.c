@@ -1,6 +1,7 @@
 /* mm_render: boxes to the blockquoted status box text. */
 #include "mm_render.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 
 #define MM_RENDER_INDENT "\xc2\xa0\xc2\xa0" /* two U+00A0 per level */
 #define MM_RENDER_ELLIPSIS "\xe2\x80\xa6"   /* U+2026 */
+#define MM_RENDER_ZWJ "\xe2\x80\x8d"        /* U+200D, zero-width joiner */
 
 /* The lines of the text being built, without the "> " prefix. */
 struct mm_lines {
@@ -139,28 +141,90 @@ mm_render_name(const struct store_box *b)
 	return "agent";
 }
 
+/* 1 when s (case-insensitive) starts with the lower-case word w. */
+static int
+mm_render_starts(const char *s, const char *w)
+{
+	for (; *w != '\0'; s++, w++)
+		if (*s == '\0' || (*s | 0x20) != *w)
+			return 0;
+	return 1;
+}
+
+/* The first character after s that is not a space or tab. */
+static char
+mm_render_next(const char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return *s;
+}
+
+/*
+ * Agent output made inert for Mattermost's Markdown (mm_render.h): the
+ * characters that would ping, embed or link get a zero-width joiner or a
+ * backslash, so the text reads the same and does nothing.
+ */
+static char *
+mm_render_inert(const char *s)
+{
+	/* Worst case per byte: a backslash, the byte and a joiner. */
+	char *out = xmalloc(strlen(s) * (2 + sizeof(MM_RENDER_ZWJ)) + 1), next;
+	const char *p;
+	size_t o = 0;
+	int joiner;
+
+	for (p = s; *p != '\0'; p++) {
+		next = *p == ']' ? mm_render_next(p + 1) : '\0';
+		if (next != '\0' && strchr("([:", next) != NULL)
+			out[o++] = '\\'; /* no [text](url), [text][ref], [ref]: url */
+		if (*p == '[' && p > s && p[-1] == '!')
+			out[o++] = '\\'; /* no ![image](url) */
+		if (*p == '\\' && ispunct((unsigned char)p[1]))
+			out[o++] = '\\'; /* a backslash of its own cannot undo the above */
+		if ((p == s || !isalnum((unsigned char)p[-1])) && mm_render_starts(p, "www.")) {
+			memcpy(out + o, p, 3); /* www.example.com is autolinked */
+			o += 3;
+			p += 2;
+			joiner = 1;
+		} else {
+			out[o++] = *p;
+			joiner = (*p == '@' && p[1] != '\0' && p[1] != ' ') || /* @channel */
+			    (*p == ':' && p[1] == '/' && p[2] == '/'); /* http://x is autolinked */
+		}
+		if (joiner) {
+			memcpy(out + o, MM_RENDER_ZWJ, sizeof(MM_RENDER_ZWJ) - 1);
+			o += sizeof(MM_RENDER_ZWJ) - 1;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
 /*
  * One status line made safe for a blockquote line: control characters
- * (newlines included) become spaces, and it is shortened to
- * MM_RENDER_LINE_MAX code points.
+ * (newlines included) become spaces, it is shortened to
+ * MM_RENDER_LINE_MAX code points, and its Markdown made inert.
  */
 static char *
 mm_render_clean(const char *s, int depth)
 {
 	size_t len = strlen(s), ilen = strlen(MM_RENDER_INDENT) * (size_t)depth, i;
-	char *flat = xmalloc(len + 1), *cut, *out;
+	char *flat = xmalloc(len + 1), *cut, *safe, *out;
 
 	for (i = 0; i < len; i++)
 		flat[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i];
 	flat[len] = '\0';
 	cut = mm_render_cut(flat, MM_RENDER_LINE_MAX);
 	free(flat);
-	out = xmalloc(ilen + strlen(cut) + 1);
+	safe = mm_render_inert(cut);
+	free(cut);
+	out = xmalloc(ilen + strlen(safe) + 1);
 	for (i = 0; i < (size_t)depth; i++)
 		memcpy(
 		    out + i * strlen(MM_RENDER_INDENT), MM_RENDER_INDENT, strlen(MM_RENDER_INDENT));
-	memcpy(out + ilen, cut, strlen(cut) + 1);
-	free(cut);
+	memcpy(out + ilen, safe, strlen(safe) + 1);
+	free(safe);
 	return out;
 }
 

@@ -20,6 +20,15 @@
  * own footer; the final footer appears once the box has ended.  Every line
  * is a blockquote line ("> ").
  *
+ * Names and status lines are agent output, so their Markdown is made
+ * inert (issue 13): "@" before a name gets a zero-width joiner (U+200D),
+ * so @channel, @here, @all and @someone ping no one; "![" becomes "!\["
+ * (no remote image); a "]" followed by "(", "[" or ":" becomes "\]" (no
+ * link, reference or link definition); "://" and a leading "www." get a
+ * joiner, so nothing is autolinked or previewed; a backslash before
+ * punctuation is doubled, so it cannot cancel those.  The text reads the
+ * same; "[OK]" and other brackets stay as they are.
+ *
  * The text depends only on the stored boxes (elapsed time runs to the
  * end, or to the last update while active), never on the clock, so the
  * same revision always renders the same text and an unchanged box is never

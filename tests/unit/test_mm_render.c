@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <json-c/json.h>
 
 #include "common/util.h"
 #include "common/mm_render.h"
@@ -15,8 +16,8 @@
 #define NB "\xc2\xa0\xc2\xa0"
 
 static void
-box(struct store_box *b, char *id, char *parent, char *label, char *status,
-    char *lines, int64_t start, int64_t end)
+box(struct store_box *b, char *id, char *parent, char *label, char *status, char *lines,
+    int64_t start, int64_t end)
 {
 	memset(b, 0, sizeof(*b));
 	b->id = id;
@@ -63,9 +64,10 @@ test_active_box(void **state)
 	    "[\"Reading the retention notes.\",\"exec: df -h / [OK]\"]", 1000, STORE_NO_TIME);
 	b.last_update_ms = 39000;
 	t = mm_render_box(&b, 1, 15000);
-	assert_string_equal(t, "> [ACTIVE] main | 38s\n"
-			       "> Reading the retention notes.\n"
-			       "> exec: df -h / [OK]");
+	assert_string_equal(t,
+	    "> [ACTIVE] main | 38s\n"
+	    "> Reading the retention notes.\n"
+	    "> exec: df -h / [OK]");
 	free(t);
 }
 
@@ -86,17 +88,18 @@ test_done_with_subagent(void **state)
 	    STORE_NO_TIME);
 	t[2].last_update_ms = 45000;
 	s = mm_render_box(t, 3, 15000);
-	assert_string_equal(s, "> [DONE] main | 53s\n"
-			       "> Planning.\n"
-			       "> Sub-agent: researcher\n"
-			       "> " NB "web_search: retention [OK]\n"
-			       "> " NB "Summarising.\n"
-			       "> " NB "[DONE] 28s\n"
-			       "> exec: ls [OK]\n"
-			       "> Sub-agent: checker\n"
-			       "> " NB "exec: true [OK]\n"
-			       "> " NB "[ACTIVE] 5s\n"
-			       "> [DONE] 53s | 12.4k tokens");
+	assert_string_equal(s,
+	    "> [DONE] main | 53s\n"
+	    "> Planning.\n"
+	    "> Sub-agent: researcher\n"
+	    "> " NB "web_search: retention [OK]\n"
+	    "> " NB "Summarising.\n"
+	    "> " NB "[DONE] 28s\n"
+	    "> exec: ls [OK]\n"
+	    "> Sub-agent: checker\n"
+	    "> " NB "exec: true [OK]\n"
+	    "> " NB "[ACTIVE] 5s\n"
+	    "> [DONE] 53s | 12.4k tokens");
 	free(s);
 }
 
@@ -111,13 +114,14 @@ test_nested_and_states(void **state)
 	box(&t[1], "b", "a", "x", "interrupted", "[\"Sub-agent: y\"]", 0, 1000);
 	box(&t[2], "c", "b", "y", "done", "[\"deep\"]", 0, 1000);
 	s = mm_render_box(t, 3, 0);
-	assert_string_equal(s, "> [ERROR] main | 2s\n"
-			       "> Sub-agent: x\n"
-			       "> " NB "Sub-agent: y\n"
-			       "> " NB NB "deep\n"
-			       "> " NB NB "[DONE] 1s\n"
-			       "> " NB "[INTERRUPTED] 1s\n"
-			       "> [ERROR] 2s | 0 tokens");
+	assert_string_equal(s,
+	    "> [ERROR] main | 2s\n"
+	    "> Sub-agent: x\n"
+	    "> " NB "Sub-agent: y\n"
+	    "> " NB NB "deep\n"
+	    "> " NB NB "[DONE] 1s\n"
+	    "> " NB "[INTERRUPTED] 1s\n"
+	    "> [ERROR] 2s | 0 tokens");
 	free(s);
 }
 
@@ -253,6 +257,64 @@ test_same_input_same_text(void **state)
 	free(c);
 }
 
+#define ZWJ "\xe2\x80\x8d"
+
+/* Agent output cannot ping, embed or link (issue 13). */
+static void
+test_markdown_is_inert(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "ping @channel and @here", "ping @" ZWJ "channel and @" ZWJ "here" },
+		{ "@all @someone.else", "@" ZWJ "all @" ZWJ "someone.else" },
+		{ "mail a@b.example", "mail a@" ZWJ "b.example" },
+		{ "a lone @ stays", "a lone @ stays" },
+		{ "![x](http://evil/p.png)", "!\\[x\\](http:" ZWJ "//evil/p.png)" },
+		{ "[click](https://evil)", "[click\\](https:" ZWJ "//evil)" },
+		{ "[click] (https://evil)", "[click\\] (https:" ZWJ "//evil)" },
+		{ "[t][ref] and [ref]: x", "[t\\][ref] and [ref\\]: x" },
+		{ "see www.evil.example", "see www" ZWJ ".evil.example" },
+		{ "<https://evil>", "<https:" ZWJ "//evil>" },
+		{ "\\](u)", "\\\\\\](u)" },
+		{ "exec: df -h / [OK]", "exec: df -h / [OK]" },
+		{ "a[0] = 1; awww.x", "a[0] = 1; awww.x" },
+	};
+	struct store_box b;
+	char json[256], *s, *want;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct json_object *arr = json_object_new_array();
+
+		json_object_array_add(arr, json_object_new_string(cases[i].in));
+		snprintf(json, sizeof(json), "%s", json_object_to_json_string(arr));
+		json_object_put(arr);
+		box(&b, "b", NULL, "", "active", json, 0, STORE_NO_TIME);
+		s = mm_render_box(&b, 1, 1000);
+		want = NULL;
+		assert_true(asprintf(&want, "> [ACTIVE] main | 0s\n> %s", cases[i].out) > 0);
+		if (strcmp(s, want) != 0)
+			fail_msg("case %zu: %s\n got: %s\nwant: %s", i, cases[i].in, s, want);
+		free(want);
+		free(s);
+	}
+	/* Names too: a sub-agent labelled @channel. */
+	{
+		struct store_box t[2];
+
+		box(&t[0], "p", NULL, "", "active", "[\"Sub-agent: @channel\"]", 0, 1000);
+		box(&t[1], "c", "p", "@channel", "done", "[]", 0, 1000);
+		t[0].agent_id = "@here";
+		s = mm_render_box(t, 2, 1000);
+		assert_null(strstr(s, "@channel"));
+		assert_null(strstr(s, "@here"));
+		assert_non_null(strstr(s, "Sub-agent: @" ZWJ "channel"));
+		free(s);
+	}
+}
+
 int
 main(void)
 {
@@ -267,6 +329,7 @@ main(void)
 		cmocka_unit_test(test_long_line_shortened),
 		cmocka_unit_test(test_cut_helper),
 		cmocka_unit_test(test_same_input_same_text),
+		cmocka_unit_test(test_markdown_is_inert),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
