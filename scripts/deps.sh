@@ -5,7 +5,7 @@ set -eu
 
 pkgs="gcc make pkg-config libfcgi-dev libcurl4-openssl-dev libjson-c-dev
 libsqlite3-dev libzstd-dev libcmocka-dev sqlite3 zstd nginx libnginx-mod-nchan
-inotify-tools curl wrk mandoc procps chromium clang-format cppcheck openssl systemd"
+inotify-tools curl wrk mandoc procps chromium clang-format cppcheck openssl systemd libseccomp-dev"
 
 missing=""
 for p in $pkgs; do
