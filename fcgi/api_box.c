@@ -70,6 +70,15 @@ void
 api_box_json(
     struct api_buf *b, const struct store_box *box, const char *children, size_t childrenlen)
 {
+	(void)api_box_json_at(b, box, children, childrenlen);
+}
+
+size_t
+api_box_json_at(
+    struct api_buf *b, const struct store_box *box, const char *children, size_t childrenlen)
+{
+	size_t at;
+
 	api_box_field(b, "{\"id\":", box->id);
 	api_box_field(b, ",\"session_key\":", box->session_key);
 	api_box_field(b, ",\"agent_id\":", box->agent_id);
@@ -83,6 +92,7 @@ api_box_json(
 	api_buf_puts(b, ",\"lines\":");
 	api_box_lines_json(b, box->lines);
 	api_buf_puts(b, ",\"children\":");
+	at = b->len;
 	if (children != NULL && childrenlen > 0)
 		api_buf_put(b, children, childrenlen);
 	else
@@ -99,6 +109,7 @@ api_box_json(
 	api_box_int(b, ",\"revision\":", box->revision);
 	api_box_field(b, ",\"gateway\":", box->gateway);
 	api_buf_put(b, "}", 1);
+	return at;
 }
 
 enum api_box_kind {

@@ -33,6 +33,10 @@
 void api_box_json(
     struct api_buf *b, const struct store_box *box, const char *children, size_t childrenlen);
 
+/* The same; returns the offset in b where the children array starts. */
+size_t api_box_json_at(
+    struct api_buf *b, const struct store_box *box, const char *children, size_t childrenlen);
+
 /*
  * Appends lines (a JSON array of strings as stored) as a JSON array;
  * returns -1 and appends [] when the text is not such an array.

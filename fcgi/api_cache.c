@@ -21,6 +21,9 @@ struct api_snap_box {
 	size_t parent; /* index of the parent box, SIZE_MAX for none */
 	char *json;
 	size_t len;
+	size_t kids_at, kids_len; /* the children array inside json */
+	int nested;               /* json is in its parent's children array */
+	int uniform;              /* every box nested under it has its channel or none */
 };
 
 struct api_snap_list {
@@ -36,7 +39,9 @@ struct api_snapshot {
 	int64_t revision;
 	struct api_snap_box *boxes; /* start order */
 	size_t n;
-	size_t *by_id;        /* indexes into boxes, sorted by id */
+	size_t *by_id;       /* indexes into boxes, sorted by id */
+	size_t *child_start; /* CSR: children of i are child[child_start[i] ..] */
+	size_t *child;
 	pthread_mutex_t lock; /* guards lists */
 	struct api_snap_list lists[API_SNAP_LISTS];
 };
@@ -85,12 +90,20 @@ api_snap_find(const struct store_box *list, const size_t *by_id, size_t n, const
 	return SIZE_MAX;
 }
 
+/* 1 when a box in channel child shows under a box in channel parent as its own. */
+static int
+api_snap_inherits(const char *child, const char *parent)
+{
+	return child == NULL || child[0] == '\0' || (parent != NULL && strcmp(child, parent) == 0);
+}
+
 static void
 api_snap_serialize(struct api_snap_build *bd, size_t i, int depth)
 {
 	struct api_buf children = { 0 }, out = { 0 };
+	struct api_snap_box *sb = &bd->s->boxes[i];
 	size_t k, c;
-	int first = 1;
+	int first = 1, uniform = 1;
 
 	bd->state[i] = 1;
 	api_buf_put(&children, "[", 1);
@@ -101,6 +114,10 @@ api_snap_serialize(struct api_snap_build *bd, size_t i, int depth)
 				api_snap_serialize(bd, c, depth + 1);
 			if (bd->state[c] != 2)
 				continue; /* a cycle: never made by the API */
+			bd->s->boxes[c].nested = 1;
+			if (!bd->s->boxes[c].uniform ||
+			    !api_snap_inherits(bd->list[c].channel_id, bd->list[i].channel_id))
+				uniform = 0;
 			if (!first)
 				api_buf_put(&children, ",", 1);
 			api_buf_put(&children, bd->s->boxes[c].json, bd->s->boxes[c].len);
@@ -108,8 +125,10 @@ api_snap_serialize(struct api_snap_build *bd, size_t i, int depth)
 		}
 	}
 	api_buf_put(&children, "]", 1);
-	api_box_json(&out, &bd->list[i], children.data, children.len);
-	bd->s->boxes[i].json = api_buf_steal(&out, &bd->s->boxes[i].len);
+	sb->kids_at = api_box_json_at(&out, &bd->list[i], children.data, children.len);
+	sb->kids_len = children.len;
+	sb->uniform = uniform;
+	sb->json = api_buf_steal(&out, &sb->len);
 	api_buf_free(&children);
 	bd->state[i] = 2;
 }
@@ -181,8 +200,8 @@ api_snap_build(struct store_box *list, size_t n, int64_t revision)
 
 	free(parent);
 	free(fill);
-	free(bd.child_start);
-	free(bd.child);
+	s->child_start = bd.child_start; /* for the filtered views */
+	s->child = bd.child;
 	free(bd.state);
 	return s;
 }
@@ -206,6 +225,8 @@ api_snap_free(struct api_snapshot *s)
 	pthread_mutex_destroy(&s->lock);
 	free(s->boxes);
 	free(s->by_id);
+	free(s->child_start);
+	free(s->child);
 	free(s);
 }
 
@@ -302,6 +323,42 @@ api_snapshot_list(
 	pthread_mutex_unlock(&s->lock);
 }
 
+/*
+ * Appends box i as a reader who may see channel eff (box i's own, or the
+ * one it shows under) sees it: its sub-agents in other channels only when
+ * may() accepts theirs, at every depth.
+ */
+static void
+api_snap_put_for(const struct api_snapshot *s, size_t i, const char *eff,
+    int (*may)(void *arg, const char *channel), void *arg, struct api_buf *b)
+{
+	const struct api_snap_box *sb = &s->boxes[i];
+	const char *ch;
+	size_t k, c;
+	int first = 1;
+
+	if (sb->uniform) {
+		api_buf_put(b, sb->json, sb->len);
+		return;
+	}
+	api_buf_put(b, sb->json, sb->kids_at);
+	api_buf_put(b, "[", 1);
+	for (k = s->child_start[i]; k < s->child_start[i + 1]; k++) {
+		c = s->child[k];
+		if (!s->boxes[c].nested)
+			continue;
+		ch = s->boxes[c].channel_id;
+		if (!api_snap_inherits(ch, eff) && !may(arg, ch))
+			continue;
+		if (!first)
+			api_buf_put(b, ",", 1);
+		api_snap_put_for(s, c, api_snap_inherits(ch, NULL) ? eff : ch, may, arg, b);
+		first = 0;
+	}
+	api_buf_put(b, "]", 1);
+	api_buf_put(b, sb->json + sb->kids_at + sb->kids_len, sb->len - sb->kids_at - sb->kids_len);
+}
+
 void
 api_snapshot_list_for(struct api_snapshot *s, const char *status, const char *channel_id,
     int (*may)(void *arg, const char *channel), void *arg, struct api_resp *resp)
@@ -326,7 +383,7 @@ api_snapshot_list_for(struct api_snapshot *s, const char *status, const char *ch
 			continue;
 		if (!first)
 			api_buf_put(&resp->body, ",", 1);
-		api_buf_put(&resp->body, s->boxes[i].json, s->boxes[i].len);
+		api_snap_put_for(s, i, last, may, arg, &resp->body);
 		first = 0;
 	}
 	api_buf_put(&resp->body, "]", 1);
@@ -364,6 +421,30 @@ api_snapshot_box(
 	api_snap_point(s, s->boxes[i].json, s->boxes[i].len, resp);
 	if (channel_id != NULL)
 		*channel_id = s->boxes[i].channel_id;
+	return 0;
+}
+
+int
+api_snapshot_box_for(struct api_snapshot *s, const char *id,
+    int (*may)(void *arg, const char *channel), void *arg, struct api_resp *resp)
+{
+	size_t i = api_snap_index(s, id), j, depth;
+	const char *eff = NULL;
+
+	if (i == SIZE_MAX)
+		return -1;
+	/* Its own channel, else the nearest one above it. */
+	for (j = i, depth = 0; j != SIZE_MAX && depth <= API_CACHE_MAX_DEPTH; depth++) {
+		if (!api_snap_inherits(s->boxes[j].channel_id, NULL)) {
+			eff = s->boxes[j].channel_id;
+			break;
+		}
+		j = s->boxes[j].parent;
+	}
+	if (eff == NULL || !may(arg, eff))
+		return 1;
+	resp->body.len = 0;
+	api_snap_put_for(s, i, eff, may, arg, &resp->body);
 	return 0;
 }
 

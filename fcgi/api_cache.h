@@ -12,9 +12,11 @@
  * meanwhile.
  *
  * Filtered lists (?status=, ?channel_id=) are made on first use from the
- * top-level fragments and kept in the snapshot, a few per snapshot; a
- * reader that may see only some channels (Mattermost auth, a later issue)
- * will be one more filter on the same fragments.
+ * top-level fragments and kept in the snapshot, a few per snapshot.  A
+ * reader that may see only some channels (a Mattermost login) gets the
+ * same fragments, re-joined without the sub-agents of other channels
+ * wherever a box has such a sub-agent under it (each box knows whether it
+ * has: then its fragment is used whole).
  *
  * Children nest to any depth up to API_CACHE_MAX_DEPTH; deeper boxes (and
  * boxes in a parent cycle, which the API never makes) are left out.
@@ -69,9 +71,11 @@ void api_snapshot_list(
 /*
  * Writes into resp's body the top-level boxes that match status and
  * channel_id and whose channel may(arg, channel) accepts: the list of a
- * reader who sees only some channels.  Not cached; may is called without
- * any lock held, once per run of boxes in the same channel (the caller
- * caches its answers).
+ * reader who sees only some channels.  Their children are pruned the way
+ * api_snapshot_box_for() does.  Not cached; may is called without any
+ * lock held, once per run of boxes in the same channel and once per
+ * sub-agent in another channel than its parent's (the caller caches its
+ * answers).
  */
 void api_snapshot_list_for(struct api_snapshot *s, const char *status, const char *channel_id,
     int (*may)(void *arg, const char *channel), void *arg, struct api_resp *resp);
@@ -83,6 +87,19 @@ void api_snapshot_list_for(struct api_snapshot *s, const char *status, const cha
  */
 int api_snapshot_box(
     struct api_snapshot *s, const char *id, struct api_resp *resp, const char **channel_id);
+
+/*
+ * Writes into resp's body box id as a reader who sees only some channels
+ * sees it.  A box's channel is its own, or when it has none the nearest
+ * one above it (a DM's sub-agents carry none); the reader must be in it
+ * (may() accepts it), and the same rule prunes the children at every depth:
+ * a sub-agent in a channel the reader is not in is left out with all that
+ * is under it.  0; 1 when the reader may not see the box (nothing
+ * written; a box without any channel is no Mattermost reader's); -1 when
+ * s has no such box.
+ */
+int api_snapshot_box_for(struct api_snapshot *s, const char *id,
+    int (*may)(void *arg, const char *channel), void *arg, struct api_resp *resp);
 
 /*
  * The channel of the top-level box above box id (its own when it is one),

@@ -261,8 +261,8 @@ static void
 api_get_one(
     struct api_ctx *ctx, const struct api_principal *who, const char *id, struct api_resp *resp)
 {
+	struct api_may may = { ctx, who, 1469598103934665603ULL };
 	struct api_snapshot *snap = NULL;
-	const char *channel = NULL, *top;
 	int rc;
 
 	if ((rc = api_cache_get_ex(ctx->cache, ctx->st, &ctx->snap, &snap, ctx->may_block,
@@ -270,12 +270,15 @@ api_get_one(
 		api_store_failed(ctx, resp, rc, "get");
 		return;
 	}
-	if (api_snapshot_box(snap, id, resp, &channel) < 0) {
+	/*
+	 * A Mattermost reader: the box's channel (its own, else the one it
+	 * shows under) and, at every depth, its sub-agents' (issue 13).
+	 */
+	rc = who->all_channels ? api_snapshot_box(snap, id, resp, NULL)
+	                       : api_snapshot_box_for(snap, id, api_may_read, &may, resp);
+	if (rc < 0) {
 		api_resp_error(resp, 404, API_MSG_NOT_FOUND);
-	} else if (!api_auth_may_read_channel(ctx->auth, who, channel) &&
-	    /* A sub-agent's box is shown inside its top-level box: same readers. */
-	    ((top = api_snapshot_top_channel(snap, id)) == NULL || strcmp(top, channel) == 0 ||
-	        !api_auth_may_read_channel(ctx->auth, who, top))) {
+	} else if (rc > 0) {
 		api_resp_free(resp);
 		api_resp_error(resp, 403, "forbidden: not a member of this channel");
 	} else {

@@ -213,10 +213,16 @@ class TestReaders(MMAuthCase):
         self.create("grandchild-a", "", parent_id="child-a")
         self.create("child-a-in-b", CH_B, parent_id="box-a")
         self.create("child-local", "", parent_id="box-local")
-        for box_id in ("child-a", "grandchild-a", "child-a-in-b"):
+        for box_id in ("child-a", "grandchild-a"):
             r = self.s.request("GET", "/api/v1/sessions/" + box_id, auth="alicetoken")
             self.assertEqual(r.status, 200, (box_id, r))
             self.assertEqual(r.json["id"], box_id)
+        # A sub-agent in a channel alice is not in: not hers, even under her box
+        # (issue 13; tests/security/test_children.py).
+        self.assertEqual(self.s.request("GET", "/api/v1/sessions/child-a-in-b",
+                                        auth="alicetoken").status, 403)
+        r = self.s.request("GET", "/api/v1/sessions/box-a", auth="alicetoken")
+        self.assertEqual(sorted(c["id"] for c in r.json["children"]), ["child-a"])
         for box_id in ("child-a", "grandchild-a"):
             r = self.s.request("GET", "/api/v1/sessions/" + box_id, auth="bobtoken")
             self.assertEqual(r.status, 403, (box_id, r))
