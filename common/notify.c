@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 #include "log.h"
@@ -62,16 +63,34 @@ notify_new(const char *url)
 	return n;
 }
 
+/* 1 when channel_id can name an nchan channel of nginx/livestatus.conf. */
+static int
+notify_channel_ok(const char *channel_id)
+{
+	size_t n;
+
+	if (channel_id == NULL)
+		return 0;
+	n = strspn(channel_id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
+	return n > 0 && n <= 64 && channel_id[n] == '\0';
+}
+
 void
 notify_box(struct notify *n, int64_t revision, const char *id, const char *channel_id)
 {
-	char body[512];
+	char body[512], url[1024];
 	long code = 0;
 	CURLcode rc;
 	int len;
 
 	if (n == NULL || n->curl == NULL)
 		return;
+	/* A channel's notices go to its own nchan channel (and "all"). */
+	if (notify_channel_ok(channel_id))
+		snprintf(url, sizeof(url), "%s/%s", n->url, channel_id);
+	else
+		snprintf(url, sizeof(url), "%s", n->url);
+	curl_easy_setopt(n->curl, CURLOPT_URL, url);
 	/* Ids and channel ids are [A-Za-z0-9_.:-], so no escaping is needed. */
 	len = snprintf(body, sizeof(body),
 	    "{\"revision\":%" PRId64 ",\"id\":\"%s\",\"channel_id\":\"%s\"}", revision, id,

@@ -4,7 +4,12 @@
  * After each commit that changes a box, the writer (watcher or responder)
  * posts {"revision":N,"id":"<box id>","channel_id":"<channel>"} to the
  * publisher URL (PUBLISH_URL, loopback only, e.g.
- * http://127.0.0.1:8080/_livestatus/publish).  Browsers subscribed at
+ * http://127.0.0.1:8080/_livestatus/publish) followed by "/<channel>": nginx
+ * publishes it to that Mattermost channel's nchan channel and to "all", so
+ * only readers of the channel (and secret holders) hear of the box.  The
+ * channel to pass is the box's own, or for a sub-agent without one the
+ * nearest one above it (store_box_route_channel()); with none, the notice
+ * goes to PUBLISH_URL itself, "all" alone.  Browsers subscribed at
  * /api/v1/stream then fetch the box.  A notice is a hint, not data: when
  * publishing fails the change is still in the store and pollers see it, so
  * failures are logged (rate-limited) and otherwise ignored.

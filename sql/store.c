@@ -361,6 +361,39 @@ store_revision(store *st, int64_t *out)
 }
 
 int
+store_box_route_channel(store *st, const char *id, char *buf, size_t len)
+{
+	static const char sql[] =
+	    "WITH RECURSIVE up (id, parent_id, channel_id, depth) AS ("
+	    " SELECT id, parent_id, channel_id, 0 FROM boxes WHERE id = ?1"
+	    " UNION ALL"
+	    " SELECT b.id, b.parent_id, b.channel_id, up.depth + 1"
+	    "  FROM boxes AS b JOIN up ON b.id = up.parent_id"
+	    "  WHERE up.channel_id = '' AND up.depth < 64"
+	    ") SELECT channel_id FROM up WHERE channel_id <> '' ORDER BY depth LIMIT 1";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	const unsigned char *v;
+	int rc;
+
+	if (len > 0)
+		buf[0] = '\0';
+	if (s == NULL)
+		return STORE_ERROR;
+	store_bind_text(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		v = sqlite3_column_text(s, 0);
+		if (v != NULL && len > 0)
+			snprintf(buf, len, "%s", (const char *)v);
+		rc = STORE_OK;
+	} else {
+		rc = rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc);
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+int
 store_id(store *st, char *buf, size_t len)
 {
 	static const char sql[] = "SELECT store_id FROM store_meta WHERE id = 1";

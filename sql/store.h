@@ -129,6 +129,12 @@ int store_box_put(store *st, struct store_box *box);
 
 int store_box_get(store *st, const char *id, struct store_box *out);
 
+/*
+ * The channel a box's change notices go to: its own channel_id, or for a
+ * box without one the nearest non-empty one above it; "" when none.
+ */
+int store_box_route_channel(store *st, const char *id, char *buf, size_t len);
+
 /* Deletes a box and, through the foreign key, its children. */
 int store_box_delete(store *st, const char *id);
 

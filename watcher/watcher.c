@@ -546,9 +546,16 @@ out:
 	tail_mark_clean(w->tail);
 	ocdb_saved(w->ocdb);
 	for (i = 0; i < n; i++) {
+		const char *chan = ch[i].box.channel_id;
+		char route[128];
+
 		if (!ch[i].has_box)
 			continue;
-		notify_box(w->notify, ch[i].box.revision, ch[i].box.id, ch[i].box.channel_id);
+		/* a sub-agent without a channel is heard in its parent's */
+		if ((chan == NULL || *chan == '\0') && ch[i].box.parent_id != NULL &&
+		    store_box_route_channel(w->st, ch[i].box.id, route, sizeof(route)) == STORE_OK)
+			chan = route;
+		notify_box(w->notify, ch[i].box.revision, ch[i].box.id, chan);
 		w->notices++;
 	}
 	if (nboxes > 0)
