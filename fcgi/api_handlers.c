@@ -186,6 +186,7 @@ struct api_may {
 	struct api_ctx *ctx;
 	const struct api_principal *who;
 	uint64_t seen; /* FNV-1a of the channels that let boxes through */
+	int dead;      /* Mattermost said 401 for the token: answer 401 */
 };
 
 static int
@@ -193,7 +194,15 @@ api_may_read(void *arg, const char *channel)
 {
 	struct api_may *m = arg;
 	const unsigned char *c = (const unsigned char *)channel;
-	int ok = api_auth_may_read_channel(m->ctx->auth, m->who, channel);
+	enum api_auth_result res;
+	int ok;
+
+	if (m->dead)
+		return 0;
+	res = api_auth_channel(m->ctx->auth, m->who, channel);
+	if (res == API_AUTH_UNAUTHORIZED)
+		m->dead = 1;
+	ok = res == API_AUTH_OK;
 
 	if (ok) {
 		for (; *c != '\0'; c++)
@@ -207,7 +216,7 @@ static void
 api_list(struct api_ctx *ctx, const struct api_principal *who, const struct api_req *req,
     struct api_resp *resp)
 {
-	struct api_may may = { ctx, who, 1469598103934665603ULL };
+	struct api_may may = { ctx, who, 1469598103934665603ULL, 0 };
 	struct api_snapshot *snap = NULL;
 	char status[16], channel[API_ID_MAX + 1];
 	int has_status, has_channel, rc;
@@ -249,7 +258,10 @@ api_list(struct api_ctx *ctx, const struct api_principal *who, const struct api_
 		    resp);
 		snprintf(resp->etag, sizeof(resp->etag), "\"%" PRId64 "-%016" PRIx64 "\"",
 		    api_snapshot_revision(snap), may.seen);
-		if (api_http_etag_match_tag(req->if_none_match, resp->etag)) {
+		if (may.dead) {
+			resp->etag[0] = '\0';
+			api_resp_error(resp, 401, API_AUTH_READ_DENIED);
+		} else if (api_http_etag_match_tag(req->if_none_match, resp->etag)) {
 			resp->status = 304;
 			resp->body.len = 0;
 		}
@@ -261,7 +273,7 @@ static void
 api_get_one(
     struct api_ctx *ctx, const struct api_principal *who, const char *id, struct api_resp *resp)
 {
-	struct api_may may = { ctx, who, 1469598103934665603ULL };
+	struct api_may may = { ctx, who, 1469598103934665603ULL, 0 };
 	struct api_snapshot *snap = NULL;
 	int rc;
 
@@ -276,7 +288,10 @@ api_get_one(
 	 */
 	rc = who->all_channels ? api_snapshot_box(snap, id, resp, NULL)
 	                       : api_snapshot_box_for(snap, id, api_may_read, &may, resp);
-	if (rc < 0) {
+	if (may.dead) {
+		api_resp_free(resp);
+		api_resp_error(resp, 401, API_AUTH_READ_DENIED);
+	} else if (rc < 0) {
 		api_resp_error(resp, 404, API_MSG_NOT_FOUND);
 	} else if (rc > 0) {
 		api_resp_free(resp);
@@ -584,7 +599,13 @@ api_handle(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp
 			api_resp_error(resp, 403, "forbidden");
 			return;
 		case API_AUTH_UNAVAILABLE:
+			resp->retry_after = 1;
 			api_resp_error(resp, 503, "cannot check the Mattermost login now");
+			return;
+		case API_AUTH_THROTTLED:
+			resp->retry_after = who.retry_after_s > 0 ? who.retry_after_s : 1;
+			api_resp_error(
+			    resp, 429, "too many new logins from this client, try again later");
 			return;
 		default:
 			api_resp_error(resp, 401, API_AUTH_READ_DENIED);

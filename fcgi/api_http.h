@@ -64,6 +64,7 @@ struct api_resp {
 	int status;
 	const char *allow; /* static string or NULL */
 	char etag[48];     /* quoted, or "" for none */
+	int retry_after;   /* Retry-After seconds; 0: none */
 	struct api_buf body;
 	const char *blob_data; /* when set, sent instead of body */
 	size_t blob_len;

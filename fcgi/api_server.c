@@ -1,6 +1,7 @@
 /* api_server: listening, libfcgi worker threads and a clean stop. */
 #include "api_server.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcgiapp.h>
@@ -141,6 +142,34 @@ fail:
 }
 
 int
+api_listen_loopback(const char *hostport)
+{
+	const char *colon = strrchr(hostport, ':');
+	struct in6_addr a6;
+	struct in_addr a4;
+	char host[INET6_ADDRSTRLEN + 1];
+	size_t len;
+
+	if (colon == NULL || colon == hostport)
+		return -1;
+	if (hostport[0] == '[' && colon[-1] == ']') {
+		hostport++;
+		colon--;
+	}
+	len = (size_t)(colon - hostport);
+	if (len >= sizeof(host))
+		return -1;
+	memcpy(host, hostport, len);
+	host[len] = '\0';
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ||
+		    (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return -1;
+}
+
+int
 api_listen_tcp(const char *hostport, char *err, size_t errlen)
 {
 	struct addrinfo hints, *res = NULL;
@@ -273,6 +302,11 @@ api_fcgi_respond(FCGX_Request *fr, const struct api_resp *r, int head)
 	if (r->etag[0] != '\0') {
 		api_hdr_put(hdr, sizeof(hdr), &used, "ETag: ");
 		api_hdr_put(hdr, sizeof(hdr), &used, r->etag);
+		api_hdr_put(hdr, sizeof(hdr), &used, "\r\n");
+	}
+	if (r->retry_after > 0) {
+		api_hdr_put(hdr, sizeof(hdr), &used, "Retry-After: ");
+		api_hdr_num(hdr, sizeof(hdr), &used, (size_t)r->retry_after);
 		api_hdr_put(hdr, sizeof(hdr), &used, "\r\n");
 	}
 	if (r->status != 204 && r->status != 304) {
@@ -576,6 +610,8 @@ api_server_run(const struct api_config *cfg, int listen_fd, int threads, const c
 	memset(&cleanup, 0, sizeof(cleanup));
 	memset(&gate, 0, sizeof(gate));
 	atomic_init(&stopping, 0);
+	/* Half the workers at most wait on Mattermost for readers (mm_auth.h). */
+	api_auth_limit_waiting(auth, threads > 1 ? threads / 2 : 1);
 	pthread_mutex_init(&gate.lock, NULL);
 	pthread_cond_init(&gate.cond, NULL);
 	atomic_init(&gate.acceptors, 0);

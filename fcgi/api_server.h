@@ -61,6 +61,15 @@
 
 int api_listen_unix(const char *path, char *err, size_t errlen);
 int api_listen_tcp(const char *hostport, char *err, size_t errlen);
+
+/*
+ * 1 when the host of hostport is a loopback address (127.0.0.0/8, ::1,
+ * ::ffff:127.x.y.z), 0 when it is another address, -1 when it is not a
+ * numeric address at all (api_listen_tcp() then says why).  main() refuses
+ * any other TCP address without --allow-remote-listen: the API's readers
+ * trust nginx's REMOTE_ADDR and the metrics trust loopback peers.
+ */
+int api_listen_loopback(const char *hostport);
 int api_listen_inherited(char *err, size_t errlen);
 
 /* unix_path: the socket file to remove at exit, or NULL. */

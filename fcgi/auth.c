@@ -99,13 +99,16 @@ api_auth_mattermost(struct api_auth *a, const struct api_req *req, struct api_pr
 		tok = mm_auth_cookie_token(req->cookie, &len);
 	if (tok == NULL || a->mm == NULL)
 		return API_AUTH_UNAUTHORIZED;
-	switch (mm_auth_user(a->mm, tok, len, who->mm_user)) {
+	switch (mm_auth_user_from(a->mm, tok, len, req->remote_addr != NULL ? req->remote_addr : "",
+	    who->mm_user, &who->retry_after_s)) {
 	case MM_AUTH_OK:
 		who->mm_token = tok;
 		who->mm_token_len = len;
 		return API_AUTH_OK;
 	case MM_AUTH_UNAVAILABLE:
 		return API_AUTH_UNAVAILABLE;
+	case MM_AUTH_THROTTLED:
+		return API_AUTH_THROTTLED;
 	default:
 		return API_AUTH_UNAUTHORIZED;
 	}
@@ -141,14 +144,32 @@ api_auth_mm(struct api_auth *a)
 	return a->mm;
 }
 
+enum api_auth_result
+api_auth_channel(struct api_auth *a, const struct api_principal *who, const char *channel_id)
+{
+	if (who->all_channels)
+		return API_AUTH_OK;
+	if (a->mm == NULL || who->mm_token == NULL || channel_id == NULL)
+		return API_AUTH_FORBIDDEN;
+	switch (mm_auth_member(a->mm, who->mm_token, who->mm_token_len, who->mm_user, channel_id)) {
+	case MM_AUTH_OK:
+		return API_AUTH_OK;
+	case MM_AUTH_UNAUTHENTICATED:
+		return API_AUTH_UNAUTHORIZED;
+	default:
+		return API_AUTH_FORBIDDEN;
+	}
+}
+
 int
 api_auth_may_read_channel(
     struct api_auth *a, const struct api_principal *who, const char *channel_id)
 {
-	if (who->all_channels)
-		return 1;
-	if (a->mm == NULL || who->mm_token == NULL || channel_id == NULL)
-		return 0;
-	return mm_auth_member(a->mm, who->mm_token, who->mm_token_len, who->mm_user, channel_id) ==
-	    MM_AUTH_OK;
+	return api_auth_channel(a, who, channel_id) == API_AUTH_OK;
+}
+
+void
+api_auth_limit_waiting(struct api_auth *a, int n)
+{
+	mm_auth_limit_waiting(a->mm, n);
 }

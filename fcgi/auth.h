@@ -41,6 +41,7 @@ enum api_auth_result {
 	API_AUTH_OK = 0,
 	API_AUTH_UNAUTHORIZED = 401, /* no valid credentials */
 	API_AUTH_FORBIDDEN = 403,    /* valid, but not allowed */
+	API_AUTH_THROTTLED = 429,    /* this client's Mattermost look-ups are spent */
 	API_AUTH_UNAVAILABLE = 503,  /* Mattermost cannot say who it is */
 };
 
@@ -52,6 +53,7 @@ struct api_principal {
 	char mm_user[MM_AUTH_ID_MAX + 1];
 	const char *mm_token;
 	size_t mm_token_len;
+	int retry_after_s; /* with API_AUTH_THROTTLED */
 };
 
 struct api_auth;
@@ -77,6 +79,17 @@ struct mm_auth *api_auth_mm(struct api_auth *a);
 /* 1 when who may see boxes of channel_id. */
 int api_auth_may_read_channel(
     struct api_auth *a, const struct api_principal *who, const char *channel_id);
+
+/*
+ * The same, saying why not: API_AUTH_FORBIDDEN (not a member, or
+ * Mattermost cannot say now) or API_AUTH_UNAUTHORIZED (Mattermost said the
+ * token is dead: the whole request should be a 401).
+ */
+enum api_auth_result
+api_auth_channel(struct api_auth *a, const struct api_principal *who, const char *channel_id);
+
+/* At most n threads wait on Mattermost for readers (mm_auth_limit_waiting()). */
+void api_auth_limit_waiting(struct api_auth *a, int n);
 
 /*
  * The token of an "Authorization: Bearer <token>" value (scheme in any

@@ -25,13 +25,18 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: livestatus-fcgi [--listen unix:/path | --listen HOST:PORT] [--threads N]\n"
+	    "usage: livestatus-fcgi [--listen unix:/path | --listen HOST:PORT "
+	    "[--allow-remote-listen]]\n"
+	    "                       [--threads N]\n"
 	    "       livestatus-fcgi --help | --version\n"
 	    "\n"
 	    "Serves the livestatus status API over FastCGI, behind nginx.\n"
 	    "\n"
 	    "  --listen unix:/path  create the socket /path (mode 0660), replacing a stale one\n"
-	    "  --listen HOST:PORT   listen on TCP, e.g. 127.0.0.1:9000 (loopback only, please)\n"
+	    "  --listen HOST:PORT   listen on TCP, e.g. 127.0.0.1:9000; any address but loopback\n"
+	    "                       is refused unless --allow-remote-listen is given too\n"
+	    "  --allow-remote-listen  accept a non-loopback HOST: anyone who reaches the port\n"
+	    "                       speaks FastCGI to the responder and sets REMOTE_ADDR\n"
 	    "                       without --listen: the socket from systemd (LISTEN_FDS) or fd "
 	    "0\n"
 	    "  --threads N          worker threads, one SQLite connection each (default %d)\n"
@@ -39,7 +44,10 @@ usage(FILE *f)
 	    "environment:\n"
 	    "  LIVESTATUS_DB        database file (%s)\n"
 	    "  PLUGIN_SECRET        writers' shared secret (Authorization: Bearer ...)\n"
-	    "  READ_AUTH            secret | none (secret)\n"
+	    "  READ_AUTH            secret | none | mattermost (secret; mattermost with MM_URL)\n"
+	    "  AUTH_CACHE_S         seconds a Mattermost login is trusted, at most 15 (15)\n"
+	    "  AUTH_CLIENT_LOOKUPS  new Mattermost logins checked per client per 10 s (20)\n"
+	    "  AUTH_TIMEOUT_MS      time allowed for one login or membership check (2000)\n"
 	    "  MAX_ACTIVE_SESSIONS  active boxes before POST answers 429 (20)\n"
 	    "  MAX_STATUS_LINES     lines kept per box (15)\n"
 	    "  STALE_AFTER_S        idle active boxes become interrupted after (1800)\n"
@@ -61,7 +69,7 @@ main(int argc, char **argv)
 	const char *listen = NULL, *unix_path = NULL;
 	char err[512];
 	long threads = API_THREADS_DEFAULT;
-	int i, fd;
+	int i, fd, allow_remote = 0;
 
 	log_init("livestatus-fcgi", LOG_LVL_INFO);
 	for (i = 1; i < argc; i++) {
@@ -75,6 +83,8 @@ main(int argc, char **argv)
 		}
 		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
 			listen = argv[++i];
+		} else if (strcmp(argv[i], "--allow-remote-listen") == 0) {
+			allow_remote = 1;
 		} else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
 			if (cfg_parse_long(argv[++i], 1, API_THREADS_MAX, &threads) < 0) {
 				fprintf(stderr,
@@ -88,6 +98,16 @@ main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+	}
+	if (listen != NULL && strncmp(listen, "unix:", 5) != 0 && !allow_remote &&
+	    api_listen_loopback(listen) == 0) {
+		fprintf(stderr,
+		    "livestatus-fcgi: --listen %s: not a loopback address; anyone who reaches it "
+		    "could speak FastCGI to the responder (forge REMOTE_ADDR, skip nginx); use "
+		    "unix:/path or 127.0.0.1:PORT, or add --allow-remote-listen if this is "
+		    "really meant\n",
+		    listen);
+		return 2;
 	}
 	if (api_config_load(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "livestatus-fcgi: %s\n", err);

@@ -38,12 +38,30 @@ struct mm_auth_cache {
 	struct mm_auth_ent *slots;
 };
 
+/* Clients tracked by the per-client budget (a power of two), probed per key. */
+#define MM_CLIENT_SLOTS 1024u
+#define MM_CLIENT_PROBE 8u
+#define MM_CLIENT_ADDR_MAX 64
+
+/* One client's (REMOTE_ADDR's) new-token look-ups in its current window. */
+struct mm_client {
+	char addr[MM_CLIENT_ADDR_MAX];
+	int64_t window_start; /* mono ms; 0 = free */
+	long count;
+};
+
 struct mm_auth {
 	struct mm_http *http;
 	long cache_ms;
+	long lookup_timeout_ms;
+	long client_lookups; /* per MM_AUTH_CLIENT_WINDOW_MS; 0 = no budget */
 	long max_message_chars;
-	struct mm_auth_cache users, members;
-	atomic_llong hits, requests;
+	/* users: valid tokens; refused: tokens Mattermost said no to. */
+	struct mm_auth_cache users, refused, members;
+	pthread_mutex_t clients_mu;
+	struct mm_client *clients;
+	atomic_int waiting, max_waiting; /* threads asking Mattermost now; 0 = no cap */
+	atomic_llong hits, requests, throttled, busy;
 };
 
 int
@@ -54,9 +72,15 @@ mm_auth_config_from_env(struct mm_auth_config *cfg, char *err, size_t errlen)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->url = cfg_env("MM_URL", "MM_BASE_URL");
 	cfg->token = cfg_env("MM_TOKEN", "MM_BOT_TOKEN");
-	if (cfg_long("AUTH_CACHE_S", NULL, 60, 0, 86400, &v, err, errlen) != 0)
+	if (cfg_long("AUTH_CACHE_S", NULL, MM_AUTH_CACHE_S_MAX, 0, MM_AUTH_CACHE_S_MAX, &v, err,
+	        errlen) != 0)
 		return -1;
 	cfg->cache_ms = v * 1000;
+	if (cfg_long("AUTH_TIMEOUT_MS", NULL, 2000, 100, 10000, &cfg->lookup_timeout_ms, err,
+	        errlen) != 0 ||
+	    cfg_long(
+	        "AUTH_CLIENT_LOOKUPS", NULL, 20, 1, 100000, &cfg->client_lookups, err, errlen) != 0)
+		return -1;
 	if (cfg_long("MM_TIMEOUT_MS", NULL, 10000, 100, 600000, &cfg->timeout_ms, err, errlen) !=
 	        0 ||
 	    cfg_long("MAX_MESSAGE_CHARS", NULL, 15000, 100, 1000000, &cfg->max_message_chars, err,
@@ -203,6 +227,11 @@ mm_auth_new(const struct mm_auth_config *cfg)
 	hc.connect_timeout_ms = cfg->timeout_ms < 5000 ? cfg->timeout_ms : 5000;
 	a->http = mm_http_new(&hc);
 	a->cache_ms = cfg->cache_ms;
+	a->lookup_timeout_ms = cfg->lookup_timeout_ms;
+	a->client_lookups = cfg->client_lookups;
+	pthread_mutex_init(&a->clients_mu, NULL);
+	a->clients = xcalloc(MM_CLIENT_SLOTS, sizeof(*a->clients));
+	mm_cache_init(&a->refused);
 	a->max_message_chars = cfg->max_message_chars > 0 ? cfg->max_message_chars : 15000;
 	mm_cache_init(&a->users);
 	mm_cache_init(&a->members);
@@ -216,8 +245,92 @@ mm_auth_free(struct mm_auth *a)
 		return;
 	mm_http_free(a->http);
 	mm_cache_free(&a->users);
+	mm_cache_free(&a->refused);
 	mm_cache_free(&a->members);
+	pthread_mutex_destroy(&a->clients_mu);
+	free(a->clients);
 	free(a);
+}
+
+void
+mm_auth_limit_waiting(struct mm_auth *a, int n)
+{
+	if (a != NULL)
+		atomic_store(&a->max_waiting, n > 0 ? n : 0);
+}
+
+void
+mm_auth_guard_counts(struct mm_auth *a, long long *throttled, long long *busy)
+{
+	*throttled = a != NULL ? atomic_load(&a->throttled) : 0;
+	*busy = a != NULL ? atomic_load(&a->busy) : 0;
+}
+
+/*
+ * Charges one new-token look-up to client; 0, or -1 with the seconds until
+ * its window ends in *retry_s when the client has used its budget.  The
+ * table is small and fixed: a client not found takes a free slot, one whose
+ * window has ended, or the one whose window started first.
+ */
+static int
+mm_client_charge(struct mm_auth *a, const char *client, int *retry_s)
+{
+	char addr[MM_CLIENT_ADDR_MAX];
+	size_t h, i;
+	int64_t now = util_mono_ms();
+	struct mm_client *c, *victim = NULL;
+	int rc = 0;
+
+	if (a->client_lookups <= 0 || client == NULL)
+		return 0;
+	snprintf(addr, sizeof(addr), "%s", client);
+	h = mm_hash(addr, strlen(addr));
+	pthread_mutex_lock(&a->clients_mu);
+	for (i = 0; i < MM_CLIENT_PROBE; i++) {
+		c = &a->clients[(h + i) & (MM_CLIENT_SLOTS - 1)];
+		if (c->window_start != 0 && strcmp(c->addr, addr) == 0) {
+			victim = c;
+			break;
+		}
+		if (victim == NULL || c->window_start < victim->window_start)
+			victim = c;
+	}
+	c = victim;
+	if (strcmp(c->addr, addr) != 0 || now - c->window_start >= MM_AUTH_CLIENT_WINDOW_MS) {
+		snprintf(c->addr, sizeof(c->addr), "%s", addr);
+		c->window_start = now;
+		c->count = 0;
+	}
+	if (c->count >= a->client_lookups) {
+		*retry_s = (int)((c->window_start + MM_AUTH_CLIENT_WINDOW_MS - now + 999) / 1000);
+		if (*retry_s < 1)
+			*retry_s = 1;
+		rc = -1;
+	} else {
+		c->count++;
+	}
+	pthread_mutex_unlock(&a->clients_mu);
+	return rc;
+}
+
+/* Takes one of the threads that may wait on Mattermost; 0, or -1 when none is left. */
+static int
+mm_wait_enter(struct mm_auth *a)
+{
+	int max = atomic_load(&a->max_waiting);
+
+	if (atomic_fetch_add(&a->waiting, 1) >= max && max > 0) {
+		atomic_fetch_sub(&a->waiting, 1);
+		atomic_fetch_add(&a->busy, 1);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+mm_wait_leave(struct mm_auth *a)
+{
+	atomic_fetch_sub(&a->waiting, 1);
 }
 
 void
@@ -301,29 +414,76 @@ mm_auth_ask(struct mm_auth *a, const char *method, const char *path, const char 
 	return mm_auth_ask_within(a, method, path, body, bearer, 0, r);
 }
 
+/* One look-up as the user, under the thread cap and the look-ups' time limit. */
+static long
+mm_auth_ask_user(
+    struct mm_auth *a, const char *path, const char *token, size_t len, struct mm_http_resp *r)
+{
+	char *tok;
+	long status;
+
+	if (mm_wait_enter(a) != 0) {
+		memset(r, 0, sizeof(*r));
+		return -1;
+	}
+	tok = xstrndup(token, len);
+	status = mm_auth_ask_within(a, "GET", path, NULL, tok, a->lookup_timeout_ms, r);
+	mm_wait_leave(a);
+	explicit_bzero(tok, len);
+	free(tok);
+	return status;
+}
+
+/* Mattermost said the token is no good: forget it was, remember it is not. */
+static void
+mm_auth_refuse(struct mm_auth *a, const char *token, size_t len)
+{
+	mm_cache_drop(&a->users, token, len);
+	mm_cache_put(&a->refused, token, len, "", a->cache_ms);
+}
+
 enum mm_auth_result
 mm_auth_user(struct mm_auth *a, const char *token, size_t len, char user_id[MM_AUTH_ID_MAX + 1])
+{
+	return mm_auth_user_from(a, token, len, NULL, user_id, NULL);
+}
+
+enum mm_auth_result
+mm_auth_user_from(struct mm_auth *a, const char *token, size_t len, const char *client,
+    char user_id[MM_AUTH_ID_MAX + 1], int *retry_s)
 {
 	struct mm_http_resp r;
 	struct json_object *o = NULL, *id;
 	enum mm_auth_result res;
-	char value[MM_AUTH_ID_MAX + 1], *tok;
+	char value[MM_AUTH_ID_MAX + 1];
+	int retry = 0;
 	long status;
 
 	user_id[0] = '\0';
+	if (retry_s != NULL)
+		*retry_s = 0;
 	if (a == NULL)
 		return MM_AUTH_UNAVAILABLE;
 	if (!mm_token_ok(token, len))
 		return MM_AUTH_UNAUTHENTICATED;
 	if (mm_cache_get(&a->users, token, len, value)) {
 		atomic_fetch_add(&a->hits, 1);
-		if (value[0] == '\0')
-			return MM_AUTH_UNAUTHENTICATED;
 		memcpy(user_id, value, sizeof(value));
 		return MM_AUTH_OK;
 	}
-	tok = xstrndup(token, len);
-	status = mm_auth_ask(a, "GET", "/api/v4/users/me", NULL, tok, &r);
+	if (mm_cache_get(&a->refused, token, len, value)) {
+		atomic_fetch_add(&a->hits, 1);
+		return MM_AUTH_UNAUTHENTICATED;
+	}
+	if (mm_client_charge(a, client, &retry) != 0) {
+		atomic_fetch_add(&a->throttled, 1);
+		if (retry_s != NULL)
+			*retry_s = retry;
+		return MM_AUTH_THROTTLED;
+	}
+	status = mm_auth_ask_user(a, "/api/v4/users/me", token, len, &r);
+	if (status < 0)
+		return MM_AUTH_UNAVAILABLE; /* every thread it may use is waiting */
 	if (status == 200 && (o = json_tokener_parse(r.body)) != NULL &&
 	    json_object_object_get_ex(o, "id", &id) && json_object_is_type(id, json_type_string) &&
 	    json_object_get_string_len(id) > 0 &&
@@ -332,15 +492,13 @@ mm_auth_user(struct mm_auth *a, const char *token, size_t len, char user_id[MM_A
 		mm_cache_put(&a->users, token, len, user_id, a->cache_ms);
 		res = MM_AUTH_OK;
 	} else if (status == 401 || status == 403 || status == 404) {
-		mm_cache_put(&a->users, token, len, "", a->cache_ms);
+		mm_auth_refuse(a, token, len);
 		res = MM_AUTH_UNAUTHENTICATED;
 	} else {
 		res = MM_AUTH_UNAVAILABLE;
 	}
 	json_object_put(o);
 	mm_http_resp_free(&r);
-	explicit_bzero(tok, len);
-	free(tok);
 	return res;
 }
 
@@ -350,7 +508,7 @@ mm_auth_member(
 {
 	struct mm_http_resp r;
 	enum mm_auth_result res;
-	char value[MM_AUTH_ID_MAX + 1], key[2 * MM_AUTH_ID_MAX + 260], *path, *esc, *tok;
+	char value[MM_AUTH_ID_MAX + 1], key[2 * MM_AUTH_ID_MAX + 260], *path, *esc;
 	size_t klen;
 	long status;
 	int n;
@@ -369,8 +527,12 @@ mm_auth_member(
 	}
 	esc = mm_http_escape(channel_id);
 	path = xasprintf("/api/v4/channels/%s/members/me", esc);
-	tok = xstrndup(token, len);
-	status = mm_auth_ask(a, "GET", path, NULL, tok, &r);
+	status = mm_auth_ask_user(a, path, token, len, &r);
+	if (status < 0) {
+		free(path);
+		free(esc);
+		return MM_AUTH_UNAVAILABLE; /* every thread it may use is waiting */
+	}
 	if (status == 200) {
 		mm_cache_put(&a->members, key, klen, "1", a->cache_ms);
 		res = MM_AUTH_OK;
@@ -378,15 +540,13 @@ mm_auth_member(
 		mm_cache_put(&a->members, key, klen, "0", a->cache_ms);
 		res = MM_AUTH_DENIED;
 	} else if (status == 401) {
-		/* The token died since users/me: forget it. */
-		mm_cache_drop(&a->users, token, len);
+		/* The token died since users/me: forget it, and that it was good. */
+		mm_auth_refuse(a, token, len);
 		res = MM_AUTH_UNAUTHENTICATED;
 	} else {
 		res = MM_AUTH_UNAVAILABLE;
 	}
 	mm_http_resp_free(&r);
-	explicit_bzero(tok, len);
-	free(tok);
 	free(path);
 	free(esc);
 	return res;

@@ -7,9 +7,24 @@
  * Mattermost web app sets, or an "Authorization: Bearer" token that is not
  * the writers' secret (auth.c decides that).  mm_auth_user() asks
  * MM_URL/api/v4/users/me with that token and caches the answer (the user
- * id, or "not a valid token") for AUTH_CACHE_S seconds (default 60);
- * mm_auth_member() asks /api/v4/channels/{id}/members/me as that user and
- * caches yes/no per user and channel for the same time.  A box without a
+ * id, or "not a valid token" in a cache of its own, so that made-up tokens
+ * cannot push valid ones out) for AUTH_CACHE_S seconds (default and most
+ * 15); mm_auth_member() asks /api/v4/channels/{id}/members/me as that user
+ * and caches yes/no per user and channel for the same time.  A 401 from
+ * either moves the token from the first cache to the second at once.
+ *
+ * Hostile load (issue 13).  Every unknown token costs a Mattermost call
+ * and a worker thread waiting for it, so:
+ *   - each client (REMOTE_ADDR, as nginx passes it) may make at most
+ *     AUTH_CLIENT_LOOKUPS (20) look-ups of tokens not in either cache per
+ *     MM_AUTH_CLIENT_WINDOW_MS; beyond that mm_auth_user_from() answers
+ *     MM_AUTH_THROTTLED with the seconds until the window ends (a 429 with
+ *     Retry-After), without asking;
+ *   - at most mm_auth_limit_waiting() threads (the server sets half of
+ *     its workers) wait on Mattermost for readers at once; a look-up beyond
+ *     that is MM_AUTH_UNAVAILABLE at once (a quick 503), so the other half
+ *     always serve writers, the secret and cached logins;
+ *   - a look-up waits at most AUTH_TIMEOUT_MS (2000).  A box without a
  * channel is no user's.  Nothing here looks at a Mattermost-User-Id header:
  * any client behind nginx can send one.
  *
@@ -18,7 +33,9 @@
  *   MM_AUTH_DENIED          valid user, not a member (403)
  *   MM_AUTH_UNAUTHENTICATED unknown, expired or revoked token (401)
  *   MM_AUTH_UNAVAILABLE     Mattermost did not answer usefully (no answer,
- *                           5xx, 429); never cached, the caller may say 503
+ *                           5xx, 429), or no thread may wait for it now;
+ *                           never cached, the caller may say 503
+ *   MM_AUTH_THROTTLED       the client's look-up budget is spent (429)
  *
  * An mm_auth is shared by all worker threads: its functions are
  * thread-safe, and its requests go through one keep-alive pool
@@ -35,11 +52,16 @@
 /* Mattermost ids are 26 characters; room for a little more. */
 #define MM_AUTH_ID_MAX 64
 
+#define MM_AUTH_CACHE_S_MAX 15         /* AUTH_CACHE_S: default and most */
+#define MM_AUTH_CLIENT_WINDOW_MS 10000 /* the per-client budget's window */
+
 struct mm_auth_config {
 	const char *url;        /* MM_URL or MM_BASE_URL; NULL: not configured */
 	const char *token;      /* MM_TOKEN or MM_BOT_TOKEN: the bot, for posts */
-	long cache_ms;          /* AUTH_CACHE_S (60) */
+	long cache_ms;          /* AUTH_CACHE_S (15, at most 15) */
 	long timeout_ms;        /* MM_TIMEOUT_MS (10000) */
+	long lookup_timeout_ms; /* AUTH_TIMEOUT_MS (2000); 0: timeout_ms */
+	long client_lookups;    /* AUTH_CLIENT_LOOKUPS (20); 0: no budget */
 	long max_message_chars; /* MAX_MESSAGE_CHARS (15000): the final text */
 };
 
@@ -48,11 +70,12 @@ enum mm_auth_result {
 	MM_AUTH_DENIED,
 	MM_AUTH_UNAUTHENTICATED,
 	MM_AUTH_UNAVAILABLE,
+	MM_AUTH_THROTTLED,
 };
 
 /*
  * Reads MM_URL/MM_BASE_URL, MM_TOKEN/MM_BOT_TOKEN, AUTH_CACHE_S,
- * MM_TIMEOUT_MS and MAX_MESSAGE_CHARS.  Strings point into the
+ * AUTH_TIMEOUT_MS, AUTH_CLIENT_LOOKUPS, MM_TIMEOUT_MS and MAX_MESSAGE_CHARS.  Strings point into the
  * environment.  0, or -1 with a message naming the variable.
  */
 int mm_auth_config_from_env(struct mm_auth_config *cfg, char *err, size_t errlen);
@@ -64,7 +87,21 @@ void mm_auth_free(struct mm_auth *a);
 /* The value of the MMAUTHTOKEN cookie in a Cookie header, or NULL. */
 const char *mm_auth_cookie_token(const char *cookie, size_t *len);
 
-/* Who token[0..len) belongs to; user_id gets the id on MM_AUTH_OK. */
+/*
+ * At most n threads (0: any number) wait on Mattermost for readers at once;
+ * the others get MM_AUTH_UNAVAILABLE without asking.
+ */
+void mm_auth_limit_waiting(struct mm_auth *a, int n);
+
+/*
+ * Who token[0..len) belongs to; user_id gets the id on MM_AUTH_OK.  client
+ * (REMOTE_ADDR; NULL: not charged) pays for a look-up; on MM_AUTH_THROTTLED
+ * *retry_s (may be NULL) gets the seconds until it may ask again.
+ */
+enum mm_auth_result mm_auth_user_from(struct mm_auth *a, const char *token, size_t len,
+    const char *client, char user_id[MM_AUTH_ID_MAX + 1], int *retry_s);
+
+/* mm_auth_user_from() with no client: no budget. */
 enum mm_auth_result
 mm_auth_user(struct mm_auth *a, const char *token, size_t len, char user_id[MM_AUTH_ID_MAX + 1]);
 
@@ -103,5 +140,8 @@ void mm_auth_box_ended(struct mm_auth *a, store *st, const char *box_id);
 
 /* Cache look-ups answered without asking Mattermost, and requests made. */
 void mm_auth_counts(struct mm_auth *a, long long *hits, long long *requests);
+
+/* Look-ups refused by the per-client budget, and by the thread cap. */
+void mm_auth_guard_counts(struct mm_auth *a, long long *throttled, long long *busy);
 
 #endif

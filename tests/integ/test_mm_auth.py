@@ -30,7 +30,7 @@ class MMAuthCase(unittest.TestCase):
         self.stub.add_channel(CH_A, members=[ALICE, "livestatusbot0000000000000"])
         self.stub.add_channel(CH_B, members=[BOB, "livestatusbot0000000000000"])
         env = {"MM_URL": self.stub.url, "MM_TOKEN": "bot-token", "READ_AUTH": None,
-               "AUTH_CACHE_S": "60", "MM_TIMEOUT_MS": "2000"}
+               "AUTH_CACHE_S": "15", "MM_TIMEOUT_MS": "2000"}
         env.update(self.env)
         self.s = Stack(env=env)
 
