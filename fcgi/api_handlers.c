@@ -19,6 +19,7 @@
 #endif
 
 #define API_MSG_BUSY "store busy, try again"
+#define API_MSG_FULL "store full: the disk holding the database has no room left"
 #define API_MSG_INTERNAL "internal error"
 #define API_MSG_NOT_FOUND "session not found"
 
@@ -29,6 +30,14 @@ api_store_failed(struct api_ctx *ctx, struct api_resp *resp, int rc, const char 
 	if (rc == STORE_BUSY) {
 		log_warn("store busy", "op", op);
 		api_resp_error(resp, 503, API_MSG_BUSY);
+		return;
+	}
+	if (rc == STORE_FULL) {
+		/* Nothing was written; health says so for the next minute. */
+		if (ctx->full_ms != NULL)
+			atomic_store(ctx->full_ms, util_now_ms());
+		log_error("store full", "op", op, "err", store_errmsg(ctx->st));
+		api_resp_error(resp, 507, API_MSG_FULL);
 		return;
 	}
 	log_error("store failure", "op", op, "err", store_errmsg(ctx->st));
@@ -115,13 +124,52 @@ api_answer_box(struct api_ctx *ctx, struct api_resp *resp, int status, const str
 	api_box_json(&resp->body, box, NULL, 0);
 }
 
+/* Appends why to the reasons in r, comma-separated. */
+static void
+api_reason(struct api_buf *r, const char *why)
+{
+	if (r->len > 0)
+		api_buf_puts(r, ", ");
+	api_buf_puts(r, why);
+}
+
+/*
+ * The watcher's own store writes, from its heartbeat's stats (the
+ * watcher's business, so read defensively): "store_write_failed_ms", the
+ * time of its last failed write (0 or absent: none), and optionally
+ * "store_write_error", its text.  A failure in the heartbeat interval
+ * before the heartbeat that reports it is a reason for "degraded".
+ */
+static void
+api_health_watcher_writes(const struct store_heartbeat *hb, struct api_buf *reasons)
+{
+	const struct api_jval *failed, *text;
+	struct api_jval *stats = NULL;
+	char err[64];
+
+	if (hb->stats == NULL ||
+	    api_json_parse(hb->stats, strlen(hb->stats), &stats, err, sizeof(err)) < 0)
+		return;
+	failed = api_json_get(stats, "store_write_failed_ms");
+	if (failed != NULL && failed->type == API_J_INT && failed->integer > 0 &&
+	    failed->integer >= hb->last_heartbeat_ms - hb->interval_ms) {
+		api_reason(reasons, "watcher cannot write the store");
+		text = api_json_get(stats, "store_write_error");
+		if (text != NULL && text->type == API_J_STRING && text->str[0] != '\0') {
+			api_buf_puts(reasons, ": ");
+			api_buf_put(reasons, text->str, util_utf8_prefix(text->str, 100));
+		}
+	}
+	api_json_free(stats);
+}
+
 static void
 api_health(struct api_ctx *ctx, struct api_resp *resp)
 {
 	struct store_counts counts;
 	struct store_heartbeat hb;
-	struct api_buf *b = &resp->body, gateways = { 0 };
-	int64_t now = util_now_ms();
+	struct api_buf *b = &resp->body, gateways = { 0 }, reasons = { 0 };
+	int64_t now = util_now_ms(), full;
 	int db_ok = 1, have_hb = 0, alive = 0, silent = 0, schema, rc;
 
 	memset(&counts, 0, sizeof(counts));
@@ -148,8 +196,23 @@ api_health(struct api_ctx *ctx, struct api_resp *resp)
 		db_ok = 0;
 		gateways.len = 0;
 	}
-	resp->status = db_ok && (!have_hb || alive) && silent == 0 ? 200 : 503;
+	if (!db_ok)
+		api_reason(&reasons, "store unreadable");
+	if (have_hb && !alive)
+		api_reason(&reasons, "watcher heartbeat stale");
+	if (silent > 0)
+		api_reason(&reasons, "gateway silent");
+	full = ctx->full_ms != NULL ? atomic_load(ctx->full_ms) : 0;
+	if (full > 0 && now - full < API_FULL_DEGRADED_MS)
+		api_reason(&reasons, "store full");
+	if (have_hb && alive)
+		api_health_watcher_writes(&hb, &reasons);
+	resp->status = reasons.len == 0 ? 200 : 503;
 	api_buf_puts(b, resp->status == 200 ? "{\"status\":\"ok\"" : "{\"status\":\"degraded\"");
+	if (reasons.len > 0) {
+		api_buf_puts(b, ",\"reason\":");
+		api_json_str(b, reasons.data, reasons.len);
+	}
 	api_buf_puts(b, ",\"version\":");
 	api_json_cstr(b, LS_VERSION);
 	api_buf_puts(
@@ -180,6 +243,7 @@ api_health(struct api_ctx *ctx, struct api_resp *resp)
 	api_buf_puts(b, "}");
 	store_heartbeat_free(&hb);
 	api_buf_free(&gateways);
+	api_buf_free(&reasons);
 }
 
 struct api_may {

@@ -231,6 +231,8 @@ api_http_reason(int status)
 		return "Internal Server Error";
 	case 503:
 		return "Service Unavailable";
+	case 507:
+		return "Insufficient Storage";
 	}
 	return "Unknown";
 }

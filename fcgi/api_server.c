@@ -603,6 +603,7 @@ api_server_run(const struct api_config *cfg, int listen_fd, int threads, const c
 	sigset_t set;
 	char err[512];
 	atomic_int stopping;
+	_Atomic int64_t full_ms; /* api_ctx.full_ms */
 	uint64_t one = 1;
 	int i, sig, stop_fd = -1, status = 1, cleanup_started = 0, stuck = 0, flags;
 	int64_t started = util_now_ms();
@@ -610,6 +611,7 @@ api_server_run(const struct api_config *cfg, int listen_fd, int threads, const c
 	memset(&cleanup, 0, sizeof(cleanup));
 	memset(&gate, 0, sizeof(gate));
 	atomic_init(&stopping, 0);
+	atomic_init(&full_ms, 0);
 	/* Half the workers at most wait on Mattermost for readers (mm_auth.h). */
 	api_auth_limit_waiting(auth, threads > 1 ? threads / 2 : 1);
 	pthread_mutex_init(&gate.lock, NULL);
@@ -658,6 +660,7 @@ api_server_run(const struct api_config *cfg, int listen_fd, int threads, const c
 		w->ctx.auth = auth;
 		w->ctx.gwkeys = gwkeys;
 		w->ctx.started_ms = started;
+		w->ctx.full_ms = &full_ms;
 		if (store_open(cfg->db_path, &w->ctx.st, err, sizeof(err)) != STORE_OK) {
 			log_error("cannot open the store", "err", err);
 			goto out;

@@ -35,7 +35,7 @@ store_fail(store *st, int rc)
 		atomic_fetch_add(&store_busy_count, 1);
 		return STORE_BUSY;
 	}
-	return STORE_ERROR;
+	return primary == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
 }
 
 sqlite3_stmt *
@@ -114,7 +114,7 @@ store_exec(store *st, const char *sql)
 			atomic_fetch_add(&store_busy_count, 1);
 			return STORE_BUSY;
 		}
-		return STORE_ERROR;
+		return (rc & 0xff) == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
 	}
 	return STORE_OK;
 }

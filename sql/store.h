@@ -19,10 +19,11 @@
  *
  * Return codes: STORE_OK (0), or a negative code.  STORE_BUSY means the
  * database stayed locked past the busy timeout (retry later; nothing was
- * written), STORE_NOTFOUND that the row does not exist, STORE_ERROR
- * anything else.  store_errmsg() then says why, for the log (never for an
- * HTTP client: it may name internals).  After an error inside a write
- * transaction the caller calls store_rollback().
+ * written), STORE_NOTFOUND that the row does not exist, STORE_FULL that
+ * the disk (or the database's size limit) is full (SQLITE_FULL: nothing
+ * was written), STORE_ERROR anything else.  store_errmsg() then says why,
+ * for the log (never for an HTTP client: it may name internals).  After an
+ * error inside a write transaction the caller calls store_rollback().
  *
  * Strings in the structs below are owned by the struct and released with
  * the matching _free() function; a zeroed struct is valid to free.
@@ -40,6 +41,7 @@ enum {
 	STORE_ERROR = -1,
 	STORE_BUSY = -2,
 	STORE_NOTFOUND = -3,
+	STORE_FULL = -4,
 };
 
 /* end_time_ms of a box that has not ended. */
