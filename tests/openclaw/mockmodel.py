@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""mockmodel: a scripted OpenAI-compatible model server for the OpenClaw tests.
+
+Real OpenClaw is pointed at it as a custom provider (`api: openai-completions`,
+`baseUrl: http://127.0.0.1:<port>/v1`).  It answers `POST /v1/chat/completions`
+with a streamed reply (SSE `chat.completion.chunk`s, then a chunk with `usage`,
+then `data: [DONE]`) taken from a queue of turns the test scripts, and
+`GET /v1/models` with the one model id it serves.  Loopback only.
+
+A turn is a dict:
+
+  {"text": "...",                 assistant text, streamed in a few deltas
+   "thinking": "...",             streamed first as `reasoning_content`
+   "tools": [("exec", {...}), ...] tool calls (finish_reason tool_calls)
+   "usage": (prompt, completion)  the final chunk's usage (default (11, 7))
+   "error": "message",            instead of a reply: HTTP `status` (default 500)
+   "status": 500,                 with an OpenAI error body
+   "when": "text"}                only for a request whose body holds this text
+                                  (the first matching turn in the queue is used)
+
+With an empty queue every request gets the text "ok." (so a stray extra
+request from OpenClaw never hangs a test); `requests` keeps every request body
+and `served` every turn given, in order.  `hold_first()` makes the first
+chat request wait, before any byte of its reply is sent, until `release()`
+(or the hold's own deadline, after which the reply goes out anyway and
+`hold_expired` is set so the test can fail with a clear message).
+
+  python3 mockmodel.py [--port N]   serves "ok." forever (for trying by hand)
+"""
+
+import argparse
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+MODEL_ID = "mock-1"
+
+
+class MockModel:
+    def __init__(self, port=0, model=MODEL_ID):
+        self.model = model
+        self.turns = []
+        self.requests = []
+        self.served = []
+        self.lock = threading.Lock()
+        self.hold = None  # threading.Event while holding the first reply
+        self.hold_deadline = 0.0
+        self.hold_expired = False
+        self.held = threading.Event()  # set once the held request has arrived
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = None
+
+    # ---- the script -------------------------------------------------
+
+    def script(self, *turns):
+        with self.lock:
+            self.turns.extend(turns)
+
+    def hold_first(self, deadline=60.0):
+        self.hold = threading.Event()
+        self.hold_deadline = deadline
+        self.hold_expired = False
+        self.held.clear()
+
+    def release(self):
+        if self.hold is not None:
+            self.hold.set()
+
+    def chat_requests(self):
+        with self.lock:
+            return [r for r in self.requests if r.get("path", "").endswith("/chat/completions")]
+
+    # ---- the server -------------------------------------------------
+
+    def start(self):
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.release()
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def base_url(self):
+        return "http://127.0.0.1:%d/v1" % self.port
+
+    def _next_turn(self, raw=b""):
+        text = raw.decode("utf-8", "replace")
+        with self.lock:
+            turn = {"text": "ok."}
+            for i, t in enumerate(self.turns):
+                if "when" not in t or t["when"] in text:
+                    turn = self.turns.pop(i)
+                    break
+            self.served.append(turn)
+            return turn
+
+    def _wait_hold(self):
+        hold = self.hold
+        if hold is None:
+            return
+        self.hold = None  # only the first request is held
+        self.held.set()
+        if not hold.wait(self.hold_deadline):
+            self.hold_expired = True
+
+    def _handler(self):
+        mock = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, fmt, *args):
+                pass
+
+            def _json(self, status, obj):
+                body = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                if self.path.rstrip("/").endswith("/models"):
+                    self._json(200, {"object": "list", "data": [
+                        {"id": mock.model, "object": "model", "created": 0,
+                         "owned_by": "livestatus-tests"}]})
+                else:
+                    self._json(404, {"error": {"message": "not found"}})
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(n) if n else b""
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    body = {}
+                with mock.lock:
+                    mock.requests.append({"path": self.path, "body": body,
+                                          "time": time.monotonic()})
+                if not self.path.rstrip("/").endswith("/chat/completions"):
+                    self._json(404, {"error": {"message": "not found"}})
+                    return
+                mock._wait_hold()
+                turn = mock._next_turn(raw)
+                if "error" in turn:
+                    self._json(turn.get("status", 500), {"error": {
+                        "message": turn["error"], "type": "server_error",
+                        "code": turn.get("code", "mock_error")}})
+                    return
+                if body.get("stream") is False:
+                    self._json(200, mock.whole_reply(turn))
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                try:
+                    for chunk in mock.chunks(turn):
+                        self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+                        self.wfile.flush()
+                        if turn.get("pace"):
+                            time.sleep(turn["pace"])
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.close_connection = True
+
+        return Handler
+
+    # ---- replies ----------------------------------------------------
+
+    def _chunk(self, rid, delta, finish=None, usage=None):
+        c = {"id": rid, "object": "chat.completion.chunk", "created": int(time.time()),
+             "model": self.model,
+             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        if usage is not None:
+            c["choices"] = []
+            c["usage"] = usage
+        return c
+
+    @staticmethod
+    def usage_of(turn):
+        p, c = turn.get("usage", (11, 7))
+        return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+
+    @staticmethod
+    def _pieces(text, n=3):
+        step = max(1, -(-len(text) // n))
+        return [text[i:i + step] for i in range(0, len(text), step)]
+
+    def chunks(self, turn):
+        rid = "chatcmpl-mock%d" % len(self.served)
+        yield self._chunk(rid, {"role": "assistant", "content": ""})
+        for piece in self._pieces(turn.get("thinking", "")):
+            yield self._chunk(rid, {"reasoning_content": piece})
+        for piece in self._pieces(turn.get("text", "")):
+            yield self._chunk(rid, {"content": piece})
+        tools = turn.get("tools") or []
+        for i, (name, args) in enumerate(tools):
+            cid = "call_mock%d_%d" % (len(self.served), i)
+            text = json.dumps(args)
+            half = len(text) // 2
+            yield self._chunk(rid, {"tool_calls": [{
+                "index": i, "id": cid, "type": "function",
+                "function": {"name": name, "arguments": text[:half]}}]})
+            yield self._chunk(rid, {"tool_calls": [{
+                "index": i, "function": {"arguments": text[half:]}}]})
+        yield self._chunk(rid, {}, finish="tool_calls" if tools else "stop")
+        yield self._chunk(rid, {}, usage=self.usage_of(turn))
+
+    def whole_reply(self, turn):
+        msg = {"role": "assistant", "content": turn.get("text", "")}
+        if turn.get("tools"):
+            msg["tool_calls"] = [{"id": "call_mock%d_%d" % (len(self.served), i),
+                                  "type": "function",
+                                  "function": {"name": n, "arguments": json.dumps(a)}}
+                                 for i, (n, a) in enumerate(turn["tools"])]
+        return {"id": "chatcmpl-mock", "object": "chat.completion", "created": int(time.time()),
+                "model": self.model,
+                "choices": [{"index": 0, "message": msg,
+                             "finish_reason": "tool_calls" if turn.get("tools") else "stop"}],
+                "usage": self.usage_of(turn)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--port", type=int, default=0)
+    args = ap.parse_args()
+    m = MockModel(args.port).start()
+    print(m.base_url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        m.stop()
+
+
+if __name__ == "__main__":
+    main()
