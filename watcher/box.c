@@ -36,6 +36,7 @@ struct box_run {
 	int64_t tokens;
 	char *model;
 	int reported; /* the run is visible (a child whose parent is known) */
+	int thinking; /* the only line is BOX_THINKING_LINE */
 };
 
 struct box_session {
@@ -50,6 +51,7 @@ struct box_session {
 	int run_locked;    /* the lock was held during the current run */
 	int run_dropped;   /* the current run is not shown (MAX_ACTIVE_SESSIONS) */
 	int last_tool_use; /* the last assistant line stopped for toolUse */
+	int wait_child;    /* the run is over but a sub-agent's box is active */
 	int64_t last_activity_ms;
 	int dirty, box_dirty;
 	struct box_session *next; /* hash chain */
@@ -402,6 +404,7 @@ box_start(struct box_model *m, struct box_session *s, int64_t now)
 	s->run = r;
 	s->last_activity_ms = now;
 	s->last_tool_use = 0;
+	s->wait_child = 0;
 	s->run_locked = s->lock;
 	m->started++;
 	box_mark(m, s, 1);
@@ -421,16 +424,95 @@ box_work(struct box_model *m, struct box_session *s, int64_t now)
 	return box_start(m, s, now);
 }
 
+static void box_check_finished(struct box_model *m, struct box_session *s, int64_t now);
+static void box_line_clear(struct box_line *l);
+static void box_add_line(struct box_model *m, struct box_session *s, char *text,
+    const char *call_id, int spawn, int64_t now);
+
+/* The session whose box is r's parent box, when it is active. */
+static struct box_session *
+box_active_parent(struct box_model *m, const struct box_session *s)
+{
+	struct box_session *p;
+
+	if (s->run == NULL || s->run->parent_id == NULL || s->parent_key == NULL ||
+	    *s->parent_key == '\0')
+		return NULL;
+	p = box_find(m, s->parent_key);
+	if (p == NULL || !box_active(p) || strcmp(p->run->id, s->run->parent_id) != 0)
+		return NULL;
+	return p;
+}
+
+/* 1 when a sub-agent's box under s's current box is still active. */
+static int
+box_has_active_child(struct box_model *m, const struct box_session *s)
+{
+	size_t i;
+
+	if (s->run == NULL)
+		return 0;
+	for (i = 0; i < m->nbuckets; i++) {
+		const struct box_session *c;
+
+		for (c = m->buckets[i]; c != NULL; c = c->next) {
+			if (c != s && box_active(c) && c->run->parent_id != NULL &&
+			    strcmp(c->run->parent_id, s->run->id) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
 static void
 box_end(struct box_model *m, struct box_session *s, enum box_status st, int64_t now)
 {
+	struct box_session *p;
+
 	if (!box_active(s))
 		return;
+	p = box_active_parent(m, s);
+	if (s->run->thinking) {
+		/* A run that showed nothing: no "thinking" left behind. */
+		s->run->thinking = 0;
+		box_line_clear(&s->run->lines[0]);
+		s->run->nlines = 0;
+	}
 	s->run->status = st;
 	s->run->end_ms = now;
 	s->run->last_update_ms = now;
 	box_pending_clear(s);
 	box_mark(m, s, 1);
+	if (p != NULL && p->wait_child && st != BOX_INTERRUPTED) {
+		/* The parent waited for this child: it ends now, or idles from now. */
+		p->wait_child = 0;
+		p->last_activity_ms = now;
+		box_check_finished(m, p, now);
+	}
+}
+
+/* Shows BOX_THINKING_LINE in a box that has no line yet. */
+static void
+box_thinking(struct box_model *m, struct box_session *s, int64_t now)
+{
+	if (!box_active(s) || s->run->nlines > 0)
+		return;
+	box_add_line(m, s, xstrdup(BOX_THINKING_LINE), NULL, 0, now);
+	s->run->thinking = 1;
+}
+
+static int
+box_is_announce_key(const char *key)
+{
+	return strstr(key, ":announce:") != NULL;
+}
+
+static void
+box_line_clear(struct box_line *l)
+{
+	free(l->text);
+	free(l->call_id);
+	l->text = l->call_id = NULL;
 }
 
 static void
@@ -440,6 +522,11 @@ box_add_line(struct box_model *m, struct box_session *s, char *text, const char 
 	struct box_run *r = s->run;
 	struct box_line *l;
 
+	if (r->thinking) {
+		r->thinking = 0;
+		box_line_clear(&r->lines[0]);
+		r->nlines = 0;
+	}
 	if (r->nlines == m->cfg.max_lines) {
 		free(r->lines[0].text);
 		free(r->lines[0].call_id);
@@ -572,8 +659,36 @@ box_pending_remove(struct box_session *s, const char *id)
 static void
 box_check_finished(struct box_model *m, struct box_session *s, int64_t now)
 {
-	if (box_active(s) && !s->lock && s->npending == 0 && (s->run_locked || !s->last_tool_use))
+	if (!box_active(s) || s->lock || s->npending != 0 || (!s->run_locked && s->last_tool_use))
+		return;
+	if (box_has_active_child(m, s))
+		s->wait_child = 1;
+	else
 		box_end(m, s, BOX_DONE, now);
+}
+
+/*
+ * The last line of a failed run: its errorMessage and errorCode, or for an
+ * abort without either "run aborted"; NULL when the run said nothing.
+ */
+static char *
+box_error_line(const struct tx_event *ev)
+{
+	char *why = box_line_text(ev->error_message), *line;
+
+	if (why == NULL)
+		why = box_line_text(ev->error_code);
+	if (why == NULL && strcmp(ev->stop_reason, "aborted") == 0)
+		why = xstrdup("run aborted");
+	if (why == NULL)
+		return NULL;
+	if (ev->error_message != NULL && ev->error_code != NULL && *ev->error_code != '\0' &&
+	    strstr(why, ev->error_code) == NULL)
+		line = xasprintf("Error: %s (%s)", why, ev->error_code);
+	else
+		line = xasprintf("Error: %s", why);
+	free(why);
+	return box_trim_line(line);
 }
 
 static void
@@ -586,6 +701,8 @@ box_assistant(struct box_model *m, struct box_session *s, const struct tx_event 
 		return;
 	if (ev->model != NULL && *ev->model != '\0')
 		box_set_str(&s->model, ev->model);
+	if ((ev->announce || box_is_announce_key(s->key)) && !box_active(s))
+		return; /* an announce run folds into an active box, never starts one */
 	if ((r = box_work(m, s, now)) == NULL) {
 		/* A run not shown ends as a shown one would (no lock: its stop). */
 		if (!s->lock && ev->stop_reason != NULL && strcmp(ev->stop_reason, "toolUse") != 0)
@@ -616,6 +733,10 @@ box_assistant(struct box_model *m, struct box_session *s, const struct tx_event 
 	s->last_tool_use = ev->stop_reason != NULL && strcmp(ev->stop_reason, "toolUse") == 0;
 	if (ev->stop_reason != NULL &&
 	    (strcmp(ev->stop_reason, "error") == 0 || strcmp(ev->stop_reason, "aborted") == 0)) {
+		char *why = box_error_line(ev);
+
+		if (why != NULL)
+			box_add_line(m, s, why, NULL, 0, now);
 		box_end(m, s, BOX_ERROR, now);
 		return;
 	}
@@ -628,9 +749,12 @@ box_tool_result(struct box_model *m, struct box_session *s, const struct tx_even
 	struct box_run *r;
 	int i;
 
-	if (ev->child_key != NULL && *ev->child_key != '\0') {
-		struct box_session *c = box_get(m, ev->child_key, s->agent_id);
+	struct box_session *c = NULL;
 
+	if (ev->announce && !box_active(s))
+		return;
+	if (ev->child_key != NULL && *ev->child_key != '\0') {
+		c = box_get(m, ev->child_key, s->agent_id);
 		if (c->parent_key == NULL || *c->parent_key == '\0') {
 			box_set_str(&c->parent_key, s->key);
 			box_link_parent(m, c, now);
@@ -639,6 +763,9 @@ box_tool_result(struct box_model *m, struct box_session *s, const struct tx_even
 	}
 	if ((r = box_work(m, s, now)) == NULL)
 		return;
+	/* An accepted sub-agent shows (thinking) now, and keeps its parent open. */
+	if (c != NULL && c->run == NULL && box_start(m, c, now) != NULL)
+		box_thinking(m, c, now);
 	r->last_update_ms = now;
 	box_mark(m, s, 1);
 	if (ev->call_id == NULL)
@@ -652,6 +779,14 @@ box_tool_result(struct box_model *m, struct box_session *s, const struct tx_even
 		if (!l->spawn) {
 			char *t = xasprintf("%s%s", l->text, ev->is_error ? " [ERR]" : " [OK]");
 
+			free(l->text);
+			l->text = t;
+		} else if (ev->spawn_error != NULL) {
+			char *why = box_line_text(ev->spawn_error);
+			char *t = why != NULL ? xasprintf("%s [ERR] %s", l->text, why)
+			                      : xasprintf("%s [ERR]", l->text);
+
+			free(why);
 			free(l->text);
 			l->text = t;
 		}
@@ -737,11 +872,31 @@ box_lock(struct box_model *m, const char *agent_id, const char *key, int present
 	if (!present)
 		s->run_dropped = 0; /* that run is over, shown or not */
 	if (present) {
-		if (box_work(m, s, now) != NULL)
+		if (box_work(m, s, now) != NULL) {
 			s->run_locked = 1;
+			box_thinking(m, s, now);
+		}
 	} else if (box_active(s) && s->npending == 0) {
-		box_end(m, s, BOX_DONE, now);
+		if (box_has_active_child(m, s))
+			s->wait_child = 1;
+		else
+			box_end(m, s, BOX_DONE, now);
 	}
+}
+
+void
+box_run_start(struct box_model *m, const char *agent_id, const char *key, int announce, int64_t now)
+{
+	struct box_session *s = box_get(m, key, agent_id);
+
+	if (box_active(s)) {
+		s->last_activity_ms = now;
+		return;
+	}
+	if (announce || box_is_announce_key(key))
+		return;
+	if (box_start(m, s, now) != NULL)
+		box_thinking(m, s, now);
 }
 
 void
@@ -803,7 +958,9 @@ box_rekey(struct box_model *m, const char *old_key, const char *new_key, int64_t
 	if (box_active(o) && box_active(n)) {
 		/* The run goes on in new_key's box: o's lines join it, o's box goes. */
 		r = o->run;
-		for (j = 0; j < r->nlines; j++) {
+		if (r->thinking)
+			box_line_clear(&r->lines[0]); /* not carried over */
+		for (j = r->thinking ? 1 : 0; j < r->nlines; j++) {
 			box_add_line(
 			    m, n, r->lines[j].text, r->lines[j].call_id, r->lines[j].spawn, now);
 			free(r->lines[j].call_id);
@@ -871,7 +1028,11 @@ box_tick(struct box_model *m, int64_t now)
 				box_end(m, s, BOX_DONE, now);
 			} else if (m->cfg.idle_timeout_ms > 0 &&
 			    now - s->last_activity_ms >= m->cfg.idle_timeout_ms) {
-				box_end(m, s, BOX_DONE, now);
+				if (box_has_active_child(m, s)) {
+					s->last_activity_ms = now; /* waits for its sub-agents */
+					s->wait_child = 1;
+				} else
+					box_end(m, s, BOX_DONE, now);
 			}
 		}
 	}
@@ -1181,6 +1342,8 @@ box_restore(struct box_model *m, const char *key, const char *state, const struc
 			}
 		}
 		json_object_put(lines);
+		r->thinking = r->status == BOX_ACTIVE && r->nlines == 1 &&
+		    strcmp(r->lines[0].text, BOX_THINKING_LINE) == 0;
 		if (json_object_object_get_ex(o, "calls", &a) &&
 		    json_object_is_type(a, json_type_array)) {
 			n = json_object_array_length(a);

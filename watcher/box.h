@@ -26,7 +26,11 @@
  * a line saying so), or on box_interrupt_all() (interrupted).  Without a
  * lock (never seen, or a source that has none) a run also ends when its last
  * assistant line stops for another reason than toolUse and no call is
- * pending.  Activity after the end starts a fresh box with a new id; lines
+ * pending.  A box with an active child box (a sub-agent) does not end that
+ * way until the child's ends, nor at its idle timeout.  A run that fails
+ * (stopReason error/aborted) ends with its errorMessage or errorCode as the
+ * last line.  Events of a sub-agent announce run (tx_event.announce, or a
+ * key with ":announce:") fold into an active box and never start one.  Activity after the end starts a fresh box with a new id; lines
  * that are not work (gateway copies, custom, model_change, session_info,
  * user, compaction) never start or resurrect one.  A sub-agent's session
  * (a parent key from box_set_meta() or from the parent's sessions_spawn
@@ -57,6 +61,8 @@
 /* The line added when a box reaches max_duration_ms. */
 #define BOX_MAX_DURATION_LINE "[max session duration reached - stopped tracking]"
 #define BOX_COMPACTED_LINE "[session compacted - continuing]"
+/* The only line of a box whose run started but has shown no event yet. */
+#define BOX_THINKING_LINE "Thinking..."
 /* Code points a status line keeps (before an [OK]/[ERR] suffix). */
 #define BOX_LINE_MAX_CHARS 120
 
@@ -116,6 +122,14 @@ void box_feed_event(struct box_model *m, const char *agent_id, const char *key,
     const struct tx_event *ev, int64_t now);
 void box_compacted(struct box_model *m, const char *key, int64_t now);
 void box_lock(struct box_model *m, const char *agent_id, const char *key, int present, int64_t now);
+/*
+ * A run of key started (the database's header or user message, a runtime
+ * session.started / prompt.submitted event, session_nodes.status running):
+ * a box shows now, with BOX_THINKING_LINE until its first line.  announce
+ * is 1 for a sub-agent announce run, which never starts a box of its own.
+ */
+void box_run_start(
+    struct box_model *m, const char *agent_id, const char *key, int announce, int64_t now);
 void box_tick(struct box_model *m, int64_t now);
 
 /*

@@ -451,6 +451,12 @@ ocdb_box_compacted(void *arg, const char *key, int64_t now)
 	box_compacted(arg, key, now);
 }
 
+static void
+ocdb_box_started(void *arg, const char *agent_id, const char *key, int announce, int64_t now)
+{
+	box_run_start(arg, agent_id, key, announce, now);
+}
+
 void
 ocdb_box_sink(struct box_model *m, struct ocdb_sink *out)
 {
@@ -458,6 +464,7 @@ ocdb_box_sink(struct box_model *m, struct ocdb_sink *out)
 	out->meta = ocdb_box_meta;
 	out->event = ocdb_box_event;
 	out->compacted = ocdb_box_compacted;
+	out->started = ocdb_box_started;
 }
 
 /* ---- cursors --------------------------------------------------------- */
@@ -1399,6 +1406,9 @@ ocdb_feed(struct ocdb *o, struct ocdb_agent *a, struct ocdb_cur *c, struct ocdb_
 			}
 			*skip = OCDB_SKIP_NONE;
 		}
+		/* The header and the user's message are written as the run starts. */
+		if ((ev.type == TX_USER || ev.type == TX_SESSION) && o->sink.started != NULL)
+			o->sink.started(o->sink.arg, a->id, c->key, ev.announce, now);
 		o->sink.event(o->sink.arg, a->id, c->key, &ev, now);
 		if (ocdb_is_type(&ev, "reset"))
 			o->sink.compacted(o->sink.arg, c->key, now);

@@ -110,6 +110,9 @@ struct ocdb_sink {
 	void (*event)(void *arg, const char *agent_id, const char *key, const struct tx_event *ev,
 	    int64_t now);
 	void (*compacted)(void *arg, const char *key, int64_t now);
+	/* box_run_start(); may be NULL */
+	void (*started)(
+	    void *arg, const char *agent_id, const char *key, int announce, int64_t now);
 };
 
 struct ocdb_stats {
@@ -124,7 +127,7 @@ struct ocdb_stats {
 
 struct ocdb;
 
-/* A sink that feeds m through box_set_meta/box_feed_event/box_compacted. */
+/* A sink that feeds m through box_set_meta/box_feed_event/box_compacted/box_run_start. */
 void ocdb_box_sink(struct box_model *m, struct ocdb_sink *out);
 
 int ocdb_new(const struct ocdb_config *cfg, store *st, const struct ocdb_sink *sink,

@@ -109,6 +109,25 @@ tx_int(json_object *o, const char *key)
 	return 0;
 }
 
+/* A deferred tool called through "tool_call": {"id":"<tool>","args":{...}}. */
+static void
+tx_unwrap_call(struct tx_block *b)
+{
+	const char *inner;
+
+	if (strcmp(b->name, "tool_call") != 0 || b->args == NULL ||
+	    !json_object_is_type(b->args, json_type_object))
+		return;
+	inner = tx_str(b->args, "id");
+	if (inner == NULL || *inner == '\0')
+		return;
+	/* A search result id "openclaw:core:sessions_spawn" names the tool last. */
+	if (strrchr(inner, ':') != NULL)
+		inner = strrchr(inner, ':') + 1;
+	b->name = inner;
+	b->args = tx_get(b->args, "args");
+}
+
 static void
 tx_assistant(json_object *msg, struct tx_event *ev)
 {
@@ -120,6 +139,7 @@ tx_assistant(json_object *msg, struct tx_event *ev)
 	ev->model = tx_str(msg, "model");
 	ev->stop_reason = tx_str(msg, "stopReason");
 	ev->error_message = tx_str(msg, "errorMessage");
+	ev->error_code = tx_str(msg, "errorCode");
 	ev->timestamp_ms = tx_int(msg, "timestamp");
 	if (usage != NULL && json_object_is_type(usage, json_type_object)) {
 		ev->input_tokens = tx_int(usage, "input");
@@ -154,6 +174,7 @@ tx_assistant(json_object *msg, struct tx_event *ev)
 			out->type = TX_BLOCK_TOOL_CALL;
 			out->call_id = tx_str(b, "id");
 			out->args = tx_get(b, "arguments");
+			tx_unwrap_call(out);
 		} else {
 			continue;
 		}
@@ -161,47 +182,105 @@ tx_assistant(json_object *msg, struct tx_event *ev)
 	}
 }
 
+/* The first text of a result's content (a string or text blocks). */
+static const char *
+tx_first_text(json_object *content)
+{
+	size_t i, n;
+
+	if (content == NULL)
+		return NULL;
+	if (json_object_is_type(content, json_type_string))
+		return json_object_get_string(content);
+	if (!json_object_is_type(content, json_type_array))
+		return NULL;
+	n = json_object_array_length(content);
+	for (i = 0; i < n; i++) {
+		const char *t = tx_str(json_object_array_get_idx(content, i), "text");
+
+		if (t != NULL)
+			return t;
+	}
+	return NULL;
+}
+
+static int
+tx_spawn_failed_status(const char *status)
+{
+	return status != NULL && (strcmp(status, "error") == 0 || strcmp(status, "forbidden") == 0);
+}
+
 /*
- * sessions_spawn answers {"status":"accepted","childSessionKey":...} as its
- * text; older results have no details: take the key from the text.
+ * sessions_spawn answers {"status":"accepted","childSessionKey":...} (or
+ * {"status":"error","error":...}) in details and as its text; older results
+ * have no details: read the text.
  */
 static void
-tx_spawn_text(json_object *msg, struct tx_event *ev)
+tx_spawn_result(json_object *details, struct tx_event *ev)
 {
-	json_object *content = tx_get(msg, "content"), *b;
-	const char *text = NULL;
+	const char *status = NULL, *why = NULL;
 
-	if (ev->tool_name == NULL || strcmp(ev->tool_name, "sessions_spawn") != 0 ||
-	    content == NULL)
-		return;
-	if (json_object_is_type(content, json_type_string)) {
-		text = json_object_get_string(content);
-	} else if (json_object_is_type(content, json_type_array) &&
-	    json_object_array_length(content) > 0) {
-		b = json_object_array_get_idx(content, 0);
-		text = tx_str(b, "text");
+	if (details != NULL && json_object_is_type(details, json_type_object)) {
+		status = tx_str(details, "status");
+		why = tx_str(details, "error");
 	}
-	if (text == NULL || strstr(text, "childSessionKey") == NULL)
+	if (status == NULL && ev->result_text != NULL &&
+	    (strstr(ev->result_text, "childSessionKey") != NULL ||
+	        strstr(ev->result_text, "\"status\"") != NULL)) {
+		ev->extra = json_tokener_parse(ev->result_text);
+		if (ev->extra != NULL && json_object_is_type(ev->extra, json_type_object)) {
+			status = tx_str(ev->extra, "status");
+			why = tx_str(ev->extra, "error");
+			if (ev->child_key == NULL)
+				ev->child_key = tx_str(ev->extra, "childSessionKey");
+		}
+	}
+	if (!ev->is_error && !tx_spawn_failed_status(status))
 		return;
-	ev->extra = json_tokener_parse(text);
-	if (ev->extra != NULL && json_object_is_type(ev->extra, json_type_object))
-		ev->child_key = tx_str(ev->extra, "childSessionKey");
+	ev->is_error = 1;
+	ev->child_key = NULL;
+	if (why == NULL)
+		why = ev->result_text;
+	ev->spawn_error = why != NULL ? why : "";
 }
 
 static void
 tx_tool_result(json_object *msg, struct tx_event *ev)
 {
 	json_object *err = tx_get(msg, "isError"), *details = tx_get(msg, "details");
+	json_object *content = tx_get(msg, "content"), *inner;
+	const char *name;
 
 	ev->type = TX_TOOL_RESULT;
 	ev->call_id = tx_str(msg, "toolCallId");
 	ev->tool_name = tx_str(msg, "toolName");
 	ev->timestamp_ms = tx_int(msg, "timestamp");
 	ev->is_error = err != NULL && json_object_get_boolean(err);
-	if (details != NULL && json_object_is_type(details, json_type_object))
+	if (details != NULL && !json_object_is_type(details, json_type_object))
+		details = NULL;
+	/* "tool_call": the real tool and its own result are inside details. */
+	if (ev->tool_name != NULL && strcmp(ev->tool_name, "tool_call") == 0 && details != NULL &&
+	    (name = tx_str(tx_get(details, "tool"), "name")) != NULL) {
+		ev->tool_name = name;
+		inner = tx_get(details, "result");
+		if (inner != NULL && json_object_is_type(inner, json_type_object)) {
+			content = tx_get(inner, "content");
+			details = tx_get(inner, "details");
+			if (details != NULL && !json_object_is_type(details, json_type_object))
+				details = NULL;
+		}
+	}
+	ev->result_text = tx_first_text(content);
+	if (details != NULL)
 		ev->child_key = tx_str(details, "childSessionKey");
-	if (ev->child_key == NULL)
-		tx_spawn_text(msg, ev);
+	if (ev->tool_name != NULL && strcmp(ev->tool_name, "sessions_spawn") == 0)
+		tx_spawn_result(details, ev);
+}
+
+static int
+tx_is_announce(const char *run_id)
+{
+	return run_id != NULL && strncmp(run_id, "announce:", 9) == 0;
 }
 
 int
@@ -240,6 +319,8 @@ tx_parse(struct tx_parser *p, const char *line, size_t len, struct tx_event *ev)
 		role = tx_str(msg, "role");
 		if (role == NULL)
 			return TX_OK;
+		ev->announce = tx_is_announce(tx_str(tx_get(msg, "__openclaw"), "runId")) ||
+		    tx_is_announce(tx_str(msg, "idempotencyKey"));
 		if (strcmp(role, "assistant") == 0)
 			tx_assistant(msg, ev);
 		else if (strcmp(role, "toolResult") == 0)

@@ -7,6 +7,18 @@
  * the status model uses.  Everything else is ignored, unknown types become
  * TX_OTHER, and key order does not matter.
  *
+ * OpenClaw 2026.9 calls its deferred tools (sessions_spawn among them)
+ * through a "tool_call" tool: {"id":"<tool>","args":{...}}, answered by a
+ * result whose details hold {"tool":{"name":...},"result":{content,details}}.
+ * Both are unwrapped here, so a block and a result name the real tool.
+ * A sessions_spawn result that failed (isError, or status "error" /
+ * "forbidden" in its details or JSON text) has spawn_error set, is_error 1
+ * and no child_key: no child runs.
+ *
+ * A message whose __openclaw.runId or idempotencyKey starts with
+ * "announce:" belongs to a sub-agent announce run in the parent's session
+ * (announce = 1).
+ *
  * Errors: TX_BAD_UTF8 when the line is not valid UTF-8, TX_BAD_JSON when it
  * is not one JSON object; both leave the event empty (safe to free).  The
  * caller counts and skips such lines.
@@ -59,10 +71,11 @@ struct tx_block {
 
 struct tx_event {
 	enum tx_type type;
-	const char *provider;    /* assistant, model_change */
-	const char *model;       /* assistant model, model_change modelId */
-	const char *stop_reason; /* assistant */
-	const char *error_message;
+	const char *provider;      /* assistant, model_change */
+	const char *model;         /* assistant model, model_change modelId */
+	const char *stop_reason;   /* assistant */
+	const char *error_message; /* assistant errorMessage */
+	const char *error_code;    /* assistant errorCode (2026.9) */
 	int64_t input_tokens, output_tokens;
 	int64_t timestamp_ms; /* message timestamp, 0 when absent */
 	size_t nblocks;       /* assistant content, at most TX_MAX_BLOCKS */
@@ -71,8 +84,11 @@ struct tx_event {
 	const char *tool_name;      /* toolResult toolName */
 	int is_error;               /* toolResult isError */
 	const char *child_key;      /* toolResult childSessionKey (details, else the text) */
+	const char *result_text;    /* toolResult: its first text block */
+	const char *spawn_error;    /* a failed sessions_spawn: why ("" when not said) */
 	const char *custom_type;    /* custom */
 	const char *parent_session; /* session header parentSession */
+	int announce;               /* message of a sub-agent announce run (announce:v1:...) */
 	json_object *root;          /* the whole line; owned */
 	json_object *extra;         /* a parsed sessions_spawn result text; owned */
 };

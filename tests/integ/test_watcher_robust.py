@@ -66,7 +66,8 @@ class Robust(WatcherCase):
         self.lock("s1.jsonl")
         big = "Big answer " + "x" * (10 * 1024 * 1024)
         self.append("s1.jsonl", header("s1"), assistant([big]))
-        b = self.wait_box(KEY, lambda b: b["lines"])
+        # the lock's "Thinking..." line first, then the answer's
+        b = self.wait_box(KEY, lambda b: b["lines"] and b["lines"] != ["Thinking..."])
         self.assertEqual(b["lines"], [big[:120]])
         # past the 16 MiB cap: dropped, counted, and the next line is used
         huge = assistant(["y" * (17 * 1024 * 1024)])

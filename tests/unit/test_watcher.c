@@ -508,7 +508,8 @@ test_box_error_and_fresh_box(void **state)
 	assert_true(ch[0].has_box);
 	assert_string_not_equal(ch[0].box.id, first);
 	assert_string_equal(ch[0].box.status, "active");
-	assert_string_equal(ch[0].box.lines, "[]");
+	/* the lock is the run's start: "thinking" until its first line */
+	assert_string_equal(ch[0].box.lines, "[\"" BOX_THINKING_LINE "\"]");
 	assert_string_equal(ch[0].box.model, "m9");
 	box_changes_free(ch, n);
 	box_model_free(m);
