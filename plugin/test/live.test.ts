@@ -35,7 +35,7 @@ afterEach(() => {
 });
 
 describe('push path', () => {
-    it('subscribes once per page at <base>/api/v1/stream and loads the list', async () => {
+    it('subscribes once per page at <base>/api/v1/stream?channels=all and loads the list', async () => {
         api.put(makeBox({id: 'a'}));
         newStore();
         store.watchList();
@@ -43,7 +43,7 @@ describe('push path', () => {
         store.watchBox('a');
         await settle();
         expect(FakeEventSource.all).toHaveLength(1);
-        expect(FakeEventSource.last().url).toBe(`${BASE}/api/v1/stream`);
+        expect(FakeEventSource.last().url).toBe(`${BASE}/api/v1/stream?channels=all`); // no channel source
         expect(FakeEventSource.last().init?.withCredentials).toBe(true);
         expect(store.getRoots().map((b) => b.id)).toEqual(['a']);
         const req = api.requests[0];

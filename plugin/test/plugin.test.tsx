@@ -8,7 +8,7 @@ import {describe, expect, it, vi} from 'vitest';
 import {LiveStatusPost} from '../webapp/src/components/PostType';
 import {RhsPanel} from '../webapp/src/components/RhsPanel';
 import {Widget} from '../webapp/src/components/Widget';
-import {configureLive} from '../webapp/src/live';
+import {configureLive, getLive} from '../webapp/src/live';
 import {LiveStatusPlugin, POST_TYPE} from '../webapp/src/plugin';
 import type {PluginRegistry} from '../webapp/src/types';
 
@@ -34,6 +34,58 @@ describe('LiveStatusPlugin.initialize', () => {
         (call[1] as () => void)();
         expect(store.dispatch).toHaveBeenCalledWith(toggle);
         expect(document.getElementById('livestatus-style')).not.toBeNull();
+        configureLive({base: 'http://unused', EventSource: null, fetch: () => new Promise(() => {})});
+    });
+});
+
+describe('LiveStatusPlugin channels', () => {
+    const registry = {
+        registerPostTypeComponent: () => 'a',
+        registerRightHandSidebarComponent: () => ({id: 'r', showRHSPlugin: {}, hideRHSPlugin: {}, toggleRHSPlugin: {}}),
+        registerChannelHeaderButtonAction: () => 'b',
+        registerRootComponent: () => 'c',
+    } as unknown as PluginRegistry;
+    const id = (s: string) => s.padEnd(26, '0');
+
+    it('subscribes the stream to the current channel and memberships from the redux store', () => {
+        let state: any = {entities: {
+            general: {config: {SiteURL: 'https://mm.example.com'}},
+            channels: {currentChannelId: id('town'), myMembers: {[id('town')]: {last_viewed_at: 2}, [id('dev')]: {last_viewed_at: 1}}},
+        }};
+        let listener: (() => void) | null = null;
+        const unsubscribe = vi.fn();
+        const store = {
+            getState: () => state,
+            dispatch: vi.fn(),
+            subscribe: vi.fn((fn: () => void) => {
+                listener = fn;
+                return unsubscribe;
+            }),
+        };
+        const plugin = new LiveStatusPlugin();
+        plugin.initialize(registry, store);
+        const live = getLive();
+        expect(live.streamURL()).toBe(`https://mm.example.com/plugins/com.openclaw.livestatus/api/v1/stream?channels=${id('dev')},${id('town')}`);
+
+        const changed = vi.spyOn(live, 'channelsChanged');
+        listener!();
+        expect(changed).toHaveBeenCalledTimes(1);
+        listener!(); // an unrelated action: same channel, same memberships object
+        expect(changed).toHaveBeenCalledTimes(1);
+        state = {entities: {...state.entities, channels: {...state.entities.channels, currentChannelId: id('rand')}}};
+        listener!();
+        expect(changed).toHaveBeenCalledTimes(2);
+        expect(live.streamChannels()).toBe([id('dev'), id('rand'), id('town')].join(','));
+
+        plugin.uninitialize();
+        expect(unsubscribe).toHaveBeenCalled();
+        configureLive({base: 'http://unused', EventSource: null, fetch: () => new Promise(() => {})});
+    });
+
+    it('asks for channels=all on a page without Mattermost channel state (the demo)', () => {
+        const store = {getState: () => ({entities: {general: {config: {SiteURL: ''}}}}), dispatch: vi.fn()};
+        new LiveStatusPlugin().initialize(registry, store);
+        expect(getLive().streamURL()).toMatch(/\/api\/v1\/stream\?channels=all$/);
         configureLive({base: 'http://unused', EventSource: null, fetch: () => new Promise(() => {})});
     });
 });

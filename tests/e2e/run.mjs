@@ -165,6 +165,14 @@ async function openBrowser() {
     await context.addInitScript({path: path.join(here, 'domhook.js')});
     const page = context.pages()[0] || await context.newPage();
     page.on('pageerror', (e) => log('page error:', e.message));
+    // The stream URLs the page asked for: the demo has no Mattermost channels, so the webapp
+    // subscribes to every notice (?channels=all, allowed with READ_AUTH=none).
+    page.streamURLs = [];
+    page.on('request', (r) => {
+        if (new URL(r.url()).pathname.endsWith('/api/v1/stream')) {
+            page.streamURLs.push(r.url());
+        }
+    });
     const close = async () => {
         await context.close();
         fs.rmSync(profile, {recursive: true, force: true});
@@ -310,6 +318,9 @@ async function test() {
     try {
         const transport = await loadPage(page);
         check(`the page uses ${TRANSPORT === 'stream' ? 'the nchan stream' : 'polling'}`, transport === TRANSPORT, `data-ls-transport=${transport}`);
+        const streamURL = page.streamURLs[0] || '';
+        check('the page subscribes to every notice (demo: ?channels=all)',
+            streamURL !== '' && new URL(streamURL).searchParams.get('channels') === 'all', streamURL || 'no stream request');
 
         const writes = new Writes();
         let appeared = null;

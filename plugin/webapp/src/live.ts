@@ -2,14 +2,31 @@
 // right-hand panel and the widget holds one stream connection and one cache between them.
 //
 // How it stays current (api.md "Live updates"):
-// - push: an EventSource on <base>/api/v1/stream delivers notices {revision, id, channel_id};
-//   each notice makes the store GET that one box, so the server's reader rules decide what the
-//   user sees. A lost stream is reopened with exponential backoff (1 s doubling to 30 s, plus
-//   up to 25% jitter so a restarted nginx is not hit by every browser at once); while it is
-//   down the store polls, and every (re)open refetches the list so nothing stays stale.
+// - push: an EventSource on <base>/api/v1/stream?channels=<id>,<id>,... delivers notices
+//   {revision, id, channel_id} of the boxes in those Mattermost channels; each notice makes the
+//   store GET that one box, so the server's reader rules decide what the user sees.
+//   The channel set (at most 64 ids of [a-z0-9]{26}, sorted in the URL) is, by priority: the
+//   current channel, the channels of the top-level boxes the store holds (the list answers),
+//   then the user's memberships, most recently viewed first. Those last two come from the
+//   Mattermost redux state through LiveOptions.channels (plugin.tsx); without that function
+//   (the demo page, tests) the store asks for ?channels=all, which the server grants only to
+//   secret holders and with READ_AUTH=none.
+// - a change of the set (a box in a new channel, a channel switch, a membership) reopens the
+//   stream with the new set 500 ms later, without polling in between; the refetch every open
+//   does covers the gap. A channel-list stream that fails before it opens (a 403 when a
+//   membership was just removed; EventSource cannot tell 403 from other failures) is retried
+//   once, after a fresh list, with the set recomputed; after that, the rules below.
+// - While streaming a channel list, the list is also refreshed every 30 s with If-None-Match
+//   (a 304 costs nothing), so a box in a channel outside the set still shows.
+// - A lost stream is reopened with exponential backoff (1 s doubling to 30 s, plus up to 25%
+//   jitter so a restarted nginx is not hit by every browser at once), each time with the set
+//   computed afresh; while it is down the store polls, and every (re)open refetches the list
+//   so nothing stays stale.
 // - poll: when the stream fails before it ever opened (no nchan, 403/404 on the stream URL,
 //   no EventSource in the browser), the store polls GET <base>/api/v1/sessions every 2 s with
-//   If-None-Match, where 304 means nothing changed.
+//   If-None-Match, where 304 means nothing changed. A page whose channel set is empty (no
+//   current channel, box or membership known yet) polls too, and opens the stream as soon as
+//   the set has a channel.
 import type {Notice, SessionData} from './types';
 
 export type Transport = 'idle' | 'connecting' | 'stream' | 'reconnecting' | 'poll';
@@ -22,17 +39,72 @@ export interface EventSourceLike {
 }
 export type EventSourceCtor = new (url: string, init?: {withCredentials?: boolean}) => EventSourceLike;
 
+// What the page knows about the user's channels: the channel on screen and the memberships,
+// most recently viewed first. Ids that are not Mattermost channel ids are ignored.
+export interface ChannelHint {
+    current?: string | null;
+    members?: string[];
+}
+
 export interface LiveOptions {
     base: string; // e.g. https://mm.example.com/plugins/com.openclaw.livestatus
     fetch?: typeof fetch;
     EventSource?: EventSourceCtor | null; // null: never try the stream
     pollMs?: number;
     random?: () => number; // jitter source, replaceable in tests
+    // The Mattermost channels of this page (plugin.tsx reads them from the redux store); the
+    // stream then subscribes to a channel list. Absent: ?channels=all. Read again on every
+    // (re)open and after channelsChanged(); a null answer or a throw counts as no channels.
+    channels?: () => ChannelHint | null | undefined;
 }
 
 export const POLL_MS = 2000;
 export const BACKOFF_START_MS = 1000;
 export const BACKOFF_MAX_MS = 30000;
+export const MAX_STREAM_CHANNELS = 64;
+export const RESUBSCRIBE_MS = 500; // a changed channel set reopens the stream this much later
+export const REFRESH_MS = 30000; // the list refresh while streaming a channel list
+export const ALL_CHANNELS = 'all';
+
+const CHANNEL_ID = /^[a-z0-9]{26}$/;
+
+export function isChannelId(id: unknown): id is string {
+    return typeof id === 'string' && CHANNEL_ID.test(id);
+}
+
+// The channels to subscribe to, in priority order until the cap (current channel, box
+// channels, memberships), deduplicated and validated, then sorted so one set is one URL.
+export function pickChannels(groups: Array<Array<string | null | undefined>>, max = MAX_STREAM_CHANNELS): string[] {
+    const picked = new Set<string>();
+    for (const group of groups) {
+        for (const id of group) {
+            if (picked.size >= max) {
+                break;
+            }
+            if (isChannelId(id)) {
+                picked.add(id);
+            }
+        }
+    }
+    return [...picked].sort();
+}
+
+// The current channel and the memberships from a Mattermost redux state
+// (entities.channels.currentChannelId and the keys of entities.channels.myMembers, most
+// recently viewed first by last_viewed_at); null when the state has no channels at all.
+export function channelsFromState(state: any): ChannelHint | null {
+    const ch = state?.entities?.channels;
+    if (!ch || typeof ch !== 'object') {
+        return null;
+    }
+    const my = ch.myMembers && typeof ch.myMembers === 'object' ? ch.myMembers : {};
+    const members = Object.keys(my)
+        .map((id, i) => ({id, i, t: Number(my[id]?.last_viewed_at) || 0}))
+        .sort((a, b) => b.t - a.t || a.i - b.i)
+        .map((m) => m.id);
+    const current = typeof ch.currentChannelId === 'string' ? ch.currentChannelId : null;
+    return {current, members};
+}
 
 // The newest change anywhere in a box's tree: a child's change may not bump its parent.
 export function treeRevision(box: SessionData): number {
@@ -97,6 +169,7 @@ export class LiveStore {
     private readonly ES: EventSourceCtor | null;
     private readonly pollMs: number;
     private readonly random: () => number;
+    private readonly channelSource: (() => ChannelHint | null | undefined) | null;
 
     private roots = new Map<string, SessionData>();
     private rootList: SessionData[] | null = null;
@@ -118,6 +191,13 @@ export class LiveStore {
     private pollTimer: ReturnType<typeof setTimeout> | null = null;
     private pollGen = 0;
     private polling = false;
+    private gaveUp = false; // the stream never opened: polling for good
+    private awaitingChannels = false; // a channel list with nothing in it yet: polling meanwhile
+    private subKey: string | null = null; // the channels= value of the current stream
+    private subSet = new Set<string>();
+    private retried = false; // the one retry after a failure before open, until a stream opens
+    private resyncTimer: ReturnType<typeof setTimeout> | null = null;
+    private refreshTimer: ReturnType<typeof setTimeout> | null = null;
 
     constructor(opts: LiveOptions) {
         this.base = opts.base.replace(/\/+$/, '');
@@ -126,6 +206,7 @@ export class LiveStore {
         this.ES = opts.EventSource === undefined ? globalES : opts.EventSource;
         this.pollMs = opts.pollMs ?? POLL_MS;
         this.random = opts.random ?? Math.random;
+        this.channelSource = opts.channels ?? null;
     }
 
     // ---- what views use ----
@@ -155,12 +236,36 @@ export class LiveStore {
     // never starts from a stale cache; with the ETag that usually costs a 304.
     watchList(): () => void {
         this.start();
-        if (!this.listInflight) {
-            this.listInflight = this.fetchList().finally(() => {
-                this.listInflight = null;
-            });
-        }
+        void this.loadList();
         return () => undefined; // the list is kept for the views that share it
+    }
+
+    // The page's channels may have changed (plugin.tsx calls this on redux changes): the set
+    // is computed again RESUBSCRIBE_MS later and the stream reopened when it differs.
+    channelsChanged(): void {
+        this.scheduleResync();
+    }
+
+    // The value of channels= the stream asks for now: 'all' without a channel source, else
+    // the sorted ids ('' when there are none).
+    streamChannels(): string {
+        if (!this.channelSource) {
+            return ALL_CHANNELS;
+        }
+        let hint: ChannelHint | null | undefined = null;
+        try {
+            hint = this.channelSource();
+        } catch {
+            hint = null;
+        }
+        const boxes = [...this.roots.values()]
+            .sort((a, b) => treeRevision(b) - treeRevision(a))
+            .map((b) => b.channel_id);
+        return pickChannels([[hint?.current], boxes, hint?.members || []]).join(',');
+    }
+
+    streamURL(channels = this.streamChannels()): string {
+        return `${this.base}/api/v1/stream?channels=${channels}`;
     }
 
     getBox(id: string): SessionData | undefined {
@@ -192,10 +297,14 @@ export class LiveStore {
     close(): void {
         this.closed = true;
         this.stopPolling();
-        if (this.reconnectTimer) {
-            clearTimeout(this.reconnectTimer);
-            this.reconnectTimer = null;
+        for (const t of [this.reconnectTimer, this.resyncTimer, this.refreshTimer]) {
+            if (t) {
+                clearTimeout(t);
+            }
         }
+        this.reconnectTimer = null;
+        this.resyncTimer = null;
+        this.refreshTimer = null;
         this.es?.close();
         this.es = null;
         this.listeners.clear();
@@ -219,25 +328,38 @@ export class LiveStore {
             this.startPolling();
             return;
         }
+        const channels = this.streamChannels();
+        if (channels === '') {
+            this.waitForChannels();
+            return;
+        }
+        this.awaitingChannels = false;
         let es: EventSourceLike;
         try {
-            es = new this.ES(`${this.base}/api/v1/stream`, {withCredentials: true});
+            es = new this.ES(this.streamURL(channels), {withCredentials: true});
         } catch {
+            this.gaveUp = true;
             this.startPolling();
             return;
         }
         this.es = es;
+        this.subKey = channels;
+        this.subSet = new Set(channels.split(','));
         if (!this.everOpened) {
             this.setTransport('connecting');
         }
+        let opened = false;
         es.onopen = () => {
             if (this.es !== es) {
                 return;
             }
+            opened = true;
             this.everOpened = true;
             this.attempt = 0;
+            this.retried = false;
             this.stopPolling();
             this.setTransport('stream');
+            this.startRefresh();
             void this.fetchList(); // whatever changed while we were not listening
         };
         es.onmessage = (ev) => {
@@ -252,11 +374,111 @@ export class LiveStore {
             // Closing stops the browser's own fixed-delay retry; ours backs off.
             es.close();
             this.es = null;
+            if (!opened && this.channelSource && !this.retried) {
+                // Maybe a 403: a channel of the set the user may no longer read. Once, try
+                // again with the set recomputed after a fresh list.
+                this.retried = true;
+                if (this.everOpened) {
+                    this.startPolling();
+                }
+                this.reconnectTimer = setTimeout(() => {
+                    this.reconnectTimer = null;
+                    void this.fetchList().then(() => {
+                        if (!this.es && !this.reconnectTimer) {
+                            this.connect();
+                        }
+                    });
+                }, RESUBSCRIBE_MS);
+                return;
+            }
             this.startPolling();
             if (this.everOpened) {
                 this.scheduleReconnect();
+            } else {
+                this.gaveUp = true;
             }
         };
+    }
+
+    // An empty channel list is nothing to subscribe to: look at the list once and poll until
+    // a channel turns up (resync() then connects).
+    private waitForChannels(): void {
+        this.awaitingChannels = true;
+        this.subKey = null;
+        if (!this.everOpened && !this.polling) {
+            this.setTransport('connecting');
+        }
+        void this.fetchList().then(() => {
+            if (!this.awaitingChannels || this.closed) {
+                return;
+            }
+            if (this.streamChannels() !== '') {
+                this.connect();
+            } else {
+                this.startPolling();
+            }
+        });
+    }
+
+    private scheduleResync(): void {
+        if (!this.channelSource || !this.started || this.closed || this.gaveUp || this.resyncTimer) {
+            return;
+        }
+        this.resyncTimer = setTimeout(() => {
+            this.resyncTimer = null;
+            this.resync();
+        }, RESUBSCRIBE_MS);
+    }
+
+    // Reopen the stream when the channel set moved. Nothing to do while a reconnect or the
+    // retry is pending (it computes the set itself) or when polling for good.
+    private resync(): void {
+        if (this.closed || this.gaveUp || !this.ES || this.reconnectTimer) {
+            return;
+        }
+        const channels = this.streamChannels();
+        if (this.awaitingChannels) {
+            if (channels !== '') {
+                this.connect();
+            }
+            return;
+        }
+        // An empty set keeps the stream it has: its notices only cost GETs that answer 403.
+        if (!this.es || channels === '' || channels === this.subKey) {
+            return;
+        }
+        const old = this.es;
+        this.es = null;
+        old.close();
+        this.connect(); // transport stays as it is; the open refetches what the gap missed
+    }
+
+    // While a channel-list stream is up, the list every REFRESH_MS (usually a 304), for boxes
+    // in channels outside the set.
+    private startRefresh(): void {
+        if (this.refreshTimer || !this.channelSource || this.closed) {
+            return;
+        }
+        this.refreshTimer = setTimeout(() => {
+            this.refreshTimer = null;
+            if (this.closed) {
+                return;
+            }
+            if (this.transport === 'stream' && this.es && this.subKey !== ALL_CHANNELS) {
+                void this.loadList();
+            }
+            this.startRefresh();
+        }, REFRESH_MS);
+    }
+
+    // One list request at a time for the views and the refresh.
+    private loadList(): Promise<void> {
+        if (!this.listInflight) {
+            this.listInflight = this.fetchList().finally(() => {
+                this.listInflight = null;
+            });
+        }
+        return this.listInflight;
     }
 
     private scheduleReconnect(): void {
@@ -400,6 +622,7 @@ export class LiveStore {
             this.snapRev = Math.max(this.snapRev, snapRev);
         }
         this.emit();
+        this.scheduleResync(); // the box channels may have changed
         for (const id of this.watched.keys()) {
             if (!this.getBox(id) && !this.missing.has(id)) {
                 this.fetchBox(id); // e.g. a box this list does not carry
@@ -460,6 +683,9 @@ export class LiveStore {
         if (!box.parent_id) {
             this.roots.set(box.id, box);
             this.emit();
+            if (isChannelId(box.channel_id) && !this.subSet.has(box.channel_id)) {
+                this.scheduleResync(); // a box in a channel the stream does not cover
+            }
             return;
         }
         const rootId = this.rootIdOf(box.parent_id);

@@ -6,7 +6,7 @@ import React from 'react';
 import {LiveStatusPost} from './components/PostType';
 import {RhsPanel} from './components/RhsPanel';
 import {Widget} from './components/Widget';
-import {configureLive, getLive, resolveBase} from './live';
+import {channelsFromState, configureLive, getLive, resolveBase} from './live';
 import {ensureStyles} from './styles';
 import type {PluginRegistry, ReduxStoreLike} from './types';
 
@@ -23,9 +23,34 @@ function Icon() {
 }
 
 export class LiveStatusPlugin {
+    private unsubscribe: (() => void) | null = null;
+
     initialize(registry: PluginRegistry, store: ReduxStoreLike): void {
-        const siteURL: string | undefined = store?.getState?.()?.entities?.general?.config?.SiteURL;
-        configureLive({base: resolveBase(siteURL)});
+        const state = store?.getState?.();
+        const siteURL: string | undefined = state?.entities?.general?.config?.SiteURL;
+        // The stream follows the user's channels (the current one and the memberships) when
+        // the page has Mattermost's channel state; the demo's stand-in store has none, and
+        // without a channel source the stream asks for every notice (channels=all).
+        const hasChannels = channelsFromState(state) !== null;
+        const live = configureLive({
+            base: resolveBase(siteURL),
+            channels: hasChannels ? () => channelsFromState(store.getState()) : undefined,
+        });
+        this.unsubscribe?.();
+        this.unsubscribe = null;
+        if (hasChannels && typeof store.subscribe === 'function') {
+            // Redux calls this on every action; only a new current channel or a new
+            // memberships object is worth a look (the store debounces it again).
+            let seen: unknown[] = [];
+            this.unsubscribe = store.subscribe(() => {
+                const ch = store.getState()?.entities?.channels;
+                const now = [ch?.currentChannelId, ch?.myMembers];
+                if (now[0] !== seen[0] || now[1] !== seen[1]) {
+                    seen = now;
+                    live.channelsChanged();
+                }
+            });
+        }
         ensureStyles();
 
         registry.registerPostTypeComponent(POST_TYPE, LiveStatusPost);
@@ -41,6 +66,8 @@ export class LiveStatusPlugin {
 
     // Disabling the plugin drops the stream connection and the polling with it.
     uninitialize(): void {
+        this.unsubscribe?.();
+        this.unsubscribe = null;
         getLive().close();
     }
 }

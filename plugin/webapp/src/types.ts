@@ -56,4 +56,5 @@ export interface PluginRegistry {
 export interface ReduxStoreLike {
     getState(): any;
     dispatch(action: any): unknown;
+    subscribe?(listener: () => void): () => void; // Mattermost's store has it; the demo's does not
 }
