@@ -258,3 +258,17 @@ SELECT g.name, datetime(g.last_contact_ms / 1000, 'unixepoch') AS last_contact,
        (SELECT count(*) FROM boxes AS b WHERE b.gateway = g.name AND b.status = 'active')
            AS active
 FROM gateways AS g ORDER BY g.name;
+
+-- migration 3
+
+-- The watcher's last moment alive: written with every heartbeat and at a
+-- clean stop (when the heartbeat row itself is removed).  At the next start,
+-- a transcript or agent-database session the store does not know is read
+-- from its beginning only when its first event is not older than this (it
+-- may have begun while the watcher was down); older ones (a folder restored
+-- from a backup, copied from another host) are not news and are read from
+-- their end.
+CREATE TABLE watcher_clock (
+	id             INTEGER PRIMARY KEY CHECK (id = 1),
+	last_alive_ms  INTEGER NOT NULL
+);

@@ -200,3 +200,38 @@ store_watcher_session_list_free(struct store_watcher_session *list, size_t n)
 	}
 	free(list);
 }
+
+int
+store_watcher_clock_put(store *st, int64_t now_ms)
+{
+	static const char sql[] = "INSERT INTO watcher_clock (id, last_alive_ms) VALUES (1, ?1) "
+	                          "ON CONFLICT (id) DO UPDATE SET last_alive_ms = "
+	                          "max(last_alive_ms, ?1)";
+	sqlite3_stmt *s = store_stmt(st, sql);
+
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, now_ms);
+	return store_step_done(st, s);
+}
+
+int
+store_watcher_clock_get(store *st, int64_t *out)
+{
+	static const char sql[] = "SELECT last_alive_ms FROM watcher_clock WHERE id = 1";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int rc;
+
+	*out = 0;
+	if (s == NULL)
+		return STORE_ERROR;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(s, 0);
+		rc = STORE_OK;
+	} else {
+		rc = rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc);
+	}
+	sqlite3_reset(s);
+	return rc;
+}

@@ -46,6 +46,13 @@ struct store_watcher_session {
 };
 
 /*
+ * The watcher's last moment alive (watcher_clock): put with every heartbeat
+ * and at stop (write transaction); get gives 0 when never written.
+ */
+int store_watcher_clock_put(store *st, int64_t now_ms);
+int store_watcher_clock_get(store *st, int64_t *out);
+
+/*
  * Inserts or updates a watcher box (source 'watcher'); sets box->revision.
  * box->gateway, when not NULL, is stored as the box's gateway.
  */

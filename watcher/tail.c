@@ -10,13 +10,20 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <json-c/json.h>
 
 #include "../common/log.h"
 #include "../common/util.h"
 #include "../common/xmalloc.h"
 
 #define TAIL_CHUNK (1u * 1024 * 1024)
+/* How much of a new transcript is read for its first event's time. */
+#define TAIL_FIRST_EVENT_BYTES 16384
+/* A first event this much older than the last heartbeat still counts as new. */
+#define TAIL_CLOCK_SKEW_MS (2 * 60 * 1000)
 #define TAIL_DIR_MASK \
 	(IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
 	    IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
@@ -36,9 +43,10 @@ struct tail {
 	struct tail_ops ops;
 	int ifd;
 	int polling;
-	int root_lost; /* root is gone: look for it every poll interval */
-	int initial;   /* inside the first scan: unknown files start at their end */
-	int64_t since_ms;
+	int root_lost;    /* root is gone: look for it every poll interval */
+	int initial;      /* inside the first scan: unknown files start at their end */
+	int64_t since_ms; /* the last commit before this start */
+	int64_t alive_ms; /* the last moment the watcher was alive before it */
 	struct tail_dir **dirs;
 	size_t ndirs;
 	struct tail_watch *watches;
@@ -411,24 +419,90 @@ tail_end_offset(int fd, int64_t size)
 	return 0;
 }
 
-/* 1 when the open file was born after since_ms (0: never). */
+/* "2026-04-14T09:12:03.000Z" (UTC, fraction optional) in ms, or 0. */
+static int64_t
+tail_iso_ms(const char *s)
+{
+	struct tm tm = { 0 };
+	int ms = 0, n = 0;
+	char frac[8] = "";
+
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+	        &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+		return 0;
+	if (s[n] == '.' && sscanf(s + n + 1, "%3[0-9]", frac) == 1)
+		ms = atoi(frac) * (strlen(frac) == 1 ? 100 : strlen(frac) == 2 ? 10 : 1);
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+/*
+ * The time of the first event of an open transcript (the header's or the
+ * first message's timestamp, within its first lines), or 0 when none is
+ * found.
+ */
+static int64_t
+tail_first_event_ms(int fd)
+{
+	char buf[TAIL_FIRST_EVENT_BYTES + 1], *line, *nl;
+	ssize_t n = pread(fd, buf, TAIL_FIRST_EVENT_BYTES, 0);
+	int64_t ms = 0;
+	int i;
+
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	for (line = buf, i = 0; ms == 0 && i < 8 && (nl = strchr(line, '\n')) != NULL;
+	     line = nl + 1, i++) {
+		json_object *o, *v, *msg;
+
+		*nl = '\0';
+		if ((o = json_tokener_parse(line)) == NULL)
+			continue;
+		if (json_object_object_get_ex(o, "message", &msg) &&
+		    json_object_object_get_ex(msg, "timestamp", &v) &&
+		    json_object_is_type(v, json_type_int) && json_object_get_int64(v) > 0)
+			ms = json_object_get_int64(v);
+		else if (json_object_object_get_ex(o, "timestamp", &v) &&
+		    json_object_is_type(v, json_type_string))
+			ms = tail_iso_ms(json_object_get_string(v));
+		json_object_put(o);
+	}
+	return ms;
+}
+
+/*
+ * 1 when the open file, unknown to the store, may have begun while the
+ * watcher was down (since_ms: its last heartbeat): the file was born after
+ * it (when the filesystem tells) and its first event is not older than it
+ * (less a margin for clock skew).  A file copied in from a backup or
+ * another host is new to the filesystem but its events are old: it is
+ * not news.  Without a time inside, its birth after the last commit
+ * decides.  0 before any commit (the first start ever).
+ */
 static int
-tail_born_after(int fd, int64_t since_ms)
+tail_born_after(struct tail *t, int fd)
 {
 	struct statx stx;
-	int64_t born;
+	int64_t born, first;
 
-	if (since_ms <= 0 || statx(fd, "", AT_EMPTY_PATH, STATX_BTIME, &stx) != 0 ||
-	    !(stx.stx_mask & STATX_BTIME))
+	if (t->since_ms <= 0)
+		return 0;
+	if ((first = tail_first_event_ms(fd)) > 0)
+		return first >= (t->alive_ms > 0 ? t->alive_ms : t->since_ms) - TAIL_CLOCK_SKEW_MS;
+	/* no time inside: the filesystem's birth time against the last commit */
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_BTIME, &stx) != 0 || !(stx.stx_mask & STATX_BTIME))
 		return 0;
 	born = (int64_t)stx.stx_btime.tv_sec * 1000 + stx.stx_btime.tv_nsec / 1000000;
-	return born >= since_ms;
+	return born >= t->since_ms;
 }
 
 void
-tail_set_since(struct tail *t, int64_t since_ms)
+tail_set_since(struct tail *t, int64_t since_ms, int64_t alive_ms)
 {
 	t->since_ms = since_ms;
+	t->alive_ms = alive_ms;
 }
 
 static void
@@ -517,7 +591,7 @@ tail_read(struct tail *t, struct tail_file *f)
 	if (f->inode != 0 && (uint64_t)st.st_ino != f->inode) {
 		tail_reset(t, f);
 	} else if (f->inode == 0 && !f->restored &&
-	    ((t->initial && !tail_born_after(fd, t->since_ms)) || (f->with_dir && !f->lock))) {
+	    ((t->initial && !tail_born_after(t, fd)) || (f->with_dir && !f->lock))) {
 		/* Present when its folder was first seen, never read: start at its end. */
 		f->offset = tail_end_offset(fd, (int64_t)st.st_size);
 		log_debug("old transcript, reading from its end", "path", f->path, "offset",

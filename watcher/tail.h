@@ -132,12 +132,16 @@ void
 tail_restore(struct tail *t, const char *path, uint64_t inode, int64_t offset, const char *key);
 
 /*
- * Before tail_start(): the time (ms since the epoch) of the earlier run's
- * last commit.  A file present at the first scan with no stored offset but
- * born (statx btime) after it was made while the watcher was down, or just
- * before it died, and is read from its start, not its end.  0: unknown.
+ * Before tail_start(): the times (ms since the epoch) of the earlier run's
+ * last commit and of its last moment alive (heartbeat or clean stop).  A
+ * file present at the first scan with no stored offset may have begun
+ * while the watcher was down, and is read from its start, when its first
+ * event is not older than alive_ms (less two minutes of clock skew); a
+ * file without a time inside, when it was born (statx btime) after
+ * since_ms.  Others (a folder restored from a backup or copied from
+ * another host) are read from their end: nothing old is shown.  0: unknown.
  */
-void tail_set_since(struct tail *t, int64_t since_ms);
+void tail_set_since(struct tail *t, int64_t since_ms, int64_t alive_ms);
 
 /* The first scan: folders, sessions.json files, transcripts, locks. */
 void tail_start(struct tail *t);

@@ -716,7 +716,8 @@ watcher_task_heartbeat(struct watcher *w, int64_t now)
 	hb.breaker = brk != NULL ? xstrdup(brk) : NULL;
 	hb.stats = watcher_stats_json(w);
 	if ((rc = store_begin(w->st)) == STORE_OK &&
-	    (rc = store_heartbeat_put(w->st, &hb)) == STORE_OK)
+	    (rc = store_heartbeat_put(w->st, &hb)) == STORE_OK &&
+	    (rc = store_watcher_clock_put(w->st, hb.last_heartbeat_ms)) == STORE_OK)
 		rc = store_commit(w->st);
 	if (rc != STORE_OK) {
 		store_rollback(w->st);
@@ -849,7 +850,7 @@ watcher_restore(struct watcher *w)
 	struct store_watcher_session *ss = NULL;
 	struct store_watcher_file *fs = NULL;
 	size_t ns = 0, nf = 0, i;
-	int64_t since = 0;
+	int64_t since = 0, alive = 0;
 	int rc;
 
 	if ((rc = store_watcher_session_list(w->st, &ss, &ns)) != STORE_OK ||
@@ -875,8 +876,15 @@ watcher_restore(struct watcher *w)
 		if (fs[i].updated_ms > since)
 			since = fs[i].updated_ms;
 	}
-	/* Files born since the last commit were missed while we were down. */
-	tail_set_since(w->tail, since > 0 ? since - WATCHER_BORN_SLACK_MS : 0);
+	/*
+	 * Files born since we were last alive were missed while we were down;
+	 * older ones (restored, copied in) are not news.
+	 */
+	if (store_watcher_clock_get(w->st, &alive) != STORE_OK || alive < since)
+		alive = since;
+	if (since == 0)
+		since = alive; /* it ran before, but never read a line */
+	tail_set_since(w->tail, since > 0 ? since - WATCHER_BORN_SLACK_MS : 0, alive);
 	log_info("state restored", "sessions", LOG_I64(ns), "files", LOG_I64(nf));
 out:
 	store_watcher_session_list_free(ss, ns);
@@ -1144,7 +1152,8 @@ watcher_run(const struct wcfg *cfg, int ready_fd)
 	w.health = NULL;
 	forward_stop(w.fwd, cfg->forward_flush_ms); /* the same for the central */
 	w.fwd = NULL;
-	if (store_begin(w.st) == STORE_OK && store_heartbeat_delete(w.st) == STORE_OK)
+	if (store_begin(w.st) == STORE_OK && store_heartbeat_delete(w.st) == STORE_OK &&
+	    store_watcher_clock_put(w.st, util_now_ms()) == STORE_OK)
 		store_commit(w.st);
 	store_rollback(w.st);
 	{

@@ -72,6 +72,18 @@ def wait_equal(fn, expected, timeout=DEADLINE, what="value"):
     return last[0]
 
 
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def iso(ms):
+    """An OpenClaw line's ISO time (UTC, milliseconds) for ms since the epoch."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + ".%03dZ" % (ms % 1000)
+
+
+# Lines carry the time they are written, as OpenClaw's do: the watcher tells a
+# session that began while it was down from an old one copied in by its
+# first event's time.
 def assistant(blocks, stop="toolUse", model="claude-opus-4-6", provider="anthropic",
               tokens=(10, 5)):
     content = []
@@ -80,12 +92,13 @@ def assistant(blocks, stop="toolUse", model="claude-opus-4-6", provider="anthrop
             content.append({"type": "text", "text": b})
         else:
             content.append(b)
+    t = now_ms()
     return {"type": "message", "id": os.urandom(4).hex(), "parentId": None,
-            "timestamp": "2026-04-14T09:12:06.494Z",
+            "timestamp": iso(t),
             "message": {"role": "assistant", "content": content, "model": model,
                         "provider": provider, "api": "anthropic-messages",
                         "usage": {"input": tokens[0], "output": tokens[1]},
-                        "stopReason": stop, "timestamp": 1776157926494}}
+                        "stopReason": stop, "timestamp": t}}
 
 
 def call(cid, name, **args):
@@ -93,18 +106,19 @@ def call(cid, name, **args):
 
 
 def result(cid, name="exec", error=False, details=None):
+    t = now_ms()
     m = {"role": "toolResult", "toolCallId": cid, "toolName": name,
          "content": [{"type": "text", "text": "out"}], "isError": error,
-         "timestamp": 1776157926727}
+         "timestamp": t}
     if details is not None:
         m["details"] = details
     return {"type": "message", "id": os.urandom(4).hex(), "parentId": None,
-            "timestamp": "2026-04-14T09:12:06.727Z", "message": m}
+            "timestamp": iso(t), "message": m}
 
 
-def header(sid):
+def header(sid, at_ms=None):
     return {"type": "session", "version": 3, "id": sid,
-            "timestamp": "2026-04-14T09:12:03.000Z", "cwd": "/w"}
+            "timestamp": iso(at_ms if at_ms is not None else now_ms()), "cwd": "/w"}
 
 
 class WatcherCase(unittest.TestCase):
