@@ -338,8 +338,7 @@ api_gateway_boxes(struct api_ctx *ctx, const struct api_req *req, struct api_res
 	in_tx = 0;
 	for (i = 0; i < b.n; i++)
 		if (b.items[i].state == API_GW_STORED)
-			notify_box(ctx->notify, b.items[i].box.revision, b.items[i].box.id,
-			    b.items[i].box.channel_id);
+			api_notify(ctx, b.items[i].box.revision, &b.items[i].box);
 	if (b.rejected > 0)
 		log_warn("gateway boxes rejected", "gateway", b.gateway, "rejected",
 		    LOG_I64(b.rejected), "first", b.first_error);

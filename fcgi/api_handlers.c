@@ -163,6 +163,71 @@ api_health_watcher_writes(const struct store_heartbeat *hb, struct api_buf *reas
 	api_json_free(stats);
 }
 
+void
+api_notify(struct api_ctx *ctx, int64_t revision, const struct store_box *box)
+{
+	const char *chan = box->channel_id;
+	char route[API_ID_MAX + 1];
+
+	if ((chan == NULL || *chan == '\0') && box->parent_id != NULL &&
+	    store_box_route_channel(ctx->st, box->id, route, sizeof(route)) == STORE_OK)
+		chan = route;
+	notify_box(ctx->notify, revision, box->id, chan);
+}
+
+/*
+ * GET /api/v1/auth, nginx's question before a stream subscription: may
+ * this reader have the notices of every channel in ?channels=<id>,<id>
+ * (at most API_STREAM_CHANNELS_MAX ids of [A-Za-z0-9], or "all": every
+ * notice, for readers of every channel only)?  nginx always sends the list
+ * (nginx/livestatus-http.conf); without one, the answer is only whether
+ * this is a reader at all.
+ */
+static void
+api_stream_auth(struct api_ctx *ctx, const struct api_principal *who, const struct api_req *req,
+    struct api_resp *resp)
+{
+	char list[API_STREAM_CHANNELS_MAX * (API_ID_MAX + 1) + 1], *p, *next;
+	int found = api_http_query(req->query, "channels", list, sizeof(list)), n = 0;
+	size_t len;
+
+	if (found < 0) {
+		api_resp_error(resp, 400, "channels: malformed or too long");
+		return;
+	}
+	if (found == 0) {
+		resp->status = 200;
+		api_buf_puts(&resp->body, "{\"ok\":true}");
+		return;
+	}
+	if (strcmp(list, "all") == 0) {
+		if (!who->all_channels) {
+			api_resp_error(resp, 403, "channels=all is for readers of every channel");
+			return;
+		}
+		resp->status = 200;
+		api_buf_puts(&resp->body, "{\"ok\":true}");
+		return;
+	}
+	for (p = list; p != NULL; p = next) {
+		if ((next = strchr(p, ',')) != NULL)
+			*next++ = '\0';
+		len = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
+		if (len == 0 || len > 64 || p[len] != '\0' || ++n > API_STREAM_CHANNELS_MAX) {
+			api_resp_error(resp, 400,
+			    "channels: 1 to 64 channel ids ([A-Za-z0-9]) separated by commas, or "
+			    "all");
+			return;
+		}
+		if (!api_auth_may_read_channel(ctx->auth, who, p)) {
+			api_resp_error(resp, 403, "not a member of every channel asked for");
+			return;
+		}
+	}
+	resp->status = 200;
+	api_buf_puts(&resp->body, "{\"ok\":true}");
+}
+
 static void
 api_health(struct api_ctx *ctx, struct api_resp *resp)
 {
@@ -489,7 +554,7 @@ api_create(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp
 		goto store_failed;
 	in_tx = 0;
 	api_create_post(ctx, &box);
-	notify_box(ctx->notify, box.revision, box.id, box.channel_id);
+	api_notify(ctx, box.revision, &box);
 	log_debug("session created", "id", box.id);
 	resp->status = 201;
 	resp->body.len = 0;
@@ -536,7 +601,7 @@ api_update(struct api_ctx *ctx, const struct api_req *req, const char *id, struc
 	    (rc = store_commit(ctx->st)) != STORE_OK)
 		goto store_failed;
 	in_tx = 0;
-	notify_box(ctx->notify, box.revision, box.id, box.channel_id);
+	api_notify(ctx, box.revision, &box);
 	api_mm_ended(ctx, &box);
 	api_answer_box(ctx, resp, 200, &box);
 	goto out;
@@ -681,8 +746,7 @@ api_handle(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp
 			api_health(ctx, resp);
 			break;
 		case API_R_AUTH:
-			resp->status = 200;
-			api_buf_puts(&resp->body, "{\"ok\":true}");
+			api_stream_auth(ctx, &who, req, resp);
 			break;
 		case API_R_SESSIONS:
 			api_list(ctx, &who, req, resp);

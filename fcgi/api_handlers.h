@@ -64,7 +64,16 @@ void api_handle(struct api_ctx *ctx, const struct api_req *req, struct api_resp 
  * in full_ms), else 500 (logged with op).
  */
 #define API_FULL_DEGRADED_MS 60000
+
+/* Most channels one stream subscription may name (?channels=). */
+#define API_STREAM_CHANNELS_MAX 64
 int api_read_json(const struct api_req *req, struct api_resp *resp, struct api_jval **out);
 void api_store_failed(struct api_ctx *ctx, struct api_resp *resp, int rc, const char *op);
+
+/*
+ * Publishes a change notice of box, on its channel or, for a sub-agent
+ * without one, the nearest channel above it (common/notify.h).
+ */
+void api_notify(struct api_ctx *ctx, int64_t revision, const struct store_box *box);
 
 #endif

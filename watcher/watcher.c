@@ -92,6 +92,9 @@ struct watcher {
 	int nfds;
 	struct watcher_task *tasks;
 	int ntasks;
+	/* the last failed store write (not busy), for health: 0 when none */
+	int64_t write_failed_ms;
+	char write_error[128];
 	struct forward *fwd;        /* NULL without PLUGIN_URL */
 	struct health_http *health; /* NULL with HEALTH_PORT=0 */
 	/* SESSIONS_JSON outside the folder: its last stat, an inotify watch */
@@ -533,6 +536,8 @@ out:
 			    LOG_I64(n + nf));
 		} else {
 			log_error("cannot write to the store", "err", store_errmsg(w->st));
+			w->write_failed_ms = util_now_ms();
+			snprintf(w->write_error, sizeof(w->write_error), "%s", store_errmsg(w->st));
 		}
 		w->retry_at = util_mono_ms() + WATCHER_RETRY_MS;
 		box_changes_free(ch, n);
@@ -678,6 +683,7 @@ watcher_stats_json(struct watcher *w)
 	WATCHER_STAT("files_refused", ts.refused);
 	WATCHER_STAT("commits", w->commits);
 	WATCHER_STAT("commit_busy", w->commit_busy);
+	WATCHER_STAT("store_write_failed_ms", w->write_failed_ms);
 	WATCHER_STAT("notices", w->notices);
 	WATCHER_STAT("index_loads", w->index_loads);
 	WATCHER_STAT("index_errors", w->index_errors);
@@ -688,6 +694,7 @@ watcher_stats_json(struct watcher *w)
 	WATCHER_STAT("db_rereads", os.rereads);
 	WATCHER_STAT("db_busy", os.busy);
 #undef WATCHER_STAT
+	json_object_object_add(o, "store_write_error", json_object_new_string(w->write_error));
 	mm_poster_stats_json(o);
 	watcher_forward_stats_json(w, o);
 	json_object_object_add(o, "agents", ocdb_agents_json(w->ocdb));

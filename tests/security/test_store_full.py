@@ -108,3 +108,48 @@ class TestWatcherWriteFails(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestRealWatcherOnAFullDisk(unittest.TestCase):
+    """The real watcher, its store on a small file system that fills up."""
+
+    def test_watcher_write_failure_reaches_health(self):
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))), "integ"))
+        from wharness import WatcherCase, assistant, header, wait_for
+
+        mnt = small_fs(self, "4M")
+        db = os.path.join(mnt, "livestatus.db")
+        s = Stack(env={"LIVESTATUS_DB": db})
+        self.addCleanup(s.stop)
+        case = WatcherCase()
+        case.setUp()
+        self.addCleanup(case.tearDown)
+        case.db = db
+        case.start_watcher(HEARTBEAT_S="1")
+        case.lock("a.jsonl")
+        case.append("a.jsonl", header("a"), assistant(["Before the disk filled."]))
+        wait_for(lambda: case.boxes() and case.boxes()[0]["lines"], what="a first box")
+        self.assertEqual(s.request("GET", "/api/v1/health").status, 200)
+        # fill the file system to the last block
+        with open(os.path.join(mnt, "filler"), "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        for i in range(20):
+            case.append("a.jsonl", assistant(["line %d %s" % (i, "y" * 3000)]))
+        r = wait_for(lambda: (lambda r: r if r.status == 503 else None)(
+            s.request("GET", "/api/v1/health")), 60, what="health to turn degraded")
+        self.assertEqual(r.json["status"], "degraded", r.json)
+        self.assertTrue("cannot write the store" in r.json["reason"] or
+                        "heartbeat" in r.json["reason"], r.json)
+        self.assertIn("cannot write to the store", case.log())
+        # room again: the watcher catches up and health recovers
+        os.unlink(os.path.join(mnt, "filler"))
+        wait_for(lambda: case.boxes() and case.boxes()[0]["lines"][-1].startswith("line 19"),
+                 60, what="the watcher to catch up after space came back")
+        wait_for(lambda: s.request("GET", "/api/v1/health").status == 200, 60,
+                 what="health to recover")
