@@ -38,12 +38,14 @@ log_parse_level(const char *s, enum log_level *out)
 {
 	if (s == NULL || *s == '\0' || strcasecmp(s, "info") == 0)
 		*out = LOG_LVL_INFO;
-	else if (strcasecmp(s, "debug") == 0)
+	else if (strcasecmp(s, "debug") == 0 || strcasecmp(s, "trace") == 0)
 		*out = LOG_LVL_DEBUG;
 	else if (strcasecmp(s, "warn") == 0 || strcasecmp(s, "warning") == 0)
 		*out = LOG_LVL_WARN;
-	else if (strcasecmp(s, "error") == 0)
+	else if (strcasecmp(s, "error") == 0 || strcasecmp(s, "fatal") == 0)
 		*out = LOG_LVL_ERROR;
+	else if (strcasecmp(s, "silent") == 0)
+		*out = LOG_LVL_SILENT;
 	else
 		return -1;
 	return 0;
@@ -154,7 +156,7 @@ log_msg(enum log_level level, const char *msg, ...)
 	va_list ap;
 	long repeated = 0;
 
-	if (level < log_min)
+	if (level < log_min || level >= LOG_LVL_SILENT)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);

@@ -27,14 +27,19 @@ enum log_level {
 	LOG_LVL_INFO,
 	LOG_LVL_WARN,
 	LOG_LVL_ERROR,
+	LOG_LVL_SILENT, /* only as the lowest level printed: nothing is */
 };
 
 #define LOG_REPEAT_WINDOW_S 10
 
-/* Sets the program name and the lowest level printed. */
+/* Sets the program name and the lowest level printed (LOG_LVL_SILENT: none). */
 void log_init(const char *prog, enum log_level level);
 
-/* Parses debug|info|warn|warning|error; returns 0 or -1. */
+/*
+ * Parses debug|info|warn|warning|error and, for env files of Live Status
+ * v4.1 (pino's names), trace (as debug), fatal (as error) and silent (no
+ * line at all); case does not matter.  Returns 0 or -1.
+ */
 int log_parse_level(const char *s, enum log_level *out);
 
 void log_msg(enum log_level level, const char *msg, ...) __attribute__((sentinel));

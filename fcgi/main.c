@@ -58,7 +58,8 @@ usage(FILE *f)
 	    "                       \"NAME KEY\" a line, re-read when it changes (%s;\n"
 	    "                       a missing default file means PLUGIN_SECRET only)\n"
 	    "  GATEWAY_SILENT_S     a gateway silent this long makes health degraded (300)\n"
-	    "  LOG_LEVEL            debug | info | warn | error (info)\n",
+	    "  LOG_LEVEL            debug | info | warn | error (info); v4.1's trace and\n"
+	    "                       fatal are debug and error, silent logs nothing\n",
 	    API_THREADS_DEFAULT, API_DEFAULT_DB, API_DEFAULT_GATEWAY_KEYS);
 }
 

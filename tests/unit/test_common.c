@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -126,6 +127,42 @@ test_log_level(void **state)
 	assert_int_equal(log_parse_level("warning", &l), 0);
 	assert_int_equal(l, LOG_LVL_WARN);
 	assert_int_equal(log_parse_level("loud", &l), -1);
+	/* Live Status v4.1 took pino's names: an old env file keeps working. */
+	assert_int_equal(log_parse_level("trace", &l), 0);
+	assert_int_equal(l, LOG_LVL_DEBUG);
+	assert_int_equal(log_parse_level("FATAL", &l), 0);
+	assert_int_equal(l, LOG_LVL_ERROR);
+	assert_int_equal(log_parse_level("silent", &l), 0);
+	assert_int_equal(l, LOG_LVL_SILENT);
+}
+
+/* LOG_LEVEL=silent: not even an error reaches stderr. */
+static void
+test_log_silent(void **state)
+{
+	int fds[2], saved;
+	char buf[256];
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fds[1], STDERR_FILENO), STDERR_FILENO);
+	log_init("test_common", LOG_LVL_SILENT);
+	log_error("silent test error", "k", "v");
+	log_init("test_common", LOG_LVL_ERROR);
+	log_error("loud test error", "k", "v");
+	log_init("test_common", LOG_LVL_INFO);
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+	close(fds[1]);
+	n = read(fds[0], buf, sizeof(buf) - 1);
+	close(fds[0]);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_null(strstr(buf, "silent test error"));
+	assert_non_null(strstr(buf, "loud test error"));
 }
 
 int
@@ -139,6 +176,7 @@ main(void)
 		cmocka_unit_test(test_cfg_long),
 		cmocka_unit_test(test_cfg_bool_choice),
 		cmocka_unit_test(test_log_level),
+		cmocka_unit_test(test_log_silent),
 	};
 
 	return cmocka_run_group_tests_name("common", tests, NULL, NULL);
