@@ -18,6 +18,13 @@ enum box_status {
 	BOX_INTERRUPTED,
 };
 
+/* a + b for counts that are each at most TX_NUMBER_MAX: never past INT64_MAX. */
+static int64_t
+box_add_capped(int64_t a, int64_t b)
+{
+	return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
 static const char *const box_status_names[] = { "active", "done", "error", "interrupted" };
 
 struct box_line {
@@ -75,6 +82,7 @@ struct box_model {
 	char **deleted; /* ids of stored boxes to delete (merged into another) */
 	size_t ndeleted;
 	int64_t started, dropped;
+	int64_t numbers_dropped; /* transcript numbers out of bounds (tx_event) */
 };
 
 static uint64_t
@@ -711,7 +719,7 @@ box_assistant(struct box_model *m, struct box_session *s, const struct tx_event 
 	}
 	if (ev->model != NULL && *ev->model != '\0')
 		box_set_str(&r->model, ev->model);
-	r->tokens += ev->input_tokens + ev->output_tokens;
+	r->tokens = box_add_capped(r->tokens, ev->input_tokens + ev->output_tokens);
 	r->last_update_ms = now;
 	box_mark(m, s, 1);
 	for (i = 0; i < ev->nblocks; i++) {
@@ -803,6 +811,7 @@ box_feed_event(struct box_model *m, const char *agent_id, const char *key,
 {
 	struct box_session *s = box_get(m, key, agent_id);
 
+	m->numbers_dropped += ev->dropped_numbers;
 	switch (ev->type) {
 	case TX_ASSISTANT:
 		box_assistant(m, s, ev, now);
@@ -967,7 +976,7 @@ box_rekey(struct box_model *m, const char *old_key, const char *new_key, int64_t
 			r->lines[j].text = r->lines[j].call_id = NULL;
 		}
 		r->nlines = 0;
-		n->run->tokens += r->tokens;
+		n->run->tokens = box_add_capped(n->run->tokens, r->tokens);
 		for (i = 0; i < o->npending; i++)
 			box_pending_add(n, o->pending[i]);
 		n->run_locked |= o->lock;
@@ -1095,6 +1104,7 @@ box_stats(struct box_model *m, struct box_stats *out)
 	out->sessions = (int64_t)m->nsessions;
 	out->boxes_started = m->started;
 	out->dropped = m->dropped;
+	out->numbers_dropped = m->numbers_dropped;
 }
 
 static char *

@@ -102,10 +102,11 @@ struct box_change {
 };
 
 struct box_stats {
-	int64_t sessions;      /* keys known */
-	int64_t active_boxes;  /* active boxes, children included */
-	int64_t boxes_started; /* since the model was made */
-	int64_t dropped;       /* runs not shown: MAX_ACTIVE_SESSIONS reached */
+	int64_t sessions;        /* keys known */
+	int64_t active_boxes;    /* active boxes, children included */
+	int64_t boxes_started;   /* since the model was made */
+	int64_t dropped;         /* runs not shown: MAX_ACTIVE_SESSIONS reached */
+	int64_t numbers_dropped; /* counts/times out of bounds, dropped (tx_event) */
 };
 
 struct box_model;

@@ -1,6 +1,7 @@
 /* transcript: parsing OpenClaw transcript lines with json-c. */
 #include "transcript.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "../common/util.h"
@@ -97,15 +98,26 @@ tx_str(json_object *o, const char *key)
 	                                                             : NULL;
 }
 
+/*
+ * A count, time or duration: a JSON integer in [0, TX_NUMBER_MAX], else 0
+ * with the field counted in ev->dropped_numbers (a double such as 1e308, a
+ * negative, a string).  An absent field is simply 0.
+ */
 static int64_t
-tx_int(json_object *o, const char *key)
+tx_int(json_object *o, const char *key, struct tx_event *ev)
 {
 	json_object *v = tx_get(o, key);
+	int64_t n;
 
-	if (v == NULL)
+	if (v == NULL || json_object_is_type(v, json_type_null))
 		return 0;
-	if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double))
-		return json_object_get_int64(v);
+	if (json_object_is_type(v, json_type_int)) {
+		errno = 0;
+		n = json_object_get_int64(v);
+		if (errno == 0 && n >= 0 && n <= TX_NUMBER_MAX)
+			return n;
+	}
+	ev->dropped_numbers++;
 	return 0;
 }
 
@@ -140,10 +152,10 @@ tx_assistant(json_object *msg, struct tx_event *ev)
 	ev->stop_reason = tx_str(msg, "stopReason");
 	ev->error_message = tx_str(msg, "errorMessage");
 	ev->error_code = tx_str(msg, "errorCode");
-	ev->timestamp_ms = tx_int(msg, "timestamp");
+	ev->timestamp_ms = tx_int(msg, "timestamp", ev);
 	if (usage != NULL && json_object_is_type(usage, json_type_object)) {
-		ev->input_tokens = tx_int(usage, "input");
-		ev->output_tokens = tx_int(usage, "output");
+		ev->input_tokens = tx_int(usage, "input", ev);
+		ev->output_tokens = tx_int(usage, "output", ev);
 	}
 	if (content == NULL)
 		return;
@@ -254,7 +266,7 @@ tx_tool_result(json_object *msg, struct tx_event *ev)
 	ev->type = TX_TOOL_RESULT;
 	ev->call_id = tx_str(msg, "toolCallId");
 	ev->tool_name = tx_str(msg, "toolName");
-	ev->timestamp_ms = tx_int(msg, "timestamp");
+	ev->timestamp_ms = tx_int(msg, "timestamp", ev);
 	ev->is_error = err != NULL && json_object_get_boolean(err);
 	if (details != NULL && !json_object_is_type(details, json_type_object))
 		details = NULL;

@@ -78,7 +78,13 @@ struct tx_event {
 	const char *error_code;    /* assistant errorCode (2026.9) */
 	int64_t input_tokens, output_tokens;
 	int64_t timestamp_ms; /* message timestamp, 0 when absent */
-	size_t nblocks;       /* assistant content, at most TX_MAX_BLOCKS */
+	/*
+	 * Counts, times and durations that were not a non-negative integer
+	 * within TX_NUMBER_MAX (a double, a negative, 1e308, a string): each
+	 * such field is dropped (read as absent) and counted here.
+	 */
+	int dropped_numbers;
+	size_t nblocks; /* assistant content, at most TX_MAX_BLOCKS */
 	struct tx_block blocks[TX_MAX_BLOCKS];
 	const char *call_id;        /* toolResult toolCallId */
 	const char *tool_name;      /* toolResult toolName */
@@ -99,6 +105,9 @@ struct tx_parser *tx_parser_new(void);
 void tx_parser_free(struct tx_parser *p);
 
 /* Parses line[0..len); returns TX_OK or an error code (see above). */
+/* The largest count, time (ms) or duration a transcript may carry: 2^53. */
+#define TX_NUMBER_MAX ((int64_t)1 << 53)
+
 int tx_parse(struct tx_parser *p, const char *line, size_t len, struct tx_event *ev);
 void tx_event_free(struct tx_event *ev);
 

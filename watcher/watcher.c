@@ -674,6 +674,7 @@ watcher_stats_json(struct watcher *w)
 	WATCHER_STAT("active_boxes", bs.active_boxes);
 	WATCHER_STAT("boxes_started", bs.boxes_started);
 	WATCHER_STAT("runs_dropped", bs.dropped);
+	WATCHER_STAT("numbers_dropped", bs.numbers_dropped);
 	WATCHER_STAT("sessions", bs.sessions);
 	WATCHER_STAT("files", ts.files);
 	WATCHER_STAT("folders", ts.dirs);
