@@ -3,7 +3,8 @@
  *
  * v1 posted and edited a Mattermost message itself.  This one speaks the
  * status API with the writer secret instead: create makes a box and prints
- * its id, update appends lines or sets fields, delete removes the box (as
+ * its id, update appends lines or sets fields, complete is update that ends
+ * the box (done unless --status says otherwise), delete removes the box (as
  * v1's delete removed the status post).  start-watcher, stop-watcher and
  * watcher-status hand over to livestatus-watcher.  Every call says on
  * stderr that the command is deprecated.
@@ -58,13 +59,15 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: " PROG " [options] create [TEXT...]\n"
 	    "       " PROG " [options] update ID [TEXT...]\n"
+	    "       " PROG " [options] complete ID [TEXT...]\n"
 	    "       " PROG " [options] delete ID\n"
 	    "       " PROG " start-watcher | stop-watcher | watcher-status\n"
 	    "\n"
 	    "The Live Status v1 command, kept for old scripts (deprecated).\n"
 	    "create prints the new box's id; update appends TEXT as status lines\n"
-	    "(one per line of TEXT) and sets the fields given; delete removes the\n"
-	    "box.  The *-watcher commands run livestatus-watcher start|stop|status.\n"
+	    "(one per line of TEXT) and sets the fields given; complete does the same\n"
+	    "and ends the box as done (or --status error|interrupted); delete removes\n"
+	    "the box.  The *-watcher commands run livestatus-watcher start|stop|status.\n"
 	    "\n"
 	    "options:\n"
 	    "  --channel ID     Mattermost channel of a new box (DEFAULT_CHANNEL)\n"
@@ -247,8 +250,10 @@ out:
 	return ret;
 }
 
+/* update and complete (what names which, for messages). */
 static int
-cmd_update(struct client *c, const struct opts *o, const char *id, const char *text)
+cmd_update(
+    struct client *c, const char *what, const struct opts *o, const char *id, const char *text)
 {
 	struct json_object *req = json_object_new_object(), *box = NULL, *lines, *old;
 	struct client_reply r = { 0 };
@@ -259,14 +264,14 @@ cmd_update(struct client *c, const struct opts *o, const char *id, const char *t
 	lines = json_object_new_array();
 	if (text != NULL && !o->replace) {
 		/* The API sets whole fields, so adding lines means read, add, write. */
-		ret = call(c, "update", "GET", path, NULL, 200, 200, id, &r);
+		ret = call(c, what, "GET", path, NULL, 200, 200, id, &r);
 		if (ret != EX_DONE)
 			goto out;
 		box = json_tokener_parse(r.body);
 		if (box == NULL || !json_object_object_get_ex(box, "lines", &old) ||
 		    !json_object_is_type(old, json_type_array)) {
 			fprintf(
-			    stderr, PROG ": update: unexpected answer from %s\n", client_base(c));
+			    stderr, PROG ": %s: unexpected answer from %s\n", what, client_base(c));
 			ret = EX_FAIL;
 			goto out;
 		}
@@ -292,7 +297,7 @@ cmd_update(struct client *c, const struct opts *o, const char *id, const char *t
 	if (o->tokens >= 0)
 		json_object_object_add(req, "token_count", json_object_new_int64(o->tokens));
 
-	ret = call(c, "update", "PUT", path,
+	ret = call(c, what, "PUT", path,
 	    json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN), 200, 200, id, &r);
 out:
 	json_object_put(box);
@@ -454,7 +459,8 @@ main(int argc, char **argv)
 		        : strcmp(cmd, "stop-watcher") == 0           ? "stop"
 		                                                     : "status");
 	}
-	if (strcmp(cmd, "create") != 0 && strcmp(cmd, "update") != 0 && strcmp(cmd, "delete") != 0)
+	if (strcmp(cmd, "create") != 0 && strcmp(cmd, "update") != 0 &&
+	    strcmp(cmd, "complete") != 0 && strcmp(cmd, "delete") != 0)
 		return die_usage("unknown command: %s", cmd);
 
 	if (strcmp(cmd, "create") != 0) {
@@ -474,6 +480,15 @@ main(int argc, char **argv)
 		return die_usage("--status: not one of active, done, error, "
 		                 "interrupted: \"%s\"",
 		    o.status);
+	if (strcmp(cmd, "complete") == 0) {
+		/* v1's complete ended the box; a status that keeps it going is not that. */
+		if (o.status != NULL && strcmp(o.status, "active") == 0)
+			return die_usage("%s",
+			    "complete: --status active does not end a box; "
+			    "use update");
+		if (o.status == NULL)
+			o.status = "done";
+	}
 	if (cfg_long("MAX_STATUS_LINES", NULL, 15, 1, 1000, &o.max_lines, err, sizeof(err)) != 0)
 		return die_usage("%s", err);
 	if (o.channel == NULL)
@@ -500,8 +515,8 @@ main(int argc, char **argv)
 	c = client_new(o.host, o.token);
 	if (strcmp(cmd, "create") == 0)
 		ret = cmd_create(c, &o, text);
-	else if (strcmp(cmd, "update") == 0)
-		ret = cmd_update(c, &o, id, text);
+	else if (strcmp(cmd, "update") == 0 || strcmp(cmd, "complete") == 0)
+		ret = cmd_update(c, cmd, &o, id, text);
 	else
 		ret = cmd_delete(c, id);
 	client_free(c);

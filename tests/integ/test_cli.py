@@ -97,6 +97,31 @@ class CliApiTest(unittest.TestCase):
         p = self.cli("update", box_id, "more", code=3)
         self.assertIn("no such box", p.stderr)
 
+    def test_complete(self):
+        """v1's complete: the box ends as done, with the text as its last line."""
+        box_id = self.cli("create", "Starting").stdout.strip()
+        p = self.cli("complete", box_id, "All", "done")
+        self.assertEqual(p.stdout, "")
+        b = self.box(box_id)
+        self.assertEqual(b["status"], "done")
+        self.assertIsInstance(b["end_time_ms"], int)
+        self.assertEqual(b["lines"], ["Starting", "All done"])
+        # Without text only the status changes; --status picks another end.
+        other = self.cli("create", "Trying").stdout.strip()
+        self.cli("complete", other, "--status", "error", "--label", "failed run")
+        b = self.box(other)
+        self.assertEqual((b["status"], b["label"], b["lines"]), ("error", "failed run", ["Trying"]))
+        self.assertIsInstance(b["end_time_ms"], int)
+        # Refused before anything is sent: no id, a status that does not end it.
+        self.cli("complete", code=2)
+        p = self.cli("complete", other, "--status", "active", code=2)
+        self.assertIn("does not end a box", p.stderr)
+        self.assertEqual(self.box(other)["status"], "error")
+        p = self.cli("complete", "cli-no-such-box", code=3)
+        self.assertIn("complete: no such box: cli-no-such-box", p.stderr)
+        self.cli("delete", box_id)
+        self.cli("delete", other)
+
     def test_lines_split_trimmed_and_capped(self):
         box_id = self.cli("--agent", "ops", "--id", "cli-test.lines", "create",
                           "one\n\n  two  \nthree").stdout.strip()
@@ -165,7 +190,7 @@ class CliApiTest(unittest.TestCase):
 
     def test_help_and_version(self):
         p = self.cli("--help")
-        for word in ("create", "update", "delete", "start-watcher", "stop-watcher",
+        for word in ("create", "update", "complete", "delete", "start-watcher", "stop-watcher",
                      "watcher-status", "--channel", "--reply-to", "--agent", "--token", "--host"):
             self.assertIn(word, p.stdout)
         p = self.cli("--version")
