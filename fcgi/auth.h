@@ -25,7 +25,15 @@
 #include "api_http.h"
 #include "mm_auth.h"
 
-#define API_AUTH_READ_DENIED "unauthorized: valid Mattermost session or shared secret required"
+/*
+ * Read refusals keep v4.1's text as their start (clients that match on it
+ * keep working) and say what to send instead, since v4.1's plugin took a
+ * bare Mattermost-User-Id header, which nothing here trusts.
+ */
+#define API_AUTH_READ_DENIED \
+	"unauthorized: valid Mattermost session or shared secret required: send " \
+	"Authorization: Bearer <PLUGIN_SECRET>, or a Mattermost session (MMAUTHTOKEN cookie " \
+	"or Authorization: Bearer <user token>); Mattermost-User-Id alone is not trusted"
 #define API_AUTH_WRITE_DENIED "unauthorized"
 
 enum api_read_auth {

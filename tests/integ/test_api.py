@@ -11,7 +11,9 @@ import unittest
 
 from tests.integ.harness import ROOT, Stack
 
-READ_401 = "unauthorized: valid Mattermost session or shared secret required"
+READ_401 = ("unauthorized: valid Mattermost session or shared secret required: send "
+            "Authorization: Bearer <PLUGIN_SECRET>, or a Mattermost session (MMAUTHTOKEN cookie "
+            "or Authorization: Bearer <user token>); Mattermost-User-Id alone is not trusted")
 SESSION_FIELDS = {
     "id", "session_key", "agent_id", "channel_id", "root_id", "post_id", "parent_id",
     "label", "status", "lines", "children", "start_time_ms", "end_time_ms",

@@ -24,7 +24,9 @@ import unittest
 
 from tests.integ.harness import PREFIX, SECRET, Stack
 
-READ_401 = "unauthorized: valid Mattermost session or shared secret required"
+READ_401 = ("unauthorized: valid Mattermost session or shared secret required: send "
+            "Authorization: Bearer <PLUGIN_SECRET>, or a Mattermost session (MMAUTHTOKEN cookie "
+            "or Authorization: Bearer <user token>); Mattermost-User-Id alone is not trusted")
 
 
 class BadInput(unittest.TestCase):
@@ -283,6 +285,10 @@ class BadInput(unittest.TestCase):
             with self.subTest(headers=headers):
                 self.error(self.s.request("GET", "/api/v1/sessions", auth=None, headers=headers),
                            401, READ_401)
+                if "Mattermost-User-Id" in headers:
+                    r = self.s.request("GET", "/api/v1/sessions", auth=None, headers=headers)
+                    self.assertIn("send Authorization: Bearer <PLUGIN_SECRET>", r.json["error"])
+                    self.assertIn("Mattermost-User-Id alone is not trusted", r.json["error"])
                 self.error(self.post({"session_key": "k"}, auth=None, headers=headers), 401)
                 self.assertEqual(self.post({"session_key": "k"}, auth=None,
                                            headers=headers).json, {"error": "unauthorized"})

@@ -17,7 +17,9 @@ ALICE = "a1iceuser00000000000000000"
 BOB = "b0buser0000000000000000000"
 CH_A = "chana000000000000000000000"
 CH_B = "chanb000000000000000000000"
-DENIED = "unauthorized: valid Mattermost session or shared secret required"
+DENIED = ("unauthorized: valid Mattermost session or shared secret required: send "
+            "Authorization: Bearer <PLUGIN_SECRET>, or a Mattermost session (MMAUTHTOKEN cookie "
+            "or Authorization: Bearer <user token>); Mattermost-User-Id alone is not trusted")
 
 
 class MMAuthCase(unittest.TestCase):
@@ -265,8 +267,14 @@ class TestReaders(MMAuthCase):
                         {"Mattermost-User-Id": ALICE, "Cookie": "MMUSERID=" + ALICE}):
             r = self.s.request("GET", "/api/v1/sessions", auth=None, headers=headers)
             self.assertEqual(r.status, 401, r)
+            # v4.1's plugin took this header: the refusal says what to send instead.
+            self.assertEqual(r.json, {"error": DENIED})
+            for what in ("Authorization: Bearer <PLUGIN_SECRET>", "MMAUTHTOKEN cookie",
+                         "Mattermost-User-Id alone is not trusted"):
+                self.assertIn(what, r.json["error"])
             r = self.s.request("GET", "/api/v1/sessions/box-a", auth=None, headers=headers)
             self.assertEqual(r.status, 401, r)
+            self.assertEqual(r.json, {"error": DENIED})
         # Nor does it change what a valid token sees.
         r = self.s.request("GET", "/api/v1/sessions", auth="bobtoken",
                            headers={"Mattermost-User-Id": ALICE})
