@@ -144,6 +144,28 @@ describe('widget', () => {
         expect(widget(container)!.querySelector('.ls-count')!.textContent).toBe('2');
     });
 
+    it('shows the active box that changed last, counting its sub-agents, not the last started', async () => {
+        const t0 = 1_700_000_000_000;
+        api.put(makeBox({id: 'busy', agent_id: 'a', start_time_ms: t0, last_update_ms: t0 + 1000, lines: ['a1']}));
+        api.put(makeBox({id: 'quiet', agent_id: 'b', start_time_ms: t0 + 20_000, last_update_ms: t0 + 20_000, lines: ['b1']}));
+        const {container} = render(<Widget/>);
+        await flush();
+        act(() => FakeEventSource.last().open());
+        await flush();
+        // Newest start, and the latest change so far.
+        expect(widget(container)!.getAttribute('data-box-id')).toBe('quiet');
+        // The older box's sub-agent works: its tree changed last, the parent's own stamp did not.
+        await notify(makeBox({id: 'busy-child', parent_id: 'busy', agent_id: 'a', label: 'helper',
+            start_time_ms: t0 + 25_000, last_update_ms: t0 + 26_000, lines: ['c1']}));
+        expect(widget(container)!.getAttribute('data-box-id')).toBe('busy');
+        expect(widget(container)!.querySelector('.ls-agent')!.textContent).toBe('a');
+        expect(widget(container)!.querySelector('.ls-count')!.textContent).toBe('2');
+        // Then the other one gets a line and takes the widget back.
+        await notify(makeBox({id: 'quiet', agent_id: 'b', start_time_ms: t0 + 20_000, last_update_ms: t0 + 28_000, lines: ['b1', 'b2']}));
+        expect(widget(container)!.getAttribute('data-box-id')).toBe('quiet');
+        expect([...widget(container)!.querySelectorAll('.ls-line')].map((e) => e.textContent)).toEqual(['b1', 'b2']);
+    });
+
     it('a new box during the 5 s linger keeps it visible', async () => {
         const box = api.put(makeBox({id: 'x'}));
         const {container} = render(<Widget/>);

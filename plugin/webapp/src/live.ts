@@ -115,6 +115,16 @@ export function treeRevision(box: SessionData): number {
     return rev;
 }
 
+// The last moment anything in a box's tree changed: a sub-agent's new line does not always
+// touch its parent's last_update_ms.
+export function treeLastUpdate(box: SessionData): number {
+    let t = Number(box.last_update_ms) || 0;
+    for (const c of box.children || []) {
+        t = Math.max(t, treeLastUpdate(c));
+    }
+    return t;
+}
+
 export function findIn(box: SessionData, id: string): SessionData | undefined {
     if (box.id === id) {
         return box;

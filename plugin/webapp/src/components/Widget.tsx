@@ -1,12 +1,13 @@
 // The floating widget (a root component, on every Mattermost page): it shows itself when a
 // box becomes active and hides HIDE_DELAY_MS after the last one ends, so the end state can be
-// read. It shows the most recent active box's agent, elapsed time and last lines; it can be
-// dragged (position kept in localStorage) and collapsed to a pulsing dot with the count of
-// active boxes; a click opens the box's thread.
+// read. It shows the active box that changed last (its own last_update_ms or a sub-agent's):
+// agent, elapsed time and last lines. It can be dragged (position kept in localStorage) and
+// collapsed to a pulsing dot with the count of active boxes; a click opens the box's thread.
 import React from 'react';
 
 import {STATUS_TAG, elapsedOf} from '../format';
 import {useBoxes, useNow} from '../hooks';
+import {treeLastUpdate} from '../live';
 import {openThread} from '../nav';
 import type {SessionData} from '../types';
 
@@ -71,8 +72,9 @@ function useLinger(active: boolean): boolean {
 
 export function Widget() {
     const {boxes} = useBoxes();
+    // The most active box first: the one whose tree changed last; a tie goes to the newer start.
     const active = boxes.filter((b) => b.status === 'active').
-        sort((a, b) => b.start_time_ms - a.start_time_ms);
+        sort((a, b) => treeLastUpdate(b) - treeLastUpdate(a) || b.start_time_ms - a.start_time_ms);
     const visible = useLinger(active.length > 0);
     const now = useNow(active.length > 0);
 
