@@ -6,7 +6,8 @@ import React from 'react';
 import {LiveStatusPost} from './components/PostType';
 import {RhsPanel} from './components/RhsPanel';
 import {Widget} from './components/Widget';
-import {channelsFromState, configureLive, getLive, resolveBase} from './live';
+import {PLUGIN_ID, channelsFromState, configureLive, getLive, resolveBase} from './live';
+import {maxLinesFromSettings, pluginSettingsFromState, setMaxLines} from './settings';
 import {ensureStyles} from './styles';
 import type {PluginRegistry, ReduxStoreLike} from './types';
 
@@ -38,12 +39,25 @@ export class LiveStatusPlugin {
         });
         this.unsubscribe?.();
         this.unsubscribe = null;
-        if (hasChannels && typeof store.subscribe === 'function') {
-            // Redux calls this on every action; only a new current channel or a new
-            // memberships object is worth a look (the store debounces it again).
+        // MaxStatusLines, where the page has the plugin's settings (see settings.ts).
+        let settings = pluginSettingsFromState(state, PLUGIN_ID);
+        setMaxLines(maxLinesFromSettings(settings));
+        if (typeof store.subscribe === 'function') {
+            // Redux calls this on every action; only a new current channel, a new
+            // memberships object or new plugin settings are worth a look (the live store
+            // debounces channel changes again).
             let seen: unknown[] = [];
             this.unsubscribe = store.subscribe(() => {
-                const ch = store.getState()?.entities?.channels;
+                const next = store.getState();
+                const mine = pluginSettingsFromState(next, PLUGIN_ID);
+                if (mine !== settings) {
+                    settings = mine;
+                    setMaxLines(maxLinesFromSettings(mine));
+                }
+                if (!hasChannels) {
+                    return;
+                }
+                const ch = next?.entities?.channels;
                 const now = [ch?.currentChannelId, ch?.myMembers];
                 if (now[0] !== seen[0] || now[1] !== seen[1]) {
                     seen = now;

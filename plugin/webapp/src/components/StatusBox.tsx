@@ -5,6 +5,7 @@ import React from 'react';
 
 import {STATUS_TAG, elapsedOf, formatTokens, parseLine} from '../format';
 import {useNow} from '../hooks';
+import {useMaxLines} from '../settings';
 import type {SessionData} from '../types';
 
 function anyActive(box: SessionData): boolean {
@@ -49,9 +50,11 @@ interface Props {
 
 export function StatusBox({box, nested = false}: Props) {
     const now = useNow(anyActive(box));
+    const maxLines = useMaxLines();
     const [open, setOpen] = React.useState(true);
     const scroll = useAutoScroll(box);
-    const lines = box.lines || [];
+    // The newest MaxStatusLines (15 unless the System Console says otherwise), as the box keeps.
+    const lines = (box.lines || []).slice(-maxLines);
     const kids = box.children || [];
     const name = nested ? box.label || box.agent_id : box.agent_id;
 
