@@ -4,7 +4,10 @@ The hook runs under node with fake `livestatus-watcher` and `systemctl`
 programs first on PATH; each records its arguments, so the test sees
 whether the hook started a watcher.  A watcher that systemd runs (its
 unit active, system or user manager) must not get a second one next to
-it: its PID file is not the one the hook's `status` looks at.
+it: its PID file is not the one the hook's `status` looks at.  The watcher
+it starts gets the env file the systemd unit reads (LIVESTATUS_ENV_FILE
+here, /etc/livestatus/livestatus.env by default) under the gateway's own
+variables.
 """
 import json
 import os
@@ -23,8 +26,8 @@ case "$(basename "$0") $*" in
   "systemctl is-active --quiet livestatus-watcher") exit "${FAKE_SYSTEM_ACTIVE:-3}" ;;
   "systemctl --user is-active --quiet livestatus-watcher") exit "${FAKE_USER_ACTIVE:-3}" ;;
   "systemctl "*) exit 1 ;;
-  "livestatus-watcher status") exit 3 ;;
-  "livestatus-watcher start") echo "started (pid 4242)"; exit 0 ;;
+  "livestatus-watcher status") env > "$HOOK_CALLS.status-env"; exit 3 ;;
+  "livestatus-watcher start") env > "$HOOK_CALLS.start-env"; echo "started (pid 4242)"; exit 0 ;;
 esac
 exit 2
 """
@@ -51,6 +54,10 @@ class TestHook(unittest.TestCase):
         env = dict(os.environ, PATH=self.bin + os.pathsep + "/usr/bin:/bin",
                    HOOK_CALLS=self.calls, OPENCLAW_STATE_DIR=os.path.join(self.tmp, "state"))
         env.pop("LIVESTATUS_WATCHER_BIN", None)
+        env.setdefault("LIVESTATUS_ENV_FILE", os.path.join(self.tmp, "no-such.env"))
+        for name in ("MM_URL", "MM_TOKEN", "PLUGIN_SECRET", "LOG_LEVEL", "TRANSCRIPT_DIR",
+                     "LOG_FILE", "PID_FILE"):
+            env.pop(name, None)
         env.update(env_extra)
         event = event or {"type": "gateway", "action": "startup"}
         script = ("import(%s).then(m => m.default(%s)).catch(e => { console.error(e); "
@@ -90,6 +97,53 @@ class TestHook(unittest.TestCase):
         self.fake("livestatus-watcher")
         calls, _ = self.run_hook()
         self.assertIn("livestatus-watcher start", calls)
+
+    def started_env(self, which="start"):
+        with open(f"{self.calls}.{which}-env") as f:
+            return dict(l.split("=", 1) for l in f.read().splitlines() if "=" in l)
+
+    def test_reads_the_env_file_the_unit_reads(self):
+        self.fake("livestatus-watcher")
+        self.fake("systemctl")
+        env_file = os.path.join(self.tmp, "livestatus.env")
+        with open(env_file, "w") as f:
+            f.write("# v4.1's file, copied over\n"
+                    "MM_URL=https://chat.example.com\n"
+                    "MM_TOKEN = 'bot token'\n"
+                    'PLUGIN_SECRET="s3cret \\"x\\""\n'
+                    "export LOG_LEVEL=warn\n"
+                    "PID_FILE=/tmp/from-file.pid\n"
+                    "TRANSCRIPT_DIR=/srv/openclaw/agents\n"
+                    "; a comment\n"
+                    "not an assignment\n")
+        # The gateway's own LOG_LEVEL wins over the file's.
+        calls, proc = self.run_hook(LIVESTATUS_ENV_FILE=env_file, LOG_LEVEL="debug")
+        self.assertIn("livestatus-watcher start", calls)
+        for which in ("status", "start"):  # status must look at the same PID_FILE
+            env = self.started_env(which)
+            self.assertEqual(env["MM_URL"], "https://chat.example.com")
+            self.assertEqual(env["MM_TOKEN"], "bot token")
+            self.assertEqual(env["PLUGIN_SECRET"], 's3cret "x"')
+            self.assertEqual(env["LOG_LEVEL"], "debug")
+            self.assertEqual(env["PID_FILE"], "/tmp/from-file.pid")
+            # The file's TRANSCRIPT_DIR, not the hook's default under OPENCLAW_STATE_DIR.
+            self.assertEqual(env["TRANSCRIPT_DIR"], "/srv/openclaw/agents")
+        self.assertNotIn("s3cret", proc.stdout + proc.stderr)
+
+    def test_missing_or_unreadable_env_file(self):
+        self.fake("livestatus-watcher")
+        self.fake("systemctl")
+        calls, proc = self.run_hook()  # no file: the gateway's environment and the defaults
+        self.assertIn("livestatus-watcher start", calls)
+        env = self.started_env()
+        self.assertNotIn("MM_URL", env)
+        self.assertEqual(env["TRANSCRIPT_DIR"], os.path.join(self.tmp, "state", "agents"))
+        self.assertEqual(proc.stderr, "")
+        # A folder where the file should be cannot be read: said, and the watcher still starts.
+        os.remove(f"{self.calls}.start-env")
+        calls, proc = self.run_hook(LIVESTATUS_ENV_FILE=self.tmp)
+        self.assertIn("livestatus-watcher start", calls)
+        self.assertIn(f"cannot read {self.tmp}", proc.stderr)
 
     def test_other_events_do_nothing(self):
         self.fake("livestatus-watcher")
