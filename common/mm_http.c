@@ -2,11 +2,13 @@
 #include "mm_http.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "util.h"
 #include "xmalloc.h"
@@ -29,10 +31,13 @@ struct mm_http {
 	double rate;
 	long timeout_ms;
 	long connect_ms;
+	long max_conns;
 	CURLSH *share;
 	pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
 
 	pthread_mutex_t mu; /* everything below */
+	pthread_cond_t slot_free;
+	int in_flight; /* requests between their slot and their end, <= max_conns */
 	struct mm_easy *idle;
 	double tokens;
 	int64_t tokens_ms;
@@ -81,6 +86,7 @@ struct mm_http *
 mm_http_new(const struct mm_http_config *cfg)
 {
 	struct mm_http *h = xcalloc(1, sizeof(*h));
+	pthread_condattr_t ca;
 	size_t len;
 	int i;
 
@@ -96,9 +102,17 @@ mm_http_new(const struct mm_http_config *cfg)
 	    cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : MM_HTTP_DEFAULT_CONNECT_MS;
 	if (h->connect_ms > h->timeout_ms)
 		h->connect_ms = h->timeout_ms;
+	h->max_conns =
+	    cfg->max_connections > 0 ? cfg->max_connections : MM_HTTP_DEFAULT_MAX_CONNECTIONS;
+	if (h->max_conns > MM_HTTP_MAX_CONNECTIONS_LIMIT)
+		h->max_conns = MM_HTTP_MAX_CONNECTIONS_LIMIT;
 	h->tokens = h->rate > 1 ? h->rate : 1;
 	h->tokens_ms = util_mono_ms();
 	pthread_mutex_init(&h->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->slot_free, &ca);
+	pthread_condattr_destroy(&ca);
 	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&h->share_mu[i], NULL);
 	h->share = curl_share_init();
@@ -130,6 +144,7 @@ mm_http_free(struct mm_http *h)
 		curl_share_cleanup(h->share);
 	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&h->share_mu[i]);
+	pthread_cond_destroy(&h->slot_free);
 	pthread_mutex_destroy(&h->mu);
 	free(h->base);
 	free(h->auth);
@@ -277,6 +292,36 @@ mm_http_on_header(char *line, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/*
+ * Waits, with h->mu held, until fewer than max_conns requests are in flight
+ * or deadline (monotonic ms) passes; takes the slot.  0, or -1 at the
+ * deadline.
+ */
+static int
+mm_http_slot_locked(struct mm_http *h, int64_t deadline)
+{
+	struct timespec ts;
+	int waited = 0;
+
+	while (h->in_flight >= h->max_conns) {
+		if (!waited) {
+			h->stats.slot_waits++;
+			waited = 1;
+		}
+		if (util_mono_ms() >= deadline)
+			return -1;
+		ts.tv_sec = (time_t)(deadline / 1000);
+		ts.tv_nsec = (long)(deadline % 1000) * 1000000L;
+		if (pthread_cond_timedwait(&h->slot_free, &h->mu, &ts) == ETIMEDOUT &&
+		    h->in_flight >= h->max_conns)
+			return -1;
+	}
+	h->in_flight++;
+	if (h->in_flight > h->stats.max_in_flight)
+		h->stats.max_in_flight = h->in_flight;
+	return 0;
+}
+
 static CURL *
 mm_http_take(struct mm_http *h, struct mm_easy **slot)
 {
@@ -327,10 +372,10 @@ mm_http_request_within(struct mm_http *h, const char *method, const char *path,
 	struct mm_xfer x = { .resp = resp, .remaining = -1 };
 	char *url = NULL, *auth = NULL;
 	long sent = 0;
-	int64_t now, hold = 0;
+	int64_t now, hold = 0, deadline;
 	CURLcode rc;
 	CURL *c;
-	int ret = -1;
+	int ret = -1, have_slot = 0;
 
 	memset(resp, 0, sizeof(*resp));
 	resp->body = xstrdup("");
@@ -346,7 +391,23 @@ mm_http_request_within(struct mm_http *h, const char *method, const char *path,
 	if (h->rate > 0)
 		h->tokens -= 1.0;
 	h->stats.requests++;
+	if (timeout_ms <= 0 || timeout_ms > h->timeout_ms)
+		timeout_ms = h->timeout_ms;
+	/* A wait for a free connection counts against the request's time. */
+	deadline = now + timeout_ms;
+	if (mm_http_slot_locked(h, deadline) != 0) {
+		h->stats.failures++;
+		pthread_mutex_unlock(&h->mu);
+		resp->outcome = MM_HTTP_UNSENT;
+		snprintf(resp->err, sizeof(resp->err),
+		    "all %ld connections to Mattermost busy for %ld ms", h->max_conns, timeout_ms);
+		return -1;
+	}
+	have_slot = 1;
 	pthread_mutex_unlock(&h->mu);
+	timeout_ms = deadline - util_mono_ms();
+	if (timeout_ms < 1)
+		timeout_ms = 1;
 
 	if ((c = mm_http_take(h, &slot)) == NULL) {
 		resp->outcome = MM_HTTP_UNSENT;
@@ -367,8 +428,8 @@ mm_http_request_within(struct mm_http *h, const char *method, const char *path,
 	curl_easy_setopt(c, CURLOPT_SHARE, h->share);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-	if (timeout_ms <= 0 || timeout_ms > h->timeout_ms)
-		timeout_ms = h->timeout_ms;
+	/* The shared cache keeps as many idle connections as may be busy. */
+	curl_easy_setopt(c, CURLOPT_MAXCONNECTS, h->max_conns);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(
 	    c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_ms < timeout_ms ? h->connect_ms : timeout_ms);
@@ -426,6 +487,12 @@ out:
 		/* The handle must not point at this call's stack once returned. */
 		curl_easy_setopt(slot->curl, CURLOPT_ERRORBUFFER, NULL);
 		mm_http_give(h, slot);
+	}
+	if (have_slot) {
+		pthread_mutex_lock(&h->mu);
+		h->in_flight--;
+		pthread_cond_signal(&h->slot_free);
+		pthread_mutex_unlock(&h->mu);
 	}
 	curl_slist_free_all(headers);
 	free(url);

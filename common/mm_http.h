@@ -8,6 +8,12 @@
  * TLS sessions) and a free list of easy handles, so consecutive requests
  * reuse a warm connection whichever thread sends them.  It is thread-safe.
  *
+ * At most max_connections requests of a pool are in flight at once, so at
+ * most that many connections to Mattermost are open (libcurl's cache of a
+ * share handle keeps as many idle ones, CURLOPT_MAXCONNECTS, and closes
+ * the oldest beyond).  A request that finds every slot taken waits for
+ * one, within its timeout; one that times out there is MM_HTTP_UNSENT.
+ *
  * The pool also keeps the client polite:
  *  - a request budget (a token bucket of rate_per_s requests per second,
  *    burst of one second's worth; 0 = no budget), Mattermost's own default
@@ -41,7 +47,11 @@ struct mm_http_config {
 	double rate_per_s;       /* request budget; 0 = none */
 	long timeout_ms;         /* whole request; 0 = 10000 */
 	long connect_timeout_ms; /* 0 = 5000 */
+	long max_connections;    /* open at once at most; 0 = MM_HTTP_DEFAULT_MAX_CONNECTIONS */
 };
+
+#define MM_HTTP_DEFAULT_MAX_CONNECTIONS 8
+#define MM_HTTP_MAX_CONNECTIONS_LIMIT 256
 
 enum mm_http_outcome {
 	MM_HTTP_ANSWERED = 0,
@@ -88,6 +98,8 @@ struct mm_http_stats {
 	int64_t failures;       /* no answer */
 	int64_t throttled;      /* 429 answers */
 	int64_t held_back;      /* not sent: MM_HTTP_WAIT */
+	int64_t slot_waits;     /* found every connection busy and waited */
+	int max_in_flight;      /* most requests in flight at once */
 	int64_t by_status[600]; /* answers by HTTP status */
 };
 void mm_http_stats(struct mm_http *h, struct mm_http_stats *out);

@@ -47,6 +47,7 @@ usage(FILE *f)
 	    "  READ_AUTH            secret | none | mattermost (secret; mattermost with MM_URL)\n"
 	    "  AUTH_CACHE_S         seconds a Mattermost login is trusted, at most 15 (15)\n"
 	    "  AUTH_CLIENT_LOOKUPS  new Mattermost logins checked per client per 10 s (20)\n"
+	    "  MM_MAX_CONNECTIONS   connections open to Mattermost at once, at most (8)\n"
 	    "  AUTH_TIMEOUT_MS      time allowed for one login or membership check (2000)\n"
 	    "  MAX_ACTIVE_SESSIONS  active boxes before POST answers 429 (20)\n"
 	    "  MAX_STATUS_LINES     lines kept per box (15)\n"

@@ -84,7 +84,9 @@ mm_auth_config_from_env(struct mm_auth_config *cfg, char *err, size_t errlen)
 	if (cfg_long("MM_TIMEOUT_MS", NULL, 10000, 100, 600000, &cfg->timeout_ms, err, errlen) !=
 	        0 ||
 	    cfg_long("MAX_MESSAGE_CHARS", NULL, 15000, 100, 1000000, &cfg->max_message_chars, err,
-	        errlen) != 0)
+	        errlen) != 0 ||
+	    cfg_long("MM_MAX_CONNECTIONS", NULL, MM_HTTP_DEFAULT_MAX_CONNECTIONS, 1,
+	        MM_HTTP_MAX_CONNECTIONS_LIMIT, &cfg->max_connections, err, errlen) != 0)
 		return -1;
 	if (cfg->url != NULL && strncmp(cfg->url, "http://", 7) != 0 &&
 	    strncmp(cfg->url, "https://", 8) != 0) {
@@ -225,6 +227,7 @@ mm_auth_new(const struct mm_auth_config *cfg)
 	hc.rate_per_s = 0; /* users' own requests: Mattermost limits per user */
 	hc.timeout_ms = cfg->timeout_ms;
 	hc.connect_timeout_ms = cfg->timeout_ms < 5000 ? cfg->timeout_ms : 5000;
+	hc.max_connections = cfg->max_connections;
 	a->http = mm_http_new(&hc);
 	a->cache_ms = cfg->cache_ms;
 	a->lookup_timeout_ms = cfg->lookup_timeout_ms;

@@ -63,6 +63,7 @@ struct mm_auth_config {
 	long lookup_timeout_ms; /* AUTH_TIMEOUT_MS (2000); 0: timeout_ms */
 	long client_lookups;    /* AUTH_CLIENT_LOOKUPS (20); 0: no budget */
 	long max_message_chars; /* MAX_MESSAGE_CHARS (15000): the final text */
+	long max_connections;   /* MM_MAX_CONNECTIONS (8): open to Mattermost at once */
 };
 
 enum mm_auth_result {

@@ -36,6 +36,9 @@ static struct {
 	char body[256];
 	int requests;
 	char last_path[256];
+	int delay_ms;   /* each answer waits this long */
+	int active;     /* requests being answered now */
+	int max_active; /* most at once */
 } srv = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static void
@@ -86,11 +89,21 @@ srv_conn(void *arg)
 		}
 		pthread_mutex_lock(&srv.mu);
 		srv.requests++;
+		if (srv.delay_ms > 0) {
+			int ms = srv.delay_ms;
+
+			if (++srv.active > srv.max_active)
+				srv.max_active = srv.active;
+			pthread_mutex_unlock(&srv.mu);
+			usleep((useconds_t)ms * 1000);
+			pthread_mutex_lock(&srv.mu);
+			srv.active--;
+		}
 		sscanf(buf, "%*s %255s", srv.last_path);
 		n = snprintf(out, sizeof(out),
 		    "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n%s"
-		    "Content-Length: %zu\r\n\r\n%s", srv.status, srv.headers, strlen(srv.body),
-		    srv.body);
+		    "Content-Length: %zu\r\n\r\n%s",
+		    srv.status, srv.headers, strlen(srv.body), srv.body);
 		pthread_mutex_unlock(&srv.mu);
 		if (write(c, out, (size_t)n) != n)
 			goto done;
@@ -249,8 +262,9 @@ test_http_budget(void **state)
 static void
 test_http_unsent_when_refused(void **state)
 {
-	struct mm_http_config c = { .base_url = "http://127.0.0.1:1", .token = "t",
-		.timeout_ms = 1000 };
+	struct mm_http_config c = {
+		.base_url = "http://127.0.0.1:1", .token = "t", .timeout_ms = 1000
+	};
 	struct mm_http *h = mm_http_new(&c);
 	struct mm_http_resp r;
 
@@ -259,6 +273,87 @@ test_http_unsent_when_refused(void **state)
 	assert_int_equal(r.outcome, MM_HTTP_UNSENT);
 	assert_true(r.err[0] != '\0');
 	mm_http_resp_free(&r);
+	mm_http_free(h);
+}
+
+/* ---- the connection cap (MM_MAX_CONNECTIONS) ---------------------------- */
+
+struct cap_call {
+	struct mm_http *h;
+	int rc;
+	long status;
+};
+
+static void *
+cap_call_main(void *arg)
+{
+	struct cap_call *cc = arg;
+	struct mm_http_resp r;
+
+	cc->rc = mm_http_request(cc->h, "GET", "/api/v4/users/me", NULL, NULL, &r);
+	cc->status = r.status;
+	mm_http_resp_free(&r);
+	return NULL;
+}
+
+static void
+test_http_connection_cap(void **state)
+{
+	char url[64];
+	struct mm_http_config c = { .token = "bot", .timeout_ms = 5000, .max_connections = 2 };
+	struct mm_http *h;
+	struct mm_http_stats st;
+	struct mm_http_resp r;
+	struct cap_call calls[6];
+	pthread_t t[6];
+	int i;
+
+	(void)state;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", srv.port);
+	c.base_url = url;
+	h = mm_http_new(&c);
+	srv_answer(200, "", "{}");
+	pthread_mutex_lock(&srv.mu);
+	srv.delay_ms = 150;
+	srv.active = srv.max_active = 0;
+	pthread_mutex_unlock(&srv.mu);
+	/* Six threads at once: two on the wire, the others wait their turn. */
+	for (i = 0; i < 6; i++) {
+		calls[i] = (struct cap_call){ .h = h };
+		assert_int_equal(pthread_create(&t[i], NULL, cap_call_main, &calls[i]), 0);
+	}
+	for (i = 0; i < 6; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(calls[i].rc, 0);
+		assert_int_equal(calls[i].status, 200);
+	}
+	pthread_mutex_lock(&srv.mu);
+	assert_int_equal(srv.max_active, 2);
+	pthread_mutex_unlock(&srv.mu);
+	mm_http_stats(h, &st);
+	assert_int_equal(st.max_in_flight, 2);
+	assert_true(st.slot_waits >= 4);
+	mm_http_free(h);
+
+	/* One connection, busy longer than a caller may wait: that caller's request is unsent. */
+	c.max_connections = 1;
+	h = mm_http_new(&c);
+	pthread_mutex_lock(&srv.mu);
+	srv.delay_ms = 600;
+	pthread_mutex_unlock(&srv.mu);
+	calls[0] = (struct cap_call){ .h = h };
+	assert_int_equal(pthread_create(&t[0], NULL, cap_call_main, &calls[0]), 0);
+	usleep(150 * 1000);
+	assert_int_equal(
+	    mm_http_request_within(h, "GET", "/api/v4/users/me", NULL, NULL, 100, &r), -1);
+	assert_int_equal(r.outcome, MM_HTTP_UNSENT);
+	assert_non_null(strstr(r.err, "all 1 connections to Mattermost busy"));
+	mm_http_resp_free(&r);
+	pthread_join(t[0], NULL);
+	assert_int_equal(calls[0].status, 200);
+	pthread_mutex_lock(&srv.mu);
+	srv.delay_ms = 0;
+	pthread_mutex_unlock(&srv.mu);
 	mm_http_free(h);
 }
 
@@ -384,13 +479,15 @@ test_create_livestatus_post(void **state)
 
 	(void)state;
 	srv_answer(201, "", "{\"id\":\"post00000000000000000000001\"}");
-	assert_int_equal(mm_create_livestatus_post(a, "c1", "", "box-1", "> [ACTIVE] main",
-	    &post_id, err, sizeof(err)), 0);
+	assert_int_equal(mm_create_livestatus_post(
+	                     a, "c1", "", "box-1", "> [ACTIVE] main", &post_id, err, sizeof(err)),
+	    0);
 	assert_string_equal(post_id, "post00000000000000000000001");
 	free(post_id);
 	srv_answer(400, "", "{}");
-	assert_int_equal(mm_create_livestatus_post(a, "c1", NULL, "box-2", NULL, &post_id, err,
-	    sizeof(err)), -1);
+	assert_int_equal(
+	    mm_create_livestatus_post(a, "c1", NULL, "box-2", NULL, &post_id, err, sizeof(err)),
+	    -1);
 	assert_null(post_id);
 	assert_string_equal(err, "mattermost answered 400");
 	assert_null(mm_auth_new(&(struct mm_auth_config){ 0 }));
@@ -402,9 +499,9 @@ test_create_livestatus_post(void **state)
 static void
 clear_env(void)
 {
-	static const char *const names[] = { "MM_URL", "MM_BASE_URL", "MM_TOKEN",
-		"MM_BOT_TOKEN", "THROTTLE_MS", "PLUGIN_ENABLED", "DEFAULT_CHANNEL",
-		"CIRCUIT_BREAKER_COOLDOWN_S", "MM_RATE_LIMIT", "AUTH_CACHE_S", NULL };
+	static const char *const names[] = { "MM_URL", "MM_BASE_URL", "MM_TOKEN", "MM_BOT_TOKEN",
+		"THROTTLE_MS", "PLUGIN_ENABLED", "DEFAULT_CHANNEL", "CIRCUIT_BREAKER_COOLDOWN_S",
+		"MM_RATE_LIMIT", "AUTH_CACHE_S", "MM_MAX_CONNECTIONS", NULL };
 	int i;
 
 	for (i = 0; names[i] != NULL; i++)
@@ -456,6 +553,14 @@ test_config(void **state)
 	assert_int_equal(mm_auth_config_from_env(&ac, err, sizeof(err)), 0);
 	assert_string_equal(ac.url, "http://x");
 	assert_int_equal(ac.cache_ms, 5000);
+	assert_int_equal(ac.max_connections, MM_HTTP_DEFAULT_MAX_CONNECTIONS);
+	setenv("MM_MAX_CONNECTIONS", "3", 1);
+	assert_int_equal(mm_auth_config_from_env(&ac, err, sizeof(err)), 0);
+	assert_int_equal(ac.max_connections, 3);
+	setenv("MM_MAX_CONNECTIONS", "0", 1);
+	assert_int_equal(mm_auth_config_from_env(&ac, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "MM_MAX_CONNECTIONS"));
+	unsetenv("MM_MAX_CONNECTIONS");
 	setenv("AUTH_CACHE_S", "-1", 1);
 	assert_int_equal(mm_auth_config_from_env(&ac, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "AUTH_CACHE_S"));
@@ -472,6 +577,7 @@ main(void)
 		cmocka_unit_test(test_http_empty_bucket_header),
 		cmocka_unit_test(test_http_budget),
 		cmocka_unit_test(test_http_unsent_when_refused),
+		cmocka_unit_test(test_http_connection_cap),
 		cmocka_unit_test(test_http_escape),
 		cmocka_unit_test(test_cookie_token),
 		cmocka_unit_test(test_auth_user_cache),
