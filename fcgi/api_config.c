@@ -85,7 +85,9 @@ api_config_load(struct api_config *cfg, char *err, size_t errlen)
 	level = cfg_env("LOG_LEVEL", NULL);
 	if (level != NULL && log_parse_level(level, &cfg->log_level) < 0) {
 		snprintf(err, errlen,
-		    "LOG_LEVEL: expected one of debug, info, warn, error, got \"%s\"", level);
+		    "LOG_LEVEL: expected one of trace, debug, info, warn, error, fatal, silent, "
+		    "got \"%s\"",
+		    level);
 		return -1;
 	}
 	return 0;

@@ -173,8 +173,10 @@ wcfg_load(struct wcfg *c, char *err, size_t errlen)
 		return -1;
 	c->log_level = LOG_LVL_INFO;
 	if ((v = cfg_env("LOG_LEVEL", NULL)) != NULL && log_parse_level(v, &c->log_level) != 0) {
-		snprintf(
-		    err, errlen, "LOG_LEVEL: expected debug, info, warn or error, got \"%s\"", v);
+		snprintf(err, errlen,
+		    "LOG_LEVEL: expected trace, debug, info, warn, error, fatal or silent, got "
+		    "\"%s\"",
+		    v);
 		return -1;
 	}
 	return 0;
@@ -200,7 +202,7 @@ wcfg_usage(FILE *out)
 	    "  MAX_ACTIVE_SESSIONS      active top-level boxes at most [20]\n"
 	    "  TOOL_LABELS_FILE         JSON with exact/prefixes/patterns tool labels\n"
 	    "  DEFAULT_CHANNEL          channel id for sessions without one [none: local]\n"
-	    "  LOG_LEVEL                debug, info, warn, error [info]\n"
+	    "  LOG_LEVEL                trace, debug, info, warn, error, fatal, silent [info]\n"
 	    "  PUBLISH_URL              nchan publisher for change notices [none]\n"
 	    "  POLL_INTERVAL_MS         polling interval without inotify [1000]\n"
 	    "  WATCHER_FORCE_POLL       1: poll even where inotify works [0]\n"
