@@ -47,7 +47,7 @@ ifneq ($(wildcard cli/main.c),)
 PROGRAMS += $(BUILD)/live-status
 endif
 
-.PHONY: all deps test test-repeat units check check-san demo bench package lint clean install uninstall
+.PHONY: all deps test test-openclaw test-repeat units check check-san demo bench package lint clean install uninstall
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
@@ -85,7 +85,16 @@ test: deps
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory all units
 	@$(MAKE) --no-print-directory SAN=1 all units
-	@python3 tests/run.py --build build --asan-build build/asan
+	@sh tests/openclaw/install.sh >/dev/null
+	@python3 tests/run.py --build build --asan-build build/asan --openclaw
+
+# Real OpenClaw (tests/openclaw: Node 24 and openclaw pinned by the lockfiles there,
+# installed into ${LIVESTATUS_CACHE:-/var/cache/livestatus-test}/openclaw, kept between
+# runs) driven by our mock model, followed by the real watcher, responder and nginx.
+# Fails with a clear message when npm cannot install them.  make test runs it too.
+test-openclaw: all
+	@sh tests/openclaw/install.sh >/dev/null
+	@python3 tests/run.py --build build --openclaw-only
 
 # The whole suite N times in a row (default 5) while busy loops keep every
 # core loaded (LOAD=0: no load); one line per run with its time.

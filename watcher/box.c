@@ -832,7 +832,11 @@ box_feed_event(struct box_model *m, const char *agent_id, const char *key,
 		box_compacted(m, key, now);
 		break;
 	case TX_CUSTOM:
-		if (ev->custom_type != NULL && box_active(s) &&
+		if (!box_active(s))
+			break;
+		/* The run writes on (model retries write only custom rows): not idle. */
+		s->last_activity_ms = now;
+		if (ev->custom_type != NULL &&
 		    strcmp(ev->custom_type, "openclaw:prompt-error") == 0)
 			box_end(m, s, BOX_ERROR, now);
 		break;

@@ -14,7 +14,8 @@ A turn is a dict:
    "tools": [("exec", {...}), ...] tool calls (finish_reason tool_calls)
    "usage": (prompt, completion)  the final chunk's usage (default (11, 7))
    "error": "message",            instead of a reply: HTTP `status` (default 500)
-   "status": 500,                 with an OpenAI error body
+   "status": 500,                 with an OpenAI error body; an error turn stays
+                                  at the head of the queue (OpenClaw retries)
    "when": "text"}                only for a request whose body holds this text
                                   (the first matching turn in the queue is used)
 
@@ -44,7 +45,8 @@ class MockModel:
         self.requests = []
         self.served = []
         self.lock = threading.Lock()
-        self.hold = None  # threading.Event while holding the first reply
+        self.hold = None  # threading.Event for the next request to wait on
+        self.holding = None  # the same Event, kept while a request waits on it
         self.hold_deadline = 0.0
         self.hold_expired = False
         self.held = threading.Event()  # set once the held request has arrived
@@ -60,14 +62,14 @@ class MockModel:
             self.turns.extend(turns)
 
     def hold_first(self, deadline=60.0):
-        self.hold = threading.Event()
+        self.hold = self.holding = threading.Event()
         self.hold_deadline = deadline
         self.hold_expired = False
         self.held.clear()
 
     def release(self):
-        if self.hold is not None:
-            self.hold.set()
+        if self.holding is not None:
+            self.holding.set()
 
     def chat_requests(self):
         with self.lock:
@@ -95,7 +97,7 @@ class MockModel:
             turn = {"text": "ok."}
             for i, t in enumerate(self.turns):
                 if "when" not in t or t["when"] in text:
-                    turn = self.turns.pop(i)
+                    turn = self.turns[i] if "error" in t else self.turns.pop(i)
                     break
             self.served.append(turn)
             return turn
@@ -106,8 +108,10 @@ class MockModel:
             return
         self.hold = None  # only the first request is held
         self.held.set()
+        self.held_at = time.monotonic()
         if not hold.wait(self.hold_deadline):
             self.hold_expired = True
+        self.released_at = time.monotonic()
 
     def _handler(self):
         mock = self
