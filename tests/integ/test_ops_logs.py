@@ -118,11 +118,14 @@ class RateLimitTest(unittest.TestCase):
         try:
             r = s.request("POST", "/api/v1/sessions", {"session_key": "agent:main:rl", "id": "rl"})
             self.assertEqual(r.status, 201, r)
+            # As many changes as fit well inside one 10 s window (at most 30),
+            # so that a slow machine changes the count, not the outcome.
             start = time.monotonic()
-            for i in range(30):
+            sent = 0
+            while sent < 30 and (sent < 2 or time.monotonic() - start < 5):
                 self.assertEqual(s.request("PUT", "/api/v1/sessions/rl",
-                                           {"label": f"n{i}"}).status, 200)
-            self.assertLess(time.monotonic() - start, 8, "too slow to stay in one window")
+                                           {"label": f"n{sent}"}).status, 200)
+                sent += 1
 
             def notices():
                 return [l for l in program_lines(s.log("responder"))
@@ -136,7 +139,7 @@ class RateLimitTest(unittest.TestCase):
                              what="the second notice line")
             m = re.search(r" repeated=(\d+)$", lines[1])
             self.assertIsNotNone(m, lines[1])
-            self.assertEqual(int(m.group(1)), 30)
+            self.assertEqual(int(m.group(1)), sent)
         finally:
             s.stop()
 
