@@ -197,17 +197,17 @@ class Lifecycle(OcdbCase):
                         "message": {"role": "user", "content": "check", "timestamp": 1}})
         failed = assistant([], stop="error")
         failed["message"]["errorMessage"] = "400 model overloaded"
-        failed["message"]["errorCode"] = "overloaded"
+        failed["message"]["errorCode"] = "model_overloaded"
         db.append(sid, failed)
         wait_equal(lambda: [(b["status"], b["lines"]) for b in self.boxes(key)],
-                   [("error", ["Error: 400 model overloaded (overloaded)"])],
+                   [("error", ["Error: 400 model overloaded (model_overloaded)"])],
                    what="the error box with its text")
         ann = assistant(["The helper is done."], stop="stop")
         ann["message"]["__openclaw"] = {"runId": "announce:v1:agent:main:subagent:x:r1"}
         db.append(sid, ann)
         db.append(sid, assistant(["Next run."], stop="stop"))
         wait_equal(lambda: [b["lines"] for b in self.boxes(key)],
-                   [["Error: 400 model overloaded (overloaded)"], ["Next run."]],
+                   [["Error: 400 model overloaded (model_overloaded)"], ["Next run."]],
                    what="no box for the announce run, one for the next")
 
     def test_compaction_and_reset_events(self):

@@ -609,6 +609,163 @@ test_box_subagent(void **state)
 	box_model_free(m);
 }
 
+/* The box's lines and status as the next commit would write them. */
+static void
+expect_box(struct box_model *m, const char *key, const char *status, const char *lines)
+{
+	struct box_change *ch;
+	const struct box_change *c;
+	size_t n = box_changes(m, &ch);
+
+	c = change_for(ch, n, key);
+	assert_non_null(c);
+	assert_true(c->has_box);
+	assert_string_equal(c->box.status, status);
+	assert_string_equal(c->box.lines, lines);
+	box_changes_free(ch, n);
+	box_mark_clean(m);
+}
+
+/* Issue 12.1: a run's start shows a box, "thinking" until its first line. */
+static void
+test_box_run_start_thinking(void **state)
+{
+	struct box_model *m = model(15);
+
+	(void)state;
+	box_run_start(m, "main", KEY, 0, 100);
+	expect_box(m, KEY, "active", "[\"" BOX_THINKING_LINE "\"]");
+	box_run_start(m, "main", KEY, 0, 150); /* the same run: no second box */
+	feed(m, KEY, ASSIST(TEXT("Looking.") "," CALL("c1", "exec", "{\"command\":\"df\"}"),
+	    "toolUse"), 200);
+	expect_box(m, KEY, "active", "[\"Looking.\",\"exec: df\"]");
+	feed(m, KEY, RESULT("c1", "false"), 250);
+	feed(m, KEY, ASSIST(TEXT("Done."), "stop"), 300);
+	expect_box(m, KEY, "done", "[\"Looking.\",\"exec: df [OK]\",\"Done.\"]");
+	/* a run that shows nothing leaves no "thinking" behind */
+	box_run_start(m, "main", KEY, 0, 400);
+	box_tick(m, 400 + 60000);
+	expect_box(m, KEY, "done", "[]");
+	box_model_free(m);
+}
+
+/* Issue 12.2: a failed sessions_spawn shows [ERR] and why (plain and through tool_call). */
+static void
+test_box_failed_spawn(void **state)
+{
+	struct box_model *m = model(15);
+	struct box_stats st;
+
+	(void)state;
+	box_run_start(m, "main", KEY, 0, 0);
+	feed(m, KEY, ASSIST(CALL("s1", "sessions_spawn", "{\"task\":\"count\",\"label\":\"counter\"}"),
+	    "toolUse"), 1);
+	feed(m, KEY, "{\"type\":\"message\",\"message\":{\"role\":\"toolResult\",\"toolCallId\":\"s1\","
+	    "\"toolName\":\"sessions_spawn\",\"content\":[{\"type\":\"text\",\"text\":"
+	    "\"Tool sessions_spawn not found\"}],\"details\":{},\"isError\":true}}", 2);
+	feed(m, KEY, ASSIST(CALL("s2", "tool_call", "{\"id\":\"sessions_spawn\",\"args\":"
+	    "{\"task\":\"count\",\"label\":\"again\"}}"), "toolUse"), 3);
+	feed(m, KEY, "{\"type\":\"message\",\"message\":{\"role\":\"toolResult\",\"toolCallId\":\"s2\","
+	    "\"toolName\":\"tool_call\",\"content\":[{\"type\":\"text\",\"text\":\"{}\"}],"
+	    "\"details\":{\"tool\":{\"name\":\"sessions_spawn\"},\"result\":{\"content\":[],"
+	    "\"details\":{\"status\":\"error\",\"error\":\"published reply runtime missing\","
+	    "\"childSessionKey\":\"" SUB "\"}}},\"isError\":false}}", 4);
+	expect_box(m, KEY, "active",
+	    "[\"Sub-agent: counter [ERR] Tool sessions_spawn not found\","
+	    "\"Sub-agent: again [ERR] published reply runtime missing\"]");
+	/* no child box for a spawn that failed */
+	box_stats(m, &st);
+	assert_int_equal(st.active_boxes, 1);
+	box_model_free(m);
+}
+
+/* Issue 12.3: a failed run ends as error with its error text last. */
+static void
+test_box_error_text(void **state)
+{
+	struct box_model *m = model(15);
+
+	(void)state;
+	box_run_start(m, "main", KEY, 0, 0);
+	feed(m, KEY, "{\"type\":\"message\",\"message\":{\"role\":\"assistant\",\"content\":[],"
+	    "\"model\":\"m\",\"stopReason\":\"error\",\"errorMessage\":\"400 model overloaded\","
+	    "\"errorCode\":\"mock_error\"}}", 1);
+	expect_box(m, KEY, "error", "[\"Error: 400 model overloaded (mock_error)\"]");
+	box_run_start(m, "main", KEY, 0, 2);
+	feed(m, KEY, ASSIST(TEXT("Working."), "aborted"), 3);
+	expect_box(m, KEY, "error", "[\"Working.\",\"Error: run aborted\"]");
+	box_model_free(m);
+}
+
+/* Issue 12.4: an announce run folds into an active box and never starts one. */
+static void
+test_box_announce(void **state)
+{
+	struct box_model *m = model(15);
+	struct box_change *ch;
+	struct box_stats st;
+	size_t n;
+
+	(void)state;
+	box_run_start(m, "main", KEY, 1, 0);
+	feed(m, KEY, "{\"type\":\"message\",\"message\":{\"role\":\"assistant\",\"content\":["
+	    TEXT("The helper is done.") "],\"model\":\"m\",\"stopReason\":\"stop\",\"__openclaw\":"
+	    "{\"runId\":\"announce:v1:" SUB ":r1\"}}}", 1);
+	box_run_start(m, "main", "agent:main:subagent:x:announce:v1:y", 0, 2);
+	n = box_changes(m, &ch);
+	for (size_t i = 0; i < n; i++)
+		assert_false(ch[i].has_box);
+	box_changes_free(ch, n);
+	box_stats(m, &st);
+	assert_int_equal(st.active_boxes, 0);
+	/* while the parent's box is active, an announce's lines join it */
+	box_run_start(m, "main", KEY, 0, 3);
+	feed(m, KEY, "{\"type\":\"message\",\"message\":{\"role\":\"assistant\",\"content\":["
+	    TEXT("Folded in.") "],\"model\":\"m\",\"stopReason\":\"toolUse\",\"__openclaw\":"
+	    "{\"runId\":\"announce:v1:" SUB ":r1\"}}}", 4);
+	expect_box(m, KEY, "active", "[\"Folded in.\"]");
+	box_model_free(m);
+}
+
+/* Issue 12.5: a parent's box stays active while its sub-agent's box is. */
+static void
+test_box_parent_waits_for_child(void **state)
+{
+	struct box_model *m = model(15);
+	struct box_change *ch;
+	const struct box_change *c;
+	size_t n;
+
+	(void)state;
+	box_run_start(m, "main", KEY, 0, 0);
+	feed(m, KEY, ASSIST(CALL("s1", "sessions_spawn", "{\"task\":\"Size\",\"label\":\"sizer\"}"),
+	    "toolUse"), 1);
+	feed(m, KEY, "{\"type\":\"message\",\"message\":{\"role\":\"toolResult\","
+	    "\"toolName\":\"sessions_spawn\",\"toolCallId\":\"s1\",\"isError\":false,"
+	    "\"details\":{\"status\":\"accepted\",\"childSessionKey\":\"" SUB "\"}}}", 2);
+	/* the accepted child shows at once, thinking */
+	n = box_changes(m, &ch);
+	c = change_for(ch, n, SUB);
+	assert_non_null(c);
+	assert_string_equal(c->box.lines, "[\"" BOX_THINKING_LINE "\"]");
+	assert_string_equal(c->box.status, "active");
+	box_changes_free(ch, n);
+	box_mark_clean(m);
+	feed(m, KEY, ASSIST(TEXT("Waiting for the helper."), "stop"), 3);
+	expect_box(m, KEY, "active", "[\"Sub-agent: sizer\",\"Waiting for the helper.\"]");
+	/* idle time passes: the parent waits on */
+	box_tick(m, 3 + 60000);
+	feed(m, SUB, ASSIST(TEXT("Sizes listed."), "stop"), 70000);
+	n = box_changes(m, &ch);
+	c = change_for(ch, n, SUB);
+	assert_string_equal(c->box.status, "done");
+	c = change_for(ch, n, KEY);
+	assert_non_null(c);
+	assert_string_equal(c->box.status, "done");
+	box_changes_free(ch, n);
+	box_model_free(m);
+}
+
 static void
 test_box_restore(void **state)
 {
@@ -695,6 +852,11 @@ main(void)
 		cmocka_unit_test(test_box_subagent),
 		cmocka_unit_test(test_box_restore),
 		cmocka_unit_test(test_box_max_active),
+		cmocka_unit_test(test_box_run_start_thinking),
+		cmocka_unit_test(test_box_failed_spawn),
+		cmocka_unit_test(test_box_error_text),
+		cmocka_unit_test(test_box_announce),
+		cmocka_unit_test(test_box_parent_waits_for_child),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
