@@ -102,13 +102,15 @@ def run_module(tally, name, module, timeout=900):
 
 def run_integ(build, tally, pattern):
     os.environ["LIVESTATUS_BUILD"] = build
-    files = sorted(glob.glob(os.path.join(ROOT, "tests", "integ", "test_*.py")))
-    for path in files:
+    # tests/integ: the parts together; tests/security: hostile input and neighbours
+    files = [(suite, path) for suite in ("integ", "security")
+             for path in sorted(glob.glob(os.path.join(ROOT, "tests", suite, "test_*.py")))]
+    for suite, path in files:
         mod = os.path.splitext(os.path.basename(path))[0]
-        name = f"{build}: integ {mod}"
+        name = f"{build}: {suite} {mod}"
         if pattern and not re.search(pattern, name):
             continue
-        run_module(tally, name, f"tests.integ.{mod}")
+        run_module(tally, name, f"tests.{suite}.{mod}")
 
 
 def run_openclaw(build, tally, pattern):

@@ -34,6 +34,14 @@
 #define OCDB_RECHECK_MS 20
 #define OCDB_RECHECKS 3
 #define OCDB_RETRY_MS 5000
+/*
+ * A database that makes one read (a statement, or a probe) last longer than
+ * this is skipped with a warning and retried later: a huge, corrupt or
+ * hostile file never holds the watcher.  Checked every OCDB_PROGRESS_STEPS
+ * virtual-machine steps.
+ */
+#define OCDB_READ_LIMIT_MS 5000
+#define OCDB_PROGRESS_STEPS 10000
 #define OCDB_BUSY_RETRY_MS 100
 #define OCDB_RESCAN_MS 2000
 
@@ -93,6 +101,8 @@ struct ocdb_agent {
 	dev_t dev;
 	ino_t ino;
 	sqlite3 *db;
+	int64_t read_until; /* monotonic ms: reads past it are interrupted */
+	int read_limit_ms;
 	enum ocdb_state state;
 	char why[256];
 	int version;
@@ -148,6 +158,7 @@ struct ocdb {
 	struct tx_parser *parser;
 	ZSTD_DCtx *dctx;
 	struct ocdb_stats stats;
+	struct ocdb_map refused; /* paths warned about: not regular, outside links */
 };
 
 /* A row copied out of the read transaction, decoded after it. */
@@ -248,14 +259,36 @@ ocdb_is_dir(const char *path)
 	return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
+/*
+ * 1 when path is a database to open: a regular file, reached without a
+ * link out of the root (unless FOLLOW_OUTSIDE_LINKS).  A FIFO, socket,
+ * device or folder of that name, or an outside link, is never opened (a
+ * blocking open of a FIFO would freeze the watcher); one warning each.
+ */
 static int
-ocdb_is_file(const char *path, struct stat *sb)
+ocdb_is_file(struct ocdb *o, const char *path, struct stat *sb)
 {
 	struct stat tmp;
+	const char *why;
+	void **warned;
+	int fd;
 
 	if (sb == NULL)
 		sb = &tmp;
-	return stat(path, sb) == 0 && S_ISREG(sb->st_mode);
+	if ((fd = util_open_regular(path, o->root, o->cfg.outside_links, &why)) < 0) {
+		if (why != NULL && (warned = ocdb_map_slot(&o->refused, path, 1)) != NULL &&
+		    *warned == NULL) {
+			*warned = o; /* any non-NULL mark */
+			log_warn("not an openclaw database, skipped", "path", path, "why", why);
+		}
+		return 0;
+	}
+	if (fstat(fd, sb) != 0 || !S_ISREG(sb->st_mode)) {
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	return 1;
 }
 
 static const char *
@@ -572,6 +605,33 @@ ocdb_close_db(struct ocdb_agent *a)
 	a->have_dv = 0;
 }
 
+/* name as an SQL identifier: in double quotes, inner quotes doubled. */
+static char *
+ocdb_quote_ident(const char *name)
+{
+	size_t n = strlen(name), i, j = 0;
+	char *out = xmalloc(2 * n + 3);
+
+	out[j++] = '"';
+	for (i = 0; i < n; i++) {
+		if (name[i] == '"')
+			out[j++] = '"';
+		out[j++] = name[i];
+	}
+	out[j++] = '"';
+	out[j] = '\0';
+	return out;
+}
+
+/* Interrupts a read of a that runs past its time (sqlite3_progress_handler). */
+static int
+ocdb_progress(void *arg)
+{
+	struct ocdb_agent *a = arg;
+
+	return a->read_until > 0 && util_mono_ms() > a->read_until;
+}
+
 /* Columns of a table (PRAGMA table_info), as a ",a,b,c," string; NULL when
  * the table does not exist.  *pk gets its first primary-key column. */
 static char *
@@ -648,7 +708,7 @@ ocdb_probe(struct ocdb_agent *a)
 	static const char *const need_events[] = { "session_id", "seq", "event_json", NULL };
 	static const char *const need_nodes[] = { "session_key", "entry_json", NULL };
 	char *win = NULL, *ev = NULL, *nodes = NULL, *marks = NULL, *cold = NULL;
-	char *conv = NULL, *conv_pk = NULL, *sql = NULL;
+	char *conv = NULL, *conv_pk = NULL, *sql = NULL, *quoted;
 	const char *role = NULL, *missing = NULL, *mtable = NULL;
 	sqlite3_stmt *s = NULL;
 	int uv = -1, mv = -1, rc = -1, i;
@@ -763,10 +823,13 @@ ocdb_probe(struct ocdb_agent *a)
 	free(sql);
 	sql = NULL;
 	if (conv_pk != NULL && ocdb_has(conv, "kind")) {
+		/* the key column's name comes from the file: quoted, never pasted */
+		quoted = ocdb_quote_ident(conv_pk);
 		sql = xasprintf("SELECT kind, %s, %s, %s, %s FROM conversations WHERE %s = ?1",
 		    ocdb_opt(conv, "peer_id", "peer_id"), ocdb_opt(conv, "thread_id", "thread_id"),
 		    ocdb_opt(conv, "native_channel_id", "native_channel_id"),
-		    ocdb_opt(conv, "channel", "channel"), conv_pk);
+		    ocdb_opt(conv, "channel", "channel"), quoted);
+		free(quoted);
 		if (ocdb_prepare(a, &a->st_conv, sql) < 0)
 			goto out;
 	}
@@ -812,7 +875,7 @@ ocdb_open_db(struct ocdb *o, struct ocdb_agent *a)
 	int rc;
 
 	ocdb_close_db(a);
-	if (!ocdb_is_file(a->path, &sb)) {
+	if (!ocdb_is_file(o, a->path, &sb)) {
 		a->state = AG_MISSING;
 		return;
 	}
@@ -827,6 +890,9 @@ ocdb_open_db(struct ocdb *o, struct ocdb_agent *a)
 	if (rc == SQLITE_OK) {
 		/* Before any statement, so the first read waits for a lock too. */
 		sqlite3_busy_timeout(a->db, o->cfg.busy_timeout_ms);
+		a->read_limit_ms = o->cfg.read_limit_ms;
+		a->read_until = util_mono_ms() + o->cfg.busy_timeout_ms + a->read_limit_ms;
+		sqlite3_progress_handler(a->db, OCDB_PROGRESS_STEPS, ocdb_progress, a);
 		sqlite3_extended_result_codes(a->db, 1);
 		rc = sqlite3_exec(a->db, "PRAGMA query_only = ON", NULL, NULL, NULL);
 	}
@@ -928,7 +994,7 @@ ocdb_found(struct ocdb *o, const char *dir, const char *id, int by_folder)
 	if (a->state == AG_MISSING) {
 		a->state = AG_CLOSED;
 		a->retry_at = 0;
-	} else if (a->db != NULL && ocdb_is_file(a->path, &sb) &&
+	} else if (a->db != NULL && ocdb_is_file(o, a->path, &sb) &&
 	    (sb.st_ino != a->ino || sb.st_dev != a->dev)) {
 		log_info("openclaw database replaced, reopening", "path", a->path);
 		ocdb_close_db(a);
@@ -952,7 +1018,7 @@ ocdb_agent_folder(struct ocdb *o, const char *folder)
 	if (ocdb_is_dir(dir)) {
 		ocdb_watch(o, dir, W_DBDIR);
 		file = xasprintf("%s/%s", dir, OCDB_FILE_NAME);
-		if ((found = ocdb_is_file(file, NULL)) != 0)
+		if ((found = ocdb_is_file(o, file, NULL)) != 0)
 			ocdb_found(o, dir, ocdb_base(folder), 1);
 	}
 	sessions = xasprintf("%s/sessions", folder);
@@ -983,7 +1049,7 @@ ocdb_discover(struct ocdb *o)
 	for (i = 0; i < o->nfile * 2; i++)
 		free(o->file_agents[i]);
 	o->nfile = 0;
-	if (ocdb_is_file(p, NULL)) {
+	if (ocdb_is_file(o, p, NULL)) {
 		/* The root is an agentDir itself. */
 		up = ocdb_dirname(root);
 		ocdb_watch(o, root, W_DBDIR);
@@ -1166,8 +1232,14 @@ ocdb_read_failed(struct ocdb *o, struct ocdb_agent *a, int rc)
 		a->have_dv = 0;
 		return -1;
 	}
-	snprintf(a->why, sizeof(a->why), "read failed: %s",
-	    a->db != NULL ? sqlite3_errmsg(a->db) : sqlite3_errstr(rc));
+	if ((rc & 0xff) == SQLITE_INTERRUPT)
+		snprintf(a->why, sizeof(a->why),
+		    "a read took longer than %d ms (huge, corrupt or hostile file?): skipped, "
+		    "tried again later",
+		    a->read_limit_ms);
+	else
+		snprintf(a->why, sizeof(a->why), "read failed: %s",
+		    a->db != NULL ? sqlite3_errmsg(a->db) : sqlite3_errstr(rc));
 	log_error("cannot read openclaw database", "path", a->path, "err", a->why);
 	ocdb_close_db(a);
 	a->state = AG_ERROR;
@@ -1761,6 +1833,8 @@ ocdb_new(const struct ocdb_config *cfg, store *st, const struct ocdb_sink *sink,
 		o->cfg.run_rows = OCDB_RUN_ROWS;
 	if (o->cfg.busy_timeout_ms <= 0)
 		o->cfg.busy_timeout_ms = OCDB_BUSY_TIMEOUT_MS;
+	if (o->cfg.read_limit_ms <= 0)
+		o->cfg.read_limit_ms = OCDB_READ_LIMIT_MS;
 	o->root = xstrdup(cfg->root);
 	n = strlen(o->root);
 	while (n > 1 && o->root[n - 1] == '/')
@@ -1834,6 +1908,10 @@ ocdb_free(struct ocdb *o)
 	free(o->file_agents);
 	free(o->agents);
 	free(o->watches);
+	for (i = 0; i < o->refused.cap; i++)
+		free(o->refused.keys[i]);
+	free(o->refused.keys);
+	free(o->refused.vals);
 	if (o->ifd >= 0)
 		close(o->ifd);
 	tx_parser_free(o->parser);
@@ -1926,6 +2004,8 @@ ocdb_run(struct ocdb *o, int64_t now)
 		a->pending = 0;
 		if (recheck)
 			a->recheck_at = 0;
+		/* this agent's reads of this run: the busy wait, then the limit */
+		a->read_until = util_mono_ms() + o->cfg.busy_timeout_ms + a->read_limit_ms;
 		if ((changed = ocdb_data_changed(o, a)) < 0)
 			continue;
 		if (!changed && !a->more) {

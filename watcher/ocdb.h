@@ -98,6 +98,8 @@ struct ocdb_config {
 	int run_rows;                /* rows per ocdb_run(); 0: OCDB_RUN_ROWS */
 	int busy_timeout_ms;         /* 0: OCDB_BUSY_TIMEOUT_MS */
 	const char *default_channel; /* DEFAULT_CHANNEL for unrouted sessions, or NULL */
+	int outside_links;           /* FOLLOW_OUTSIDE_LINKS: databases linked out of root */
+	int read_limit_ms;           /* longest single read; 0: OCDB_READ_LIMIT_MS */
 };
 
 /*

@@ -1027,6 +1027,7 @@ watcher_run(const struct wcfg *cfg, int ready_fd)
 	oc.poll_interval_ms = cfg->poll_interval_ms;
 	oc.no_inotify = cfg->force_poll;
 	oc.default_channel = cfg->default_channel;
+	oc.outside_links = cfg->follow_outside_links;
 	if (ocdb_new(&oc, w.st, &sink, &w.ocdb, err, sizeof(err)) != 0) {
 		log_error("cannot follow openclaw databases", "err", err);
 		goto out;
