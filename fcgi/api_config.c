@@ -68,7 +68,8 @@ api_config_load(struct api_config *cfg, char *err, size_t errlen)
 	    cfg_long("DELETE_AFTER_S", NULL, 3600, 1, 365L * 86400, &cfg->delete_after_s, err,
 	        errlen) < 0 ||
 	    cfg_long("CLEANUP_INTERVAL_S", NULL, 60, 1, 86400, &cfg->cleanup_interval_s, err,
-	        errlen) < 0)
+	        errlen) < 0 ||
+	    cfg_long("STOP_GRACE_MS", NULL, 1500, 0, 60000, &cfg->stop_grace_ms, err, errlen) < 0)
 		return -1;
 	if (cfg->publish_url != NULL && strncmp(cfg->publish_url, "http://", 7) != 0 &&
 	    strncmp(cfg->publish_url, "https://", 8) != 0) {

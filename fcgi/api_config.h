@@ -10,6 +10,7 @@
  *   STALE_AFTER_S        active boxes idle this long become interrupted (1800)
  *   DELETE_AFTER_S       finished boxes are deleted this long after (3600)
  *   CLEANUP_INTERVAL_S   how often the cleanup runs (60)
+ *   STOP_GRACE_MS        what requests in flight get at a stop (1500)
  *   PUBLISH_URL          nchan publisher for change notices (none)
  *   GATEWAY_KEYS_FILE    per-gateway keys of POST /api/v1/gateway/boxes
  *                        (/etc/livestatus/gateway-keys; see api_gwkeys.h)
@@ -41,6 +42,7 @@ struct api_config {
 	long stale_after_s;
 	long delete_after_s;
 	long cleanup_interval_s;
+	long stop_grace_ms;            /* STOP_GRACE_MS: time requests in flight get at a stop */
 	const char *publish_url;       /* NULL when unset */
 	const char *gateway_keys_file; /* never NULL */
 	long gateway_silent_s;

@@ -704,7 +704,7 @@ stop:
 	if (write(stop_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
 		log_error("cannot signal the stop event", "err", strerror(errno));
 	/* In-flight requests get until the deadline, then are abandoned. */
-	api_deadline(&deadline, API_STOP_GRACE_MS);
+	api_deadline(&deadline, cfg->stop_grace_ms);
 	for (i = 0; i < threads; i++) {
 		if (!workers[i].started)
 			continue;

@@ -36,7 +36,7 @@
  * thread and taken by sigwait() in the calling thread, which sets a stop
  * flag and wakes the sleeping workers; the acceptor's poll() returns
  * within API_ACCEPT_WAKE_MS and sees it.  A worker that is answering a
- * request finishes it first.  Whatever still runs API_STOP_GRACE_MS after the
+ * request finishes it first.  Whatever still runs STOP_GRACE_MS (1500 ms) after the
  * signal is abandoned and the process exits, so a stop never takes more
  * than 2 s.  No signal is ever delivered to a worker, so no read or write
  * of a request is ever interrupted, and the listening socket itself is
@@ -56,8 +56,6 @@
 #include <stddef.h>
 
 #include "api_config.h"
-
-#define API_STOP_GRACE_MS 1500
 
 int api_listen_unix(const char *path, char *err, size_t errlen);
 int api_listen_tcp(const char *hostport, char *err, size_t errlen);

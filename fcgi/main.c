@@ -54,6 +54,7 @@ usage(FILE *f)
 	    "  STALE_AFTER_S        idle active boxes become interrupted after (1800)\n"
 	    "  DELETE_AFTER_S       finished boxes are deleted after (3600)\n"
 	    "  CLEANUP_INTERVAL_S   cleanup period (60)\n"
+	    "  STOP_GRACE_MS        time requests in flight get at a stop (1500)\n"
 	    "  PUBLISH_URL          nchan publisher URL for change notices (none)\n"
 	    "  GATEWAY_KEYS_FILE    gateways' keys for POST /api/v1/gateway/boxes, one\n"
 	    "                       \"NAME KEY\" a line, re-read when it changes (%s;\n"

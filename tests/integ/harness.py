@@ -168,6 +168,27 @@ def wait_equal(fn, expected, timeout=DEADLINE, what=None, interval=0.02):
     return last[0]
 
 
+def unix_connections(pid):
+    """How many connected unix sockets process pid holds (a FastCGI responder's
+    accepted connections), from /proc/<pid>/fd and /proc/net/unix."""
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+        with open("/proc/net/unix") as f:
+            rows = f.read().splitlines()[1:]
+    except OSError:
+        return 0
+    # Num RefCount Protocol Flags Type St Inode [Path]; St 03 = connected
+    return sum(1 for r in rows if len(r.split()) >= 7 and r.split()[5] == "03"
+               and r.split()[6] in inodes)
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
