@@ -52,15 +52,15 @@ class StreamChannels(MMCase):
         self.create("box-in-a", CH_A)
         self.create("box-in-b", CH_B)
         # bob's first notice is his channel's: the one of channel A never reached him
-        self.assertEqual(bob.next_json()["id"], "box-in-b")
-        self.assertEqual(alice.next_json()["id"], "box-in-a")
-        seen = {admin.next_json()["id"], admin.next_json()["id"]}
+        self.assertEqual(bob.next_json(30)["id"], "box-in-b")
+        self.assertEqual(alice.next_json(30)["id"], "box-in-a")
+        seen = {admin.next_json(30)["id"], admin.next_json(30)["id"]}
         self.assertEqual(seen, {"box-in-a", "box-in-b"})
         # a sub-agent without a channel is heard in its parent's channel
         self.create("child-of-a", "", parent_id="box-in-a")
         self.create("box-in-b-2", CH_B)
-        self.assertEqual(alice.next_json()["id"], "child-of-a")
-        self.assertEqual(bob.next_json()["id"], "box-in-b-2")
+        self.assertEqual(alice.next_json(30)["id"], "child-of-a")
+        self.assertEqual(bob.next_json(30)["id"], "box-in-b-2")
 
     def test_a_reader_may_not_subscribe_outside_its_channels(self):
         self.assertEqual(self.sub("alicetoken", CH_B).status, 403)
