@@ -71,6 +71,8 @@ class TestWatcherWriteFails(unittest.TestCase):
     def setUp(self):
         self.s = Stack()
         self.addCleanup(self.s.stop)
+        # the store's tables exist once the responder has answered (it makes them)
+        self.assertEqual(self.s.request("GET", "/api/v1/health").status, 200)
 
     def heartbeat(self, stats, age_ms=0, interval_ms=10000):
         now = int(time.time() * 1000)
