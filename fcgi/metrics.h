@@ -9,7 +9,7 @@
  * process's RSS and open files).  The watcher's figures arrive through the
  * store: it writes them into the stats JSON of its heartbeat row, and
  * metrics_render() turns the keys it knows into series (see the table in
- * README.md, Metrics); a key that is absent gives no series rather than a
+ * docs/operations.md, Metrics); a key that is absent gives no series rather than a
  * wrong zero.
  *
  * Who may read: the writer secret as a Bearer token, or any client when
