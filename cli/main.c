@@ -85,6 +85,10 @@ usage(FILE *f)
 	    "  -h, --help       show this help\n"
 	    "  -V, --version    show the version\n"
 	    "\n"
+	    "environment: PLUGIN_SECRET, PLUGIN_URL and DEFAULT_CHANNEL as above;\n"
+	    "MAX_STATUS_LINES, the newest lines create, update and complete send\n"
+	    "(15, from 1 to 1000).\n"
+	    "\n"
 	    "exit status: 0 done, 1 request failed, 2 usage, 3 no such box,\n"
 	    "4 secret refused, 126 livestatus-watcher cannot run, 127 not found.\n"
 	    "See live-status(1).\n");
