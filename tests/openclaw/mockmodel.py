@@ -16,12 +16,17 @@ A turn is a dict:
    "error": "message",            instead of a reply: HTTP `status` (default 500)
    "status": 500,                 with an OpenAI error body; an error turn stays
                                   at the head of the queue (OpenClaw retries)
-   "when": "text"}                only for a request whose body holds this text
+   "when": "text",                only for a request whose body holds this text
+   "first_user": "text"}          only for a request whose first user message holds
+                                  this text (a run's prompt: a sub-agent's holds
+                                  "[Subagent Task]" and its task, its parent's the
+                                  user's message, in every request of the run)
                                   (the first matching turn in the queue is used)
 
 With an empty queue every request gets the text "ok." (so a stray extra
 request from OpenClaw never hangs a test); `requests` keeps every request body
-and `served` every turn given, in order.  `hold_first()` makes the first
+and `served` every turn given, in order (a streamed one gets `done_at`, the
+time.monotonic() at which its last byte went out).  `hold_first()` makes the first
 chat request wait, before any byte of its reply is sent, until `release()`
 (or the hold's own deadline, after which the reply goes out anyway and
 `hold_expired` is set so the test can fail with a clear message).
@@ -48,6 +53,7 @@ class MockModel:
         self.hold = None  # threading.Event for the next request to wait on
         self.holding = None  # the same Event, kept while a request waits on it
         self.hold_deadline = 0.0
+        self.hold_match = None
         self.hold_expired = False
         self.held = threading.Event()  # set once the held request has arrived
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
@@ -61,7 +67,10 @@ class MockModel:
         with self.lock:
             self.turns.extend(turns)
 
-    def hold_first(self, deadline=60.0):
+    def hold_first(self, deadline=60.0, first_user=None):
+        """Holds the next chat request (only one whose first user message holds
+        first_user, when given) until release() or the deadline."""
+        self.hold_match = first_user
         self.hold = self.holding = threading.Event()
         self.hold_deadline = deadline
         self.hold_expired = False
@@ -91,22 +100,37 @@ class MockModel:
     def base_url(self):
         return "http://127.0.0.1:%d/v1" % self.port
 
-    def _next_turn(self, raw=b""):
+    @staticmethod
+    def _first_user(body):
+        msgs = body.get("messages") if isinstance(body, dict) else None
+        for m in msgs if isinstance(msgs, list) else []:
+            if isinstance(m, dict) and m.get("role") == "user":
+                c = m.get("content")
+                if isinstance(c, list):
+                    c = " ".join(p.get("text", "") for p in c if isinstance(p, dict))
+                return c if isinstance(c, str) else ""
+        return ""
+
+    def _next_turn(self, raw=b"", body=None):
         text = raw.decode("utf-8", "replace")
+        first = self._first_user(body)
         with self.lock:
             turn = {"text": "ok."}
             for i, t in enumerate(self.turns):
-                if "when" not in t or t["when"] in text:
+                if (("when" not in t or t["when"] in text)
+                        and ("first_user" not in t or t["first_user"] in first)):
                     turn = self.turns[i] if "error" in t else self.turns.pop(i)
                     break
             self.served.append(turn)
             return turn
 
-    def _wait_hold(self):
-        hold = self.hold
-        if hold is None:
-            return
-        self.hold = None  # only the first request is held
+    def _wait_hold(self, body):
+        with self.lock:
+            hold = self.hold
+            if hold is None or (self.hold_match is not None
+                                and self.hold_match not in self._first_user(body)):
+                return
+            self.hold = None  # only one request is held
         self.held.set()
         self.held_at = time.monotonic()
         if not hold.wait(self.hold_deadline):
@@ -151,8 +175,8 @@ class MockModel:
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._json(404, {"error": {"message": "not found"}})
                     return
-                mock._wait_hold()
-                turn = mock._next_turn(raw)
+                mock._wait_hold(body)
+                turn = mock._next_turn(raw, body)
                 if "error" in turn:
                     self._json(turn.get("status", 500), {"error": {
                         "message": turn["error"], "type": "server_error",
@@ -174,6 +198,7 @@ class MockModel:
                             time.sleep(turn["pace"])
                     self.wfile.write(b"data: [DONE]\n\n")
                     self.wfile.flush()
+                    turn["done_at"] = time.monotonic()  # the reply is complete
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 self.close_connection = True
