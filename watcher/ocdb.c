@@ -29,6 +29,8 @@
 /* transcript_updated_at comes from the gateway's wall clock: look back this
  * far past the high-water mark so a small clock step loses nothing. */
 #define OCDB_SLACK_MS 10000
+/* A session_nodes row older than this when first seen starts no box. */
+#define OCDB_NODE_FRESH_MS 60000
 /* After an inotify event with no new commit yet (the WAL index is updated
  * just after the frames are written), look again this soon, this often. */
 #define OCDB_RECHECK_MS 20
@@ -83,6 +85,7 @@ struct ocdb_cur {
 /* What was last told to the model about a key. */
 struct ocdb_keyinfo {
 	int64_t node_updated;
+	int64_t start_updated; /* the node's updated_at that last started a box */
 	char *sid;
 };
 
@@ -111,9 +114,11 @@ struct ocdb_agent {
 	/* the shape, probed on open */
 	int has_zstd, has_gen, has_cold;
 	sqlite3_stmt *st_dv, *st_changed, *st_gen, *st_max, *st_events, *st_node, *st_conv;
+	sqlite3_stmt *st_starts; /* session_nodes rows of runs starting; NULL: no status */
 	int64_t data_version;
 	int have_dv;
 	int64_t high_water;
+	int64_t node_water; /* session_nodes.updated_at seen; 0 until the first look */
 	int loaded;     /* cursors loaded from the store */
 	int known;      /* the store has (or will have) its row */
 	int from_start; /* appeared while running: read from seq 0 */
@@ -585,7 +590,7 @@ static void
 ocdb_finalize(struct ocdb_agent *a)
 {
 	sqlite3_stmt **sts[] = { &a->st_changed, &a->st_gen, &a->st_max, &a->st_events, &a->st_node,
-		&a->st_conv };
+		&a->st_conv, &a->st_starts };
 	size_t i;
 
 	for (i = 0; i < sizeof(sts) / sizeof(sts[0]); i++) {
@@ -822,6 +827,31 @@ ocdb_probe(struct ocdb_agent *a)
 		goto out;
 	free(sql);
 	sql = NULL;
+	/*
+	 * Under the gateway a run's session_nodes row (and its window, with no
+	 * transcript_updated_at) is written seconds before its transcript's
+	 * first event: status NULL while the run is prepared.  Such a row
+	 * starts the box.  Status 'running' comes only after the first events,
+	 * and may outlive the run's last one, so it starts nothing.
+	 */
+	if (ocdb_has(nodes, "status") && ocdb_has(nodes, "updated_at") &&
+	    ocdb_has(nodes, "current_session_id")) {
+		sql = xasprintf("SELECT n.session_key, n.current_session_id, n.updated_at, "
+		                "%s, %s FROM session_nodes AS n LEFT JOIN session_windows AS w "
+		                "ON w.session_id = n.current_session_id "
+		                "WHERE n.updated_at > ?1 AND n.status IS NULL AND "
+		                "w.transcript_updated_at IS NULL%s "
+		                "ORDER BY n.updated_at",
+		    ocdb_opt(win, "spawned_by", "w.spawned_by"),
+		    ocdb_opt(win, "primary_conversation_id", "w.primary_conversation_id"),
+		    ocdb_has(nodes, "created_via")
+		        ? " AND coalesce(n.created_via, '') NOT IN ('cron', 'internal', 'plugin')"
+		        : "");
+		if (ocdb_prepare(a, &a->st_starts, sql) < 0)
+			goto out;
+		free(sql);
+		sql = NULL;
+	}
 	if (conv_pk != NULL && ocdb_has(conv, "kind")) {
 		/* the key column's name comes from the file: quoted, never pasted */
 		quoted = ocdb_quote_ident(conv_pk);
@@ -1693,6 +1723,60 @@ out:
 	free(target);
 }
 
+/*
+ * Runs whose session_nodes row says they started (see ocdb_probe) get their
+ * box now, before their transcript's first event.  The first look only
+ * remembers where the rows stand, except for a database that appeared while
+ * the watcher ran, whose fresh rows count.
+ */
+static int
+ocdb_node_starts(struct ocdb *o, struct ocdb_agent *a, int64_t now)
+{
+	sqlite3_stmt *s = a->st_starts;
+	struct ocdb_keyinfo *k;
+	struct ocdb_win w;
+	int64_t updated, top;
+	int rc;
+
+	if (s == NULL)
+		return 0;
+	if (a->node_water == 0)
+		a->node_water = util_now_ms() - (a->from_start ? OCDB_NODE_FRESH_MS : 0);
+	top = a->node_water;
+	sqlite3_bind_int64(s, 1, a->node_water - OCDB_SLACK_MS);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (sqlite3_column_type(s, 0) == SQLITE_NULL)
+			continue;
+		updated = sqlite3_column_int64(s, 2);
+		if (updated > top)
+			top = updated;
+		memset(&w, 0, sizeof(w));
+		w.key = (char *)sqlite3_column_text(s, 0);
+		k = ocdb_map_get(&a->keys, w.key);
+		if (k != NULL && k->start_updated == updated)
+			continue;
+		w.sid = (char *)sqlite3_column_text(s, 1);
+		w.spawned_by = (char *)sqlite3_column_text(s, 3);
+		w.conv = (char *)sqlite3_column_text(s, 4);
+		if (w.sid == NULL)
+			continue;
+		ocdb_meta(o, a, &w);
+		k = ocdb_map_get(&a->keys, w.key);
+		if (k != NULL) {
+			k->start_updated = updated;
+			/* the window's first read tells the model again */
+			k->node_updated = INT64_MIN;
+		}
+		if (o->sink.started != NULL)
+			o->sink.started(o->sink.arg, a->id, w.key, 0, now);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return ocdb_read_failed(o, a, rc);
+	a->node_water = top;
+	return 0;
+}
+
 /* ---- one agent --------------------------------------------------------- */
 
 /* First sight of a database that was there before: every window's cursor
@@ -1770,6 +1854,8 @@ ocdb_agent_run(struct ocdb *o, struct ocdb_agent *a, int64_t *budget, int64_t no
 		a->known = 1;
 		a->dirty = 1;
 	}
+	if (ocdb_node_starts(o, a, now) < 0)
+		return 0;
 	if (ocdb_changed(o, a, a->high_water - OCDB_SLACK_MS, &w, &n) < 0)
 		return 0;
 	top = a->high_water;

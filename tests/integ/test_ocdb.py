@@ -210,6 +210,25 @@ class Lifecycle(OcdbCase):
                    [["Error: 400 model overloaded (model_overloaded)"], ["Next run."]],
                    what="no box for the announce run, one for the next")
 
+    def test_gateway_node_row_starts_the_box_before_the_transcript(self):
+        """Issue 12: under the gateway the run's session_nodes row comes seconds before its
+        transcript; the box shows at that row, and the transcript's events fill the same box.
+        Rows of cron and internal runs, and finished ones, start nothing."""
+        db = self.agent_db()
+        self.start_watcher()
+        db.add_node("agent:main:cron:job-1", "s-cron", created_via="cron")
+        db.add_node("agent:main:mattermost:channel:c2", "s-old", status="done")
+        key, sid = "agent:main:mattermost:channel:c1", "s-1"
+        db.add_node(key, sid)
+        b = self.wait_box(key, lambda b: b["status"] == "active", what="the box at the node row")
+        self.assertEqual(b["lines"], ["Thinking..."])
+        self.assertEqual(b["channel_id"], "c1")
+        self.session(db, key, sid)
+        db.append(sid, assistant(["Done here."], stop="stop"))
+        wait_equal(lambda: [(b["status"], b["lines"]) for b in self.boxes(key)],
+                   [("done", ["Done here."])], what="the same box, ended with its line")
+        self.assertEqual([b["session_key"] for b in self.boxes()], [key])
+
     def test_compaction_and_reset_events(self):
         db = self.agent_db()
         self.start_watcher()

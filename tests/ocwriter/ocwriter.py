@@ -253,6 +253,17 @@ class AgentDB:
         self.tx(run)
         return session_id
 
+    def add_node(self, key, session_id, status=None, created_via="run"):
+        """Only the session_nodes row, as the gateway writes it when a run is
+        being prepared: no window with a transcript yet."""
+        def run(db):
+            db.execute(
+                "INSERT INTO session_nodes (session_key, current_session_id, entry_json,"
+                " updated_at, status, created_via) VALUES (?,?,?,?,?,?)",
+                (key, session_id, json.dumps({"sessionId": session_id}), now_ms(), status,
+                 created_via))
+        self.tx(run)
+
     def set_entry(self, key, entry):
         def run(db):
             db.execute("UPDATE session_nodes SET entry_json=?, updated_at=? WHERE session_key=?",

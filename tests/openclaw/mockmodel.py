@@ -36,11 +36,21 @@ chat request wait, before any byte of its reply is sent, until `release()`
 
 import argparse
 import json
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODEL_ID = "mock-1"
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """OpenClaw drops its connections when a run ends or aborts: not an error here."""
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class MockModel:
@@ -56,7 +66,7 @@ class MockModel:
         self.hold_match = None
         self.hold_expired = False
         self.held = threading.Event()  # set once the held request has arrived
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.server = _QuietServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = None
