@@ -1,5 +1,5 @@
 /* client: one libcurl handle talking to the status API for live-status. */
-#include "client.h"
+#include "cli/client.h"
 
 #include <curl/curl.h>
 #include <json-c/json.h>

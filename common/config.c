@@ -1,5 +1,5 @@
 /* config: reading and validating environment variables. */
-#include "config.h"
+#include "common/config.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* log: logfmt lines on stderr with rate limiting of repeated faults. */
-#include "log.h"
+#include "common/log.h"
 
 #include <inttypes.h>
 #include <pthread.h>

@@ -1,5 +1,5 @@
 /* mm_http: the Mattermost REST client pool (libcurl share + easy handles). */
-#include "mm_http.h"
+#include "common/mm_http.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -10,8 +10,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include "util.h"
-#include "xmalloc.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
 
 #define MM_HTTP_DEFAULT_TIMEOUT_MS 10000L
 #define MM_HTTP_DEFAULT_CONNECT_MS 5000L

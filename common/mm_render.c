@@ -1,5 +1,5 @@
 /* mm_render: boxes to the blockquoted status box text. */
-#include "mm_render.h"
+#include "common/mm_render.h"
 
 #include <ctype.h>
 #include <inttypes.h>

@@ -1,5 +1,5 @@
 /* notify: nchan change notices over HTTP with libcurl. */
-#include "notify.h"
+#include "common/notify.h"
 
 #include <curl/curl.h>
 #include <inttypes.h>
@@ -8,8 +8,8 @@
 #include <string.h>
 #include <stdlib.h>
 
-#include "log.h"
-#include "xmalloc.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
 
 #define NOTIFY_TIMEOUT_MS 1000L
 

@@ -1,5 +1,5 @@
 /* util: clocks, UTF-8, ids and secret comparison. */
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* xmalloc: allocation wrappers that abort instead of returning NULL. */
-#include "xmalloc.h"
+#include "common/xmalloc.h"
 
 #include <stdarg.h>
 #include <stdint.h>

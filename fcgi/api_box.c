@@ -1,13 +1,13 @@
 /* api_box: SessionData serialization and request body checks. */
-#include "api_box.h"
+#include "fcgi/api_box.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/util.h"
-#include "../common/xmalloc.h"
-#include "api_http.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
+#include "fcgi/api_http.h"
 
 static const char *const api_box_statuses[] = { "active", "done", "error", "interrupted" };
 

@@ -22,8 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../sql/store.h"
-#include "api_json.h"
+#include "sql/store.h"
+#include "fcgi/api_json.h"
 
 #define API_SESSION_KEY_MAX 512 /* bytes */
 #define API_LABEL_MAX 1024      /* bytes, label and model */

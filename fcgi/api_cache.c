@@ -1,14 +1,14 @@
 /* api_cache: per-revision snapshots of every box as SessionData JSON. */
-#include "api_cache.h"
+#include "fcgi/api_cache.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/log.h"
-#include "../common/xmalloc.h"
-#include "api_box.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "fcgi/api_box.h"
 
 /* Filtered lists kept per snapshot; more are built per request. */
 #define API_SNAP_LISTS 8

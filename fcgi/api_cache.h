@@ -26,8 +26,8 @@
 
 #include <stdint.h>
 
-#include "../sql/store.h"
-#include "api_http.h"
+#include "sql/store.h"
+#include "fcgi/api_http.h"
 
 #define API_CACHE_MAX_DEPTH 64
 

@@ -1,13 +1,13 @@
 /* api_cleanup: interrupting stale boxes and deleting old ones. */
-#include "api_cleanup.h"
+#include "fcgi/api_cleanup.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
 
-#include "../common/log.h"
-#include "../common/util.h"
-#include "../sql/store_api.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "sql/store_api.h"
 
 int
 api_cleanup_once(store *st, struct notify *n, const struct api_config *cfg, int64_t now_ms)

@@ -14,9 +14,9 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "../common/notify.h"
-#include "../sql/store.h"
-#include "api_config.h"
+#include "common/notify.h"
+#include "sql/store.h"
+#include "fcgi/api_config.h"
 
 struct api_cleanup {
 	pthread_t thread;

@@ -1,12 +1,12 @@
 /* api_config: the responder's environment. */
-#include "api_config.h"
+#include "fcgi/api_config.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../common/config.h"
+#include "common/config.h"
 
 /*
  * GATEWAY_KEYS_FILE: when set, the file must be there (a typo would

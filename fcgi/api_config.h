@@ -27,8 +27,8 @@
 
 #include <stddef.h>
 
-#include "../common/log.h"
-#include "auth.h"
+#include "common/log.h"
+#include "fcgi/auth.h"
 
 #define API_DEFAULT_DB "/var/lib/livestatus/livestatus.db"
 #define API_DEFAULT_GATEWAY_KEYS "/etc/livestatus/gateway-keys"

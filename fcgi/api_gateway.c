@@ -1,17 +1,17 @@
 /* api_gateway: POST /api/v1/gateway/boxes and the gateways in health. */
-#include "api_gateway.h"
+#include "fcgi/api_gateway.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/log.h"
-#include "../common/util.h"
-#include "../common/xmalloc.h"
-#include "../sql/store_gateway.h"
-#include "api_box.h"
-#include "api_gwkeys.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
+#include "sql/store_gateway.h"
+#include "fcgi/api_box.h"
+#include "fcgi/api_gwkeys.h"
 
 #define API_GW_VERSION_MAX 128 /* bytes of the gateway's version */
 #define API_GW_STORE_ID_MAX 64

@@ -39,9 +39,9 @@
 
 #include <stdint.h>
 
-#include "../sql/store.h"
-#include "api_handlers.h"
-#include "api_json.h"
+#include "sql/store.h"
+#include "fcgi/api_handlers.h"
+#include "fcgi/api_json.h"
 
 #define API_GATEWAY_DENIED \
 	"unauthorized: unknown gateway key; check the gateway's key (PLUGIN_SECRET on the " \

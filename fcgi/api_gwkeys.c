@@ -1,5 +1,5 @@
 /* api_gwkeys: the gateway keys file, read again when it changes. */
-#include "api_gwkeys.h"
+#include "fcgi/api_gwkeys.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "../common/log.h"
-#include "../common/util.h"
-#include "../common/xmalloc.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
 
 struct api_gwkey {
 	char name[API_GATEWAY_NAME_MAX + 1];

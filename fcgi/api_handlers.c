@@ -1,18 +1,18 @@
 /* api_handlers: health, auth and the sessions routes; the router. */
-#include "api_handlers.h"
+#include "fcgi/api_handlers.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/log.h"
-#include "../common/util.h"
-#include "../common/xmalloc.h"
-#include "../sql/store_mm.h"
-#include "api_box.h"
-#include "api_gateway.h"
-#include "metrics.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
+#include "sql/store_mm.h"
+#include "fcgi/api_box.h"
+#include "fcgi/api_gateway.h"
+#include "fcgi/metrics.h"
 
 #ifndef LS_VERSION
 #define LS_VERSION "0.0.0"

@@ -21,13 +21,13 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "../common/notify.h"
-#include "../sql/store.h"
-#include "api_cache.h"
-#include "api_config.h"
-#include "api_gwkeys.h"
-#include "api_http.h"
-#include "auth.h"
+#include "common/notify.h"
+#include "sql/store.h"
+#include "fcgi/api_cache.h"
+#include "fcgi/api_config.h"
+#include "fcgi/api_gwkeys.h"
+#include "fcgi/api_http.h"
+#include "fcgi/auth.h"
 
 struct api_ctx {
 	const struct api_config *cfg;

@@ -1,13 +1,13 @@
 /* api_http: routing and header parsing for the status API. */
-#include "api_http.h"
+#include "fcgi/api_http.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include "../common/util.h"
-#include "api_cache.h"
+#include "common/util.h"
+#include "fcgi/api_cache.h"
 
 enum api_method
 api_http_method(const char *s)

@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "api_json.h"
+#include "fcgi/api_json.h"
 
 /* The largest request body the API reads: 1 MiB. */
 #define API_BODY_MAX ((size_t)1 << 20)

@@ -1,13 +1,13 @@
 /* api_json: strict JSON reading of request bodies, and JSON writing. */
-#include "api_json.h"
+#include "fcgi/api_json.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/util.h"
-#include "../common/xmalloc.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
 
 /* Bounds the tree a 1 MiB body can make ("[0,0,0,...]"). */
 #define API_JSON_MAX_NODES 100000

@@ -1,5 +1,5 @@
 /* api_record: FastCGI STDOUT and END_REQUEST records with writev(). */
-#include "api_record.h"
+#include "fcgi/api_record.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* api_server: listening, libfcgi worker threads and a clean stop. */
-#include "api_server.h"
+#include "fcgi/api_server.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -25,17 +25,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/config.h"
-#include "../common/log.h"
-#include "../common/notify.h"
-#include "../common/util.h"
-#include "../common/xmalloc.h"
-#include "api_cache.h"
-#include "api_cleanup.h"
-#include "api_handlers.h"
-#include "api_record.h"
-#include "metrics.h"
-#include "auth.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/notify.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
+#include "fcgi/api_cache.h"
+#include "fcgi/api_cleanup.h"
+#include "fcgi/api_handlers.h"
+#include "fcgi/api_record.h"
+#include "fcgi/metrics.h"
+#include "fcgi/auth.h"
 
 #ifndef LS_VERSION
 #define LS_VERSION "0.0.0"

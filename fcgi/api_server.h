@@ -55,7 +55,7 @@
 
 #include <stddef.h>
 
-#include "api_config.h"
+#include "fcgi/api_config.h"
 
 int api_listen_unix(const char *path, char *err, size_t errlen);
 int api_listen_tcp(const char *hostport, char *err, size_t errlen);

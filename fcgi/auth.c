@@ -1,12 +1,12 @@
 /* auth: shared-secret writers; readers (READ_AUTH=secret|none|mattermost). */
-#include "auth.h"
+#include "fcgi/auth.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "../common/util.h"
-#include "../common/xmalloc.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
 
 const char *const api_read_auth_names[] = { "secret", "none", "mattermost", NULL };
 

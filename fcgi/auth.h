@@ -22,8 +22,8 @@
 #ifndef LS_AUTH_H
 #define LS_AUTH_H
 
-#include "api_http.h"
-#include "mm_auth.h"
+#include "fcgi/api_http.h"
+#include "fcgi/mm_auth.h"
 
 /*
  * Read refusals keep v4.1's text as their start (clients that match on it

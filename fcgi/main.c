@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../common/config.h"
-#include "../common/log.h"
-#include "api_config.h"
-#include "api_server.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "fcgi/api_config.h"
+#include "fcgi/api_server.h"
 
 #ifndef LS_VERSION
 #define LS_VERSION "0.0.0"

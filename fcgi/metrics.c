@@ -1,5 +1,5 @@
 /* metrics: counters of the responder and the Prometheus text of a scrape. */
-#include "metrics.h"
+#include "fcgi/metrics.h"
 
 #include <dirent.h>
 #include <inttypes.h>

@@ -1,5 +1,5 @@
 /* mm_auth: Mattermost tokens and channel memberships, cached; daemon posts. */
-#include "mm_auth.h"
+#include "fcgi/mm_auth.h"
 
 #include <json-c/json.h>
 #include <pthread.h>
@@ -15,7 +15,7 @@
 #include "common/mm_render.h"
 #include "common/util.h"
 #include "common/xmalloc.h"
-#include "metrics.h"
+#include "fcgi/metrics.h"
 #include "sql/store_mm.h"
 
 /* Entries per cache (a power of two) and slots probed per key. */

@@ -47,7 +47,7 @@
 
 #include <stddef.h>
 
-#include "../sql/store.h"
+#include "sql/store.h"
 
 /* Mattermost ids are 26 characters; room for a little more. */
 #define MM_AUTH_ID_MAX 64

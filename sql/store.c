@@ -1,5 +1,5 @@
 /* store: opening, migrating and the box and heartbeat tables. */
-#include "store_int.h"
+#include "sql/store_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/xmalloc.h"
+#include "common/xmalloc.h"
 
 /* sql/schema.sql, embedded at build time (build/gen/schema_sql.c). */
 extern const char store_schema_sql[];

@@ -1,11 +1,11 @@
 /* store_api: the responder's cleanup with the list of what changed. */
-#include "store_api.h"
+#include "sql/store_api.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/xmalloc.h"
-#include "store_int.h"
+#include "common/xmalloc.h"
+#include "sql/store_int.h"
 
 struct store_change_list {
 	struct store_change *items;

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store.h"
+#include "sql/store.h"
 
 struct store_change {
 	char *id;

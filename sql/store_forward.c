@@ -1,11 +1,11 @@
 /* store_forward: the forwarding cursor, the outbox query and set-aside changes. */
-#include "store_forward.h"
+#include "sql/store_forward.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/xmalloc.h"
-#include "store_int.h"
+#include "common/xmalloc.h"
+#include "sql/store_int.h"
 
 int
 store_forward_state_get(store *st, struct store_forward_state *out)

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store.h"
+#include "sql/store.h"
 
 struct store_forward_state {
 	char *url;              /* the central the cursor is for ("" at first) */

@@ -1,9 +1,9 @@
 /* store_gateway: forwarded boxes' owners and the central's gateways table. */
-#include "store_gateway.h"
+#include "sql/store_gateway.h"
 
 #include <stdlib.h>
 
-#include "store_int.h"
+#include "sql/store_int.h"
 
 int
 store_gateway_box(store *st, const char *id, char **gateway, int64_t *gateway_revision)

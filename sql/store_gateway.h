@@ -33,7 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store.h"
+#include "sql/store.h"
 
 struct store_gateway {
 	char *name;

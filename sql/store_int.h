@@ -14,7 +14,7 @@
 
 #include <sqlite3.h>
 
-#include "store.h"
+#include "sql/store.h"
 
 #define STORE_STMT_MAX 64
 

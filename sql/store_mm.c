@@ -1,12 +1,12 @@
 /* store_mm: the Mattermost poster's rows and its queries over boxes. */
-#include "store_mm.h"
+#include "sql/store_mm.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/util.h"
-#include "../common/xmalloc.h"
-#include "store_int.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
+#include "sql/store_int.h"
 
 /*
  * Every watcher-made top-level box with the highest revision in its

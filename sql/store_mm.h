@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store.h"
+#include "sql/store.h"
 
 /* One mm_posts row; see sql/schema.sql for the meaning of each column. */
 struct store_mm_post {

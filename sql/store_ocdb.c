@@ -1,11 +1,11 @@
 /* store_ocdb: the watcher's cursors into OpenClaw agent databases. */
-#include "store_ocdb.h"
+#include "sql/store_ocdb.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/xmalloc.h"
-#include "store_int.h"
+#include "common/xmalloc.h"
+#include "sql/store_int.h"
 
 int
 store_ocdb_agent_get(store *st, const char *db_path, struct store_ocdb_agent *out)

@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store.h"
+#include "sql/store.h"
 
 struct store_ocdb_agent {
 	char *db_path;

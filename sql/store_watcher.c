@@ -1,11 +1,11 @@
 /* store_watcher: transcript offsets, session state and box writes. */
-#include "store_watcher.h"
+#include "sql/store_watcher.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/xmalloc.h"
-#include "store_int.h"
+#include "common/xmalloc.h"
+#include "sql/store_int.h"
 
 int
 store_watcher_box_put(store *st, struct store_box *b)

@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store.h"
+#include "sql/store.h"
 
 struct store_watcher_file {
 	char *path;

@@ -1,5 +1,5 @@
 /* box: the status model (events to status boxes, lifecycle, persistence). */
-#include "box.h"
+#include "watcher/box.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -7,9 +7,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../common/log.h"
-#include "../common/util.h"
-#include "../common/xmalloc.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
 
 enum box_status {
 	BOX_ACTIVE,

@@ -54,9 +54,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../sql/store.h"
-#include "labels.h"
-#include "transcript.h"
+#include "sql/store.h"
+#include "watcher/labels.h"
+#include "watcher/transcript.h"
 
 /* The line added when a box reaches max_duration_ms. */
 #define BOX_MAX_DURATION_LINE "[max session duration reached - stopped tracking]"

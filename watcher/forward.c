@@ -1,5 +1,5 @@
 /* forward: the outbox thread that feeds a central status API (see forward.h). */
-#include "forward.h"
+#include "watcher/forward.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -12,12 +12,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/config.h"
-#include "../common/log.h"
-#include "../common/util.h"
-#include "../common/xmalloc.h"
-#include "../sql/store.h"
-#include "../sql/store_forward.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
+#include "sql/store.h"
+#include "sql/store_forward.h"
 
 #define FORWARD_BATCH_BYTES (512 * 1024)
 #define FORWARD_BATCH_BYTES_MIN 4096

@@ -1,5 +1,5 @@
 /* health_http: GET /health and GET /metrics of the watcher alone (see health_http.h). */
-#include "health_http.h"
+#include "watcher/health_http.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -16,11 +16,11 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "../common/log.h"
-#include "../common/util.h"
-#include "../common/xmalloc.h"
-#include "../sql/store.h"
-#include "forward.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
+#include "sql/store.h"
+#include "watcher/forward.h"
 
 #define HEALTH_REQ_MAX 8192
 #define HEALTH_IO_TIMEOUT_S 2

@@ -1,12 +1,12 @@
 /* labels: the built-in tool label table and TOOL_LABELS_FILE. */
-#include "labels.h"
+#include "watcher/labels.h"
 
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/xmalloc.h"
+#include "common/xmalloc.h"
 
 /* detail: argument names to try, '|'-separated; NULL: the generic list. */
 struct labels_entry {

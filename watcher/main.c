@@ -16,14 +16,14 @@
 
 #include <json-c/json.h>
 
-#include "../common/config.h"
-#include "../common/log.h"
-#include "../common/util.h"
-#include "../sql/store.h"
-#include "labels.h"
-#include "mm_poster.h"
-#include "watcher.h"
-#include "wconfig.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "sql/store.h"
+#include "watcher/labels.h"
+#include "watcher/mm_poster.h"
+#include "watcher/watcher.h"
+#include "watcher/wconfig.h"
 
 #define PROG "livestatus-watcher"
 #define STOP_WAIT_MS 30000

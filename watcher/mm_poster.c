@@ -1,5 +1,5 @@
 /* mm_poster: the thread that turns stored boxes into Mattermost posts. */
-#include "mm_poster.h"
+#include "watcher/mm_poster.h"
 
 #include <errno.h>
 #include <json-c/json.h>

@@ -4,7 +4,7 @@
  * The SQL below reads the gateway's own file (openclaw-agent.sqlite), which
  * this program never writes; the livestatus store's SQL stays in sql/.
  */
-#include "ocdb.h"
+#include "watcher/ocdb.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -20,11 +20,11 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "../common/log.h"
-#include "../common/util.h"
-#include "../common/xmalloc.h"
-#include "../sql/store_ocdb.h"
-#include "sessions.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
+#include "sql/store_ocdb.h"
+#include "watcher/sessions.h"
 
 /* transcript_updated_at comes from the gateway's wall clock: look back this
  * far past the high-water mark so a small clock step loses nothing. */

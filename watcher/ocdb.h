@@ -76,9 +76,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../sql/store.h"
-#include "box.h"
-#include "transcript.h"
+#include "sql/store.h"
+#include "watcher/box.h"
+#include "watcher/transcript.h"
 
 #define OCDB_FILE_NAME "openclaw-agent.sqlite"
 #define OCDB_SCHEMA_MIN 20

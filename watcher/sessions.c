@@ -1,5 +1,5 @@
 /* sessions: reading sessions.json and routing keys to channels. */
-#include "sessions.h"
+#include "watcher/sessions.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../common/util.h"
-#include "../common/xmalloc.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
 
 /* A sessions.json larger than this is refused (OpenClaw's are kilobytes). */
 #define SESSIONS_MAX_BYTES (64 << 20)

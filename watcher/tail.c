@@ -1,5 +1,5 @@
 /* tail: inotify (or polling) over sessions folders, lines by byte offset. */
-#include "tail.h"
+#include "watcher/tail.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,9 +15,9 @@
 
 #include <json-c/json.h>
 
-#include "../common/log.h"
-#include "../common/util.h"
-#include "../common/xmalloc.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
 
 #define TAIL_CHUNK (1u * 1024 * 1024)
 /* How much of a new transcript is read for its first event's time. */

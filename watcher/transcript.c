@@ -1,11 +1,11 @@
 /* transcript: parsing OpenClaw transcript lines with json-c. */
-#include "transcript.h"
+#include "watcher/transcript.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "../common/util.h"
-#include "../common/xmalloc.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
 
 struct tx_parser {
 	json_tokener *tok;

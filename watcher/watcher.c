@@ -1,5 +1,5 @@
 /* watcher: the main loop (tail → model → store → notices). */
-#include "watcher.h"
+#include "watcher/watcher.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,20 +16,20 @@
 
 #include <json-c/json.h>
 
-#include "../common/log.h"
-#include "../common/notify.h"
-#include "../common/util.h"
-#include "../common/xmalloc.h"
-#include "../sql/store.h"
-#include "../sql/store_watcher.h"
-#include "box.h"
-#include "labels.h"
-#include "forward.h"
-#include "health_http.h"
-#include "mm_poster.h"
-#include "ocdb.h"
-#include "sessions.h"
-#include "tail.h"
+#include "common/log.h"
+#include "common/notify.h"
+#include "common/util.h"
+#include "common/xmalloc.h"
+#include "sql/store.h"
+#include "sql/store_watcher.h"
+#include "watcher/box.h"
+#include "watcher/labels.h"
+#include "watcher/forward.h"
+#include "watcher/health_http.h"
+#include "watcher/mm_poster.h"
+#include "watcher/ocdb.h"
+#include "watcher/sessions.h"
+#include "watcher/tail.h"
 
 #define WATCHER_BUSY_TIMEOUT_MS 1000
 #define WATCHER_RETRY_MS 250

@@ -24,7 +24,7 @@
 #ifndef LS_WATCHER_WATCHER_H
 #define LS_WATCHER_WATCHER_H
 
-#include "wconfig.h"
+#include "watcher/wconfig.h"
 
 int watcher_run(const struct wcfg *cfg, int ready_fd);
 

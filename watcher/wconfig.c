@@ -1,5 +1,5 @@
 /* wconfig: reading and checking the watcher's environment. */
-#include "wconfig.h"
+#include "watcher/wconfig.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/config.h"
+#include "common/config.h"
 
 static int
 wcfg_url(const char *name, const char *alias, const char **out, char *err, size_t errlen)

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "../common/log.h"
+#include "common/log.h"
 
 #define WCFG_DEFAULT_DB "/var/lib/livestatus/livestatus.db"
 /* How the default PID_FILE is chosen, for --help and the man page. */

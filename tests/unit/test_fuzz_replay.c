@@ -21,11 +21,11 @@
 #include "common/log.h"
 
 #define FUZZ_ENTRY fuzz_api_json_one
-#include "../fuzz/fuzz_api_json.c"
+#include "tests/fuzz/fuzz_api_json.c"
 #undef FUZZ_ENTRY
 
 #define FUZZ_ENTRY fuzz_transcript_one
-#include "../fuzz/fuzz_transcript.c"
+#include "tests/fuzz/fuzz_transcript.c"
 #undef FUZZ_ENTRY
 
 static int
