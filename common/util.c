@@ -107,7 +107,23 @@ util_valid_id(const char *id)
 		        c == '_' || c == '.' || c == ':' || c == '-'))
 			return 0;
 	}
-	return i > 0;
+	return i > 0 && strstr(id, "..") == NULL;
+}
+
+uint64_t
+util_hash_add(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n-- > 0)
+		h = (h ^ *b++) * 1099511628211ULL;
+	return h;
+}
+
+uint64_t
+util_hash_str(const char *s)
+{
+	return util_hash_add(UTIL_HASH_SEED, s, strlen(s));
 }
 
 int

@@ -22,8 +22,19 @@ int util_utf8_valid(const char *s, size_t len);
  */
 size_t util_utf8_prefix(const char *s, size_t maxchars);
 
-/* 1 when id matches [A-Za-z0-9_.:-]{1,128}, the API's box id syntax. */
+/*
+ * 1 when id matches [A-Za-z0-9_.:-]{1,128} and holds no "..": the syntax
+ * of box, channel and agent ids for every program (the API, the CLI).
+ */
 int util_valid_id(const char *id);
+#define UTIL_ID_MAX 128
+
+/* FNV-1a, 64 bits: spreads keys over hash slots (equality checked in full). */
+#define UTIL_HASH_SEED 0xcbf29ce484222325ULL
+/* Continues hash h (start with UTIL_HASH_SEED) over n bytes of p. */
+uint64_t util_hash_add(uint64_t h, const void *p, size_t n);
+/* The hash of a NUL-terminated string. */
+uint64_t util_hash_str(const char *s);
 
 /*
  * Compares a secret with a candidate in time that depends only on the

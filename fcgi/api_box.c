@@ -7,7 +7,6 @@
 
 #include "common/util.h"
 #include "common/xmalloc.h"
-#include "fcgi/api_http.h"
 
 static const char *const api_box_statuses[] = { "active", "done", "error", "interrupted" };
 
@@ -256,7 +255,7 @@ api_box_from_post(
 	if (v != NULL && v->type != API_J_NULL) {
 		if (v->type != API_J_STRING)
 			return api_box_fail(err, errlen, "id", "expected a string");
-		if (v->len > API_ID_MAX || !api_http_valid_id(v->str))
+		if (v->len > UTIL_ID_MAX || !util_valid_id(v->str))
 			return api_box_fail(err, errlen, "id", "invalid id");
 		out->id = xstrndup(v->str, v->len);
 	}
@@ -273,7 +272,7 @@ api_box_from_post(
 			goto fail;
 		}
 		if (v->len > 0) {
-			if (v->len > API_ID_MAX || !api_http_valid_id(v->str)) {
+			if (v->len > UTIL_ID_MAX || !util_valid_id(v->str)) {
 				api_box_fail(err, errlen, "parent_id", "invalid id");
 				goto fail;
 			}
@@ -285,16 +284,16 @@ api_box_from_post(
 			out->parent_id = xstrndup(v->str, v->len);
 		}
 	}
-	if (api_box_string(body, "agent_id", API_BOX_ID, API_ID_MAX, &out->agent_id, err, errlen) <
+	if (api_box_string(body, "agent_id", API_BOX_ID, UTIL_ID_MAX, &out->agent_id, err, errlen) <
 	        0 ||
 	    api_box_string(
-	        body, "channel_id", API_BOX_ID, API_ID_MAX, &out->channel_id, err, errlen) < 0 ||
-	    api_box_string(body, "root_id", API_BOX_ID, API_ID_MAX, &out->root_id, err, errlen) <
+	        body, "channel_id", API_BOX_ID, UTIL_ID_MAX, &out->channel_id, err, errlen) < 0 ||
+	    api_box_string(body, "root_id", API_BOX_ID, UTIL_ID_MAX, &out->root_id, err, errlen) <
 	        0 ||
-	    api_box_string(body, "post_id", API_BOX_ID, API_ID_MAX, &out->post_id, err, errlen) <
+	    api_box_string(body, "post_id", API_BOX_ID, UTIL_ID_MAX, &out->post_id, err, errlen) <
 	        0 ||
 	    api_box_string(
-	        body, "bot_user_id", API_BOX_ID, API_ID_MAX, &out->bot_user_id, err, errlen) < 0 ||
+	        body, "bot_user_id", API_BOX_ID, UTIL_ID_MAX, &out->bot_user_id, err, errlen) < 0 ||
 	    api_box_string(body, "label", API_BOX_TEXT, API_LABEL_MAX, &out->label, err, errlen) <
 	        0 ||
 	    api_box_status(body, &out->status, err, errlen) < 0 ||
@@ -332,7 +331,7 @@ api_box_apply_put(const struct api_jval *body, long max_lines, int64_t now_ms,
 	    api_box_lines(body, max_lines, &lines, err, errlen) < 0 ||
 	    api_box_string(body, "label", API_BOX_TEXT, API_LABEL_MAX, &label, err, errlen) < 0 ||
 	    api_box_string(body, "model", API_BOX_TEXT, API_LABEL_MAX, &model, err, errlen) < 0 ||
-	    api_box_string(body, "post_id", API_BOX_ID, API_ID_MAX, &post_id, err, errlen) < 0 ||
+	    api_box_string(body, "post_id", API_BOX_ID, UTIL_ID_MAX, &post_id, err, errlen) < 0 ||
 	    (has_tokens = api_box_count(body, "token_count", &tokens, err, errlen)) < 0)
 		goto out;
 	v = api_json_get(body, "end_time_ms");

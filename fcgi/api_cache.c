@@ -258,12 +258,19 @@ api_snap_same(const char *a, const char *b)
 }
 
 static void
+api_snap_release(void *hold)
+{
+	api_snapshot_unref(hold);
+}
+
+static void
 api_snap_point(struct api_snapshot *s, const char *data, size_t len, struct api_resp *resp)
 {
 	api_snapshot_ref(s);
-	if (resp->snap != NULL)
-		api_snapshot_unref(resp->snap);
-	resp->snap = s;
+	if (resp->release != NULL)
+		resp->release(resp->hold);
+	resp->hold = s;
+	resp->release = api_snap_release;
 	resp->blob_data = data;
 	resp->blob_len = len;
 }

@@ -7,7 +7,6 @@
 #include <strings.h>
 
 #include "common/util.h"
-#include "fcgi/api_cache.h"
 
 enum api_method
 api_http_method(const char *s)
@@ -237,12 +236,6 @@ api_http_reason(int status)
 	return "Unknown";
 }
 
-int
-api_http_valid_id(const char *id)
-{
-	return util_valid_id(id) && strstr(id, "..") == NULL;
-}
-
 enum api_route
 api_http_route(const char *path, char *id, size_t idlen)
 {
@@ -264,7 +257,7 @@ api_http_route(const char *path, char *id, size_t idlen)
 	if (strncmp(path, prefix, sizeof(prefix) - 1) != 0)
 		return API_R_NONE;
 	rest = path + sizeof(prefix) - 1;
-	if (strlen(rest) >= idlen || !api_http_valid_id(rest))
+	if (strlen(rest) >= idlen || !util_valid_id(rest))
 		return API_R_BAD_ID;
 	memcpy(id, rest, strlen(rest) + 1);
 	return API_R_SESSION;
@@ -305,8 +298,9 @@ void
 api_resp_free(struct api_resp *r)
 {
 	api_buf_free(&r->body);
-	if (r->snap != NULL)
-		api_snapshot_unref(r->snap);
-	r->snap = NULL;
+	if (r->release != NULL)
+		r->release(r->hold);
+	r->release = NULL;
+	r->hold = NULL;
 	r->blob_data = NULL;
 }

@@ -10,7 +10,7 @@
  * struct api_resp is what a handler answers: a status, an optional Allow
  * header and ETag, and a body that is either owned bytes (body) or a
  * borrowed, reference-counted list from the snapshot cache (blob_data,
- * kept alive by snap until api_resp_free()).  Every response is JSON;
+ * kept alive by hold until api_resp_free()).  Every response is JSON;
  * api_resp_error() makes the {"error":"..."} body.
  *
  * The helpers below parse the few header values the API cares about and
@@ -23,13 +23,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/util.h"
 #include "fcgi/api_json.h"
 
 /* The largest request body the API reads: 1 MiB. */
 #define API_BODY_MAX ((size_t)1 << 20)
 
 /* Longest id in a path, per the API's [A-Za-z0-9_.:-]{1,128}. */
-#define API_ID_MAX 128
+#define API_ID_MAX UTIL_ID_MAX
 
 enum api_method {
 	API_M_GET,
@@ -58,8 +59,6 @@ struct api_req {
 	void *read_arg;
 };
 
-struct api_snapshot;
-
 struct api_resp {
 	int status;
 	const char *allow; /* static string or NULL */
@@ -68,7 +67,9 @@ struct api_resp {
 	struct api_buf body;
 	const char *blob_data; /* when set, sent instead of body */
 	size_t blob_len;
-	struct api_snapshot *snap; /* holds blob_data alive */
+	/* holds blob_data alive; api_resp_free() calls release(hold) */
+	void *hold;
+	void (*release)(void *hold);
 	const char *content_type;  /* static string; NULL: application/json */
 };
 
@@ -115,9 +116,6 @@ enum api_route api_http_route(const char *path, char *id, size_t idlen);
 
 /* The Allow header of a route. */
 const char *api_http_allow(enum api_route r);
-
-/* 1 when id is a valid box id: [A-Za-z0-9_.:-]{1,128} without "..". */
-int api_http_valid_id(const char *id);
 
 /* Sets status and an {"error": msg} body, dropping any earlier body. */
 void api_resp_error(struct api_resp *r, int status, const char *msg);

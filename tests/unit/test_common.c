@@ -39,6 +39,16 @@ test_utf8_prefix(void **state)
 }
 
 static void
+test_hash(void **state)
+{
+	(void)state;
+	/* FNV-1a 64 reference values */
+	assert_true(util_hash_str("") == 0xcbf29ce484222325ULL);
+	assert_true(util_hash_str("a") == 0xaf63dc4c8601ec8cULL);
+	assert_true(util_hash_add(util_hash_str("fo"), "obar", 4) == util_hash_str("foobar"));
+}
+
+static void
 test_valid_id(void **state)
 {
 	char longid[130];
@@ -49,6 +59,8 @@ test_valid_id(void **state)
 	assert_false(util_valid_id("a/b"));
 	assert_false(util_valid_id("a b"));
 	assert_false(util_valid_id("%00"));
+	assert_false(util_valid_id("a..b"));
+	assert_true(util_valid_id("a.b.c"));
 	memset(longid, 'a', 128);
 	longid[128] = '\0';
 	assert_true(util_valid_id(longid));
@@ -172,6 +184,7 @@ main(void)
 		cmocka_unit_test(test_utf8_valid),
 		cmocka_unit_test(test_utf8_prefix),
 		cmocka_unit_test(test_valid_id),
+		cmocka_unit_test(test_hash),
 		cmocka_unit_test(test_secret_equal),
 		cmocka_unit_test(test_cfg_long),
 		cmocka_unit_test(test_cfg_bool_choice),
