@@ -2,8 +2,9 @@
 #
 # Objects go to $(BUILD)/obj; `make SAN=1` builds into build/asan with
 # -fsanitize=address,undefined (make test runs both).  Every program links
-# the shared library code (common/, sql/) once; unit tests link every
-# module but the programs' main.c.
+# the shared library code (common/, sql/) once; the two that talk to
+# Mattermost (watcher, responder) link the Mattermost layer (mm/) too; unit
+# tests link every module but the programs' main.c.
 
 VERSION := $(shell cat VERSION)
 SAN ?=
