@@ -358,106 +358,197 @@ run_watcher(const char *verb)
 	return saved == ENOENT ? EX_NOEXEC : EX_CANTEXEC;
 }
 
+enum {
+	O_CHANNEL = 256,
+	O_REPLY,
+	O_AGENT,
+	O_TOKEN,
+	O_HOST,
+	O_ID,
+	O_LABEL,
+	O_STATUS,
+	O_TOKENS,
+	O_MODEL,
+	O_REPLACE
+};
+
+static const struct option opts_long[] = {
+	{ "channel", required_argument, NULL, O_CHANNEL },
+	{ "reply-to", required_argument, NULL, O_REPLY },
+	{ "agent", required_argument, NULL, O_AGENT },
+	{ "token", required_argument, NULL, O_TOKEN },
+	{ "host", required_argument, NULL, O_HOST },
+	{ "id", required_argument, NULL, O_ID },
+	{ "label", required_argument, NULL, O_LABEL },
+	{ "status", required_argument, NULL, O_STATUS },
+	{ "tokens", required_argument, NULL, O_TOKENS },
+	{ "model", required_argument, NULL, O_MODEL },
+	{ "replace", no_argument, NULL, O_REPLACE },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* One option into o.  -1 to go on, else the exit status. */
+static int
+opts_set(struct opts *o, int ch, char **argv)
+{
+	switch (ch) {
+	case O_CHANNEL:
+		o->channel = optarg;
+		break;
+	case O_REPLY:
+		o->reply_to = optarg;
+		break;
+	case O_AGENT:
+		o->agent = optarg;
+		break;
+	case O_TOKEN:
+		o->token = optarg;
+		break;
+	case O_HOST:
+		o->host = optarg;
+		break;
+	case O_ID:
+		o->id = optarg;
+		break;
+	case O_LABEL:
+		o->label = optarg;
+		break;
+	case O_STATUS:
+		o->status = optarg;
+		break;
+	case O_MODEL:
+		o->model = optarg;
+		break;
+	case O_REPLACE:
+		o->replace = 1;
+		break;
+	case O_TOKENS:
+		if (cfg_parse_long(optarg, 0, LONG_MAX, &o->tokens) != 0)
+			return die_usage("--tokens: not a count: \"%s\"", optarg);
+		break;
+	case 'h':
+		usage(stdout);
+		return EX_DONE;
+	case 'V':
+		printf(PROG " (livestatus) %s\n", LS_VERSION);
+		return EX_DONE;
+	default:
+		if (optopt != 0 && optopt < 256)
+			return die_usage(
+			    "unknown or incomplete option: -%c", (char[]){ (char)optopt, '\0' });
+		return die_usage("unknown or incomplete option: %s", argv[optind - 1]);
+	}
+	return -1;
+}
+
+/*
+ * Checks a box command's arguments (extra: the first word after a delete's
+ * id) and fills in what the environment gives
+ * (MAX_STATUS_LINES, DEFAULT_CHANNEL, PLUGIN_SECRET, PLUGIN_URL).  -1 when
+ * all is well, else the exit status (the error said).
+ */
+static int
+opts_check(const char *cmd, struct opts *o, const char *id, const char *extra)
+{
+	char err[256];
+
+	if (strcmp(cmd, "create") != 0) {
+		if (id == NULL)
+			return die_usage("%s: a box id is required", cmd);
+		if (!util_valid_id(id))
+			return die_usage("not a box id: \"%s\"", id);
+	}
+	if (strcmp(cmd, "delete") == 0 && extra != NULL)
+		return die_usage("delete takes one box id, not \"%s\"", extra);
+	if (o->id != NULL && !util_valid_id(o->id))
+		return die_usage("--id: not a box id: \"%s\"", o->id);
+	if (!util_valid_id(o->agent) || strchr(o->agent, ':') != NULL)
+		return die_usage("--agent: not an agent name: \"%s\"", o->agent);
+	if (o->status != NULL && !valid_status(o->status))
+		return die_usage("--status: not one of active, done, error, "
+		                 "interrupted: \"%s\"",
+		    o->status);
+	if (strcmp(cmd, "complete") == 0) {
+		/* v1's complete ended the box; a status that keeps it going is not that. */
+		if (o->status != NULL && strcmp(o->status, "active") == 0)
+			return die_usage("%s",
+			    "complete: --status active does not end a box; "
+			    "use update");
+		if (o->status == NULL)
+			o->status = "done";
+	}
+	if (cfg_long("MAX_STATUS_LINES", NULL, 15, 1, 1000, &o->max_lines, err, sizeof(err)) != 0)
+		return die_usage("%s", err);
+	if (o->channel == NULL)
+		o->channel = cfg_env("DEFAULT_CHANNEL", NULL);
+	if (o->token == NULL)
+		o->token = cfg_env("PLUGIN_SECRET", NULL);
+	if (o->token == NULL)
+		return die_usage("%s", "no writer secret: pass --token or set PLUGIN_SECRET");
+	if (o->host == NULL)
+		o->host = cfg_str("PLUGIN_URL", NULL, DEFAULT_URL);
+	return -1;
+}
+
+/* create, update, complete or delete, with its text from args[first..]. */
+static int
+run_box_command(const char *cmd, struct opts *o, int argc, char **argv, int first)
+{
+	struct client *c;
+	const char *id = NULL;
+	char *text;
+	int ret;
+
+	if (strcmp(cmd, "create") != 0 && first < argc)
+		id = argv[first++];
+	if ((ret = opts_check(cmd, o, id, first < argc ? argv[first] : NULL)) >= 0)
+		return ret;
+	text = join_args(argc, argv, first);
+	if (text != NULL && !util_utf8_valid(text, strlen(text))) {
+		free(text);
+		return die_usage("%s", "the text is not valid UTF-8");
+	}
+	if (strcmp(cmd, "update") == 0 && text == NULL && o->status == NULL && o->label == NULL &&
+	    o->model == NULL && o->tokens < 0) {
+		return die_usage("%s",
+		    "update: nothing to change: give TEXT or a "
+		    "field option");
+	}
+	c = client_new(o->host, o->token);
+	if (strcmp(cmd, "create") == 0)
+		ret = cmd_create(c, o, text);
+	else if (strcmp(cmd, "update") == 0 || strcmp(cmd, "complete") == 0)
+		ret = cmd_update(c, cmd, o, id, text);
+	else
+		ret = cmd_delete(c, id);
+	client_free(c);
+	free(text);
+	return ret;
+}
+
 int
 main(int argc, char **argv)
 {
-	enum {
-		O_CHANNEL = 256,
-		O_REPLY,
-		O_AGENT,
-		O_TOKEN,
-		O_HOST,
-		O_ID,
-		O_LABEL,
-		O_STATUS,
-		O_TOKENS,
-		O_MODEL,
-		O_REPLACE
-	};
-	static const struct option longopts[] = {
-		{ "channel", required_argument, NULL, O_CHANNEL },
-		{ "reply-to", required_argument, NULL, O_REPLY },
-		{ "agent", required_argument, NULL, O_AGENT },
-		{ "token", required_argument, NULL, O_TOKEN },
-		{ "host", required_argument, NULL, O_HOST },
-		{ "id", required_argument, NULL, O_ID },
-		{ "label", required_argument, NULL, O_LABEL },
-		{ "status", required_argument, NULL, O_STATUS },
-		{ "tokens", required_argument, NULL, O_TOKENS },
-		{ "model", required_argument, NULL, O_MODEL },
-		{ "replace", no_argument, NULL, O_REPLACE },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct opts o = { .agent = "main", .tokens = -1 };
-	struct client *c = NULL;
-	const char *cmd, *id = NULL;
-	char *text = NULL, err[256];
-	int ch, ret, first;
+	const char *cmd;
+	int ch, ret;
 
 	fprintf(stderr,
 	    PROG ": deprecated: use the status API or " WATCHER " directly; see live-status(1)\n");
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
-		switch (ch) {
-		case O_CHANNEL:
-			o.channel = optarg;
-			break;
-		case O_REPLY:
-			o.reply_to = optarg;
-			break;
-		case O_AGENT:
-			o.agent = optarg;
-			break;
-		case O_TOKEN:
-			o.token = optarg;
-			break;
-		case O_HOST:
-			o.host = optarg;
-			break;
-		case O_ID:
-			o.id = optarg;
-			break;
-		case O_LABEL:
-			o.label = optarg;
-			break;
-		case O_STATUS:
-			o.status = optarg;
-			break;
-		case O_MODEL:
-			o.model = optarg;
-			break;
-		case O_REPLACE:
-			o.replace = 1;
-			break;
-		case O_TOKENS:
-			if (cfg_parse_long(optarg, 0, LONG_MAX, &o.tokens) != 0)
-				return die_usage("--tokens: not a count: \"%s\"", optarg);
-			break;
-		case 'h':
-			usage(stdout);
-			return EX_DONE;
-		case 'V':
-			printf(PROG " (livestatus) %s\n", LS_VERSION);
-			return EX_DONE;
-		default:
-			if (optopt != 0 && optopt < 256)
-				return die_usage("unknown or incomplete option: -%c",
-				    (char[]){ (char)optopt, '\0' });
-			return die_usage("unknown or incomplete option: %s", argv[optind - 1]);
-		}
-	}
+	while ((ch = getopt_long(argc, argv, "hV", opts_long, NULL)) != -1)
+		if ((ret = opts_set(&o, ch, argv)) >= 0)
+			return ret;
 	if (optind >= argc) {
 		usage(stderr);
 		return EX_USE;
 	}
 	cmd = argv[optind];
-	first = optind + 1;
-
 	if (strcmp(cmd, "start-watcher") == 0 || strcmp(cmd, "stop-watcher") == 0 ||
 	    strcmp(cmd, "watcher-status") == 0) {
-		if (first < argc)
+		if (optind + 1 < argc)
 			return die_usage("%s takes no arguments", cmd);
 		return run_watcher(strcmp(cmd, "start-watcher") == 0 ? "start"
 		        : strcmp(cmd, "stop-watcher") == 0           ? "stop"
@@ -466,64 +557,5 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "create") != 0 && strcmp(cmd, "update") != 0 &&
 	    strcmp(cmd, "complete") != 0 && strcmp(cmd, "delete") != 0)
 		return die_usage("unknown command: %s", cmd);
-
-	if (strcmp(cmd, "create") != 0) {
-		if (first >= argc)
-			return die_usage("%s: a box id is required", cmd);
-		id = argv[first++];
-		if (!util_valid_id(id))
-			return die_usage("not a box id: \"%s\"", id);
-	}
-	if (strcmp(cmd, "delete") == 0 && first < argc)
-		return die_usage("delete takes one box id, not \"%s\"", argv[first]);
-	if (o.id != NULL && !util_valid_id(o.id))
-		return die_usage("--id: not a box id: \"%s\"", o.id);
-	if (!util_valid_id(o.agent) || strchr(o.agent, ':') != NULL)
-		return die_usage("--agent: not an agent name: \"%s\"", o.agent);
-	if (o.status != NULL && !valid_status(o.status))
-		return die_usage("--status: not one of active, done, error, "
-		                 "interrupted: \"%s\"",
-		    o.status);
-	if (strcmp(cmd, "complete") == 0) {
-		/* v1's complete ended the box; a status that keeps it going is not that. */
-		if (o.status != NULL && strcmp(o.status, "active") == 0)
-			return die_usage("%s",
-			    "complete: --status active does not end a box; "
-			    "use update");
-		if (o.status == NULL)
-			o.status = "done";
-	}
-	if (cfg_long("MAX_STATUS_LINES", NULL, 15, 1, 1000, &o.max_lines, err, sizeof(err)) != 0)
-		return die_usage("%s", err);
-	if (o.channel == NULL)
-		o.channel = cfg_env("DEFAULT_CHANNEL", NULL);
-	if (o.token == NULL)
-		o.token = cfg_env("PLUGIN_SECRET", NULL);
-	if (o.token == NULL)
-		return die_usage("%s", "no writer secret: pass --token or set PLUGIN_SECRET");
-	if (o.host == NULL)
-		o.host = cfg_str("PLUGIN_URL", NULL, DEFAULT_URL);
-
-	text = join_args(argc, argv, first);
-	if (text != NULL && !util_utf8_valid(text, strlen(text))) {
-		free(text);
-		return die_usage("%s", "the text is not valid UTF-8");
-	}
-	if (strcmp(cmd, "update") == 0 && text == NULL && o.status == NULL && o.label == NULL &&
-	    o.model == NULL && o.tokens < 0) {
-		return die_usage("%s",
-		    "update: nothing to change: give TEXT or a "
-		    "field option");
-	}
-
-	c = client_new(o.host, o.token);
-	if (strcmp(cmd, "create") == 0)
-		ret = cmd_create(c, &o, text);
-	else if (strcmp(cmd, "update") == 0 || strcmp(cmd, "complete") == 0)
-		ret = cmd_update(c, cmd, &o, id, text);
-	else
-		ret = cmd_delete(c, id);
-	client_free(c);
-	free(text);
-	return ret;
+	return run_box_command(cmd, &o, argc, argv, optind + 1);
 }

@@ -588,163 +588,234 @@ api_worker_run(void *arg)
 	return NULL;
 }
 
-int
-api_server_run(const struct api_config *cfg, int listen_fd, int threads, const char *unix_path)
-{
-	struct api_worker *workers = xcalloc((size_t)threads, sizeof(*workers));
+/* What one api_server_run() holds, from start to stop. */
+struct api_run {
+	const struct api_config *cfg;
+	int listen_fd, threads;
+	const char *unix_path;
+	struct api_worker *workers;
 	struct api_cleanup cleanup;
-	struct api_cache *cache = api_cache_new();
-	struct api_auth *auth = api_auth_new(cfg->secret, cfg->read_auth);
-	struct api_gwkeys *gwkeys = api_gwkeys_new(cfg->gateway_keys_file);
-	struct timespec deadline;
+	struct api_cache *cache;
+	struct api_auth *auth;
+	struct api_gwkeys *gwkeys;
 	struct api_gate gate;
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
-	sigset_t set;
-	char err[512];
+	sigset_t set; /* the stop signals, blocked in every thread */
 	atomic_int stopping;
 	_Atomic int64_t full_ms; /* api_ctx.full_ms */
-	uint64_t one = 1;
-	int i, sig, stop_fd = -1, status = 1, cleanup_started = 0, stuck = 0, flags;
-	int64_t started = util_now_ms();
+	int stop_fd;
+	int cleanup_started;
+};
 
-	memset(&cleanup, 0, sizeof(cleanup));
-	memset(&gate, 0, sizeof(gate));
-	atomic_init(&stopping, 0);
-	atomic_init(&full_ms, 0);
-	/* Half the workers at most wait on Mattermost for readers (mm_auth.h). */
-	api_auth_limit_waiting(auth, threads > 1 ? threads / 2 : 1);
-	pthread_mutex_init(&gate.lock, NULL);
-	pthread_cond_init(&gate.cond, NULL);
-	atomic_init(&gate.acceptors, 0);
-	gate.workers = workers;
-	gate.nworkers = threads;
-	/*
-	 * Block the stop signals (and SIGUSR1, which libfcgi would take as a
-	 * stop flag) before any thread exists, so every thread inherits it.
-	 */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+/*
+ * Blocks the stop signals (and SIGUSR1, which libfcgi would take as a stop
+ * flag) before any thread exists, so every thread inherits it; sets up
+ * libcurl, libfcgi, the listening socket and the stop event.
+ */
+static int
+api_run_prepare(struct api_run *r)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	int flags;
+
+	sigemptyset(&r->set);
+	sigaddset(&r->set, SIGTERM);
+	sigaddset(&r->set, SIGINT);
+	sigaddset(&r->set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &r->set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (FCGX_Init() != 0) {
 		log_error("cannot initialise libfcgi");
-		goto out;
+		return -1;
 	}
 	/*
 	 * Acceptors try accept() first and poll() only when nothing waits, for
 	 * API_ACCEPT_WAKE_MS at most, so they see a stop in time.
 	 */
-	flags = fcntl(listen_fd, F_GETFL);
-	if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+	flags = fcntl(r->listen_fd, F_GETFL);
+	if (flags < 0 || fcntl(r->listen_fd, F_SETFL, flags | O_NONBLOCK) < 0) {
 		log_error("cannot set up the listening socket", "err", strerror(errno));
-		goto out;
+		return -1;
 	}
-	if (getsockname(listen_fd, (struct sockaddr *)&ss, &sslen) == 0)
-		gate.tcp = ss.ss_family == AF_INET || ss.ss_family == AF_INET6;
-	if ((stop_fd = eventfd(0, EFD_CLOEXEC)) < 0) {
+	if (getsockname(r->listen_fd, (struct sockaddr *)&ss, &sslen) == 0)
+		r->gate.tcp = ss.ss_family == AF_INET || ss.ss_family == AF_INET6;
+	if ((r->stop_fd = eventfd(0, EFD_CLOEXEC)) < 0) {
 		log_error("cannot create an eventfd", "err", strerror(errno));
-		goto out;
+		return -1;
 	}
-	for (i = 0; i < threads; i++) {
-		struct api_worker *w = &workers[i];
+	return 0;
+}
 
-		w->listen_fd = listen_fd;
-		w->stopping = &stopping;
-		w->gate = &gate;
+/* Each worker's context with its own store handle, then the cleanup thread. */
+static int
+api_run_open(struct api_run *r)
+{
+	const struct api_config *cfg = r->cfg;
+	int64_t started = util_now_ms();
+	char err[512];
+	int i;
+
+	for (i = 0; i < r->threads; i++) {
+		struct api_worker *w = &r->workers[i];
+
+		w->listen_fd = r->listen_fd;
+		w->stopping = &r->stopping;
+		w->gate = &r->gate;
 		w->ctx.cfg = cfg;
-		w->ctx.cache = cache;
-		w->ctx.auth = auth;
-		w->ctx.gwkeys = gwkeys;
+		w->ctx.cache = r->cache;
+		w->ctx.auth = r->auth;
+		w->ctx.gwkeys = r->gwkeys;
 		w->ctx.started_ms = started;
-		w->ctx.full_ms = &full_ms;
+		w->ctx.full_ms = &r->full_ms;
 		if (store_open(cfg->db_path, &w->ctx.st, err, sizeof(err)) != STORE_OK) {
 			log_error("cannot open the store", "err", err);
-			goto out;
+			return -1;
 		}
 		w->ctx.notify = notify_new(cfg->publish_url);
 	}
-	cleanup.cfg = cfg;
-	cleanup.stop_fd = stop_fd;
-	if (store_open(cfg->db_path, &cleanup.st, err, sizeof(err)) != STORE_OK) {
+	r->cleanup.cfg = cfg;
+	r->cleanup.stop_fd = r->stop_fd;
+	if (store_open(cfg->db_path, &r->cleanup.st, err, sizeof(err)) != STORE_OK) {
 		log_error("cannot open the store", "err", err);
-		goto out;
+		return -1;
 	}
-	cleanup.notify = notify_new(cfg->publish_url);
-	if (api_cleanup_start(&cleanup) < 0)
-		goto out;
-	cleanup_started = 1;
-	for (i = 0; i < threads; i++) {
-		int rc = pthread_create(&workers[i].thread, NULL, api_worker_run, &workers[i]);
+	r->cleanup.notify = notify_new(cfg->publish_url);
+	if (api_cleanup_start(&r->cleanup) < 0)
+		return -1;
+	r->cleanup_started = 1;
+	return 0;
+}
 
+/* Starts the workers and waits for SIGTERM or SIGINT.  0, or -1 when a
+ * worker did not start (the ones that did are stopped by api_run_stop). */
+static int
+api_run_serve(struct api_run *r)
+{
+	const struct api_config *cfg = r->cfg;
+	int i, rc, sig;
+
+	for (i = 0; i < r->threads; i++) {
+		rc = pthread_create(&r->workers[i].thread, NULL, api_worker_run, &r->workers[i]);
 		if (rc != 0) {
 			log_error("cannot start a worker thread", "err", strerror(rc));
-			goto stop;
+			return -1;
 		}
-		workers[i].started = 1;
+		r->workers[i].started = 1;
 	}
-	log_info("livestatus-fcgi started", "version", LS_VERSION, "threads", LOG_I64(threads),
-	    "db", cfg->db_path, "read_auth", api_read_auth_names[cfg->read_auth], "publish",
+	log_info("livestatus-fcgi started", "version", LS_VERSION, "threads",
+	    LOG_I64(r->threads), "db", cfg->db_path, "read_auth",
+	    api_read_auth_names[cfg->read_auth], "publish",
 	    cfg->publish_url != NULL ? cfg->publish_url : "", "gateway_keys",
 	    cfg->gateway_keys_file);
 	do {
-		if (sigwait(&set, &sig) != 0)
+		if (sigwait(&r->set, &sig) != 0)
 			sig = SIGTERM;
 	} while (sig == SIGUSR1);
 	log_info("stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
-	status = 0;
-stop:
-	atomic_store(&stopping, 1);
-	pthread_mutex_lock(&gate.lock);
-	pthread_cond_broadcast(&gate.cond);
-	pthread_mutex_unlock(&gate.lock);
-	if (write(stop_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
+	return 0;
+}
+
+/*
+ * Tells every thread to stop and joins them; requests in flight get until
+ * STOP_GRACE_MS.  Threads still busy then are abandoned: the process ends
+ * here with status (its socket removed), since their memory cannot be freed.
+ */
+static void
+api_run_stop(struct api_run *r, int status)
+{
+	struct timespec deadline;
+	uint64_t one = 1;
+	int i, stuck = 0;
+
+	atomic_store(&r->stopping, 1);
+	pthread_mutex_lock(&r->gate.lock);
+	pthread_cond_broadcast(&r->gate.cond);
+	pthread_mutex_unlock(&r->gate.lock);
+	if (write(r->stop_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
 		log_error("cannot signal the stop event", "err", strerror(errno));
-	/* In-flight requests get until the deadline, then are abandoned. */
-	api_deadline(&deadline, cfg->stop_grace_ms);
-	for (i = 0; i < threads; i++) {
-		if (!workers[i].started)
+	api_deadline(&deadline, r->cfg->stop_grace_ms);
+	for (i = 0; i < r->threads; i++) {
+		if (!r->workers[i].started)
 			continue;
-		if (pthread_timedjoin_np(workers[i].thread, NULL, &deadline) == 0)
-			workers[i].joined = 1;
+		if (pthread_timedjoin_np(r->workers[i].thread, NULL, &deadline) == 0)
+			r->workers[i].joined = 1;
 		else
 			stuck++;
 	}
-	if (cleanup_started && pthread_timedjoin_np(cleanup.thread, NULL, &deadline) != 0)
+	if (r->cleanup_started && pthread_timedjoin_np(r->cleanup.thread, NULL, &deadline) != 0)
 		stuck++;
-	cleanup_started = 0;
+	r->cleanup_started = 0;
 	if (stuck > 0) {
 		log_warn("stopping with requests still running", "threads", LOG_I64(stuck));
-		if (unix_path != NULL)
-			unlink(unix_path);
+		if (r->unix_path != NULL)
+			unlink(r->unix_path);
 		_exit(status);
 	}
-out:
-	if (cleanup_started) {
-		if (stop_fd >= 0 && write(stop_fd, &one, sizeof(one)) < 0)
+}
+
+/* Frees what api_run_prepare and api_run_open made (after the threads). */
+static void
+api_run_free(struct api_run *r)
+{
+	uint64_t one = 1;
+	int i;
+
+	if (r->cleanup_started) {
+		if (r->stop_fd >= 0 && write(r->stop_fd, &one, sizeof(one)) < 0)
 			log_error("cannot signal the stop event", "err", strerror(errno));
-		api_cleanup_join(&cleanup);
+		api_cleanup_join(&r->cleanup);
 	}
-	for (i = 0; i < threads; i++) {
-		store_close(workers[i].ctx.st);
-		notify_free(workers[i].ctx.notify);
+	for (i = 0; i < r->threads; i++) {
+		store_close(r->workers[i].ctx.st);
+		notify_free(r->workers[i].ctx.notify);
 	}
-	store_close(cleanup.st);
-	notify_free(cleanup.notify);
-	free(workers);
-	pthread_cond_destroy(&gate.cond);
-	pthread_mutex_destroy(&gate.lock);
-	api_cache_free(cache);
-	api_auth_free(auth);
-	api_gwkeys_free(gwkeys);
-	if (stop_fd >= 0)
-		close(stop_fd);
-	close(listen_fd);
-	if (unix_path != NULL)
-		unlink(unix_path);
+	store_close(r->cleanup.st);
+	notify_free(r->cleanup.notify);
+	free(r->workers);
+	pthread_cond_destroy(&r->gate.cond);
+	pthread_mutex_destroy(&r->gate.lock);
+	api_cache_free(r->cache);
+	api_auth_free(r->auth);
+	api_gwkeys_free(r->gwkeys);
+	if (r->stop_fd >= 0)
+		close(r->stop_fd);
+	close(r->listen_fd);
+	if (r->unix_path != NULL)
+		unlink(r->unix_path);
 	curl_global_cleanup();
+}
+
+int
+api_server_run(const struct api_config *cfg, int listen_fd, int threads, const char *unix_path)
+{
+	struct api_run r;
+	int status = 1;
+
+	memset(&r, 0, sizeof(r));
+	r.cfg = cfg;
+	r.listen_fd = listen_fd;
+	r.threads = threads;
+	r.unix_path = unix_path;
+	r.stop_fd = -1;
+	r.workers = xcalloc((size_t)threads, sizeof(*r.workers));
+	r.cache = api_cache_new();
+	r.auth = api_auth_new(cfg->secret, cfg->read_auth);
+	r.gwkeys = api_gwkeys_new(cfg->gateway_keys_file);
+	atomic_init(&r.stopping, 0);
+	atomic_init(&r.full_ms, 0);
+	/* Half the workers at most wait on Mattermost for readers (mm_auth.h). */
+	api_auth_limit_waiting(r.auth, threads > 1 ? threads / 2 : 1);
+	pthread_mutex_init(&r.gate.lock, NULL);
+	pthread_cond_init(&r.gate.cond, NULL);
+	atomic_init(&r.gate.acceptors, 0);
+	r.gate.workers = r.workers;
+	r.gate.nworkers = threads;
+	if (api_run_prepare(&r) == 0 && api_run_open(&r) == 0) {
+		if (api_run_serve(&r) == 0)
+			status = 0;
+		api_run_stop(&r, status);
+	}
+	api_run_free(&r);
 	return status;
 }
