@@ -68,5 +68,7 @@ if (process.argv.includes('--package')) {
     fs.copyFileSync(at(manifest.webapp.bundle_path), path.join(stage, manifest.webapp.bundle_path));
     const tarball = at('dist', `${manifest.id}.tar.gz`);
     execFileSync('tar', ['-C', at('dist/pkg'), '-czf', tarball, manifest.id], {stdio: 'inherit'});
-    console.log(`wrote ${path.relative(process.cwd(), tarball)} (version ${manifest.version})`);
+    // The full path: `make package` at the top runs this in plugin/, where a relative
+    // path would name a file that is not there from the caller's folder.
+    console.log(`wrote ${tarball} (version ${manifest.version})`);
 }

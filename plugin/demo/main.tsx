@@ -7,8 +7,10 @@ import '../webapp/src/index';
 import React from 'react';
 import {createRoot} from 'react-dom/client';
 
+import {friendlyLabel} from '../webapp/src/format';
 import {useBoxes} from '../webapp/src/hooks';
 import {getLive} from '../webapp/src/live';
+import type {SessionData} from '../webapp/src/types';
 
 import {isRhsOpen, onRhsChange, registered} from './registry';
 
@@ -47,8 +49,24 @@ function Post({boxId, postId}: {boxId: string; postId: string}) {
     );
 }
 
+// A new running box is brought into view, as a reader of the channel would scroll to it.
+function useScrollToRunning(boxes: SessionData[]) {
+    const running = boxes.filter((b) => b.status === 'active').
+        sort((a, b) => b.start_time_ms - a.start_time_ms)[0];
+    const id = running ? running.post_id || running.id : null;
+    React.useEffect(() => {
+        if (!id) {
+            return;
+        }
+        const el = document.querySelector(`[data-post-id="${id}"]`);
+        el?.scrollIntoView({block: 'start'});
+        document.documentElement.dataset.lsScrolledTo = id;
+    }, [id]);
+}
+
 function Channel() {
     const {boxes, loaded} = useBoxes();
+    useScrollToRunning(fixedBox ? [] : boxes);
     if (fixedBox) {
         return <Post boxId={fixedBox} postId={fixedBox}/>;
     }
@@ -60,6 +78,15 @@ function Channel() {
     return <>{posts.map((b) => <Post key={b.id} boxId={b.id} postId={b.post_id || b.id}/>)}</>;
 }
 
+// The channel the boxes talk in, by name: the newest box's label when it names one
+// ("mattermost:<team id>#ops" reads "~ops").
+function ChannelName() {
+    const {boxes} = useBoxes();
+    const newest = [...boxes].sort((a, b) => b.start_time_ms - a.start_time_ms).
+        map((b) => friendlyLabel(b.label || '')).find((l) => l.startsWith('~'));
+    return <span className='demo-channel'>{newest || '~town-square'}</span>;
+}
+
 function App() {
     const [rhsOpen, setRhsOpen] = React.useState(isRhsOpen());
     React.useEffect(() => onRhsChange(setRhsOpen), []);
@@ -68,7 +95,7 @@ function App() {
     return (
         <div className='demo-app'>
             <header className='demo-header'>
-                <span className='demo-channel'>{'~ops'}</span>
+                <ChannelName/>
                 <span className='demo-spacer'/>
                 {registered.headerButtons.map((b, i) => (
                     <button key={i} type='button' className='demo-button' title={String(b.tooltip)} onClick={b.action}>

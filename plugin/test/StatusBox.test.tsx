@@ -5,6 +5,7 @@ import React from 'react';
 import {afterEach, describe, expect, it, vi} from 'vitest';
 
 import {StatusBox} from '../webapp/src/components/StatusBox';
+import {boxTitle, friendlyLabel} from '../webapp/src/format';
 import type {BoxStatus} from '../webapp/src/types';
 
 import {makeBox} from './fakes';
@@ -32,12 +33,30 @@ describe('status', () => {
         }
     });
 
-    it('shows agent, label, model and tokens in the header', () => {
+    it('shows agent, label and tokens in the header, the model on hover', () => {
         render(<StatusBox box={makeBox({agent_id: 'main', label: 'ops', model: 'claude-x', token_count: 12_400})}/>);
         expect(screen.getByText('main').className).toContain('ls-agent');
+        expect(screen.getByText('main').getAttribute('title')).toBe('model: claude-x');
         expect(screen.getByText('ops')).toBeTruthy();
-        expect(screen.getByText('claude-x')).toBeTruthy();
+        expect(screen.queryByText('claude-x')).toBeNull();
         expect(screen.getByText('12.4k tokens')).toBeTruthy();
+    });
+
+    it('names the channel, not the raw mattermost route, beside the agent', () => {
+        const {container} = render(<StatusBox box={makeBox({
+            agent_id: 'main', label: 'mattermost:h3ntq8zk5wa1m7vy2c9rjx4bpe#ops', model: 'claude-opus-4-6'})}/>);
+        const head = container.querySelector('.ls-head')!;
+        expect(head.querySelector('.ls-agent')!.textContent).toBe('main');
+        expect(head.querySelector('.ls-label')!.textContent).toBe('~ops');
+        expect(head.textContent).not.toContain('mattermost:');
+        expect(head.textContent).not.toContain('claude-opus-4-6');
+        // A route of ids only names nothing: the agent alone.
+        const bare = render(<StatusBox box={makeBox({agent_id: 'main', label: 'mattermost:channel:u4k9x2mdp7fq3nbc8wyh6tz1re'})}/>);
+        expect(bare.container.querySelector('.ls-label')).toBeNull();
+        expect(friendlyLabel('mattermost:team#ops')).toBe('~ops');
+        expect(friendlyLabel('dump sizes')).toBe('dump sizes');
+        expect(boxTitle(makeBox({agent_id: 'main', label: 'mattermost:t#ops'}))).toBe('main \u00b7 ~ops');
+        expect(boxTitle(makeBox({agent_id: 'main', label: 'mattermost:channel:x'}))).toBe('main');
     });
 
     it('hides the token count while it is zero', () => {

@@ -71,3 +71,25 @@ export function permalinkPath(box: SessionData): string | null {
     const id = box.root_id || box.post_id;
     return id ? `/_redirect/pl/${id}` : null;
 }
+
+// OpenClaw labels a Mattermost run with its route, "mattermost:<team id>#<channel>", or
+// "mattermost:channel:<id>" with no name at all: a reader is shown the channel's name
+// ("~ops"), or nothing when the route holds only ids. Any other label is a name already.
+export function friendlyLabel(label: string): string {
+    if (!label.startsWith('mattermost:')) {
+        return label;
+    }
+    const hash = label.lastIndexOf('#');
+    const name = hash < 0 ? '' : label.slice(hash + 1).trim();
+    return name ? `~${name}` : '';
+}
+
+// What a box's header calls it: a sub-agent by its task label, a run by its agent and where
+// it talks ("main · ~ops").
+export function boxTitle(box: SessionData, nested = false): string {
+    const label = friendlyLabel(box.label || '');
+    if (nested) {
+        return label || box.agent_id;
+    }
+    return label && label !== box.agent_id ? `${box.agent_id} \u00b7 ${label}` : box.agent_id;
+}

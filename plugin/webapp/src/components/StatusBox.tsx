@@ -1,9 +1,10 @@
-// One status box as a terminal-style block: header (status tag, agent, elapsed, tokens), the
+// One status box as a terminal-style block: header (status tag, agent and channel, elapsed,
+// tokens; the model on hover), the
 // status lines, and sub-agents nested below, each collapsible. Used by the post renderer, the
 // right-hand panel and the widget.
 import React from 'react';
 
-import {STATUS_TAG, elapsedOf, formatTokens, parseLine} from '../format';
+import {STATUS_TAG, elapsedOf, formatTokens, friendlyLabel, parseLine} from '../format';
 import {useNow} from '../hooks';
 import {useMaxLines} from '../settings';
 import type {SessionData} from '../types';
@@ -56,7 +57,9 @@ export function StatusBox({box, nested = false}: Props) {
     // The newest MaxStatusLines (15 unless the System Console says otherwise), as the box keeps.
     const lines = (box.lines || []).slice(-maxLines);
     const kids = box.children || [];
-    const name = nested ? box.label || box.agent_id : box.agent_id;
+    // A raw route label ("mattermost:<team id>#ops") reads as the channel's name ("~ops").
+    const label = friendlyLabel(box.label || '');
+    const name = nested ? label || box.agent_id : box.agent_id;
 
     const body = (
         <>
@@ -91,11 +94,10 @@ export function StatusBox({box, nested = false}: Props) {
                     </button>
                 )}
                 <span className={`ls-tag ls-tag-${box.status}`}>{`[${STATUS_TAG[box.status] ?? box.status}]`}</span>
-                <span className='ls-agent'>{name}</span>
-                {!nested && box.label && <span className='ls-label'>{box.label}</span>}
+                <span className='ls-agent' title={box.model ? `model: ${box.model}` : undefined}>{name}</span>
+                {!nested && label && label !== name && <span className='ls-label'>{label}</span>}
                 <span className='ls-elapsed'>{elapsedOf(box, now)}</span>
                 {box.token_count > 0 && <span className='ls-tokens'>{formatTokens(box.token_count)}</span>}
-                {!nested && box.model && <span className='ls-model'>{box.model}</span>}
             </div>
             {open && (nested ? (
                 <div className='ls-body'>{body}</div>

@@ -5,7 +5,7 @@
 // collapsed to a pulsing dot with the count of active boxes; a click opens the box's thread.
 import React from 'react';
 
-import {STATUS_TAG, elapsedOf} from '../format';
+import {STATUS_TAG, boxTitle, elapsedOf} from '../format';
 import {useBoxes, useNow} from '../hooks';
 import {treeLastUpdate} from '../live';
 import {openThread} from '../nav';
@@ -18,6 +18,33 @@ export const WIDGET_LINES = 5;
 export const POS_KEY = 'livestatus.widget.position';
 export const COLLAPSED_KEY = 'livestatus.widget.collapsed';
 const DRAG_THRESHOLD_PX = 4;
+const EDGE_PX = 20;
+const MIN_WIDTH_PX = 200;
+
+// Where the widget sits until it is dragged: the bottom right corner, or, while a right-hand
+// panel is open (Mattermost's #sidebar-right, or this plugin's panel), the bottom right of the
+// room left of it, narrowed to fit there, so the panel and the widget sit side by side.
+function defaultPlace(): React.CSSProperties {
+    const rhs = document.querySelector('#sidebar-right') ?? document.querySelector('[data-ls-view="rhs"]');
+    const r = rhs?.getBoundingClientRect();
+    if (!r || r.width <= 0 || r.left >= window.innerWidth) {
+        return {right: EDGE_PX, bottom: EDGE_PX};
+    }
+    const room = r.left - 2 * EDGE_PX;
+    if (room < MIN_WIDTH_PX) {
+        return {right: EDGE_PX, bottom: EDGE_PX}; // no room beside it: over it, as before
+    }
+    return {right: window.innerWidth - r.left + EDGE_PX, bottom: EDGE_PX, maxWidth: room};
+}
+
+// Renders again when the window is resized (the default place depends on its size).
+function useResize(): void {
+    const [, bump] = React.useReducer((n: number) => n + 1, 0);
+    React.useEffect(() => {
+        window.addEventListener('resize', bump);
+        return () => window.removeEventListener('resize', bump);
+    }, []);
+}
 
 interface Pos {
     x: number;
@@ -90,6 +117,7 @@ export function Widget() {
     const [dragging, setDragging] = React.useState(false);
     const ref = React.useRef<HTMLDivElement>(null);
     const justDragged = React.useRef(false);
+    useResize();
 
     if (!visible || !shown) {
         return null;
@@ -148,7 +176,7 @@ export function Widget() {
 
     const w = ref.current?.offsetWidth ?? 0;
     const h = ref.current?.offsetHeight ?? 0;
-    const place: React.CSSProperties = pos ? {...toLeftTop(clamp(pos, w, h))} : {right: 20, bottom: 20};
+    const place: React.CSSProperties = pos ? {...toLeftTop(clamp(pos, w, h))} : defaultPlace();
     const common = {
         ref,
         style: place,
@@ -179,7 +207,7 @@ export function Widget() {
             <div className='ls-widget-head'>
                 <span className={dotCls}/>
                 <span className={`ls-tag ls-tag-${shown.status}`}>{`[${STATUS_TAG[shown.status] ?? shown.status}]`}</span>
-                <span className='ls-agent'>{shown.label || shown.agent_id}</span>
+                <span className='ls-agent'>{boxTitle(shown)}</span>
                 <span className='ls-elapsed'>{elapsedOf(shown, now)}</span>
                 {active.length > 1 && <span className='ls-count' title='active boxes'>{active.length}</span>}
                 <button
