@@ -2,17 +2,31 @@
 """make demo: the whole of livestatus on one machine, nothing to configure.
 
 Starts nginx and the responder (the integration tests' stack, READ_AUTH=none
-on loopback), the watcher over a temp agents/ folder, and plays the
-fixture session into it live, again every DEMO_PAUSE_S seconds with fresh
-session ids (each round is a new box).  Prints what to open and run;
-Ctrl-C stops everything it started.
+on loopback), builds the webapp's demo page, starts the watcher over a temp
+agents/ folder, and plays the fixture session into it live, again every
+DEMO_PAUSE_S seconds with fresh session ids (each round is a new box).  Only
+the newest DEMO_KEEP (3) finished boxes are kept: older ones are deleted
+through the API, so the page and the API's list stay short.  Prints what to
+open and run; every log (the page's build too) is in the run folder it
+prints.
+
+SIGINT (Ctrl-C), SIGTERM and SIGHUP (unless ignored, as under nohup) stop
+everything it started, however it was started: in the foreground, in the
+background (where the shell ignores SIGINT for it), or under nohup.  Started
+by `make demo` (scripts/demo.sh sets DEMO_PARENT), it also stops when make
+goes away.
+
+DEMO_BUILD_PAGE=0 skips building the page (the tests do, to leave
+plugin/dist alone).
 """
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
+import time
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -24,6 +38,43 @@ import player  # noqa: E402
 
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "agents", "main", "sessions")
 PAUSE_S = float(os.environ.get("DEMO_PAUSE_S", "20"))
+KEEP = int(os.environ.get("DEMO_KEEP", "3"))
+
+
+class Stop(BaseException):
+    """Raised in the main thread by the first stop signal."""
+
+
+def on_signal(signum, _frame):
+    # Once: the teardown that follows must not be cut short by a second signal.
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, signal.SIG_IGN)
+    raise Stop(signal.Signals(signum).name)
+
+
+def install_signals():
+    # Set even when inherited as ignored: a shell starts background jobs with SIGINT
+    # ignored, and Python then leaves it so.  SIGHUP ignored means nohup: kept.
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, on_signal)
+
+
+def follow_parent():
+    """Under make (DEMO_PARENT=make's pid): when make is gone, stop as if signalled."""
+    try:
+        parent = int(os.environ.get("DEMO_PARENT", ""))
+    except ValueError:
+        return
+    if os.getppid() != parent:
+        return
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def fresh_copy(dst):
@@ -42,26 +93,64 @@ def fresh_copy(dst):
             f.write(text)
 
 
-def main():
-    if not os.path.isdir(FIXTURE):
-        sys.exit(f"demo: fixture folder not found: {FIXTURE}")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with Stack(env={"READ_AUTH": "none", "LOG_LEVEL": "warn"}) as s:
-        agents = os.path.join(s.tmp, "agents")
-        sessions = os.path.join(agents, "main", "sessions")
-        os.makedirs(sessions)
-        build = os.environ.get("LIVESTATUS_BUILD", "build")
-        env = dict(os.environ, TRANSCRIPT_DIR=agents, LIVESTATUS_DB=s.db,
-                   PID_FILE=os.path.join(s.tmp, "watcher.pid"), LOG_LEVEL="info",
-                   IDLE_TIMEOUT_S="60")
-        if s.publish_url:
-            env["PUBLISH_URL"] = s.publish_url
-        s.start_process("watcher", [os.path.join(ROOT, build, "livestatus-watcher"), "run"], env)
-        page = s.url + "/" if os.path.isdir(os.path.join(ROOT, "plugin", "dist", "demo")) \
-            else "(no page: the webapp was not built; `make -C plugin build`)"
-        print(f"""
-livestatus demo is running (logs in {s.tmp}).
+def build_page(s):
+    """make -C plugin build, its output in <run folder>/webapp-build.log; True when built.
+    In its own process group, so a stop ends npm and node with it."""
+    if os.environ.get("DEMO_BUILD_PAGE", "1") == "0" or not shutil.which("npm"):
+        return os.path.isdir(os.path.join(ROOT, "plugin", "dist", "demo"))
+    path = os.path.join(s.tmp, "webapp-build.log")
+    print("building the demo page ...", flush=True)
+    with open(path, "ab") as log:
+        p = subprocess.Popen(["make", "--no-print-directory", "-C", "plugin", "build"], cwd=ROOT,
+                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+    try:
+        rc = p.wait()
+    except BaseException:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        p.wait()
+        raise
+    if rc != 0:
+        print(f"demo: the webapp did not build (see {path}); API only", flush=True)
+        return False
+    return True
+
+
+def prune(s):
+    """Deletes finished top-level boxes but the newest KEEP (their sub-agents go with them)."""
+    try:
+        r = s.request("GET", "/api/v1/sessions")
+        boxes = r.json if r.status == 200 and isinstance(r.json, list) else []
+        done = [b for b in boxes if isinstance(b, dict) and not b.get("parent_id")
+                and b.get("status") != "active"]
+        done.sort(key=lambda b: b.get("end_time_ms") or b.get("last_update_ms") or 0, reverse=True)
+        for b in done[KEEP:]:
+            s.request("DELETE", "/api/v1/sessions/" + b["id"])
+    except OSError as e:  # the demo goes on; the next round tries again
+        print(f"demo: could not prune old boxes: {e}", flush=True)
+
+
+def run(s):
+    agents = os.path.join(s.tmp, "agents")
+    sessions = os.path.join(agents, "main", "sessions")
+    os.makedirs(sessions)
+    page_built = build_page(s)
+    build = os.environ.get("LIVESTATUS_BUILD", "build")
+    env = dict(os.environ, TRANSCRIPT_DIR=agents, LIVESTATUS_DB=s.db,
+               PID_FILE=os.path.join(s.tmp, "watcher.pid"), LOG_LEVEL="info",
+               IDLE_TIMEOUT_S="60")
+    env.pop("DEMO_PARENT", None)
+    if s.publish_url:
+        env["PUBLISH_URL"] = s.publish_url
+    s.start_process("watcher", [os.path.join(ROOT, build, "livestatus-watcher"), "run"], env)
+    page = s.url + "/" if page_built \
+        else "(no page: the webapp was not built; `make -C plugin build`)"
+    print(f"""
+livestatus demo is running; its logs are in {s.tmp}
+(removed when it stops; KEEP_TMP=1 keeps them).
 
   browser:  {page}
   API:      curl -s {s.api}/api/v1/sessions | python3 -m json.tool
@@ -70,27 +159,43 @@ livestatus demo is running (logs in {s.tmp}).
   watcher:  TRANSCRIPT_DIR={agents} LIVESTATUS_DB={s.db} PID_FILE={env['PID_FILE']} \\
               {build}/livestatus-watcher status
 
-Playing the fixture session (a #ops channel run with a sub-agent) every {PAUSE_S:.0f} s.
-Ctrl-C stops everything.
+Playing the fixture session (a #ops channel run with a sub-agent) every {PAUSE_S:.0f} s;
+the newest {KEEP} finished boxes are kept.  Ctrl-C (or kill {os.getpid()}) stops everything.
 """, flush=True)
-        round_no = 0
+    round_no = 0
+    while True:
+        round_no += 1
+        prune(s)
+        src = tempfile.mkdtemp(prefix="livestatus-demo-src-")
         try:
-            while not stop.is_set():
-                round_no += 1
-                src = tempfile.mkdtemp(prefix="livestatus-demo-src-")
-                try:
-                    shutil.rmtree(src)
-                    fresh_copy(src)
-                    print(f"round {round_no}: playing", flush=True)
-                    player.play(src, sessions, speed=1.0, max_pause=1.5)
-                    print(f"round {round_no}: done; next in {PAUSE_S:.0f} s", flush=True)
-                finally:
-                    shutil.rmtree(src, ignore_errors=True)
-                stop.wait(PAUSE_S)
-        except KeyboardInterrupt:
-            pass
-        print("\nstopping", flush=True)
+            shutil.rmtree(src)
+            fresh_copy(src)
+            print(f"round {round_no}: playing", flush=True)
+            player.play(src, sessions, speed=1.0, max_pause=1.5)
+            print(f"round {round_no}: done; next in {PAUSE_S:.0f} s", flush=True)
+        finally:
+            shutil.rmtree(src, ignore_errors=True)
+        time.sleep(PAUSE_S)
+
+
+def main():
+    if not os.path.isdir(FIXTURE):
+        sys.exit(f"demo: fixture folder not found: {FIXTURE}")
+    install_signals()
+    follow_parent()
+    why = None
+    try:
+        with Stack(env={"READ_AUTH": "none", "LOG_LEVEL": "warn"}) as s:
+            try:
+                run(s)
+            except Stop as e:
+                why = str(e)
+                print(f"\nstopping ({why})", flush=True)
+    except Stop as e:  # during the stack's start, which then tears itself down
+        why = str(e)
+    print("stopped", flush=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,9 +1,10 @@
 #!/bin/sh
-# make demo: builds the webapp's demo page when node is there, then runs the stack.
+# make demo: runs scripts/demo.py, which builds the webapp's demo page (its log in the
+# run folder), starts the stack and plays the sample session.  Under make, DEMO_PARENT
+# is make's pid: the demo then also stops when make goes away.
 set -u
 cd "$(dirname "$0")/.."
-if command -v npm >/dev/null 2>&1; then
-	make --no-print-directory -C plugin build >/tmp/livestatus-demo-webapp.log 2>&1 ||
-		echo "demo: the webapp did not build (see /tmp/livestatus-demo-webapp.log); API only"
-fi
+case "$(cat "/proc/$PPID/comm" 2>/dev/null)" in
+make | gmake) DEMO_PARENT=$PPID && export DEMO_PARENT ;;
+esac
 exec python3 scripts/demo.py

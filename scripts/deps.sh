@@ -1,11 +1,22 @@
 #!/bin/sh
-# deps.sh: installs the Debian 12 packages livestatus builds and tests with.
-# Quiet and quick when everything is there; needs root (or sudo) otherwise.
+# deps.sh: installs the Debian 12 packages livestatus needs.  Quiet and quick when
+# everything is there; needs root (or sudo) otherwise.
+#   sh scripts/deps.sh demo   what building and `make demo` need: the compiler, the
+#                             libraries, nginx with nchan, node and npm for the page
+#   sh scripts/deps.sh test   that, and what the tests add (the browser, cmocka, the
+#                             linters, wrk, ...); also what it does with no argument
 set -eu
 
-pkgs="gcc make pkg-config libfcgi-dev libcurl4-openssl-dev libjson-c-dev
-libsqlite3-dev libzstd-dev libcmocka-dev sqlite3 zstd nginx libnginx-mod-nchan
-inotify-tools curl wrk mandoc procps chromium clang-format cppcheck openssl systemd libseccomp-dev"
+demo="gcc make pkg-config libfcgi-dev libcurl4-openssl-dev libjson-c-dev
+libsqlite3-dev libzstd-dev nginx libnginx-mod-nchan sqlite3 curl"
+test="libcmocka-dev zstd inotify-tools wrk mandoc procps chromium clang-format cppcheck
+openssl systemd libseccomp-dev"
+
+case "${1:-test}" in
+demo) pkgs=$demo ;;
+test) pkgs="$demo $test" ;;
+*) echo "usage: sh scripts/deps.sh [demo|test]" >&2 && exit 2 ;;
+esac
 
 missing=""
 for p in $pkgs; do
