@@ -76,7 +76,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(FCGI_OBJ) $(WATCHER_OBJ) $(LIB_OBJ)
 
 units: $(UNIT_BIN)
 
-# Installs the Debian packages the build and tests need (quiet when present).
+# Installs the Debian packages the build and tests need (quiet when present;
+# make demo installs the smaller set of deps-demo).
 deps:
 	@sh scripts/deps.sh
 
@@ -108,7 +109,12 @@ test-repeat: deps
 check: all units
 	@python3 tests/run.py --build build
 
-demo: deps all
+# Only what the build and the demo need (no browser, no test tools).
+.PHONY: deps-demo
+deps-demo:
+	@sh scripts/deps.sh demo
+
+demo: deps-demo all
 	@sh scripts/demo.sh
 
 bench: deps all
