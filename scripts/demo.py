@@ -17,7 +17,7 @@ by `make demo` (scripts/demo.sh sets DEMO_PARENT), it also stops when make
 goes away.
 
 DEMO_BUILD_PAGE=0 skips building the page (the tests do, to leave
-plugin/dist alone).
+plugin/dist alone); DEMO_SPEED plays the session faster (1: as written).
 """
 import os
 import shutil
@@ -39,6 +39,7 @@ import player  # noqa: E402
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "agents", "main", "sessions")
 PAUSE_S = float(os.environ.get("DEMO_PAUSE_S", "20"))
 KEEP = int(os.environ.get("DEMO_KEEP", "3"))
+SPEED = float(os.environ.get("DEMO_SPEED", "1"))  # the tests play it faster
 
 
 class Stop(BaseException):
@@ -171,7 +172,7 @@ the newest {KEEP} finished boxes are kept.  Ctrl-C (or kill {os.getpid()}) stops
             shutil.rmtree(src)
             fresh_copy(src)
             print(f"round {round_no}: playing", flush=True)
-            player.play(src, sessions, speed=1.0, max_pause=1.5)
+            player.play(src, sessions, speed=SPEED, max_pause=1.5 / SPEED)
             print(f"round {round_no}: done; next in {PAUSE_S:.0f} s", flush=True)
         finally:
             shutil.rmtree(src, ignore_errors=True)
