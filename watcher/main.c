@@ -226,12 +226,79 @@ absolute_paths(void)
 	}
 }
 
+/* `start`, in the caller: waits for the daemon's one byte saying it is ready. */
+static int
+start_wait(int ready_fd, const char *log_file, const char *pid_file)
+{
+	long pid;
+	char c;
+	int rc;
+
+	while ((rc = (int)read(ready_fd, &c, 1)) < 0 && errno == EINTR)
+		;
+	if (rc != 1) {
+		if (log_file != NULL)
+			fprintf(stderr, PROG ": failed to start (see LOG_FILE %s)\n", log_file);
+		else
+			fprintf(stderr, PROG ": failed to start\n");
+		return 1;
+	}
+	pidfile_probe(pid_file, &pid);
+	printf(PROG " started (pid %ld)\n", pid);
+	return 0;
+}
+
+/* `start`, in the child: becomes the daemon and runs the watcher; never returns. */
+static _Noreturn void
+start_daemon(struct wcfg *cfg, const char *log_file, int ready_fd)
+{
+	pid_t child;
+	int rc, fd;
+
+	if (setsid() < 0 || (child = fork()) < 0)
+		_exit(1);
+	if (child > 0)
+		_exit(0);
+	if (chdir("/") != 0)
+		_exit(1);
+	/*
+	 * Detach from the caller's terminal or pipes; the log goes to LOG_FILE.
+	 * Without LOG_FILE, stderr stays the caller's until the watcher is ready
+	 * (watcher_run() then points it at /dev/null), so that `start` shows why
+	 * it failed.
+	 */
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	if (log_file != NULL) {
+		fd = open(log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (fd < 0) {
+			fprintf(stderr, PROG ": LOG_FILE: cannot open %s: %s\n", log_file,
+			    strerror(errno));
+			_exit(2);
+		}
+		dup2(fd, STDERR_FILENO);
+		close(fd);
+	}
+	/* Without LOG_FILE only problems reach the caller, and only until ready. */
+	if (log_file == NULL && cfg->log_level < LOG_LVL_WARN)
+		log_init(PROG, LOG_LVL_WARN);
+	if ((fd = pidfile_take(cfg->pid_file)) < 0)
+		_exit(fd == -2 ? 2 : 1);
+	rc = watcher_run(cfg, ready_fd);
+	unlink(cfg->pid_file);
+	close(fd);
+	_exit(rc);
+}
+
 static int
 cmd_start(void)
 {
 	const char *log_file;
 	struct wcfg cfg;
-	char c;
 	long pid;
 	int rc, p[2], fd;
 	pid_t child;
@@ -267,58 +334,10 @@ cmd_start(void)
 	}
 	if (child > 0) {
 		close(p[1]);
-		while ((rc = (int)read(p[0], &c, 1)) < 0 && errno == EINTR)
-			;
-		if (rc != 1) {
-			if (log_file != NULL)
-				fprintf(
-				    stderr, PROG ": failed to start (see LOG_FILE %s)\n", log_file);
-			else
-				fprintf(stderr, PROG ": failed to start\n");
-			return 1;
-		}
-		pidfile_probe(cfg.pid_file, &pid);
-		printf(PROG " started (pid %ld)\n", pid);
-		return 0;
+		return start_wait(p[0], log_file, cfg.pid_file);
 	}
 	close(p[0]);
-	if (setsid() < 0 || (child = fork()) < 0)
-		_exit(1);
-	if (child > 0)
-		_exit(0);
-	if (chdir("/") != 0)
-		_exit(1);
-	/*
-	 * Detach from the caller's terminal or pipes; the log goes to LOG_FILE.
-	 * Without LOG_FILE, stderr stays the caller's until the watcher is ready
-	 * (watcher_run() then points it at /dev/null), so that `start` shows why
-	 * it failed.
-	 */
-	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
-		dup2(fd, STDIN_FILENO);
-		dup2(fd, STDOUT_FILENO);
-		if (fd > STDERR_FILENO)
-			close(fd);
-	}
-	if (log_file != NULL) {
-		fd = open(log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-		if (fd < 0) {
-			fprintf(stderr, PROG ": LOG_FILE: cannot open %s: %s\n", log_file,
-			    strerror(errno));
-			_exit(2);
-		}
-		dup2(fd, STDERR_FILENO);
-		close(fd);
-	}
-	/* Without LOG_FILE only problems reach the caller, and only until ready. */
-	if (log_file == NULL && cfg.log_level < LOG_LVL_WARN)
-		log_init(PROG, LOG_LVL_WARN);
-	if ((fd = pidfile_take(cfg.pid_file)) < 0)
-		_exit(fd == -2 ? 2 : 1);
-	rc = watcher_run(&cfg, p[1]);
-	unlink(cfg.pid_file);
-	close(fd);
-	_exit(rc);
+	start_daemon(&cfg, log_file, p[1]);
 }
 
 static const char *

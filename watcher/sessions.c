@@ -9,6 +9,7 @@
 
 #include "common/util.h"
 #include "common/xmalloc.h"
+#include "watcher/wjson.h"
 
 /* A sessions.json larger than this is refused (OpenClaw's are kilobytes). */
 #define SESSIONS_MAX_BYTES (64 << 20)
@@ -46,17 +47,6 @@ sessions_clear(struct sessions_index *idx)
 	free(idx->dir);
 	free(idx->path);
 	memset(idx, 0, sizeof(*idx));
-}
-
-static const char *
-sessions_str(json_object *o, const char *key)
-{
-	json_object *v = NULL;
-
-	if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
 }
 
 /* The text after the last "<seg>" in key, up to the next ':'; NULL if none. */
@@ -118,13 +108,13 @@ sessions_route(const char *key, json_object *entry, const char *default_channel,
 			free(user);
 		}
 	}
-	surface = sessions_str(dc, "channel");
+	surface = wjson_str(dc, "channel");
 	if (surface == NULL)
-		surface = sessions_str(entry, "lastChannel");
+		surface = wjson_str(entry, "lastChannel");
 	if (chan == NULL && tgt == NULL && sessions_is_mattermost(surface)) {
-		to = sessions_str(dc, "to");
+		to = wjson_str(dc, "to");
 		if (to == NULL)
-			to = sessions_str(entry, "lastTo");
+			to = wjson_str(entry, "lastTo");
 		if (to != NULL && strncmp(to, "channel:", 8) == 0 && to[8] != '\0')
 			chan = xstrdup(to + 8);
 		else if (to != NULL && strncmp(to, "user:", 5) == 0 && to[5] != '\0')
@@ -220,8 +210,8 @@ sessions_load(struct sessions_index *idx, const char *default_channel, char *err
 
 		if (!json_object_is_type(val, json_type_object))
 			continue;
-		sid = sessions_str(val, "sessionId");
-		file = sessions_str(val, "sessionFile");
+		sid = wjson_str(val, "sessionId");
+		file = wjson_str(val, "sessionFile");
 		e->key = xstrdup(key);
 		e->session_id = xstrdup(sid != NULL ? sid : "");
 		if (file != NULL && *file == '/')
@@ -232,10 +222,10 @@ sessions_load(struct sessions_index *idx, const char *default_channel, char *err
 			e->file = xasprintf("%s/%s.jsonl", idx->dir, sid);
 		else
 			e->file = xstrdup("");
-		s = sessions_str(val, "spawnedBy");
+		s = wjson_str(val, "spawnedBy");
 		e->parent_key = xstrdup(s != NULL ? s : "");
-		if ((s = sessions_str(val, "label")) == NULL || *s == '\0')
-			s = sessions_str(val, "displayName");
+		if ((s = wjson_str(val, "label")) == NULL || *s == '\0')
+			s = wjson_str(val, "displayName");
 		e->label = xstrdup(s != NULL ? s : "");
 		/* A sub-agent shows in its parent's channel, not the default one. */
 		sessions_route(key, val,

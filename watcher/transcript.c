@@ -6,6 +6,7 @@
 
 #include "common/util.h"
 #include "common/xmalloc.h"
+#include "watcher/wjson.h"
 
 struct tx_parser {
 	json_tokener *tok;
@@ -88,16 +89,6 @@ tx_get(json_object *o, const char *key)
 	return v;
 }
 
-/* The string at o[key], or NULL when absent or not a string. */
-static const char *
-tx_str(json_object *o, const char *key)
-{
-	json_object *v = tx_get(o, key);
-
-	return v != NULL && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-	                                                             : NULL;
-}
-
 /*
  * A count, time or duration: a JSON integer in [0, TX_NUMBER_MAX], else 0
  * with the field counted in ev->dropped_numbers (a double such as 1e308, a
@@ -130,7 +121,7 @@ tx_unwrap_call(struct tx_block *b)
 	if (strcmp(b->name, "tool_call") != 0 || b->args == NULL ||
 	    !json_object_is_type(b->args, json_type_object))
 		return;
-	inner = tx_str(b->args, "id");
+	inner = wjson_str(b->args, "id");
 	if (inner == NULL || *inner == '\0')
 		return;
 	/* A search result id "openclaw:core:sessions_spawn" names the tool last. */
@@ -147,11 +138,11 @@ tx_assistant(json_object *msg, struct tx_event *ev)
 	size_t i, n;
 
 	ev->type = TX_ASSISTANT;
-	ev->provider = tx_str(msg, "provider");
-	ev->model = tx_str(msg, "model");
-	ev->stop_reason = tx_str(msg, "stopReason");
-	ev->error_message = tx_str(msg, "errorMessage");
-	ev->error_code = tx_str(msg, "errorCode");
+	ev->provider = wjson_str(msg, "provider");
+	ev->model = wjson_str(msg, "model");
+	ev->stop_reason = wjson_str(msg, "stopReason");
+	ev->error_message = wjson_str(msg, "errorMessage");
+	ev->error_code = wjson_str(msg, "errorCode");
 	ev->timestamp_ms = tx_int(msg, "timestamp", ev);
 	if (usage != NULL && json_object_is_type(usage, json_type_object)) {
 		ev->input_tokens = tx_int(usage, "input", ev);
@@ -170,21 +161,21 @@ tx_assistant(json_object *msg, struct tx_event *ev)
 	n = json_object_array_length(content);
 	for (i = 0; i < n && ev->nblocks < TX_MAX_BLOCKS; i++) {
 		json_object *b = json_object_array_get_idx(content, i);
-		const char *type = tx_str(b, "type");
+		const char *type = wjson_str(b, "type");
 		struct tx_block *out = &ev->blocks[ev->nblocks];
 
 		if (type == NULL)
 			continue;
 		memset(out, 0, sizeof(*out));
-		if (strcmp(type, "text") == 0 && (out->text = tx_str(b, "text")) != NULL) {
+		if (strcmp(type, "text") == 0 && (out->text = wjson_str(b, "text")) != NULL) {
 			out->type = TX_BLOCK_TEXT;
 		} else if (strcmp(type, "thinking") == 0 &&
-		    (out->text = tx_str(b, "thinking")) != NULL) {
+		    (out->text = wjson_str(b, "thinking")) != NULL) {
 			out->type = TX_BLOCK_THINKING;
 		} else if (strcmp(type, "toolCall") == 0 &&
-		    (out->name = tx_str(b, "name")) != NULL) {
+		    (out->name = wjson_str(b, "name")) != NULL) {
 			out->type = TX_BLOCK_TOOL_CALL;
-			out->call_id = tx_str(b, "id");
+			out->call_id = wjson_str(b, "id");
 			out->args = tx_get(b, "arguments");
 			tx_unwrap_call(out);
 		} else {
@@ -208,7 +199,7 @@ tx_first_text(json_object *content)
 		return NULL;
 	n = json_object_array_length(content);
 	for (i = 0; i < n; i++) {
-		const char *t = tx_str(json_object_array_get_idx(content, i), "text");
+		const char *t = wjson_str(json_object_array_get_idx(content, i), "text");
 
 		if (t != NULL)
 			return t;
@@ -233,18 +224,18 @@ tx_spawn_result(json_object *details, struct tx_event *ev)
 	const char *status = NULL, *why = NULL;
 
 	if (details != NULL && json_object_is_type(details, json_type_object)) {
-		status = tx_str(details, "status");
-		why = tx_str(details, "error");
+		status = wjson_str(details, "status");
+		why = wjson_str(details, "error");
 	}
 	if (status == NULL && ev->result_text != NULL &&
 	    (strstr(ev->result_text, "childSessionKey") != NULL ||
 	        strstr(ev->result_text, "\"status\"") != NULL)) {
 		ev->extra = json_tokener_parse(ev->result_text);
 		if (ev->extra != NULL && json_object_is_type(ev->extra, json_type_object)) {
-			status = tx_str(ev->extra, "status");
-			why = tx_str(ev->extra, "error");
+			status = wjson_str(ev->extra, "status");
+			why = wjson_str(ev->extra, "error");
 			if (ev->child_key == NULL)
-				ev->child_key = tx_str(ev->extra, "childSessionKey");
+				ev->child_key = wjson_str(ev->extra, "childSessionKey");
 		}
 	}
 	if (!ev->is_error && !tx_spawn_failed_status(status))
@@ -264,15 +255,15 @@ tx_tool_result(json_object *msg, struct tx_event *ev)
 	const char *name;
 
 	ev->type = TX_TOOL_RESULT;
-	ev->call_id = tx_str(msg, "toolCallId");
-	ev->tool_name = tx_str(msg, "toolName");
+	ev->call_id = wjson_str(msg, "toolCallId");
+	ev->tool_name = wjson_str(msg, "toolName");
 	ev->timestamp_ms = tx_int(msg, "timestamp", ev);
 	ev->is_error = err != NULL && json_object_get_boolean(err);
 	if (details != NULL && !json_object_is_type(details, json_type_object))
 		details = NULL;
 	/* "tool_call": the real tool and its own result are inside details. */
 	if (ev->tool_name != NULL && strcmp(ev->tool_name, "tool_call") == 0 && details != NULL &&
-	    (name = tx_str(tx_get(details, "tool"), "name")) != NULL) {
+	    (name = wjson_str(tx_get(details, "tool"), "name")) != NULL) {
 		ev->tool_name = name;
 		inner = tx_get(details, "result");
 		if (inner != NULL && json_object_is_type(inner, json_type_object)) {
@@ -284,7 +275,7 @@ tx_tool_result(json_object *msg, struct tx_event *ev)
 	}
 	ev->result_text = tx_first_text(content);
 	if (details != NULL)
-		ev->child_key = tx_str(details, "childSessionKey");
+		ev->child_key = wjson_str(details, "childSessionKey");
 	if (ev->tool_name != NULL && strcmp(ev->tool_name, "sessions_spawn") == 0)
 		tx_spawn_result(details, ev);
 }
@@ -323,16 +314,16 @@ tx_parse(struct tx_parser *p, const char *line, size_t len, struct tx_event *ev)
 		return TX_BAD_JSON;
 	}
 	ev->root = root;
-	type = tx_str(root, "type");
+	type = wjson_str(root, "type");
 	if (type == NULL)
 		return TX_OK;
 	if (strcmp(type, "message") == 0) {
 		msg = tx_get(root, "message");
-		role = tx_str(msg, "role");
+		role = wjson_str(msg, "role");
 		if (role == NULL)
 			return TX_OK;
-		ev->announce = tx_is_announce(tx_str(tx_get(msg, "__openclaw"), "runId")) ||
-		    tx_is_announce(tx_str(msg, "idempotencyKey"));
+		ev->announce = tx_is_announce(wjson_str(tx_get(msg, "__openclaw"), "runId")) ||
+		    tx_is_announce(wjson_str(msg, "idempotencyKey"));
 		if (strcmp(role, "assistant") == 0)
 			tx_assistant(msg, ev);
 		else if (strcmp(role, "toolResult") == 0)
@@ -341,16 +332,16 @@ tx_parse(struct tx_parser *p, const char *line, size_t len, struct tx_event *ev)
 			ev->type = TX_USER;
 	} else if (strcmp(type, "session") == 0) {
 		ev->type = TX_SESSION;
-		ev->parent_session = tx_str(root, "parentSession");
+		ev->parent_session = wjson_str(root, "parentSession");
 	} else if (strcmp(type, "compaction") == 0) {
 		ev->type = TX_COMPACTION;
 	} else if (strcmp(type, "model_change") == 0) {
 		ev->type = TX_MODEL_CHANGE;
-		ev->provider = tx_str(root, "provider");
-		ev->model = tx_str(root, "modelId");
+		ev->provider = wjson_str(root, "provider");
+		ev->model = wjson_str(root, "modelId");
 	} else if (strcmp(type, "custom") == 0) {
 		ev->type = TX_CUSTOM;
-		ev->custom_type = tx_str(root, "customType");
+		ev->custom_type = wjson_str(root, "customType");
 	} else if (strcmp(type, "session_info") == 0) {
 		ev->type = TX_SESSION_INFO;
 	}
