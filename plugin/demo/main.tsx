@@ -9,7 +9,7 @@ import {createRoot} from 'react-dom/client';
 
 import {friendlyLabel} from '../webapp/src/format';
 import {useBoxes} from '../webapp/src/hooks';
-import {getLive} from '../webapp/src/live';
+import {getLive, treeRevision} from '../webapp/src/live';
 import type {SessionData} from '../webapp/src/types';
 
 import {isRhsOpen, onRhsChange, registered} from './registry';
@@ -49,24 +49,42 @@ function Post({boxId, postId}: {boxId: string; postId: string}) {
     );
 }
 
-// A new running box is brought into view, as a reader of the channel would scroll to it.
-function useScrollToRunning(boxes: SessionData[]) {
+// The running box is kept in view, as a reader of the channel would follow it: scrolled to
+// when it starts and, while it grows, so its end shows (its top, when it is taller than the
+// channel). Scrolling the channel by hand stops that until the next box starts.
+function useFollowRunning(boxes: SessionData[]) {
     const running = boxes.filter((b) => b.status === 'active').
         sort((a, b) => b.start_time_ms - a.start_time_ms)[0];
     const id = running ? running.post_id || running.id : null;
+    const rev = running ? treeRevision(running) : 0;
+    const paused = React.useRef(false);
     React.useEffect(() => {
-        if (!id) {
+        const center = document.querySelector('.demo-center');
+        const stop = () => {
+            paused.current = true;
+        };
+        const events = ['wheel', 'touchmove', 'keydown'];
+        events.forEach((e) => center?.addEventListener(e, stop, {passive: true}));
+        return () => events.forEach((e) => center?.removeEventListener(e, stop));
+    }, []);
+    React.useLayoutEffect(() => {
+        paused.current = false;
+    }, [id]);
+    React.useLayoutEffect(() => {
+        const center = document.querySelector('.demo-center');
+        const el = id ? document.querySelector(`[data-post-id="${id}"]`) : null;
+        if (!center || !el || paused.current) {
             return;
         }
-        const el = document.querySelector(`[data-post-id="${id}"]`);
-        el?.scrollIntoView({block: 'start'});
-        document.documentElement.dataset.lsScrolledTo = id;
-    }, [id]);
+        const fits = el.getBoundingClientRect().height <= center.clientHeight;
+        el.scrollIntoView({block: fits ? 'end' : 'start'});
+        document.documentElement.dataset.lsFollowing = id!;
+    }, [id, rev]);
 }
 
 function Channel() {
     const {boxes, loaded} = useBoxes();
-    useScrollToRunning(fixedBox ? [] : boxes);
+    useFollowRunning(fixedBox ? [] : boxes);
     if (fixedBox) {
         return <Post boxId={fixedBox} postId={fixedBox}/>;
     }

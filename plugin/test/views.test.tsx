@@ -135,6 +135,32 @@ describe('widget', () => {
         expect(widget(container)).toBeNull();
     });
 
+    it('sits left of an open right-hand panel, narrowed to fit, and in the corner without one', async () => {
+        window.localStorage.removeItem(POS_KEY);
+        const rhs = document.createElement('div');
+        rhs.setAttribute('data-ls-view', 'rhs');
+        rhs.getBoundingClientRect = () => ({left: 500, right: 900, width: 400, top: 0, bottom: 800, height: 800, x: 500, y: 0, toJSON: () => ({})});
+        document.body.appendChild(rhs);
+        const width = window.innerWidth;
+        window.innerWidth = 900;
+        try {
+            api.put(makeBox({id: 'side', agent_id: 'main', label: 'mattermost:team#ops'}));
+            const {container} = render(<Widget/>);
+            await flush();
+            const w = widget(container)!;
+            expect(w.querySelector('.ls-agent')!.textContent).toBe('main \u00b7 ~ops');
+            expect([w.style.right, w.style.bottom, w.style.maxWidth]).toEqual(['420px', '20px', '460px']);
+            rhs.remove();
+            act(() => {
+                window.dispatchEvent(new Event('resize'));
+            });
+            expect([w.style.right, w.style.maxWidth]).toEqual(['20px', '']);
+        } finally {
+            rhs.remove();
+            window.innerWidth = width;
+        }
+    });
+
     it('shows the most recent active box and a count when several run', async () => {
         api.put(makeBox({id: 'older', agent_id: 'a', start_time_ms: 1_700_000_000_000}));
         api.put(makeBox({id: 'newer', agent_id: 'b', start_time_ms: 1_700_000_020_000}));

@@ -41,6 +41,7 @@ const API = `${SITE}/plugins/com.openclaw.livestatus/api/v1`;
 // looks every 2 s, so it gets one poll's time more.
 const LIMIT_MS = STREAM ? 2000 : 3000;
 const HIDE_MS = 5000; // the widget's linger after the last box ends
+const VIEWPORT = {width: 1280, height: 800};
 const log = (...a) => console.error('e2e:', ...a); // stdout is for results
 
 if (!SITE) {
@@ -151,7 +152,7 @@ async function openBrowser() {
     const context = await chromium.launchPersistentContext(profile, {
         executablePath: env.CHROMIUM || '/usr/bin/chromium',
         headless: true,
-        viewport: {width: 1280, height: 800},
+        viewport: VIEWPORT,
         args: [
             '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
             '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -310,6 +311,98 @@ async function commandDriver(writes, onStarted) {
     return {id, sub, ended, errBox: errLine, cleanup: () => null};
 }
 
+// ---- layout ----
+
+// Finished runs like the demo's (three kept), made through the API (needs PLUGIN_SECRET):
+// their ids. 13 lines each, so the channel is taller than the window.
+const PAST_RUN = [
+    'Ask systemd about the backup job first.',
+    'exec: systemctl status backup-db02 [OK]',
+    'Opening the backup policy.',
+    'read: /etc/backup/policy.md [OK]',
+    'exec: ls -l /srv/backup/db-02 [ERR]',
+    'Hand the size check to a helper.',
+    'Sub-agent: dump sizes',
+    'exec: journalctl -u backup-db02 --since today [OK]',
+    'The job ran at 02:00 and wrote three dumps.',
+    'read: /srv/backup/db-02/manifest.json [OK]',
+    'exec: df -h /srv/backup [OK]',
+    'The volume is 71% full; the oldest dumps go first.',
+    'The backups of db-02 are fine: 3 dumps, 41G, the newest from 02:00.',
+];
+
+async function makeFillers(n = 3) {
+    if (!env.PLUGIN_SECRET) {
+        return [];
+    }
+    const ids = [];
+    for (let i = 0; i < n; i++) {
+        const id = `e2e-done-${Date.now().toString(36)}-${i}`;
+        await api('POST', '/sessions', {
+            id, session_key: `agent:main:mattermost:channel:e2efill${i}`, agent_id: 'main', status: 'done',
+            label: 'mattermost:e2eteam#ops', start_time_ms: Date.now() - (n - i) * 60_000 - 40_000 - i * 3000,
+            lines: PAST_RUN,
+        });
+        ids.push(id);
+    }
+    return ids;
+}
+
+async function deleteBoxes(ids) {
+    if (!env.E2E_KEEP) {
+        for (const id of ids) {
+            await api('DELETE', `/sessions/${id}`).catch(() => null);
+        }
+    }
+}
+
+// Where the running box's post is in the channel's scrolling area: in view when it is whole
+// in it (its top, when it is taller than the area). Polled for a second, as the page follows
+// the box once it has rendered it.
+async function runningInView(page) {
+    let last = null;
+    await waitFor(async () => {
+        last = await page.evaluate(() => {
+            const post = document.querySelector('.demo-post [data-status="active"]')?.closest('.demo-post');
+            const center = document.querySelector('.demo-center');
+            if (!post || !center) {
+                return null;
+            }
+            const p = post.getBoundingClientRect();
+            const c = center.getBoundingClientRect();
+            const topIn = p.top >= c.top - 1 && p.top < c.bottom;
+            return {
+                inView: p.height <= c.height ? topIn && p.bottom <= c.bottom + 1 : topIn,
+                postTop: Math.round(p.top - c.top), postBottom: Math.round(p.bottom - c.top),
+                viewHeight: Math.round(c.height), scrollTop: Math.round(center.scrollTop),
+                scrollable: center.scrollHeight > center.clientHeight + 1,
+            };
+        });
+        return last && last.inView;
+    }, 1000, 'the running box in view').catch(() => null);
+    return last;
+}
+
+// The widget's and the right-hand panel's bounding boxes at a window width: apart when the
+// widget ends left of the panel and is wholly in the window.
+async function sideBySide(page, width) {
+    await page.setViewportSize({width, height: VIEWPORT.height});
+    let last = null;
+    await waitFor(async () => {
+        last = await page.evaluate(() => {
+            const rect = (sel) => {
+                const r = document.querySelector(sel)?.getBoundingClientRect();
+                return r && r.width > 0 ? {left: Math.round(r.left), right: Math.round(r.right), top: Math.round(r.top), bottom: Math.round(r.bottom)} : null;
+            };
+            return {viewport: window.innerWidth, widget: rect('[data-ls-view="widget"]'), rhs: rect('.demo-rhs')};
+        });
+        last.apart = Boolean(last.viewport === width && last.widget && last.rhs &&
+            last.widget.right <= last.rhs.left && last.widget.left >= 0);
+        return last.apart;
+    }, 3000, `the widget beside the panel at ${width} px`).catch(() => null);
+    return last;
+}
+
 // ---- the test ----
 
 async function test() {
@@ -321,6 +414,15 @@ async function test() {
         const streamURL = page.streamURLs[0] || '';
         check('the page subscribes to every notice (demo: ?channels=all)',
             streamURL !== '' && new URL(streamURL).searchParams.get('channels') === 'all', streamURL || 'no stream request');
+
+        // Finished boxes above the session's post (with PLUGIN_SECRET), so the channel is
+        // longer than the window and the page has to scroll to the running box.
+        const fillers = await makeFillers();
+        cleanup = () => deleteBoxes(fillers);
+        if (fillers.length) {
+            await waitFor(() => page.evaluate((ids) => ids.every((i) => document.querySelector(`.demo-post [data-box-id="${i}"]`)),
+                fillers), 5000, 'the finished boxes on the page').catch(() => null);
+        }
 
         const writes = new Writes();
         let appeared = null;
@@ -339,6 +441,8 @@ async function test() {
         let widgetSeen = false;
         let runningShot = false;
         let driverDone = false;
+        let scrolled = null;
+        let layout900 = null;
         const watcher = (async () => {
             while (!driverDone && !(widgetSeen && runningShot)) {
                 const st = await page.evaluate(() => ({
@@ -348,6 +452,7 @@ async function test() {
                 widgetSeen ||= st.w !== null;
                 if (st.kid && !runningShot) {
                     runningShot = true;
+                    scrolled = await runningInView(page);
                     await shot(page, '02-running');
                     await page.evaluate(() => {
                         document.documentElement.dataset.theme = 'dark';
@@ -356,6 +461,9 @@ async function test() {
                     await page.evaluate(() => {
                         document.documentElement.dataset.theme = 'light';
                     });
+                    layout900 = await sideBySide(page, 900);
+                    await shot(page, '02-running-900');
+                    await page.setViewportSize(VIEWPORT);
                 }
                 await sleep(100);
             }
@@ -364,8 +472,15 @@ async function test() {
             driverDone = true;
         });
         await watcher.catch(() => null);
-        cleanup = run.cleanup;
+        cleanup = async () => {
+            await run.cleanup();
+            await deleteBoxes(fillers);
+        };
         const {id, sub, ended} = run;
+        const header = await page.evaluate((sel) => {
+            const h = document.querySelector(`${sel} > .ls-head`);
+            return h ? {text: h.textContent, agent: h.querySelector('.ls-agent')?.textContent ?? null} : null;
+        }, inPost(id));
 
         check('the box appears', appeared !== null, appeared === null ? 'not within 5 s' : `${appeared} ms after it was created`);
 
@@ -390,6 +505,12 @@ async function test() {
         check('the sub-agent is nested in its parent box', nested && nested.lines > 0, sub ? JSON.stringify(nested) : 'the session had no sub-agent');
 
         check('the widget appears while the box is active', widgetSeen);
+        check('the page scrolls to the running box', scrolled && scrolled.inView && (!scrolled.scrollable || scrolled.scrollTop > 0),
+            JSON.stringify(scrolled));
+        check('the box header names the agent and the channel, not the raw route or the model',
+            header && header.agent === 'main' && !/mattermost:|claude/.test(header.text), JSON.stringify(header));
+        check('at 900 px the widget and the right-hand panel sit side by side', layout900 && layout900.apart,
+            JSON.stringify(layout900));
         const done = await page.waitForSelector(`${inPost(id)}[data-status="done"], ${inPost(id)}[data-status="error"]`, {timeout: LIMIT_MS + 1000}).
             then(() => true, () => false);
         check('the finished state shows without reload', done);
