@@ -17,6 +17,7 @@
 #include "common/notify.h"
 #include "common/util.h"
 #include "common/xmalloc.h"
+#include "sql/stats_names.h"
 #include "sql/store_gateway.h"
 
 #define METRICS_ROUTE_MAX 64
@@ -90,6 +91,19 @@ mb_head(struct mbuf *b, const char *name, const char *type, const char *help)
 {
 	mb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
+
+/* The head of a series the watcher's figures feed (sql/stats_names.h). */
+static void
+mb_metric_head(struct mbuf *b, enum stats_metric m)
+{
+	mb_head(b, stats_metrics[m].name, stats_type_name(stats_metrics[m].type),
+	    stats_metrics[m].help);
+}
+
+/* The name of such a series. */
+#define METRICS_NAME(id) (stats_metrics[STATS_M_##id].name)
+/* The member of the watcher's stats that holds figure id. */
+#define METRICS_KEY(id) (stats_key(STATS_##id))
 
 /* The published series of (route, status), or NULL. */
 static struct metrics_series *
@@ -353,40 +367,39 @@ render_agents(struct mbuf *b, struct json_object *stats)
 	struct metrics_agent *v = NULL;
 	size_t n = 0, i;
 
-	if (stats != NULL && json_object_object_get_ex(stats, "agent_lines", &files) &&
+	if (stats != NULL && json_object_object_get_ex(stats, METRICS_KEY(AGENT_LINES), &files) &&
 	    json_object_is_type(files, json_type_object)) {
 		json_object_object_foreach(files, agent, obj)
 		{
-			agent_add(&v, &n, agent, json_i64(obj, "lines_read", 0),
-			    json_i64(obj, "bad_lines", 0));
+			agent_add(&v, &n, agent, json_i64(obj, METRICS_KEY(AGENT_LINES_READ), 0),
+			    json_i64(obj, METRICS_KEY(AGENT_BAD_LINES), 0));
 		}
 	}
-	if (stats != NULL && json_object_object_get_ex(stats, "agents", &dbs) &&
+	if (stats != NULL && json_object_object_get_ex(stats, METRICS_KEY(AGENTS), &dbs) &&
 	    json_object_is_type(dbs, json_type_array)) {
 		for (i = 0; i < json_object_array_length(dbs); i++) {
 			struct json_object *a = json_object_array_get_idx(dbs, i);
 
 			if (!json_object_object_get_ex(a, "agent", &name) ||
 			    !json_object_is_type(name, json_type_string) ||
-			    json_i64(a, "events_read", -1) < 0)
+			    json_i64(a, METRICS_KEY(AGENTS_EVENTS_READ), -1) < 0)
 				continue;
 			agent_add(&v, &n, json_object_get_string(name),
-			    json_i64(a, "events_read", 0), json_i64(a, "rows_bad", 0));
+			    json_i64(a, METRICS_KEY(AGENTS_EVENTS_READ), 0),
+			    json_i64(a, METRICS_KEY(AGENTS_ROWS_BAD), 0));
 		}
 	}
 	if (n == 0)
 		goto out;
-	mb_head(b, "livestatus_watcher_lines_read_total", "counter",
-	    "Transcript lines (or database events) the watcher read, by agent.");
+	mb_metric_head(b, STATS_M_LINES_READ);
 	for (i = 0; i < n; i++) {
-		mb_printf(b, "livestatus_watcher_lines_read_total{agent=\"");
+		mb_printf(b, "%s{agent=\"", METRICS_NAME(LINES_READ));
 		mb_label(b, v[i].name);
 		mb_printf(b, "\"} %" PRId64 "\n", v[i].lines);
 	}
-	mb_head(b, "livestatus_watcher_bad_lines_total", "counter",
-	    "Lines (or events) the watcher could not use and skipped, by agent.");
+	mb_metric_head(b, STATS_M_BAD_LINES);
 	for (i = 0; i < n; i++) {
-		mb_printf(b, "livestatus_watcher_bad_lines_total{agent=\"");
+		mb_printf(b, "%s{agent=\"", METRICS_NAME(BAD_LINES));
 		mb_label(b, v[i].name);
 		mb_printf(b, "\"} %" PRId64 "\n", v[i].bad);
 	}
@@ -404,15 +417,14 @@ render_mm(struct mbuf *b, struct json_object *stats)
 	struct json_object *codes = NULL;
 	int i;
 
-	mb_head(b, "livestatus_mm_requests_total", "counter",
-	    "Mattermost requests by program and HTTP status (error: no answer).");
-	if (stats != NULL && json_object_object_get_ex(stats, "mm_requests", &codes) &&
+	mb_metric_head(b, STATS_M_MM_REQUESTS);
+	if (stats != NULL && json_object_object_get_ex(stats, METRICS_KEY(MM_REQUESTS), &codes) &&
 	    json_object_is_type(codes, json_type_object)) {
 		json_object_object_foreach(codes, code, v)
 		{
 			if (!json_object_is_type(v, json_type_int))
 				continue;
-			mb_printf(b, "livestatus_mm_requests_total{program=\"watcher\",code=\"");
+			mb_printf(b, "%s{program=\"watcher\",code=\"", METRICS_NAME(MM_REQUESTS));
 			mb_label(b, code);
 			mb_printf(b, "\"} %" PRId64 "\n", json_object_get_int64(v));
 		}
@@ -423,23 +435,18 @@ render_mm(struct mbuf *b, struct json_object *stats)
 		if (n == 0)
 			continue;
 		if (i == 0)
-			mb_printf(b,
-			    "livestatus_mm_requests_total{program=\"fcgi\","
-			    "code=\"error\"} %lld\n",
-			    n);
+			mb_printf(b, "%s{program=\"fcgi\",code=\"error\"} %lld\n",
+			    METRICS_NAME(MM_REQUESTS), n);
 		else
-			mb_printf(b,
-			    "livestatus_mm_requests_total{program=\"fcgi\","
-			    "code=\"%d\"} %lld\n",
-			    i, n);
+			mb_printf(b, "%s{program=\"fcgi\",code=\"%d\"} %lld\n",
+			    METRICS_NAME(MM_REQUESTS), i, n);
 	}
-	mb_head(b, "livestatus_mm_rate_limited_total", "counter",
-	    "Mattermost answers 429 (too many requests), by program.");
-	mb_printf(b, "livestatus_mm_rate_limited_total{program=\"fcgi\"} %lld\n",
+	mb_metric_head(b, STATS_M_MM_RATE_LIMITED);
+	mb_printf(b, "%s{program=\"fcgi\"} %lld\n", METRICS_NAME(MM_RATE_LIMITED),
 	    (long long)atomic_load(&metrics_mm[429]));
-	if (json_i64(stats, "mm_rate_limited", -1) >= 0)
-		mb_printf(b, "livestatus_mm_rate_limited_total{program=\"watcher\"} %" PRId64 "\n",
-		    json_i64(stats, "mm_rate_limited", 0));
+	if (json_i64(stats, METRICS_KEY(MM_RATE_LIMITED), -1) >= 0)
+		mb_printf(b, "%s{program=\"watcher\"} %" PRId64 "\n", METRICS_NAME(MM_RATE_LIMITED),
+		    json_i64(stats, METRICS_KEY(MM_RATE_LIMITED), 0));
 }
 
 /*
@@ -454,31 +461,30 @@ render_latency(struct mbuf *b, struct json_object *stats)
 	size_t i, n;
 	int64_t cum = 0;
 
-	if (stats == NULL || !json_object_object_get_ex(stats, "append_latency_ms", &h) ||
-	    !json_object_object_get_ex(h, "le", &le) ||
-	    !json_object_object_get_ex(h, "counts", &counts) ||
+	if (stats == NULL ||
+	    !json_object_object_get_ex(stats, METRICS_KEY(APPEND_LATENCY_MS), &h) ||
+	    !json_object_object_get_ex(h, STATS_HISTOGRAM_LE, &le) ||
+	    !json_object_object_get_ex(h, STATS_HISTOGRAM_COUNTS, &counts) ||
 	    !json_object_is_type(le, json_type_array) ||
 	    !json_object_is_type(counts, json_type_array))
 		return;
 	n = json_object_array_length(le);
 	if (json_object_array_length(counts) != n + 1)
 		return;
-	mb_head(b, "livestatus_append_latency_seconds", "histogram",
-	    "Time from a transcript line's append to its commit in the store.");
+	mb_metric_head(b, STATS_M_APPEND_LATENCY);
 	for (i = 0; i <= n; i++) {
 		cum += json_object_get_int64(json_object_array_get_idx(counts, i));
 		if (i < n)
-			mb_printf(b,
-			    "livestatus_append_latency_seconds_bucket{le=\"%g\"} %" PRId64 "\n",
+			mb_printf(b, "%s_bucket{le=\"%g\"} %" PRId64 "\n",
+			    METRICS_NAME(APPEND_LATENCY),
 			    json_object_get_double(json_object_array_get_idx(le, i)) / 1000.0, cum);
 		else
-			mb_printf(b,
-			    "livestatus_append_latency_seconds_bucket{le=\"+Inf\"} %" PRId64 "\n",
-			    cum);
+			mb_printf(b, "%s_bucket{le=\"+Inf\"} %" PRId64 "\n",
+			    METRICS_NAME(APPEND_LATENCY), cum);
 	}
-	mb_printf(b, "livestatus_append_latency_seconds_sum %.6f\n",
-	    (double)json_i64(h, "sum", 0) / 1000.0);
-	mb_printf(b, "livestatus_append_latency_seconds_count %" PRId64 "\n", cum);
+	mb_printf(b, "%s_sum %.6f\n", METRICS_NAME(APPEND_LATENCY),
+	    (double)json_i64(h, STATS_HISTOGRAM_SUM, 0) / 1000.0);
+	mb_printf(b, "%s_count %" PRId64 "\n", METRICS_NAME(APPEND_LATENCY), cum);
 }
 
 static void
@@ -530,8 +536,8 @@ static void
 render_process(struct mbuf *b, struct json_object *stats, int64_t watcher_pid)
 {
 	char pid[24];
-	int64_t wrss = json_i64(stats, "rss_bytes", -1);
-	int64_t wfds = json_i64(stats, "open_fds", -1);
+	int64_t wrss = json_i64(stats, METRICS_KEY(RSS_BYTES), -1);
+	int64_t wfds = json_i64(stats, METRICS_KEY(OPEN_FDS), -1);
 
 	/* The watcher's own report first; /proc works when we may look. */
 	if (watcher_pid > 0) {
@@ -541,21 +547,14 @@ render_process(struct mbuf *b, struct json_object *stats, int64_t watcher_pid)
 		if (wfds < 0)
 			wfds = metrics_fds(pid);
 	}
-	mb_head(b, "livestatus_process_resident_memory_bytes", "gauge",
-	    "Resident memory of each program.");
-	mb_printf(b, "livestatus_process_resident_memory_bytes{program=\"fcgi\"} %" PRId64 "\n",
-	    metrics_rss("self"));
+	mb_metric_head(b, STATS_M_RSS);
+	mb_printf(b, "%s{program=\"fcgi\"} %" PRId64 "\n", METRICS_NAME(RSS), metrics_rss("self"));
 	if (wrss >= 0)
-		mb_printf(b,
-		    "livestatus_process_resident_memory_bytes{program=\"watcher\"} %" PRId64 "\n",
-		    wrss);
-	mb_head(
-	    b, "livestatus_process_open_fds", "gauge", "Open file descriptors of each program.");
-	mb_printf(
-	    b, "livestatus_process_open_fds{program=\"fcgi\"} %" PRId64 "\n", metrics_fds("self"));
+		mb_printf(b, "%s{program=\"watcher\"} %" PRId64 "\n", METRICS_NAME(RSS), wrss);
+	mb_metric_head(b, STATS_M_FDS);
+	mb_printf(b, "%s{program=\"fcgi\"} %" PRId64 "\n", METRICS_NAME(FDS), metrics_fds("self"));
 	if (wfds >= 0)
-		mb_printf(
-		    b, "livestatus_process_open_fds{program=\"watcher\"} %" PRId64 "\n", wfds);
+		mb_printf(b, "%s{program=\"watcher\"} %" PRId64 "\n", METRICS_NAME(FDS), wfds);
 }
 
 char *
@@ -577,14 +576,13 @@ metrics_render(store *st, size_t *len)
 	render_watcher(&b, store_ok ? st : NULL, &stats, &wpid);
 	render_mm(&b, stats);
 
-	mb_head(&b, "livestatus_store_busy_total", "counter",
-	    "Statements that met a locked database and waited, by program.");
+	mb_metric_head(&b, STATS_M_STORE_BUSY);
 	mb_printf(
-	    &b, "livestatus_store_busy_total{program=\"fcgi\"} %" PRId64 "\n", store_busy_total());
-	wbusy = json_i64(stats, "store_busy", -1);
+	    &b, "%s{program=\"fcgi\"} %" PRId64 "\n", METRICS_NAME(STORE_BUSY), store_busy_total());
+	wbusy = json_i64(stats, METRICS_KEY(STORE_BUSY), -1);
 	if (wbusy >= 0)
 		mb_printf(
-		    &b, "livestatus_store_busy_total{program=\"watcher\"} %" PRId64 "\n", wbusy);
+		    &b, "%s{program=\"watcher\"} %" PRId64 "\n", METRICS_NAME(STORE_BUSY), wbusy);
 	mb_head(&b, "livestatus_notify_total", "counter",
 	    "Change notices the responder published to nchan, by result.");
 	mb_printf(

@@ -8,9 +8,10 @@
  * box counts, store_busy_total(), the change-notice counters, the
  * process's RSS and open files).  The watcher's figures arrive through the
  * store: it writes them into the stats JSON of its heartbeat row, and
- * metrics_render() turns the keys it knows into series (see the table in
- * docs/operations.md, Metrics); a key that is absent gives no series rather than a
- * wrong zero.
+ * metrics_render() turns the figures sql/stats_names.h maps to a series
+ * into that series, with the name, type and help the table gives (see also
+ * docs/operations.md, Metrics); a key that is absent gives no series rather
+ * than a wrong zero.
  *
  * Who may read: the writer secret as a Bearer token, or any client when
  * the peer address nginx passes (REMOTE_ADDR) is loopback.  A Mattermost

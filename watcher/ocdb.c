@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "common/xmalloc.h"
+#include "sql/stats_names.h"
 #include "sql/store_ocdb.h"
 #include "watcher/ocdb_int.h"
 
@@ -664,8 +665,10 @@ ocdb_agents_json(const struct ocdb *o)
 		if (a->why[0] != '\0' && a->state != AG_OK)
 			json_object_object_add(j, "error", json_object_new_string(a->why));
 		json_object_object_add(j, "sessions", json_object_new_int64((int64_t)a->curs.n));
-		json_object_object_add(j, "events_read", json_object_new_int64(a->events_read));
-		json_object_object_add(j, "rows_bad", json_object_new_int64(a->rows_bad));
+		json_object_object_add(
+		    j, stats_key(STATS_AGENTS_EVENTS_READ), json_object_new_int64(a->events_read));
+		json_object_object_add(
+		    j, stats_key(STATS_AGENTS_ROWS_BAD), json_object_new_int64(a->rows_bad));
 		json_object_array_add(arr, j);
 	}
 	for (i = 0; i < o->nfile; i++) {

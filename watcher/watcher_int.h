@@ -117,6 +117,9 @@ int watcher_restore(struct watcher *w);
 void watcher_count_line(struct watcher *w, struct tail_file *f, int bad);
 /* After a commit: every input read since the last one reached the store. */
 void watcher_count_committed(struct watcher *w, int64_t events, int64_t since);
+/* The stats JSON of the heartbeat (its names: sql/stats_names.h), newly
+ * allocated. */
+char *watcher_stats_json(struct watcher *w);
 /* Writes the heartbeat row with the stats JSON. */
 void watcher_task_heartbeat(struct watcher *w, int64_t now);
 

@@ -5,6 +5,7 @@
  */
 #include "watcher/watcher_int.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "common/xmalloc.h"
+#include "sql/stats_names.h"
 #include "sql/store_watcher.h"
 #include "watcher/mm_poster.h"
 
@@ -67,6 +69,22 @@ watcher_count_committed(struct watcher *w, int64_t events, int64_t since)
 	w->nlat = 0;
 }
 
+/* Writes figure id (a number) into o under its name in sql/stats_names.h. */
+static void
+watcher_stat(json_object *o, enum stats_id id, int64_t v)
+{
+	assert(stats_figures[id].type != STATS_TEXT);
+	json_object_object_add(o, stats_key(id), json_object_new_int64(v));
+}
+
+/* Writes figure id (a text) into o. */
+static void
+watcher_stat_str(json_object *o, enum stats_id id, const char *v)
+{
+	assert(stats_figures[id].type == STATS_TEXT);
+	json_object_object_add(o, stats_key(id), json_object_new_string(v));
+}
+
 /* Resident memory (bytes) and open descriptors of this process, or -1. */
 static void
 watcher_proc(int64_t *rss, int64_t *fds)
@@ -106,13 +124,11 @@ watcher_metrics_json(struct watcher *w, json_object *o)
 
 	for (i = 0; i < w->nagent_lines; i++) {
 		a = json_object_new_object();
-		json_object_object_add(
-		    a, "lines_read", json_object_new_int64(w->agent_lines[i].lines_read));
-		json_object_object_add(
-		    a, "bad_lines", json_object_new_int64(w->agent_lines[i].bad_lines));
+		watcher_stat(a, STATS_AGENT_LINES_READ, w->agent_lines[i].lines_read);
+		watcher_stat(a, STATS_AGENT_BAD_LINES, w->agent_lines[i].bad_lines);
 		json_object_object_add(agents, w->agent_lines[i].agent, a);
 	}
-	json_object_object_add(o, "agent_lines", agents);
+	json_object_object_add(o, stats_key(STATS_AGENT_LINES), agents);
 	h = json_object_new_object();
 	le = json_object_new_array();
 	counts = json_object_new_array();
@@ -120,14 +136,14 @@ watcher_metrics_json(struct watcher *w, json_object *o)
 		json_object_array_add(le, json_object_new_int64(watcher_lat_le[i]));
 	for (i = 0; i <= WATCHER_LAT_N; i++)
 		json_object_array_add(counts, json_object_new_int64(w->lat_counts[i]));
-	json_object_object_add(h, "le", le);
-	json_object_object_add(h, "counts", counts);
-	json_object_object_add(h, "sum", json_object_new_int64(w->lat_sum_ms));
-	json_object_object_add(o, "append_latency_ms", h);
-	json_object_object_add(o, "store_busy", json_object_new_int64(store_busy_total()));
+	json_object_object_add(h, STATS_HISTOGRAM_LE, le);
+	json_object_object_add(h, STATS_HISTOGRAM_COUNTS, counts);
+	json_object_object_add(h, STATS_HISTOGRAM_SUM, json_object_new_int64(w->lat_sum_ms));
+	json_object_object_add(o, stats_key(STATS_APPEND_LATENCY_MS), h);
+	watcher_stat(o, STATS_STORE_BUSY, store_busy_total());
 	watcher_proc(&rss, &fds);
-	json_object_object_add(o, "rss_bytes", json_object_new_int64(rss));
-	json_object_object_add(o, "open_fds", json_object_new_int64(fds));
+	watcher_stat(o, STATS_RSS_BYTES, rss);
+	watcher_stat(o, STATS_OPEN_FDS, fds);
 }
 
 /* Forwarding figures for the heartbeat (nothing without PLUGIN_URL). */
@@ -139,19 +155,19 @@ watcher_forward_stats_json(struct watcher *w, json_object *o)
 	if (w->fwd == NULL)
 		return;
 	forward_status(w->fwd, &fs);
-	json_object_object_add(o, "forward_state", json_object_new_string(fs.state));
-	json_object_object_add(o, "forward_queue", json_object_new_int64(fs.queue));
-	json_object_object_add(o, "forward_lag_ms", json_object_new_int64(fs.lag_ms));
-	json_object_object_add(o, "forward_requests", json_object_new_int64(fs.requests));
-	json_object_object_add(o, "forward_failures", json_object_new_int64(fs.failures));
-	json_object_object_add(o, "forward_boxes_sent", json_object_new_int64(fs.boxes_sent));
-	json_object_object_add(o, "forward_bytes_sent", json_object_new_int64(fs.bytes_sent));
-	json_object_object_add(o, "forward_rejected", json_object_new_int64(fs.rejected));
-	json_object_object_add(o, "forward_resends", json_object_new_int64(fs.resends));
-	json_object_object_add(o, "forward_error", json_object_new_string(fs.last_error));
+	watcher_stat_str(o, STATS_FORWARD_STATE, fs.state);
+	watcher_stat(o, STATS_FORWARD_QUEUE, fs.queue);
+	watcher_stat(o, STATS_FORWARD_LAG_MS, fs.lag_ms);
+	watcher_stat(o, STATS_FORWARD_REQUESTS, fs.requests);
+	watcher_stat(o, STATS_FORWARD_FAILURES, fs.failures);
+	watcher_stat(o, STATS_FORWARD_BOXES_SENT, fs.boxes_sent);
+	watcher_stat(o, STATS_FORWARD_BYTES_SENT, fs.bytes_sent);
+	watcher_stat(o, STATS_FORWARD_REJECTED, fs.rejected);
+	watcher_stat(o, STATS_FORWARD_RESENDS, fs.resends);
+	watcher_stat_str(o, STATS_FORWARD_ERROR, fs.last_error);
 }
 
-static char *
+char *
 watcher_stats_json(struct watcher *w)
 {
 	struct box_stats bs;
@@ -163,41 +179,39 @@ watcher_stats_json(struct watcher *w)
 	box_stats(w->model, &bs);
 	tail_stats(w->tail, &ts);
 	ocdb_stats(w->ocdb, &os);
-#define WATCHER_STAT(k, v) json_object_object_add(o, k, json_object_new_int64(v))
-	WATCHER_STAT("lines_read", w->lines_read + os.events_read);
-	WATCHER_STAT("parse_errors", w->parse_errors + os.parse_errors + os.rows_bad);
-	WATCHER_STAT("bad_utf8", w->bad_utf8);
-	WATCHER_STAT("oversized_lines", ts.bad_lines);
-	WATCHER_STAT("active_boxes", bs.active_boxes);
-	WATCHER_STAT("boxes_started", bs.boxes_started);
-	WATCHER_STAT("runs_dropped", bs.dropped);
-	WATCHER_STAT("numbers_dropped", bs.numbers_dropped);
-	WATCHER_STAT("sessions", bs.sessions);
-	WATCHER_STAT("files", ts.files);
-	WATCHER_STAT("folders", ts.dirs);
-	WATCHER_STAT("bytes_read", ts.bytes_read);
-	WATCHER_STAT("rescans", ts.rescans);
-	WATCHER_STAT("overflows", ts.overflows);
-	WATCHER_STAT("files_refused", ts.refused);
-	WATCHER_STAT("commits", w->commits);
-	WATCHER_STAT("commit_busy", w->commit_busy);
-	WATCHER_STAT("store_write_failed_ms", w->write_failed_ms);
-	WATCHER_STAT("notices", w->notices);
-	WATCHER_STAT("index_loads", w->index_loads);
-	WATCHER_STAT("index_errors", w->index_errors);
-	WATCHER_STAT("db_agents", os.agents);
-	WATCHER_STAT("db_refused", os.refused);
-	WATCHER_STAT("db_events_read", os.events_read);
-	WATCHER_STAT("db_rows_bad", os.rows_bad);
-	WATCHER_STAT("db_rereads", os.rereads);
-	WATCHER_STAT("db_busy", os.busy);
-#undef WATCHER_STAT
-	json_object_object_add(o, "store_write_error", json_object_new_string(w->write_error));
+	watcher_stat(o, STATS_LINES_READ, w->lines_read + os.events_read);
+	watcher_stat(o, STATS_PARSE_ERRORS, w->parse_errors + os.parse_errors + os.rows_bad);
+	watcher_stat(o, STATS_BAD_UTF8, w->bad_utf8);
+	watcher_stat(o, STATS_OVERSIZED_LINES, ts.bad_lines);
+	watcher_stat(o, STATS_ACTIVE_BOXES, bs.active_boxes);
+	watcher_stat(o, STATS_BOXES_STARTED, bs.boxes_started);
+	watcher_stat(o, STATS_RUNS_DROPPED, bs.dropped);
+	watcher_stat(o, STATS_NUMBERS_DROPPED, bs.numbers_dropped);
+	watcher_stat(o, STATS_SESSIONS, bs.sessions);
+	watcher_stat(o, STATS_FILES, ts.files);
+	watcher_stat(o, STATS_FOLDERS, ts.dirs);
+	watcher_stat(o, STATS_BYTES_READ, ts.bytes_read);
+	watcher_stat(o, STATS_RESCANS, ts.rescans);
+	watcher_stat(o, STATS_OVERFLOWS, ts.overflows);
+	watcher_stat(o, STATS_FILES_REFUSED, ts.refused);
+	watcher_stat(o, STATS_COMMITS, w->commits);
+	watcher_stat(o, STATS_COMMIT_BUSY, w->commit_busy);
+	watcher_stat(o, STATS_STORE_WRITE_FAILED_MS, w->write_failed_ms);
+	watcher_stat(o, STATS_NOTICES, w->notices);
+	watcher_stat(o, STATS_INDEX_LOADS, w->index_loads);
+	watcher_stat(o, STATS_INDEX_ERRORS, w->index_errors);
+	watcher_stat(o, STATS_DB_AGENTS, os.agents);
+	watcher_stat(o, STATS_DB_REFUSED, os.refused);
+	watcher_stat(o, STATS_DB_EVENTS_READ, os.events_read);
+	watcher_stat(o, STATS_DB_ROWS_BAD, os.rows_bad);
+	watcher_stat(o, STATS_DB_REREADS, os.rereads);
+	watcher_stat(o, STATS_DB_BUSY, os.busy);
+	watcher_stat_str(o, STATS_STORE_WRITE_ERROR, w->write_error);
 	mm_poster_stats_json(o);
 	watcher_forward_stats_json(w, o);
-	json_object_object_add(o, "agents", ocdb_agents_json(w->ocdb));
+	json_object_object_add(o, stats_key(STATS_AGENTS), ocdb_agents_json(w->ocdb));
 	watcher_metrics_json(w, o);
-	json_object_object_add(o, "inotify", json_object_new_boolean(ts.inotify));
+	json_object_object_add(o, stats_key(STATS_INOTIFY), json_object_new_boolean(ts.inotify));
 	out = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	return out;
