@@ -23,6 +23,7 @@
 #include "watcher/sessions.h"
 #include "watcher/tail.h"
 #include "watcher/transcript.h"
+#include "watcher/wjson.h"
 
 #define KEY "agent:main:mattermost:channel:chan1"
 #define SUB "agent:main:subagent:abc"
@@ -112,6 +113,27 @@ test_tx_errors(void **state)
 	assert_int_equal(parse("{\"type\":\"message\",\"x\":\"\xff\xfe\"}", &ev), TX_BAD_UTF8);
 	assert_int_equal(parse("{\"type\":\"message\",\"x\":\"\xc3\"}", &ev), TX_BAD_UTF8);
 	assert_null(ev.root);
+}
+
+/* ---- wjson ---- */
+
+/* The one string getter of the watcher: what the four copies it replaced did. */
+static void
+test_wjson_str(void **state)
+{
+	json_object *o = json_tokener_parse(
+	    "{\"s\":\"x\",\"e\":\"\",\"n\":1,\"z\":null,\"o\":{},\"a\":[\"x\"]}");
+
+	(void)state;
+	assert_string_equal(wjson_str(o, "s"), "x");
+	assert_string_equal(wjson_str(o, "e"), ""); /* empty is not missing */
+	assert_null(wjson_str(o, "n"));
+	assert_null(wjson_str(o, "z"));
+	assert_null(wjson_str(o, "o"));
+	assert_null(wjson_str(o, "a"));
+	assert_null(wjson_str(o, "missing"));
+	assert_null(wjson_str(NULL, "s"));
+	json_object_put(o);
 }
 
 /* ---- status line text ---- */
@@ -838,6 +860,7 @@ main(void)
 		cmocka_unit_test(test_tx_assistant),
 		cmocka_unit_test(test_tx_kinds),
 		cmocka_unit_test(test_tx_errors),
+		cmocka_unit_test(test_wjson_str),
 		cmocka_unit_test(test_line_text),
 		cmocka_unit_test(test_labels_builtin),
 		cmocka_unit_test(test_labels_file),
