@@ -28,6 +28,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DLS_VERSION='"$(VERSION)"' $(WARN) $(CFLAGS
 LDLIBS_ALL = -lfcgi $(PKG_LIBS) -lpthread
 
 LIB_SRC := $(wildcard common/*.c) $(wildcard sql/*.c)
+MM_SRC := $(wildcard mm/*.c)
 FCGI_SRC := $(filter-out fcgi/main.c,$(wildcard fcgi/*.c))
 WATCHER_SRC := $(filter-out watcher/main.c,$(wildcard watcher/*.c))
 CLI_SRC := $(filter-out cli/main.c,$(wildcard cli/*.c))
@@ -35,6 +36,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB_OBJ := $(call obj,$(LIB_SRC)) $(BUILD)/obj/gen/schema_sql.o
+MM_OBJ := $(call obj,$(MM_SRC))
 FCGI_OBJ := $(call obj,$(FCGI_SRC))
 WATCHER_OBJ := $(call obj,$(WATCHER_SRC))
 CLI_OBJ := $(call obj,$(CLI_SRC))
@@ -63,16 +65,16 @@ $(BUILD)/obj/gen/schema_sql.o: $(BUILD)/gen/schema_sql.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/livestatus-fcgi: $(call obj,fcgi/main.c) $(FCGI_OBJ) $(LIB_OBJ)
+$(BUILD)/livestatus-fcgi: $(call obj,fcgi/main.c) $(FCGI_OBJ) $(MM_OBJ) $(LIB_OBJ)
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ALL)
-$(BUILD)/livestatus-watcher: $(call obj,watcher/main.c) $(WATCHER_OBJ) $(LIB_OBJ)
+$(BUILD)/livestatus-watcher: $(call obj,watcher/main.c) $(WATCHER_OBJ) $(MM_OBJ) $(LIB_OBJ)
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ALL)
 $(BUILD)/live-status: $(call obj,cli/main.c) $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-$(BUILD)/tests/%: tests/unit/%.c $(FCGI_OBJ) $(WATCHER_OBJ) $(LIB_OBJ)
+$(BUILD)/tests/%: tests/unit/%.c $(FCGI_OBJ) $(WATCHER_OBJ) $(MM_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS_ALL) $(CMOCKA_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter-out tests/fuzz/%,$(filter %.c %.o,$^)) $(LDLIBS_ALL) $(CMOCKA_LIBS)
 
 units: $(UNIT_BIN)
 
@@ -125,10 +127,10 @@ package:
 	@$(MAKE) --no-print-directory -C plugin package
 
 lint:
-	@clang-format --dry-run --Werror $(LIB_SRC) $(wildcard fcgi/*.c watcher/*.c cli/*.c) \
-		$(wildcard common/*.h sql/*.h fcgi/*.h watcher/*.h cli/*.h)
+	@clang-format --dry-run --Werror $(LIB_SRC) $(MM_SRC) $(wildcard fcgi/*.c watcher/*.c cli/*.c) \
+		$(wildcard common/*.h sql/*.h mm/*.h fcgi/*.h watcher/*.h cli/*.h)
 	@cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
-		--suppress=missingIncludeSystem -I. common sql fcgi watcher
+		--suppress=missingIncludeSystem -I. common sql mm fcgi watcher
 
 clean:
 	rm -rf build

@@ -10,6 +10,7 @@
 #include "common/util.h"
 #include "common/xmalloc.h"
 #include "sql/store_mm.h"
+#include "mm/mm_render.h"
 #include "fcgi/api_box.h"
 #include "fcgi/api_gateway.h"
 #include "fcgi/metrics.h"
@@ -228,6 +229,23 @@ api_stream_auth(struct api_ctx *ctx, const struct api_principal *who, const stru
 	api_buf_puts(&resp->body, "{\"ok\":true}");
 }
 
+/* The "watcher" member of the health answer, opened; hb NULL: no heartbeat. */
+static void
+api_health_watcher_json(struct api_buf *b, int alive, const struct store_heartbeat *hb)
+{
+	api_buf_puts(b, alive ? "},\"watcher\":{\"alive\":true" : "},\"watcher\":{\"alive\":false");
+	if (hb == NULL) {
+		api_buf_puts(b, ",\"pid\":null,\"last_heartbeat_ms\":null,\"breaker\":null");
+		return;
+	}
+	api_buf_puts(b, ",\"pid\":");
+	api_buf_i64(b, hb->pid);
+	api_buf_puts(b, ",\"last_heartbeat_ms\":");
+	api_buf_i64(b, hb->last_heartbeat_ms);
+	api_buf_puts(b, ",\"breaker\":");
+	api_json_cstr(b, hb->breaker);
+}
+
 static void
 api_health(struct api_ctx *ctx, struct api_resp *resp)
 {
@@ -285,17 +303,7 @@ api_health(struct api_ctx *ctx, struct api_resp *resp)
 	api_json_cstr(b, store_path(ctx->st));
 	api_buf_puts(b, ",\"schema_version\":");
 	api_buf_i64(b, schema < 0 ? 0 : schema);
-	api_buf_puts(b, alive ? "},\"watcher\":{\"alive\":true" : "},\"watcher\":{\"alive\":false");
-	if (have_hb) {
-		api_buf_puts(b, ",\"pid\":");
-		api_buf_i64(b, hb.pid);
-		api_buf_puts(b, ",\"last_heartbeat_ms\":");
-		api_buf_i64(b, hb.last_heartbeat_ms);
-		api_buf_puts(b, ",\"breaker\":");
-		api_json_cstr(b, hb.breaker);
-	} else {
-		api_buf_puts(b, ",\"pid\":null,\"last_heartbeat_ms\":null,\"breaker\":null");
-	}
+	api_health_watcher_json(b, alive, have_hb ? &hb : NULL);
 	api_buf_puts(b, "},\"sessions\":{\"active\":");
 	api_buf_i64(b, counts.active);
 	api_buf_puts(b, ",\"total\":");
@@ -322,7 +330,6 @@ static int
 api_may_read(void *arg, const char *channel)
 {
 	struct api_may *m = arg;
-	const unsigned char *c = (const unsigned char *)channel;
 	enum api_auth_result res;
 	int ok;
 
@@ -334,9 +341,8 @@ api_may_read(void *arg, const char *channel)
 	ok = res == API_AUTH_OK;
 
 	if (ok) {
-		for (; *c != '\0'; c++)
-			m->seen = (m->seen ^ *c) * 1099511628211ULL;
-		m->seen = (m->seen ^ '\n') * 1099511628211ULL;
+		m->seen = util_hash_add(m->seen, channel, strlen(channel));
+		m->seen = util_hash_add(m->seen, "\n", 1);
 	}
 	return ok;
 }
@@ -345,7 +351,7 @@ static void
 api_list(struct api_ctx *ctx, const struct api_principal *who, const struct api_req *req,
     struct api_resp *resp)
 {
-	struct api_may may = { ctx, who, 1469598103934665603ULL, 0 };
+	struct api_may may = { ctx, who, UTIL_HASH_SEED, 0 };
 	struct api_snapshot *snap = NULL;
 	char status[16], channel[API_ID_MAX + 1];
 	int has_status, has_channel, rc;
@@ -402,7 +408,7 @@ static void
 api_get_one(
     struct api_ctx *ctx, const struct api_principal *who, const char *id, struct api_resp *resp)
 {
-	struct api_may may = { ctx, who, 1469598103934665603ULL, 0 };
+	struct api_may may = { ctx, who, UTIL_HASH_SEED, 0 };
 	struct api_snapshot *snap = NULL;
 	int rc;
 
@@ -459,8 +465,7 @@ api_create_post(struct api_ctx *ctx, struct store_box *box)
 	if (mm == NULL || box->parent_id != NULL || box->channel_id == NULL ||
 	    box->channel_id[0] == '\0' || (box->post_id != NULL && box->post_id[0] != '\0'))
 		return;
-	msg = xasprintf("> [ACTIVE] %s",
-	    box->agent_id != NULL && box->agent_id[0] != '\0' ? box->agent_id : "agent");
+	msg = mm_render_opening(box);
 	rc = mm_create_livestatus_post(
 	    mm, box->channel_id, box->root_id, box->id, msg, &post_id, err, sizeof(err));
 	if (rc != 0) {
@@ -487,13 +492,32 @@ api_create_post(struct api_ctx *ctx, struct store_box *box)
 	api_mm_ended(ctx, box); /* made ended already */
 }
 
+/*
+ * Whether a new active box has room under MAX_ACTIVE_SESSIONS: STORE_OK,
+ * 1 when it has not (429 answered), or a store error code.
+ */
+static int
+api_active_room(struct api_ctx *ctx, struct api_resp *resp)
+{
+	struct store_counts counts;
+	char msg[120];
+	int rc;
+
+	if ((rc = store_box_counts(ctx->st, &counts)) != STORE_OK)
+		return rc;
+	if (counts.active < ctx->cfg->max_active)
+		return STORE_OK;
+	snprintf(msg, sizeof(msg), "too many active sessions (limit %ld)", ctx->cfg->max_active);
+	api_resp_error(resp, 429, msg);
+	return 1;
+}
+
 static void
 api_create(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp)
 {
 	struct api_jval *body = NULL;
 	struct store_box box, existing, parent;
-	struct store_counts counts;
-	char err[200], msg[120], hex[25];
+	char err[200], hex[25];
 	int64_t now = util_now_ms();
 	int rc, in_tx = 0;
 
@@ -539,15 +563,10 @@ api_create(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp
 		if (rc != STORE_OK)
 			goto store_failed;
 	}
-	if (strcmp(box.status, "active") == 0) {
-		if ((rc = store_box_counts(ctx->st, &counts)) != STORE_OK)
-			goto store_failed;
-		if (counts.active >= ctx->cfg->max_active) {
-			snprintf(msg, sizeof(msg), "too many active sessions (limit %ld)",
-			    ctx->cfg->max_active);
-			api_resp_error(resp, 429, msg);
+	if (strcmp(box.status, "active") == 0 && (rc = api_active_room(ctx, resp)) != STORE_OK) {
+		if (rc > 0)
 			goto out;
-		}
+		goto store_failed;
 	}
 	if ((rc = store_box_put(ctx->st, &box)) != STORE_OK ||
 	    (rc = store_commit(ctx->st)) != STORE_OK)
@@ -681,10 +700,53 @@ api_method_allowed(enum api_route r, enum api_method m)
 	return 0;
 }
 
+/* A GET or HEAD of route r: the reader's credentials, then the route. */
+static void
+api_read(struct api_ctx *ctx, const struct api_req *req, enum api_route r, const char *id,
+    struct api_resp *resp)
+{
+	struct api_principal who;
+
+	if (!api_auth_reader_is_local(ctx->auth, req))
+		api_may_block(ctx);
+	switch (api_auth_reader(ctx->auth, req, &who)) {
+	case API_AUTH_OK:
+		break;
+	case API_AUTH_FORBIDDEN:
+		api_resp_error(resp, 403, "forbidden");
+		return;
+	case API_AUTH_UNAVAILABLE:
+		resp->retry_after = 1;
+		api_resp_error(resp, 503, "cannot check the Mattermost login now");
+		return;
+	case API_AUTH_THROTTLED:
+		resp->retry_after = who.retry_after_s > 0 ? who.retry_after_s : 1;
+		api_resp_error(resp, 429, "too many new logins from this client, try again later");
+		return;
+	default:
+		api_resp_error(resp, 401, API_AUTH_READ_DENIED);
+		return;
+	}
+	switch (r) {
+	case API_R_HEALTH:
+		api_may_block(ctx);
+		api_health(ctx, resp);
+		break;
+	case API_R_AUTH:
+		api_stream_auth(ctx, &who, req, resp);
+		break;
+	case API_R_SESSIONS:
+		api_list(ctx, &who, req, resp);
+		break;
+	default:
+		api_get_one(ctx, &who, id, resp);
+		break;
+	}
+}
+
 void
 api_handle(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp)
 {
-	struct api_principal who;
 	char id[API_ID_MAX + 1];
 	enum api_method m = api_http_method(req->method);
 	enum api_route r = api_http_route(req->path, id, sizeof(id));
@@ -719,42 +781,7 @@ api_handle(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp
 		return;
 	}
 	if (m == API_M_GET || m == API_M_HEAD) {
-		if (!api_auth_reader_is_local(ctx->auth, req))
-			api_may_block(ctx);
-		switch (api_auth_reader(ctx->auth, req, &who)) {
-		case API_AUTH_OK:
-			break;
-		case API_AUTH_FORBIDDEN:
-			api_resp_error(resp, 403, "forbidden");
-			return;
-		case API_AUTH_UNAVAILABLE:
-			resp->retry_after = 1;
-			api_resp_error(resp, 503, "cannot check the Mattermost login now");
-			return;
-		case API_AUTH_THROTTLED:
-			resp->retry_after = who.retry_after_s > 0 ? who.retry_after_s : 1;
-			api_resp_error(
-			    resp, 429, "too many new logins from this client, try again later");
-			return;
-		default:
-			api_resp_error(resp, 401, API_AUTH_READ_DENIED);
-			return;
-		}
-		switch (r) {
-		case API_R_HEALTH:
-			api_may_block(ctx);
-			api_health(ctx, resp);
-			break;
-		case API_R_AUTH:
-			api_stream_auth(ctx, &who, req, resp);
-			break;
-		case API_R_SESSIONS:
-			api_list(ctx, &who, req, resp);
-			break;
-		default:
-			api_get_one(ctx, &who, id, resp);
-			break;
-		}
+		api_read(ctx, req, r, id, resp);
 		return;
 	}
 	if (api_auth_writer(ctx->auth, req) != API_AUTH_OK) {

@@ -9,14 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/config.h"
 #include "common/log.h"
-#include "common/mm_http.h"
-#include "common/mm_render.h"
+#include "mm/mm_config.h"
+#include "mm/mm_http.h"
+#include "mm/mm_post.h"
 #include "common/util.h"
 #include "common/xmalloc.h"
 #include "fcgi/metrics.h"
-#include "sql/store_mm.h"
 
 /* Entries per cache (a power of two) and slots probed per key. */
 #define MM_AUTH_SLOTS 4096u
@@ -44,7 +43,7 @@ struct mm_auth_cache {
 #define MM_CLIENT_ADDR_MAX 64
 
 /* One client's (REMOTE_ADDR's) new-token look-ups in its current window. */
-struct mm_client {
+struct mm_auth_client {
 	char addr[MM_CLIENT_ADDR_MAX];
 	int64_t window_start; /* mono ms; 0 = free */
 	long count;
@@ -59,7 +58,7 @@ struct mm_auth {
 	/* users: valid tokens; refused: tokens Mattermost said no to. */
 	struct mm_auth_cache users, refused, members;
 	pthread_mutex_t clients_mu;
-	struct mm_client *clients;
+	struct mm_auth_client *clients;
 	atomic_int waiting, max_waiting; /* threads asking Mattermost now; 0 = no cap */
 	atomic_llong hits, requests, throttled, busy;
 };
@@ -67,32 +66,20 @@ struct mm_auth {
 int
 mm_auth_config_from_env(struct mm_auth_config *cfg, char *err, size_t errlen)
 {
-	long v;
+	struct mm_config mc;
 
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->url = cfg_env("MM_URL", "MM_BASE_URL");
-	cfg->token = cfg_env("MM_TOKEN", "MM_BOT_TOKEN");
-	if (cfg_long("AUTH_CACHE_S", NULL, MM_AUTH_CACHE_S_MAX, 0, MM_AUTH_CACHE_S_MAX, &v, err,
-	        errlen) != 0)
+	memset(&mc, 0, sizeof(mc));
+	if (mm_config_server(&mc, 0, err, errlen) != 0 || mm_config_login(&mc, err, errlen) != 0)
 		return -1;
-	cfg->cache_ms = v * 1000;
-	if (cfg_long("AUTH_TIMEOUT_MS", NULL, 2000, 100, 10000, &cfg->lookup_timeout_ms, err,
-	        errlen) != 0 ||
-	    cfg_long(
-	        "AUTH_CLIENT_LOOKUPS", NULL, 20, 1, 100000, &cfg->client_lookups, err, errlen) != 0)
-		return -1;
-	if (cfg_long("MM_TIMEOUT_MS", NULL, 10000, 100, 600000, &cfg->timeout_ms, err, errlen) !=
-	        0 ||
-	    cfg_long("MAX_MESSAGE_CHARS", NULL, 15000, 100, 1000000, &cfg->max_message_chars, err,
-	        errlen) != 0 ||
-	    cfg_long("MM_MAX_CONNECTIONS", NULL, MM_HTTP_DEFAULT_MAX_CONNECTIONS, 1,
-	        MM_HTTP_MAX_CONNECTIONS_LIMIT, &cfg->max_connections, err, errlen) != 0)
-		return -1;
-	if (cfg->url != NULL && strncmp(cfg->url, "http://", 7) != 0 &&
-	    strncmp(cfg->url, "https://", 8) != 0) {
-		snprintf(err, errlen, "MM_URL: not an http(s) URL: \"%s\"", cfg->url);
-		return -1;
-	}
+	cfg->url = mc.url;
+	cfg->token = mc.token;
+	cfg->timeout_ms = mc.timeout_ms;
+	cfg->max_message_chars = mc.max_message_chars;
+	cfg->cache_ms = mc.auth_cache_ms;
+	cfg->lookup_timeout_ms = mc.auth_timeout_ms;
+	cfg->client_lookups = mc.auth_client_lookups;
+	cfg->max_connections = mc.max_connections;
 	return 0;
 }
 
@@ -128,13 +115,8 @@ mm_cache_free(struct mm_auth_cache *c)
 static size_t
 mm_hash(const char *k, size_t len)
 {
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
+	uint64_t h = util_hash_add(UTIL_HASH_SEED, k, len);
 
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)k[i];
-		h *= 1099511628211ULL;
-	}
 	return (size_t)(h ^ (h >> 32));
 }
 
@@ -281,7 +263,7 @@ mm_client_charge(struct mm_auth *a, const char *client, int *retry_s)
 	char addr[MM_CLIENT_ADDR_MAX];
 	size_t h, i;
 	int64_t now = util_mono_ms();
-	struct mm_client *c, *victim = NULL;
+	struct mm_auth_client *c, *victim = NULL;
 	int rc = 0;
 
 	if (a->client_lookups <= 0 || client == NULL)
@@ -408,13 +390,6 @@ mm_auth_ask_within(struct mm_auth *a, const char *method, const char *path, cons
 	}
 	metrics_count_mm(r->status);
 	return r->status;
-}
-
-static long
-mm_auth_ask(struct mm_auth *a, const char *method, const char *path, const char *body,
-    const char *bearer, struct mm_http_resp *r)
-{
-	return mm_auth_ask_within(a, method, path, body, bearer, 0, r);
 }
 
 /* One look-up as the user, under the thread cap and the look-ups' time limit. */
@@ -555,139 +530,61 @@ mm_auth_member(
 	return res;
 }
 
+/* The post writer's transport: the pool, counted as the responder's requests. */
+static int
+mm_auth_client_request(void *ctx, const char *method, const char *path, const char *body,
+    const char *bearer, long timeout_ms, struct mm_http_resp *r)
+{
+	return mm_auth_ask_within(ctx, method, path, body, bearer, timeout_ms, r) > 0 ? 0 : -1;
+}
+
+static struct mm_client
+mm_auth_client(struct mm_auth *a)
+{
+	struct mm_client c = mm_http_client(a->http);
+
+	c.request = mm_auth_client_request;
+	c.ctx = a;
+	return c;
+}
+
 int
 mm_create_livestatus_post(struct mm_auth *a, const char *channel_id, const char *root_id,
     const char *box_id, const char *message, char **post_id, char *err, size_t errlen)
 {
-	struct json_object *body, *props, *o = NULL, *id;
 	struct mm_http_resp r;
+	struct mm_client c;
+	struct mm_post_new n = { .channel_id = channel_id,
+		.root_id = root_id,
+		.box_id = box_id,
+		.message = message,
+		.plugin = 1 };
 	char *pending;
-	long status;
-	int ret = -1;
 
 	*post_id = NULL;
 	if (a == NULL) {
 		snprintf(err, errlen, "mattermost is not configured");
 		return -1;
 	}
-	body = json_object_new_object();
-	props = json_object_new_object();
-	json_object_object_add(props, "session_id", json_object_new_string(box_id));
-	json_object_object_add(props, "livestatus_box_id", json_object_new_string(box_id));
-	json_object_object_add(body, "channel_id", json_object_new_string(channel_id));
-	if (root_id != NULL && root_id[0] != '\0')
-		json_object_object_add(body, "root_id", json_object_new_string(root_id));
-	json_object_object_add(body, "message", json_object_new_string(message ? message : ""));
-	json_object_object_add(body, "type", json_object_new_string("custom_livestatus"));
-	json_object_object_add(body, "props", props);
+	c = mm_auth_client(a);
 	pending = xasprintf("livestatus:%s", box_id);
-	json_object_object_add(body, "pending_post_id", json_object_new_string(pending));
-	status = mm_auth_ask(a, "POST", "/api/v4/posts",
-	    json_object_to_json_string_ext(
-	        body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
-	    NULL, &r);
-	json_object_put(body);
-	free(pending);
-	if (status == 0) {
+	n.pending_post_id = pending;
+	if (mm_post_create(&c, &n, &r, post_id) != 0)
 		snprintf(err, errlen, "no answer from mattermost: %s", r.err);
-	} else if ((status == 200 || status == 201) && (o = json_tokener_parse(r.body)) != NULL &&
-	    json_object_object_get_ex(o, "id", &id) && json_object_get_string_len(id) > 0) {
-		*post_id = xstrdup(json_object_get_string(id));
-		ret = 0;
-	} else {
-		snprintf(err, errlen, "mattermost answered %ld", status);
-	}
-	json_object_put(o);
+	else if (*post_id == NULL)
+		snprintf(err, errlen, "mattermost answered %ld", r.status);
 	mm_http_resp_free(&r);
-	return ret;
-}
-
-/* What became of the final edit (store_mm_final_result()). */
-static void
-mm_auth_final_store(store *st, const char *box_id, int final_sent, const char *state,
-    const char *text, int64_t revision)
-{
-	if (store_begin(st) != STORE_OK ||
-	    store_mm_final_result(st, box_id, final_sent, state, text, revision) != STORE_OK ||
-	    store_commit(st) != STORE_OK) {
-		log_warn(
-		    "cannot store the final post state", "box", box_id, "err", store_errmsg(st));
-		store_rollback(st);
-	}
+	free(pending);
+	return *post_id != NULL ? 0 : -1;
 }
 
 void
 mm_auth_box_ended(struct mm_auth *a, store *st, const char *box_id)
 {
-	struct store_mm_post row;
-	struct store_box *tree = NULL;
-	struct json_object *body;
-	struct mm_http_resp r;
-	char *post_id = NULL, *text = NULL, *path = NULL, *esc;
-	int64_t rev = 0;
-	size_t n = 0, i;
-	long status;
-	int rc;
+	struct mm_client c;
 
 	if (a == NULL)
 		return;
-	/* Most changes of an ended box come after its final text: no write. */
-	rc = store_mm_post_get(st, box_id, &row);
-	if (rc != STORE_OK || row.final_sent || strcmp(row.state, "posted") != 0 ||
-	    strcmp(row.mode, "plugin") != 0) {
-		store_mm_post_free(&row);
-		return;
-	}
-	store_mm_post_free(&row);
-	if ((rc = store_begin(st)) != STORE_OK)
-		goto store_fail;
-	if ((rc = store_mm_final_claim(st, box_id, &post_id)) == STORE_OK)
-		rc = store_mm_tree(st, box_id, &tree, &n);
-	if (rc == STORE_NOTFOUND) {
-		store_rollback(st);
-		goto out;
-	}
-	if (rc != STORE_OK || (rc = store_commit(st)) != STORE_OK)
-		goto store_fail;
-	for (i = 0; i < n; i++)
-		if (tree[i].revision > rev)
-			rev = tree[i].revision;
-	text = mm_render_box(tree, n, (size_t)a->max_message_chars);
-	body = json_object_new_object();
-	json_object_object_add(body, "message", json_object_new_string(text));
-	esc = mm_http_escape(post_id);
-	path = xasprintf("/api/v4/posts/%s/patch", esc);
-	free(esc);
-	status = mm_auth_ask_within(a, "PUT", path,
-	    json_object_to_json_string_ext(
-	        body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
-	    NULL, MM_AUTH_FINAL_TIMEOUT_MS, &r);
-	json_object_put(body);
-	mm_http_resp_free(&r);
-	if (status == 200) {
-		log_info("mattermost post final text set", "box", box_id, "post_id", post_id);
-		mm_auth_final_store(st, box_id, 1, NULL, text, rev);
-	} else if (status == 403 || status == 404) {
-		log_warn("mattermost post gone, final text not set", "box", box_id, "post_id",
-		    post_id, "status", LOG_I64(status));
-		mm_auth_final_store(st, box_id, 1, "gone", NULL, 0);
-	} else if (status >= 400 && status < 500 && status != 401 && status != 429) {
-		/* Refused for good: asking again would be refused again. */
-		log_error("mattermost refused the final text", "box", box_id, "post_id", post_id,
-		    "status", LOG_I64(status));
-		mm_auth_final_store(st, box_id, 1, NULL, NULL, 0);
-	} else {
-		log_warn("final text not set, tried again at the next change", "box", box_id,
-		    "post_id", post_id, "status", LOG_I64(status));
-		mm_auth_final_store(st, box_id, 0, NULL, NULL, 0);
-	}
-	goto out;
-store_fail:
-	log_warn("cannot claim the final post text", "box", box_id, "err", store_errmsg(st));
-	store_rollback(st);
-out:
-	store_box_list_free(tree, n);
-	free(text);
-	free(path);
-	free(post_id);
+	c = mm_auth_client(a);
+	mm_post_box_ended(&c, st, box_id, a->max_message_chars, MM_AUTH_FINAL_TIMEOUT_MS);
 }

@@ -39,7 +39,7 @@
  *
  * An mm_auth is shared by all worker threads: its functions are
  * thread-safe, and its requests go through one keep-alive pool
- * (common/mm_http.h).  Tokens are kept in memory only as long as their
+ * (mm/mm_http.h).  Tokens are kept in memory only as long as their
  * cache entry, are wiped when dropped, and never logged.
  */
 #ifndef LS_MM_AUTH_H
@@ -52,7 +52,6 @@
 /* Mattermost ids are 26 characters; room for a little more. */
 #define MM_AUTH_ID_MAX 64
 
-#define MM_AUTH_CACHE_S_MAX 15         /* AUTH_CACHE_S: default and most */
 #define MM_AUTH_CLIENT_WINDOW_MS 10000 /* the per-client budget's window */
 
 struct mm_auth_config {
@@ -75,9 +74,11 @@ enum mm_auth_result {
 };
 
 /*
- * Reads MM_URL/MM_BASE_URL, MM_TOKEN/MM_BOT_TOKEN, AUTH_CACHE_S,
- * AUTH_TIMEOUT_MS, AUTH_CLIENT_LOOKUPS, MM_TIMEOUT_MS and MAX_MESSAGE_CHARS.  Strings point into the
- * environment.  0, or -1 with a message naming the variable.
+ * Reads MM_URL/MM_BASE_URL, MM_TOKEN/MM_BOT_TOKEN, MM_TIMEOUT_MS,
+ * MAX_MESSAGE_CHARS, AUTH_CACHE_S, AUTH_TIMEOUT_MS, AUTH_CLIENT_LOOKUPS and
+ * MM_MAX_CONNECTIONS with the one Mattermost settings reader
+ * (mm/mm_config.h: mm_config_server() and mm_config_login()).  Strings
+ * point into the environment.  0, or -1 with a message naming the variable.
  */
 int mm_auth_config_from_env(struct mm_auth_config *cfg, char *err, size_t errlen);
 
@@ -111,7 +112,8 @@ enum mm_auth_result mm_auth_member(
     struct mm_auth *a, const char *token, size_t len, const char *user_id, const char *channel_id);
 
 /*
- * Creates, as the bot, the custom_livestatus post of box box_id in
+ * Creates, as the bot, with the post writer (mm/mm_post.h: mm_post_create()),
+ * the custom_livestatus post of box box_id in
  * channel_id (thread root_id, may be NULL or ""), with props.session_id =
  * box_id and message as the text clients without the plugin show.  The
  * pending_post_id is derived from the box id, so a retried create within
@@ -123,7 +125,7 @@ int mm_create_livestatus_post(struct mm_auth *a, const char *channel_id, const c
 
 /*
  * The daemon's box box_id may have ended (a PUT, or a POST of an ended
- * box): when it is a top-level API box whose post mm_create_livestatus_post
+ * box): mm_post_box_ended() (mm/mm_post.h) through this pool: when it is a top-level API box whose post mm_create_livestatus_post
  * made (store_mm_api_posted) and whose final text was not sent yet, sets
  * the post's message once to the final status text (mm_render_box() of
  * the box and its sub-agents), for clients without the plugin:

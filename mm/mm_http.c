@@ -1,5 +1,5 @@
 /* mm_http: the Mattermost REST client pool (libcurl share + easy handles). */
-#include "common/mm_http.h"
+#include "mm/mm_http.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -362,69 +362,61 @@ mm_http_request(struct mm_http *h, const char *method, const char *path, const c
 	return mm_http_request_within(h, method, path, json_body, bearer, 0, resp);
 }
 
-int
-mm_http_request_within(struct mm_http *h, const char *method, const char *path,
-    const char *json_body, const char *bearer, long timeout_ms, struct mm_http_resp *resp)
+/*
+ * Lets a request in: the budget and 429 hold, then a free connection slot
+ * within the request's time.  0 with the slot taken and *timeout_ms the time
+ * left, or -1 with resp->outcome and resp->err set.
+ */
+static int
+mm_http_admit(struct mm_http *h, long *timeout_ms, struct mm_http_resp *resp)
 {
-	char errbuf[CURL_ERROR_SIZE] = "";
-	struct curl_slist *headers = NULL;
-	struct mm_easy *slot = NULL;
-	struct mm_xfer x = { .resp = resp, .remaining = -1 };
-	char *url = NULL, *auth = NULL;
-	long sent = 0;
-	int64_t now, hold = 0, deadline;
-	CURLcode rc;
-	CURL *c;
-	int ret = -1, have_slot = 0;
+	int64_t now = util_mono_ms(), deadline;
+	int ret = -1;
 
-	memset(resp, 0, sizeof(*resp));
-	resp->body = xstrdup("");
-	now = util_mono_ms();
 	pthread_mutex_lock(&h->mu);
 	if (mm_http_wait_locked(h, now) > 0) {
 		h->stats.held_back++;
-		pthread_mutex_unlock(&h->mu);
 		resp->outcome = MM_HTTP_WAIT;
 		snprintf(resp->err, sizeof(resp->err), "held back by the request budget");
-		return -1;
+		goto out;
 	}
 	if (h->rate > 0)
 		h->tokens -= 1.0;
 	h->stats.requests++;
-	if (timeout_ms <= 0 || timeout_ms > h->timeout_ms)
-		timeout_ms = h->timeout_ms;
+	if (*timeout_ms <= 0 || *timeout_ms > h->timeout_ms)
+		*timeout_ms = h->timeout_ms;
 	/* A wait for a free connection counts against the request's time. */
-	deadline = now + timeout_ms;
+	deadline = now + *timeout_ms;
 	if (mm_http_slot_locked(h, deadline) != 0) {
 		h->stats.failures++;
-		pthread_mutex_unlock(&h->mu);
 		resp->outcome = MM_HTTP_UNSENT;
 		snprintf(resp->err, sizeof(resp->err),
-		    "all %ld connections to Mattermost busy for %ld ms", h->max_conns, timeout_ms);
-		return -1;
-	}
-	have_slot = 1;
-	pthread_mutex_unlock(&h->mu);
-	timeout_ms = deadline - util_mono_ms();
-	if (timeout_ms < 1)
-		timeout_ms = 1;
-
-	if ((c = mm_http_take(h, &slot)) == NULL) {
-		resp->outcome = MM_HTTP_UNSENT;
-		snprintf(resp->err, sizeof(resp->err), "cannot initialise libcurl");
+		    "all %ld connections to Mattermost busy for %ld ms", h->max_conns, *timeout_ms);
 		goto out;
 	}
-	url = xasprintf("%s%s", h->base, path);
-	if (bearer != NULL)
-		auth = xasprintf("Authorization: Bearer %s", bearer);
-	headers = curl_slist_append(headers, auth != NULL ? auth : h->auth);
-	headers = curl_slist_append(headers, "Accept: application/json");
-	headers = curl_slist_append(headers, "X-Requested-With: XMLHttpRequest");
-	headers = curl_slist_append(headers, "Expect:");
+	*timeout_ms = deadline - util_mono_ms();
+	if (*timeout_ms < 1)
+		*timeout_ms = 1;
+	ret = 0;
+out:
+	pthread_mutex_unlock(&h->mu);
+	return ret;
+}
+
+/* The options of one request on easy handle c; *headers is the caller's to free. */
+static void
+mm_http_setup(struct mm_http *h, CURL *c, const char *method, const char *url,
+    const char *json_body, const char *auth, long timeout_ms, struct mm_xfer *x, char *errbuf,
+    struct curl_slist **headers)
+{
+	*headers = curl_slist_append(*headers, auth != NULL ? auth : h->auth);
+	*headers = curl_slist_append(*headers, "Accept: application/json");
+	*headers = curl_slist_append(*headers, "X-Requested-With: XMLHttpRequest");
+	*headers = curl_slist_append(*headers, "Expect:");
 	if (json_body != NULL)
-		headers = curl_slist_append(headers, "Content-Type: application/json");
+		*headers = curl_slist_append(*headers, "Content-Type: application/json");
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, *headers);
 	curl_easy_setopt(c, CURLOPT_SHARE, h->share);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -435,9 +427,9 @@ mm_http_request_within(struct mm_http *h, const char *method, const char *path,
 	    c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_ms < timeout_ms ? h->connect_ms : timeout_ms);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, mm_http_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, mm_http_on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "livestatus/" LS_VERSION);
 	if (json_body != NULL) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, json_body);
@@ -447,7 +439,62 @@ mm_http_request_within(struct mm_http *h, const char *method, const char *path,
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	else if (strcmp(method, "POST") == 0 && json_body == NULL)
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+}
 
+/* An answer came: its status, and how long it holds every request back. */
+static void
+mm_http_answered(struct mm_http *h, CURL *c, const struct mm_xfer *x, struct mm_http_resp *resp)
+{
+	int64_t hold = 0;
+
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	resp->outcome = MM_HTTP_ANSWERED;
+	if (resp->status == 429) {
+		hold = x->retry_after_ms > 0 ? x->retry_after_ms : x->reset_ms;
+		if (hold <= 0)
+			hold = 1000;
+		resp->retry_after_ms = hold;
+	} else if (x->remaining == 0) {
+		hold =
+		    x->reset_ms < MM_HTTP_EMPTY_BUCKET_MS ? x->reset_ms : MM_HTTP_EMPTY_BUCKET_MS;
+	}
+	pthread_mutex_lock(&h->mu);
+	if (resp->status == 429)
+		h->stats.throttled++;
+	if (resp->status > 0 && resp->status < 600)
+		h->stats.by_status[resp->status]++;
+	if (hold > 0 && util_mono_ms() + hold > h->blocked_until)
+		h->blocked_until = util_mono_ms() + hold;
+	pthread_mutex_unlock(&h->mu);
+}
+
+int
+mm_http_request_within(struct mm_http *h, const char *method, const char *path,
+    const char *json_body, const char *bearer, long timeout_ms, struct mm_http_resp *resp)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *headers = NULL;
+	struct mm_easy *slot = NULL;
+	struct mm_xfer x = { .resp = resp, .remaining = -1 };
+	char *url = NULL, *auth = NULL;
+	long sent = 0;
+	CURLcode rc;
+	CURL *c;
+	int ret = -1;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->body = xstrdup("");
+	if (mm_http_admit(h, &timeout_ms, resp) != 0)
+		return -1;
+	if ((c = mm_http_take(h, &slot)) == NULL) {
+		resp->outcome = MM_HTTP_UNSENT;
+		snprintf(resp->err, sizeof(resp->err), "cannot initialise libcurl");
+		goto out;
+	}
+	url = xasprintf("%s%s", h->base, path);
+	if (bearer != NULL)
+		auth = xasprintf("Authorization: Bearer %s", bearer);
+	mm_http_setup(h, c, method, url, json_body, auth, timeout_ms, &x, errbuf, &headers);
 	rc = curl_easy_perform(c);
 	if (rc != CURLE_OK) {
 		curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent);
@@ -463,24 +510,7 @@ mm_http_request_within(struct mm_http *h, const char *method, const char *path,
 		pthread_mutex_unlock(&h->mu);
 		goto out;
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
-	resp->outcome = MM_HTTP_ANSWERED;
-	if (resp->status == 429) {
-		hold = x.retry_after_ms > 0 ? x.retry_after_ms : x.reset_ms;
-		if (hold <= 0)
-			hold = 1000;
-		resp->retry_after_ms = hold;
-	} else if (x.remaining == 0) {
-		hold = x.reset_ms < MM_HTTP_EMPTY_BUCKET_MS ? x.reset_ms : MM_HTTP_EMPTY_BUCKET_MS;
-	}
-	pthread_mutex_lock(&h->mu);
-	if (resp->status == 429)
-		h->stats.throttled++;
-	if (resp->status > 0 && resp->status < 600)
-		h->stats.by_status[resp->status]++;
-	if (hold > 0 && util_mono_ms() + hold > h->blocked_until)
-		h->blocked_until = util_mono_ms() + hold;
-	pthread_mutex_unlock(&h->mu);
+	mm_http_answered(h, c, &x, resp);
 	ret = 0;
 out:
 	if (slot != NULL) {
@@ -488,12 +518,10 @@ out:
 		curl_easy_setopt(slot->curl, CURLOPT_ERRORBUFFER, NULL);
 		mm_http_give(h, slot);
 	}
-	if (have_slot) {
-		pthread_mutex_lock(&h->mu);
-		h->in_flight--;
-		pthread_cond_signal(&h->slot_free);
-		pthread_mutex_unlock(&h->mu);
-	}
+	pthread_mutex_lock(&h->mu);
+	h->in_flight--;
+	pthread_cond_signal(&h->slot_free);
+	pthread_mutex_unlock(&h->mu);
 	curl_slist_free_all(headers);
 	free(url);
 	free(auth);
@@ -531,4 +559,36 @@ mm_http_escape(const char *s)
 	}
 	*p = '\0';
 	return out;
+}
+
+static int
+mm_http_client_request(void *ctx, const char *method, const char *path, const char *json_body,
+    const char *bearer, long timeout_ms, struct mm_http_resp *resp)
+{
+	return mm_http_request_within(ctx, method, path, json_body, bearer, timeout_ms, resp);
+}
+
+static int64_t
+mm_http_client_wait(void *ctx)
+{
+	return mm_http_wait_ms(ctx);
+}
+
+static void
+mm_http_client_stats(void *ctx, struct mm_http_stats *out)
+{
+	mm_http_stats(ctx, out);
+}
+
+struct mm_client
+mm_http_client(struct mm_http *h)
+{
+	struct mm_client c = {
+		.request = mm_http_client_request,
+		.wait_ms = mm_http_client_wait,
+		.stats = mm_http_client_stats,
+		.ctx = h,
+	};
+
+	return c;
 }

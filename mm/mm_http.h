@@ -107,4 +107,22 @@ void mm_http_stats(struct mm_http *h, struct mm_http_stats *out);
 /* Percent-encodes s for a path segment or query value (caller frees). */
 char *mm_http_escape(const char *s);
 
+/*
+ * mm_client: the transport the poster and the post writer (mm_post.h) send
+ * their requests through, as three function pointers, so that a test can
+ * swap in a stub for the libcurl pool.  request() has the contract of
+ * mm_http_request_within() (timeout_ms 0: the transport's own); wait_ms()
+ * of mm_http_wait_ms(); stats() (may be NULL: zeros) of mm_http_stats().
+ */
+struct mm_client {
+	int (*request)(void *ctx, const char *method, const char *path, const char *json_body,
+	    const char *bearer, long timeout_ms, struct mm_http_resp *resp);
+	int64_t (*wait_ms)(void *ctx);
+	void (*stats)(void *ctx, struct mm_http_stats *out);
+	void *ctx;
+};
+
+/* The transport of pool h (which must outlive it). */
+struct mm_client mm_http_client(struct mm_http *h);
+
 #endif

@@ -1,5 +1,5 @@
 /* mm_render: boxes to the blockquoted status box text. */
-#include "common/mm_render.h"
+#include "mm/mm_render.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -225,6 +225,18 @@ mm_render_clean(const char *s, int depth)
 		    out + i * strlen(MM_RENDER_INDENT), MM_RENDER_INDENT, strlen(MM_RENDER_INDENT));
 	memcpy(out + ilen, safe, strlen(safe) + 1);
 	free(safe);
+	return out;
+}
+
+char *
+mm_render_opening(const struct store_box *box)
+{
+	const char *agent =
+	    box->agent_id != NULL && box->agent_id[0] != '\0' ? box->agent_id : "agent";
+	char *name = mm_render_clean(agent, 0), *out;
+
+	out = xasprintf("> [ACTIVE] %s", name);
+	free(name);
 	return out;
 }
 

@@ -60,6 +60,14 @@
  */
 char *mm_render_box(const struct store_box *tree, size_t n, size_t max_chars);
 
+/*
+ * The first message of a post made before its box is drawn (the
+ * responder's custom_livestatus post of a daemon's box, which the plugin
+ * draws live): "> [ACTIVE] <agent>", the agent id made inert, "agent" when
+ * the box has none.  Returns a new string.
+ */
+char *mm_render_opening(const struct store_box *box);
+
 /* "38s", "2m05s", "1h02m" into buf. */
 void mm_render_duration(int64_t ms, char *buf, size_t len);
 

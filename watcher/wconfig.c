@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "mm/mm_config.h"
 
 static int
 wcfg_url(const char *name, const char *alias, const char **out, char *err, size_t errlen)
@@ -111,6 +112,29 @@ wcfg_load_forward(struct wcfg *c, char *err, size_t errlen)
 	    : 0;
 }
 
+/*
+ * The Mattermost settings, through the one reader (mm/mm_config.h); a
+ * missing token is the poster's to refuse (mm_config_from_env()).
+ */
+static int
+wcfg_load_mm(struct wcfg *c, char *err, size_t errlen)
+{
+	struct mm_config mc;
+
+	memset(&mc, 0, sizeof(mc));
+	if (mm_config_server(&mc, 0, err, errlen) != 0 || mm_config_poster(&mc, err, errlen) != 0)
+		return -1;
+	c->mm_url = mc.url;
+	c->mm_token = mc.token;
+	c->default_channel = mc.default_channel;
+	c->plugin_enabled = mc.plugin_enabled;
+	c->throttle_ms = mc.throttle_ms;
+	c->max_message_chars = mc.max_message_chars;
+	c->circuit_breaker_threshold = mc.breaker_threshold;
+	c->circuit_breaker_cooldown_s = mc.breaker_cooldown_ms / 1000;
+	return 0;
+}
+
 int
 wcfg_load(struct wcfg *c, char *err, size_t errlen)
 {
@@ -140,17 +164,13 @@ wcfg_load(struct wcfg *c, char *err, size_t errlen)
 			return -1;
 		c->pid_file = c->pid_file_buf;
 	}
-	c->mm_token = cfg_env("MM_TOKEN", "MM_BOT_TOKEN");
 	c->tool_labels_file = cfg_env("TOOL_LABELS_FILE", NULL);
-	c->default_channel = cfg_env("DEFAULT_CHANNEL", NULL);
 	c->plugin_secret = cfg_env("PLUGIN_SECRET", NULL);
-	if (wcfg_url("MM_URL", "MM_BASE_URL", &c->mm_url, err, errlen) != 0 ||
-	    wcfg_url("PLUGIN_URL", NULL, &c->plugin_url, err, errlen) != 0 ||
-	    wcfg_url("PUBLISH_URL", NULL, &c->publish_url, err, errlen) != 0)
+	if (wcfg_url("PLUGIN_URL", NULL, &c->plugin_url, err, errlen) != 0 ||
+	    wcfg_url("PUBLISH_URL", NULL, &c->publish_url, err, errlen) != 0 ||
+	    wcfg_load_mm(c, err, errlen) != 0)
 		return -1;
-	if (cfg_bool("PLUGIN_ENABLED", NULL, 1, &c->plugin_enabled, err, errlen) != 0 ||
-	    cfg_bool("WATCHER_FORCE_POLL", NULL, 0, &c->force_poll, err, errlen) != 0 ||
-	    cfg_long("THROTTLE_MS", NULL, 500, 0, 600000, &c->throttle_ms, err, errlen) != 0 ||
+	if (cfg_bool("WATCHER_FORCE_POLL", NULL, 0, &c->force_poll, err, errlen) != 0 ||
 	    cfg_long("IDLE_TIMEOUT_S", NULL, 60, 1, 86400 * 7, &c->idle_timeout_s, err, errlen) !=
 	        0 ||
 	    cfg_long("MAX_SESSION_DURATION_S", NULL, 1800, 1, 86400 * 30,
@@ -159,12 +179,6 @@ wcfg_load(struct wcfg *c, char *err, size_t errlen)
 	        0 ||
 	    cfg_long("MAX_ACTIVE_SESSIONS", NULL, 20, 1, 100000, &c->max_active_sessions, err,
 	        errlen) != 0 ||
-	    cfg_long("MAX_MESSAGE_CHARS", NULL, 15000, 100, 1000000, &c->max_message_chars, err,
-	        errlen) != 0 ||
-	    cfg_long("CIRCUIT_BREAKER_THRESHOLD", NULL, 5, 1, 1000, &c->circuit_breaker_threshold,
-	        err, errlen) != 0 ||
-	    cfg_long("CIRCUIT_BREAKER_COOLDOWN_S", NULL, 30, 1, 86400,
-	        &c->circuit_breaker_cooldown_s, err, errlen) != 0 ||
 	    cfg_long("POLL_INTERVAL_MS", NULL, 1000, 10, 600000, &c->poll_interval_ms, err,
 	        errlen) != 0 ||
 	    cfg_long("HEARTBEAT_S", NULL, 5, 1, 3600, &c->heartbeat_s, err, errlen) != 0)

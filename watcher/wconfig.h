@@ -3,7 +3,8 @@
  *
  * The names and defaults are the original daemon's (architecture.md), with
  * MM_BOT_TOKEN and MM_BASE_URL accepted as aliases of MM_TOKEN and MM_URL.
- * wcfg_load() reads and checks every variable once, at start-up; a bad value
+ * wcfg_load() reads and checks every variable once, at start-up (the
+ * Mattermost ones through mm/mm_config.h, the one reader of those); a bad value
  * fails with a message naming the variable (the program exits 2).  Strings
  * point into the environment or into the struct and live as long as it.
  *

@@ -1,8 +1,11 @@
 """Settings: what the code reads, what --help says and docs/configuration.md agree.
 
 For each program of the Makefile (livestatus-watcher, livestatus-fcgi,
-live-status) the settings it reads are taken from its C sources and the
-shared library code it links (common/, sql/): every call of a helper whose
+live-status) the settings it reads are taken from its C sources, the
+shared library code it links (common/, sql/) and the other folders its link
+rule names (the Mattermost layer mm/, for two of them; of those, only the
+functions the program's own code calls, directly or through each other):
+every call of a helper whose
 first two parameters are (const char *name, const char *alias), as
 common/config.h declares them, with a literal name (and alias), plus every
 getenv() of a literal name.  LISTEN_PID and LISTEN_FDS are systemd's socket
@@ -47,14 +50,23 @@ def build_dir():
 
 
 def makefile_programs():
-    """{program: its folder} from the link rules, and the shared folders every one links."""
+    """{program: its folder} from the link rules, the shared folders every one links, and
+    {program: [the other folders its link rule names through an $(X_OBJ) list]}."""
     with open(os.path.join(ROOT, "Makefile")) as f:
         text = f.read()
-    progs = dict(re.findall(r"^\$\(BUILD\)/([\w.-]+):\s*\$\(call obj,(\w+)/main\.c\)", text,
-                            re.M))
+    rules = re.findall(r"^\$\(BUILD\)/([\w.-]+):\s*\$\(call obj,(\w+)/main\.c\)(.*)$", text,
+                       re.M)
+    progs = {prog: folder for prog, folder, _ in rules}
     lib = re.search(r"^LIB_SRC\s*:=(.*)$", text, re.M)
     shared = re.findall(r"wildcard (\w+)/\*\.c", lib.group(1)) if lib else []
-    return progs, shared
+    extra = {}
+    for prog, folder, rest in rules:
+        for var in re.findall(r"\$\((\w+)_OBJ\)", rest):
+            src = re.search(r"^%s_SRC\s*:=(.*)$" % var, text, re.M)
+            for f in re.findall(r"wildcard (\w+)/\*\.c", src.group(1)) if src else []:
+                if f != folder and f not in shared and f not in extra.setdefault(prog, []):
+                    extra[prog].append(f)
+    return progs, shared, extra
 
 
 def sources(folders):
@@ -78,13 +90,55 @@ def helpers(paths):
     return names
 
 
-def env_reads(paths, helper_names):
-    """{name: "file:line" of its first read} for the literal names passed to helper_names."""
+FUNC_START = re.compile(r"^([a-z_][a-z0-9_]*)\(", re.M)
+WORD = re.compile(r"\b[a-z_][a-z0-9_]*\b")
+
+
+def functions(text):
+    """[(name, start, end)] of the top-level function definitions of a C text (name at the
+    start of a line, body up to the next "}" alone on a line)."""
+    out = []
+    for m in FUNC_START.finditer(text):
+        end = text.find("\n}\n", m.start())
+        if end >= 0 and text.find(";", m.start(), text.find("{", m.start())) < 0:
+            out.append((m.group(1), m.start(), end + 2))
+    return out
+
+
+def reached(own_paths, extra_paths):
+    """{path: text} of extra_paths with every function the program never calls blanked
+    (newlines kept): the called ones are those named in own_paths, then in their bodies."""
+    texts = {p: read_source(p) for p in extra_paths}
+    funcs = {p: functions(t) for p, t in texts.items()}
+    words = set()
+    for p in own_paths:
+        words.update(WORD.findall(read_source(p)))
+    keep, grew = set(), True
+    while grew:
+        grew = False
+        for p, fs in funcs.items():
+            for name, a, b in fs:
+                if (p, name) not in keep and name in words:
+                    keep.add((p, name))
+                    words.update(WORD.findall(texts[p][a:b]))
+                    grew = True
+    for p, fs in funcs.items():
+        t = texts[p]
+        for name, a, b in reversed(fs):
+            if (p, name) not in keep:
+                t = t[:a] + re.sub(r"[^\n]", " ", t[a:b]) + t[b:]
+        texts[p] = t
+    return texts
+
+
+def env_reads(paths, helper_names, texts=None):
+    """{name: "file:line" of its first read} for the literal names passed to helper_names
+    (texts: the source of some paths, as reached() gives it)."""
     call = re.compile(r"\b(?:%s)\s*\(\s*\"([A-Z][A-Z0-9_]*)\"(?:\s*,\s*\"([A-Z][A-Z0-9_]*)\")?"
                       % "|".join(sorted(helper_names)))
     found = {}
     for p in paths:
-        text = read_source(p)
+        text = texts[p] if texts and p in texts else read_source(p)
         for m in call.finditer(text):
             where = "%s:%d" % (os.path.relpath(p, ROOT), text.count("\n", 0, m.start()) + 1)
             for n in m.groups():
@@ -131,13 +185,13 @@ def c_number(expr, consts, depth=0):
         return None
 
 
-def long_settings(paths, consts):
+def long_settings(paths, consts, texts=None):
     """{name: [(default, min, max, "file:line"), ...]} of the cfg_long() reads."""
     call = re.compile(r"\bcfg_long\s*\(\s*\"([A-Z][A-Z0-9_]*)\"\s*,\s*(?:NULL|\"[A-Z0-9_]+\")\s*,"
                       r"\s*([^,]+),\s*([^,]+),\s*([^,]+),")
     out = {}
     for p in paths:
-        text = read_source(p)
+        text = texts[p] if texts and p in texts else read_source(p)
         for m in call.finditer(text):
             where = "%s:%d" % (os.path.relpath(p, ROOT), text.count("\n", 0, m.start()) + 1)
             vals = tuple(c_number(e, consts) for e in m.groups()[1:])
@@ -195,7 +249,7 @@ class SettingsDocTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.progs, cls.shared = makefile_programs()
+        cls.progs, cls.shared, cls.extra = makefile_programs()
         cls.sections = doc_sections()
 
     def test_makefile_names_the_three_programs(self):
@@ -203,9 +257,15 @@ class SettingsDocTest(unittest.TestCase):
                                               "livestatus-watcher"], "Makefile link rules")
         self.assertIn("common", self.shared)
 
+    def all_folders(self):
+        return sorted(set(self.progs.values()) | set(self.shared)
+                      | {f for fs in self.extra.values() for f in fs})
+
     def program_reads(self, prog):
-        paths = sources([self.progs[prog]] + self.shared)
-        reads = env_reads(paths, helpers(sources(list(self.progs.values()) + self.shared)))
+        own = sources([self.progs[prog]] + self.shared)
+        self.texts = reached(own, sources(self.extra.get(prog, [])))
+        paths = own + sorted(self.texts)
+        reads = env_reads(paths, helpers(sources(self.all_folders())), self.texts)
         return paths, reads
 
     def test_the_parser_finds_settings(self):
@@ -253,8 +313,8 @@ class SettingsDocTest(unittest.TestCase):
                 problems.append(f"{name}: in the {prog} table of docs/configuration.md, never "
                                 f"read by {prog}")
 
-            consts = defines(sources(list(self.progs.values()) + self.shared))
-            for name, uses in sorted(long_settings(paths, consts).items()):
+            consts = defines(sources(self.all_folders()))
+            for name, uses in sorted(long_settings(paths, consts, self.texts).items()):
                 if any(None in u[:3] for u in uses):
                     problems.append(f"{name}: cannot evaluate the default or bounds at "
                                     + ", ".join(u[3] for u in uses))

@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "common/mm_http.h"
+#include "mm/mm_http.h"
 #include "common/util.h"
 #include "fcgi/mm_auth.h"
 #include "watcher/mm_poster.h"

@@ -11,7 +11,7 @@
 #include <json-c/json.h>
 
 #include "common/util.h"
-#include "common/mm_render.h"
+#include "mm/mm_render.h"
 
 #define NB "\xc2\xa0\xc2\xa0"
 
