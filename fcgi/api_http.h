@@ -70,7 +70,7 @@ struct api_resp {
 	/* holds blob_data alive; api_resp_free() calls release(hold) */
 	void *hold;
 	void (*release)(void *hold);
-	const char *content_type;  /* static string; NULL: application/json */
+	const char *content_type; /* static string; NULL: application/json */
 };
 
 enum api_method api_http_method(const char *s);

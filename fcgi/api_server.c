@@ -703,9 +703,8 @@ api_run_serve(struct api_run *r)
 		}
 		r->workers[i].started = 1;
 	}
-	log_info("livestatus-fcgi started", "version", LS_VERSION, "threads",
-	    LOG_I64(r->threads), "db", cfg->db_path, "read_auth",
-	    api_read_auth_names[cfg->read_auth], "publish",
+	log_info("livestatus-fcgi started", "version", LS_VERSION, "threads", LOG_I64(r->threads),
+	    "db", cfg->db_path, "read_auth", api_read_auth_names[cfg->read_auth], "publish",
 	    cfg->publish_url != NULL ? cfg->publish_url : "", "gateway_keys",
 	    cfg->gateway_keys_file);
 	do {
