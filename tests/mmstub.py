@@ -414,6 +414,7 @@ class MMStub(_Controls):
         self._stop_evt = threading.Event()
         self._server = None
         self._thread = None
+        self._holder = None  # keeps the port while "refuse" (see _refuse)
         self._conns = {}
         self._conn_seq = 0
         self._down_gen = 0
@@ -443,6 +444,7 @@ class MMStub(_Controls):
         with self._lock:
             self._down_gen += 1  # cancels a pending "back up" timer
         self._close_listener()
+        self._release_port()
 
     def __enter__(self):
         return self.start()
@@ -464,6 +466,7 @@ class MMStub(_Controls):
                 time.sleep(0.02)
         server.stub = self
         self._port = server.server_address[1]
+        self._release_port()
         thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05},
             name="mmstub-accept", daemon=True,
@@ -482,6 +485,29 @@ class MMStub(_Controls):
         if thread is not None:
             thread.join(timeout=2)
         self._kill_connections()
+
+    def _refuse(self):
+        # Connections must be refused, yet the port must stay ours: closed
+        # outright, a test running beside could get it as its ephemeral port
+        # (bind to port 0, or an outgoing connection) and the stub could not
+        # come back.  A bound socket that does not listen answers connects
+        # with a reset, and Linux hands out no ephemeral port that has one.
+        # SO_REUSEPORT (the listener has it too) lets it bind beside the
+        # listener before that closes, and the next listener bind beside it.
+        with self._lock:
+            if self._holder is None and self._port:
+                holder = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+                holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                holder.bind((self.host, self._port))
+                self._holder = holder
+        self._close_listener()
+
+    def _release_port(self):
+        with self._lock:
+            holder, self._holder = self._holder, None
+        if holder is not None:
+            holder.close()
 
     def _kill_connections(self):
         # Handler threads block reading the next keep-alive request; shutting
@@ -1315,7 +1341,7 @@ class MMStub(_Controls):
                       "until": time.time() + float(for_s) if for_s is not None else None}
         actions = []
         if mode == "refuse" and not was_refusing:
-            actions.append(self._close_listener)
+            actions.append(self._refuse)
         elif mode != "refuse" and was_refusing:
             actions.append(self._reopen)
         elif mode in ("drop", "reset"):
@@ -1355,6 +1381,7 @@ class _Server(ThreadingHTTPServer):
     def server_bind(self):
         # HTTPServer.server_bind does a reverse DNS lookup (getfqdn), which
         # can stall for seconds on a machine without DNS; it is not needed.
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
 

@@ -412,6 +412,11 @@ class Faults(StubTestCase):
                 return True
 
         poll(refused, what="the port to refuse connections")
+        # the port stays the stub's: nothing running beside can take it meanwhile
+        other = socket.socket()
+        with self.assertRaises(OSError):
+            other.bind(("127.0.0.1", self.port))
+        other.close()
         poll(lambda: not refused(), what="the port to listen again")
         self.assertEqual(self.ctl.health()["ok"], True)
         fresh = Api(self.port)
