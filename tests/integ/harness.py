@@ -82,7 +82,7 @@ Module helpers (also stable)
     wait_for, wait_equal as the methods above (module functions)
     build_dir()          the build folder ($LIVESTATUS_BUILD, absolute)
     sanitizer_env(env)   adds the sanitizer options below to a dict
-    free_port()          a free loopback TCP port
+    free_port()          a loopback TCP port no other test or kernel choice takes
     FcgiClient(address)  raw FastCGI client (unix path or (host, port))
     PREFIX, SECRET, ROOT the plugin prefix, "test-secret", the repository
 
@@ -189,10 +189,51 @@ def unix_connections(pid):
                and r.split()[6] in inodes)
 
 
+_PORT_DIR = os.path.join(tempfile.gettempdir(), "livestatus-test-ports")
+_ports_held = []  # flocked files, one per port this process took
+
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return max(2048, min(int(f.read().split()[0]), 65536))
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback TCP port nothing else takes while this process lives.
+
+    Probing with a bind to port 0 and closing races every other test: the
+    kernel may hand the same port to anyone (a bind to port 0, an outgoing
+    connection) before the caller binds it.  So the port comes from below
+    ip_local_port_range, which the kernel never hands out by itself, and
+    test processes running at once share them through a flock per port
+    (held until this process exits).  Nothing listens there until the
+    caller binds it: also a port that is sure to refuse connections."""
+    import fcntl
+    import random
+    os.makedirs(_PORT_DIR, mode=0o1777, exist_ok=True)
+    high = _ephemeral_low()
+    low = max(1024, high - 12000)
+    start = random.randrange(low, high)
+    for i in range(high - low):
+        port = low + (start - low + i) % (high - low)
+        fh = open(os.path.join(_PORT_DIR, str(port)), "a")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            continue
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind(("127.0.0.1", port))
+        except OSError:
+            fh.close()  # in use by something outside the tests
+            continue
+        _ports_held.append(fh)
+        return port
+    raise AssertionError("no free loopback port below %d" % high)
 
 
 class Resp:

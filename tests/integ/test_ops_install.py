@@ -14,6 +14,8 @@ import subprocess
 import tempfile
 import unittest
 
+from tests.integ.harness import free_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("LIVESTATUS_BUILD", "build")
 PROGRAMS = ("livestatus-watcher", "livestatus-fcgi", "live-status")
@@ -345,10 +347,7 @@ class CheckCommandTest(unittest.TestCase):
         self.assertNotIn("not-the-key", proc.stdout)  # the key is never printed
 
     def test_closed_port_is_unreachable_and_no_watcher_is_missing(self):
-        import socket
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()  # nothing listens there
         url = f"http://127.0.0.1:{port}/plugins/com.openclaw.livestatus"
         proc = self.check(url, self.KEY, port=port)
         self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)

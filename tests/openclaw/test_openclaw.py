@@ -29,7 +29,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, ROOT)
 
 from mockmodel import MockModel  # noqa: E402
-from tests.integ.harness import Stack, build_dir, wait_for  # noqa: E402
+from tests.integ.harness import Stack, build_dir, free_port, wait_for  # noqa: E402
 
 # One openclaw run takes 20-40 s on a loaded 2-core machine; the deadlines bound failures.
 RUN_DEADLINE = 180.0
@@ -45,13 +45,6 @@ def install():
         raise AssertionError("cannot install Node 24 and OpenClaw for the tests:\n"
                              + proc.stderr[-3000:])
     return proc.stdout.strip().splitlines()[-1]
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_state(tmp, model_url, gateway_port=None, token=None, tool_search=True):
