@@ -205,9 +205,10 @@ class TestListening(Scratch):
         ls.listen(16)
         fd = ls.fileno()
         env = self.env(LISTEN_FDS="1")
-        # LISTEN_PID must be the responder's own pid: set it after the fork.
+        # LISTEN_PID must be the responder's own pid: set it after the fork.  The socket
+        # becomes fd 3 (preexec_fn runs before close_fds, which keeps only pass_fds).
         p = self.spawn(["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$0" --threads 2', BIN], env=env,
-                       stdin=subprocess.DEVNULL, pass_fds=(3,) if fd == 3 else (),
+                       stdin=subprocess.DEVNULL, pass_fds=(3,),
                        preexec_fn=(lambda: os.dup2(fd, 3)) if fd != 3 else None)
         ls.close()
         c = wait_for(lambda: p.poll() is None and FcgiClient(path), what="activated responder")
