@@ -40,7 +40,7 @@
 #include <stdint.h>
 
 #include "sql/store.h"
-#include "fcgi/api_handlers.h"
+#include "fcgi/api_ctx.h"
 #include "fcgi/api_json.h"
 
 #define API_GATEWAY_DENIED \
