@@ -148,7 +148,7 @@ SELECT pid, datetime(started_ms / 1000, 'unixepoch') AS started,
        interval_ms / 1000 AS interval_s, breaker, stats
 FROM watcher_heartbeat;
 
--- The Mattermost poster (watcher/mm_poster.c): one row per top-level box it
+-- The Mattermost poster (mm/mm_poster.c): one row per top-level box it
 -- has decided about.  The row, with a fresh pending_post_id, is committed
 -- before the create request goes out, so a restart (even after kill -9)
 -- re-sends the same pending_post_id, which Mattermost answers with the post

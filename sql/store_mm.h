@@ -1,7 +1,7 @@
 /*
  * store_mm: the Mattermost poster's tables (mm_posts, mm_direct_channels).
  *
- * The poster (watcher/mm_poster.c) runs in its own thread on its own store
+ * The poster (mm/mm_poster.c) runs in its own thread on its own store
  * handle.  It asks store_mm_dirty() for the top-level boxes whose subtree
  * (the box and its sub-agent boxes, any depth) changed since it last posted,
  * loads each with store_mm_tree(), and keeps its per-box record in one
