@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,7 +161,9 @@ store_path(store *st)
 static int
 store_migration_number(const char *p)
 {
-	return atoi(p + sizeof(store_migration_mark) - 1);
+	long n = strtol(p + sizeof(store_migration_mark) - 1, NULL, 10);
+
+	return n > 0 && n < INT_MAX ? (int)n : 0;
 }
 
 int

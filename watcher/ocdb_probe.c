@@ -19,11 +19,13 @@ static char *
 ocdb_uri(const char *path)
 {
 	static const char hex[] = "0123456789ABCDEF";
+	static const char head[] = "file:", tail[] = "?mode=ro";
 	size_t n = strlen(path);
-	char *uri = xmalloc(n * 3 + 32), *p = uri;
+	char *uri = xmalloc(sizeof(head) - 1 + n * 3 + sizeof(tail)), *p = uri;
 	const unsigned char *s;
 
-	p += sprintf(p, "file:");
+	memcpy(p, head, sizeof(head) - 1);
+	p += sizeof(head) - 1;
 	for (s = (const unsigned char *)path; *s; s++) {
 		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
 		    (*s >= '0' && *s <= '9') || strchr("/-_.~", *s) != NULL) {
@@ -34,7 +36,7 @@ ocdb_uri(const char *path)
 			*p++ = hex[*s & 15];
 		}
 	}
-	strcpy(p, "?mode=ro");
+	memcpy(p, tail, sizeof(tail)); /* with its NUL */
 	return uri;
 }
 

@@ -50,14 +50,17 @@ static int64_t
 tail_iso_ms(const char *s)
 {
 	struct tm tm = { 0 };
-	int ms = 0, n = 0;
+	int ms = 0, n = 0, i;
 	char frac[8] = "";
 
 	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
 	        &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
 		return 0;
-	if (s[n] == '.' && sscanf(s + n + 1, "%3[0-9]", frac) == 1)
-		ms = atoi(frac) * (strlen(frac) == 1 ? 100 : strlen(frac) == 2 ? 10 : 1);
+	if (s[n] == '.' && sscanf(s + n + 1, "%3[0-9]", frac) == 1) {
+		/* ".5" is 500 ms, ".05" 50, ".005" 5 */
+		for (i = 0; i < 3; i++)
+			ms = ms * 10 + (frac[i] != '\0' ? frac[i] - '0' : 0);
+	}
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
 	return (int64_t)timegm(&tm) * 1000 + ms;

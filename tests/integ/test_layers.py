@@ -31,13 +31,25 @@ def write_tree(files):
     return tmp
 
 
-def c_files():
+BANNED = re.compile(r"(?<![A-Za-z0-9_])(sprintf|vsprintf|strcpy|strcat|atoi|atol|atoll)\s*\(")
+
+
+def files_ending(ext):
+    found = []
     for folder in FOLDERS:
         path = os.path.join(ROOT, folder)
         if os.path.isdir(path):
-            for name in sorted(os.listdir(path)):
-                if name.endswith(".c"):
-                    yield os.path.join(folder, name)
+            found += [os.path.join(folder, name) for name in sorted(os.listdir(path))
+                      if name.endswith(ext)]
+    return found
+
+
+def c_files():
+    return files_ending(".c")
+
+
+def h_files():
+    return files_ending(".h")
 
 
 def long_functions(text, limit):
@@ -122,6 +134,23 @@ class Sizes(unittest.TestCase):
                 for name, n in long_functions(f.read(), MAX_FUNCTION_LINES):
                     long.append(f"{path}: {name} {n} lines")
         self.assertEqual(long, [], f"functions above {MAX_FUNCTION_LINES} lines")
+
+    def test_no_unbounded_string_or_number_calls(self):
+        # sprintf/strcpy/strcat write without a bound, atoi/atol say nothing of a bad number:
+        # snprintf, memcpy with a known length and strtol/strtoll with their checks instead
+        found = []
+        for path in c_files() + h_files():
+            with open(os.path.join(ROOT, path)) as f:
+                for n, line in enumerate(f, 1):
+                    code = line.split("//")[0]
+                    for m in BANNED.finditer(code):
+                        found.append(f"{path}:{n}: {m.group(1)}")
+        self.assertEqual(found, [])
+
+    def test_the_ban_sees_a_call(self):
+        self.assertEqual([m.group(1) for m in BANNED.finditer(
+            "n = atoi(s); sprintf(b, x); snprintf(b, 1, x); strcpy (d, s); my_atoi(s);")],
+            ["atoi", "sprintf", "strcpy"])
 
     def test_the_measure_sees_a_long_function(self):
         text = "static int\nf(void)\n{\n" + "\tx++;\n" * 90 + "}\n"
