@@ -41,7 +41,9 @@ cc -O2 -Wall -Wextra -o "$B/bench/hello_fcgi" tests/bench/hello_fcgi.c -lfcgi -l
 HELLO="$B/bench/hello_fcgi" exec python3 - "$@" <<'PY'
 import os, re, socket, subprocess, sys, threading, urllib.request
 sys.path.insert(0, os.getcwd())
+sys.path.insert(0, os.path.join(os.getcwd(), "tests", "bench"))
 from tests.integ.harness import SECRET, Stack, wait_for
+from figures import figure
 
 duration = os.environ.get("BENCH_DURATION", "10s")
 conns = os.environ.get("BENCH_CONNECTIONS", "32")
@@ -188,4 +190,21 @@ for name, path, fn, body in cases:
         print(line + (f"   ({bad} non-2xx or socket errors)" if bad else ""))
 print(f"responder RSS: {idle_rss / 1024:.1f} MiB idle, "
       f"{peak_rss / 1024:.1f} MiB peak under load (the list route)")
+
+
+def median(xs):
+    return sorted(xs)[len(xs) // 2]
+
+
+for name, path, fn, body in cases:
+    st, hl, rs = (median([r[0] for r in res[(name, k)]]) for k in ("static", "hello", "responder"))
+    what = f"`GET {path}`" + (", 20 boxes x 15 lines" if name == "list" else "") \
+        + f" ({len(body)} bytes)"
+    figure(what, f"{rs:.0f} req/s through nginx + responder", "sh tests/bench/bench_api.sh",
+           peer=f"static nginx {st:.0f} req/s; hello-world libfcgi {hl:.0f} ({hl / st:.2f})",
+           ratio=rs / st, goal=">= 0.60 of static" if name == "list" else "",
+           holds=rs / st >= 0.6 if name == "list" else None)
+figure("responder RSS, 20 boxes, under load", f"{peak_rss / 1024:.1f} MiB "
+       f"({idle_rss / 1024:.1f} idle)", "sh tests/bench/bench_api.sh",
+       goal="< 8 MiB", holds=peak_rss / 1024 < 8)
 PY

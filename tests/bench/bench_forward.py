@@ -27,6 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integ"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "bench"))
 from bench_watcher import Tree, make_lines  # noqa: E402
+from figures import figure  # noqa: E402
 from harness import Stack, free_port  # noqa: E402
 from wharness import assistant, header  # noqa: E402
 
@@ -127,6 +128,14 @@ def bench_load(build, seconds, appends):
               "max %.1f ms (%d appends; goal p99 < 50 ms)"
               % (statistics.median(lat), lat[max(int(len(lat) * 0.99) - 1, 0)], lat[-1],
                  len(lat)))
+        p99 = lat[max(int(len(lat) * 0.99) - 1, 0)]
+        figure("a gateway forwarding %d active boxes to a central" % BOXES,
+               "%.0f requests/s, %.0f bytes per box state" % (reqs / elapsed,
+                                                              nbytes / max(sent, 1)),
+               "sh tests/bench/bench_forward.sh")
+        figure("append on a gateway -> central `GET /api/v1/sessions/{id}`",
+               "p50 %.1f ms, p99 %.1f ms" % (statistics.median(lat), p99),
+               "sh tests/bench/bench_forward.sh", goal="p99 < 50 ms", holds=p99 < 50)
     finally:
         stop.set()
         t.stop()
@@ -173,6 +182,9 @@ def bench_drain(build):
         took = time.monotonic() - t0
         print("drain: %d boxes (20 sessions x %d runs, an hour's backlog) reached the central "
               "in %.2f s after the gateway started (goal < 10 s)" % (total, runs, took))
+        figure("a gateway's hour of backlog (%d boxes) -> the central" % total,
+               "%.2f s" % took, "sh tests/bench/bench_forward.sh", goal="< 10 s",
+               holds=took < 10)
     finally:
         t.stop()
         stack.stop()

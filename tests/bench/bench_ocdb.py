@@ -19,6 +19,11 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integ"))
 from ocwriter.ocwriter import AgentDB, agent_db_path  # noqa: E402
 from wharness import assistant, call, header, result  # noqa: E402
 
+sys.path.insert(0, os.path.join(ROOT, "tests", "bench"))
+from figures import figure  # noqa: E402
+
+CMD = "sh tests/bench/bench_ocdb.sh"
+
 SESSIONS = 20
 KEY = "agent:main:mattermost:channel:ch%d"
 
@@ -126,6 +131,10 @@ def bench_read(build, total):
               % (ceil, rate / ceil))
         print("select + decode + json-c parse: %.0f events/s; ratio %.2f"
               % (parse_rows / parse_s, rate / (parse_rows / parse_s)))
+        figure("OpenClaw database, %d events (%d zstd rows)" % (rows, compressed),
+               "%.0f events/s" % rate, CMD,
+               peer="select + decode + json-c parse %.0f events/s" % (parse_rows / parse_s),
+               ratio=rate / (parse_rows / parse_s))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -189,6 +198,9 @@ def bench_latency(build, appends):
               " p99 %.1f ms, max %.1f ms (%d appends, %d other sessions writing every 20 ms)"
               % (statistics.median(lat), lat[int(len(lat) * 0.99) - 1], lat[-1], appends,
                  SESSIONS))
+        figure("agent database append -> `GET /api/v1/sessions/{id}`, %d sessions writing"
+               % SESSIONS, "p50 %.1f ms, p99 %.1f ms" % (statistics.median(lat),
+                                                        lat[int(len(lat) * 0.99) - 1]), CMD)
         db.close()
     finally:
         stop.set()

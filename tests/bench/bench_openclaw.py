@@ -41,6 +41,8 @@ from mockmodel import MockModel  # noqa: E402
 from tests.integ.harness import Stack, build_dir, wait_for  # noqa: E402
 from tests.openclaw.test_openclaw import (free_port, install, openclaw_env,  # noqa: E402
                                           start_gateway, stop_gateway, write_state)
+sys.path.insert(0, os.path.join(ROOT, "tests", "bench"))
+from figures import figure  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_OPENCLAW_RUNS", "20"))
 STEPS = 3
@@ -227,6 +229,19 @@ def main():
     if reply_line:
         print("a reply's line shows %.1fx sooner than the draft preview's average wait "
               "(p50 against 500 ms)" % (500.0 / max(statistics.median(reply_line), 0.1)))
+    cmd = "sh tests/bench/bench_openclaw.sh"
+    what = "real OpenClaw (`openclaw gateway run`), %d runs of %d replies" % (RUNS, STEPS + 1)
+    if start_box:
+        figure(what + ": run start -> box", "p50 %.1f ms, p99 %.1f ms"
+               % (pct(start_box, 50), pct(start_box, 99)), cmd)
+    if reply_line:
+        figure(what + ": reply -> line", "p50 %.0f ms, p99 %.0f ms (OpenClaw's own handling "
+               "included)" % (pct(reply_line, 50), pct(reply_line, 99)), cmd,
+               peer="OpenClaw's draft preview: 500 ms on average, 1000 at worst",
+               ratio=pct(reply_line, 50) / 500.0)
+    if row_line:
+        figure(what + ": OpenClaw's row -> line", "p50 %.1f ms, p99 %.1f ms"
+               % (pct(row_line, 50), pct(row_line, 99)), cmd)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,11 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "tests", "bench"))
 from tests.integ.harness import Stack  # noqa: E402
+from figures import figure  # noqa: E402
+
+CMD = "sh tests/bench/bench_plugin.sh"
 
 
 def latency(nchan):
@@ -53,18 +57,28 @@ def idle_subscribers(target=2000):
 
 
 def main():
+    got = {}
     for nchan in (True, False):
         r = latency(nchan)
         name = "push (nchan)" if nchan else "polling (2 s)"
         if r:
+            got[nchan] = r
             print(f"browser {name}: write->DOM p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms "
                   f"over {r['measured']} appends ({r['missed']} missed)")
         else:
             print(f"browser {name}: no result")
+    if True in got:
+        push, poll = got[True], got.get(False)
+        figure("API write -> browser DOM, nchan push",
+               f"p50 {push['p50_ms']:.0f} ms, p99 {push['p99_ms']:.0f} ms", CMD,
+               peer=f"polling every 2 s: p50 {poll['p50_ms']:.0f} ms" if poll else "",
+               ratio=push["p50_ms"] / poll["p50_ms"] if poll and poll["p50_ms"] else None)
     held, status, ms, threads = idle_subscribers()
     print(f"idle stream subscribers held by nginx: {held} (attempted 2000; worker_connections "
           f"bounds it), health with all of them open: {status} in {ms:.0f} ms; responder threads "
           f"unchanged ({threads})")
+    figure("idle stream subscribers (EventSource)",
+           f"{held} of 2000 held by nginx; health {status} in {ms:.0f} ms with all open", CMD)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integ"))
 from wharness import assistant, call, header, result  # noqa: E402
 
+sys.path.insert(0, os.path.join(ROOT, "tests", "bench"))
+from figures import figure  # noqa: E402
+
+CMD = "sh tests/bench/bench_watcher.sh"
+
 SESSIONS = 20
 
 
@@ -123,6 +128,9 @@ def bench_replay(build, total):
               % (per * SESSIONS, SESSIONS, size / 1e6, elapsed, rate))
         print("ceiling (json-c read+parse only): %.0f lines/s" % ceil)
         print("ratio: %.2f (aim >= 0.5)" % (rate / ceil))
+        figure("watcher replay, %d lines in %d sessions" % (per * SESSIONS, SESSIONS),
+               "%.0f lines/s" % rate, CMD, peer="json-c read + parse only %.0f lines/s" % ceil,
+               ratio=rate / ceil, goal=">= 0.50 of the parse", holds=rate / ceil >= 0.5)
     finally:
         t.stop()
 
@@ -182,6 +190,9 @@ def bench_latency(build, appends):
               "(%d appends, %d sessions writing)" % (statistics.median(lat),
                                                      lat[int(len(lat) * 0.99) - 1], lat[-1],
                                                      appends, SESSIONS))
+        figure("transcript append -> `GET /api/v1/sessions/{id}`, %d sessions writing"
+               % SESSIONS, "p50 %.1f ms, p99 %.1f ms" % (statistics.median(lat),
+                                                        lat[int(len(lat) * 0.99) - 1]), CMD)
     finally:
         stop.set()
         t.stop()
@@ -207,6 +218,8 @@ def bench_rss(build):
             time.sleep(0.05)
         con.close()
         print("peak RSS with %d active boxes: %.1f MiB" % (n, t.hwm_kb() / 1024))
+        figure("watcher peak RSS, %d active boxes" % n, "%.1f MiB" % (t.hwm_kb() / 1024), CMD,
+               goal="< 8 MiB", holds=t.hwm_kb() / 1024 < 8)
     finally:
         t.stop()
 
