@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""bench_growth: does a read cost more when the store holds many finished boxes?
+
+The real responder behind nginx, first over a store with BENCH_GROWTH_ACTIVE (1000)
+active boxes only, then over the same store after BENCH_GROWTH_FINISHED (1 000 000)
+finished boxes were added (straight into SQLite, in transactions of 10 000, as the
+cleanup would have left them with DELETE_AFTER_S set long).  For each store it
+measures, one request at a time through nginx:
+
+  list of active boxes   GET /api/v1/sessions?status=active, a store revision unchanged
+  one box                GET /api/v1/sessions/{id}
+  write -> read          PUT of a line, then GET of that box until it has it (every
+                         write is a new store revision: what a reader pays after it)
+
+and prints p50/p99 of each with the ratio to the small store (the goal of the open
+speed work: within 2x).  Prints figures; never fails on a number.
+"""
+import json
+import os
+import sqlite3
+import statistics
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "tests", "bench"))
+from tests.integ.harness import Stack  # noqa: E402
+from figures import figure  # noqa: E402
+
+ACTIVE = int(os.environ.get("BENCH_GROWTH_ACTIVE", "1000"))
+FINISHED = int(os.environ.get("BENCH_GROWTH_FINISHED", "1000000"))
+READS = int(os.environ.get("BENCH_GROWTH_READS", "200"))
+WRITES = int(os.environ.get("BENCH_GROWTH_WRITES", "5"))
+CMD = "sh tests/bench/bench_growth.sh"
+YEAR_S = 31536000
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
+
+
+def timed(fn, n):
+    out = []
+    for _ in range(n):
+        t = time.monotonic()
+        fn()
+        out.append((time.monotonic() - t) * 1000)
+    return out
+
+
+def add_finished(db, n):
+    """n finished top-level boxes in 10 000 rows per transaction; the store's revision
+    bumped once at the end, as one more write would."""
+    con = sqlite3.connect(db, timeout=60)
+    con.isolation_level = None
+    now = int(time.time() * 1000)
+    rev = con.execute("SELECT revision FROM store_meta").fetchone()[0]
+    lines = json.dumps(["exec: make test [OK]", "Done."])
+    done = 0
+    while done < n:
+        k = min(10000, n - done)
+        con.execute("BEGIN IMMEDIATE")
+        con.executemany(
+            "INSERT INTO boxes (id, session_key, agent_id, channel_id, label, status, lines,"
+            " start_time_ms, end_time_ms, last_update_ms, revision, source)"
+            " VALUES (?, ?, 'main', ?, ?, 'done', ?, ?, ?, ?, ?, 'api')",
+            [("old-%07d" % i, "agent:main:mattermost:channel:old%07d" % i,
+              "oldch%021d" % (i % 500), "old %d" % i, lines, now - 7200000 + i % 1000,
+              now - 3600000, now - 3600000, rev) for i in range(done, done + k)])
+        con.execute("COMMIT")
+        done += k
+    con.execute("BEGIN IMMEDIATE")
+    con.execute("UPDATE store_meta SET revision = revision + 1")
+    con.execute("COMMIT")
+    con.close()
+
+
+def measure(s, ids):
+    first = s.request("GET", "/api/v1/sessions?status=active", timeout=600)
+    assert first.status == 200 and len(first.json) == ACTIVE, (first.status, len(first.body))
+    res = {}
+    res["list"] = timed(lambda: s.request("GET", "/api/v1/sessions?status=active",
+                                          timeout=600), READS)
+    one = ids[len(ids) // 2]
+    res["one"] = timed(lambda: s.request("GET", "/api/v1/sessions/" + one, timeout=600), READS)
+    wr = []
+    for n in range(WRITES):
+        text = "growth probe %d %d" % (len(ids), n)
+        t = time.monotonic()
+        r = s.request("PUT", "/api/v1/sessions/" + one, {"lines": [text]}, timeout=600)
+        assert r.status == 200, r
+        while True:
+            got = s.request("GET", "/api/v1/sessions/" + one, timeout=600)
+            if got.status == 200 and got.json["lines"] and got.json["lines"][-1] == text:
+                break
+            if time.monotonic() - t > 600:
+                raise RuntimeError("a write never showed")
+        wr.append((time.monotonic() - t) * 1000)
+    res["write"] = wr
+    return res
+
+
+def main():
+    env = {"LOG_LEVEL": "warn", "MAX_ACTIVE_SESSIONS": str(ACTIVE + 10),
+           "STALE_AFTER_S": str(YEAR_S), "DELETE_AFTER_S": str(YEAR_S),
+           "CLEANUP_INTERVAL_S": "86400"}
+    with Stack(rate="100000000r/s", env=env) as s:
+        ids = []
+        for i in range(ACTIVE):
+            box = "act-%05d" % i
+            r = s.request("POST", "/api/v1/sessions", {
+                "id": box, "session_key": "agent:main:mattermost:channel:ch%05d" % i,
+                "channel_id": "ch%024d" % (i % 50), "lines": ["Working on step %d." % i]})
+            assert r.status == 201, r
+            ids.append(box)
+        small = measure(s, ids)
+        t = time.monotonic()
+        add_finished(s.db, FINISHED)
+        fill_s = time.monotonic() - t
+        size = os.path.getsize(s.db)
+        t = time.monotonic()
+        big = measure(s, ids)
+        print("store: %d active boxes, then + %d finished (%.0f MB, added in %.1f s); "
+              "%d reads, %d writes each, one at a time through nginx"
+              % (ACTIVE, FINISHED, size / 1e6, fill_s, READS, WRITES))
+    print("%-28s %12s %12s %12s %12s %7s" % ("figure", "small p50", "small p99", "big p50",
+                                             "big p99", "p50 x"))
+    names = {"list": "list of active boxes", "one": "one box",
+             "write": "write -> read"}
+    for key, name in names.items():
+        a, b = small[key], big[key]
+        print("%-28s %9.2f ms %9.2f ms %9.2f ms %9.2f ms %7.2f"
+              % (name, statistics.median(a), pct(a, 99), statistics.median(b), pct(b, 99),
+                 statistics.median(b) / statistics.median(a)))
+        ratio = statistics.median(b) / statistics.median(a)
+        figure("%s, %d active + %d finished boxes" % (name, ACTIVE, FINISHED),
+               "p50 %.2f ms, p99 %.2f ms" % (statistics.median(b), pct(b, 99)), CMD,
+               peer="%d active boxes alone: p50 %.2f ms" % (ACTIVE, statistics.median(a)),
+               ratio=ratio, goal="<= 2x the small store", holds=ratio <= 2)
+
+
+if __name__ == "__main__":
+    main()
