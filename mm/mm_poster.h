@@ -9,8 +9,10 @@
  * lines: it reads the top-level boxes the watcher made (source 'watcher')
  * whose subtree changed since it last posted, renders them (mm_render.h)
  * and creates or edits one post per box with the post writer (mm_post.h).
- * Sub-agent boxes are drawn inside their parent's post.  The watcher's
- * wiring is watcher/mm_poster.h.
+ * Sub-agent boxes are drawn inside their parent's post.  The watcher
+ * holds one poster in its struct watcher (watcher/watcher_int.h): made at
+ * start when MM_URL is set, woken after each commit, its breaker and
+ * figures read for the heartbeat, freed (flushing) at stop.
  *
  * Where a box goes: its channel_id, in the thread root_id when set; a box
  * without a channel whose session targets "user:<id>" goes to the direct

@@ -20,8 +20,8 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "sql/store.h"
+#include "mm/mm_config.h"
 #include "watcher/labels.h"
-#include "watcher/mm_poster.h"
 #include "watcher/watcher.h"
 #include "watcher/wconfig.h"
 

@@ -16,7 +16,6 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "sql/store_watcher.h"
-#include "watcher/mm_poster.h"
 #include "watcher/sessions.h"
 #include "watcher/watcher_int.h"
 
@@ -246,8 +245,13 @@ watcher_open(struct watcher *w, struct mm_config *mmc)
 		log_error("bad configuration", "err", err);
 		return -1;
 	}
-	if (mmc->url != NULL && mm_poster_start(mmc, cfg->db) != 0)
-		return -1;
+	if (mmc->url != NULL) {
+		/* its own handle of the store and its own thread (mm/mm_poster.h) */
+		if ((w->poster = mm_poster_new(mmc, cfg->db, NULL)) == NULL)
+			return -1;
+		if (mm_poster_run(w->poster) != 0)
+			return -1;
+	}
 	return watcher_start_forward(w);
 }
 
@@ -404,7 +408,9 @@ watcher_shutdown(struct watcher *w)
 	box_interrupt_all(w->model, util_now_ms());
 	for (i = 0; i < 20 && watcher_commit(w) == STORE_BUSY; i++)
 		;
-	mm_poster_stop(); /* after the interrupted boxes are committed: posts them */
+	/* after the interrupted boxes are committed: posts them, then stops */
+	mm_poster_free(w->poster);
+	w->poster = NULL;
 	health_http_stop(w->health);
 	w->health = NULL;
 	forward_stop(w->fwd, w->cfg->forward_flush_ms); /* the same for the central */
@@ -445,7 +451,7 @@ watcher_run(const struct wcfg *cfg, int ready_fd)
 out:
 	if (ready_fd >= 0 && rc != 0)
 		close(ready_fd);
-	mm_poster_stop();
+	mm_poster_free(w.poster);
 	health_http_stop(w.health);
 	forward_stop(w.fwd, 0);
 	mm_config_free(&mmc);

@@ -17,6 +17,7 @@
 
 #include "common/notify.h"
 #include "sql/store.h"
+#include "mm/mm_poster.h"
 #include "watcher/box.h"
 #include "watcher/forward.h"
 #include "watcher/health_http.h"
@@ -87,6 +88,7 @@ struct watcher {
 	/* the last failed store write (not busy), for health: 0 when none */
 	int64_t write_failed_ms;
 	char write_error[128];
+	struct mm_poster *poster;   /* its own thread; NULL without MM_URL */
 	struct forward *fwd;        /* NULL without PLUGIN_URL */
 	struct health_http *health; /* NULL with HEALTH_PORT=0 */
 	/* SESSIONS_JSON outside the folder: its last stat, an inotify watch */

@@ -19,7 +19,6 @@
 #include "common/xmalloc.h"
 #include "sql/stats_names.h"
 #include "sql/store_watcher.h"
-#include "watcher/mm_poster.h"
 
 /* Upper bounds (ms) of the append-to-store latency histogram (metrics). */
 static const int64_t watcher_lat_le[WATCHER_LAT_N] = { 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000,
@@ -207,7 +206,8 @@ watcher_stats_json(struct watcher *w)
 	watcher_stat(o, STATS_DB_REREADS, os.rereads);
 	watcher_stat(o, STATS_DB_BUSY, os.busy);
 	watcher_stat_str(o, STATS_STORE_WRITE_ERROR, w->write_error);
-	mm_poster_stats_json(o);
+	if (w->poster != NULL)
+		mm_poster_counts_json(w->poster, o);
 	watcher_forward_stats_json(w, o);
 	json_object_object_add(o, stats_key(STATS_AGENTS), ocdb_agents_json(w->ocdb));
 	watcher_metrics_json(w, o);
@@ -229,7 +229,7 @@ watcher_task_heartbeat(struct watcher *w, int64_t now)
 	hb.started_ms = w->started_ms;
 	hb.last_heartbeat_ms = util_now_ms();
 	hb.interval_ms = w->cfg->heartbeat_s * 1000;
-	brk = mm_poster_breaker_state();
+	brk = w->poster != NULL ? mm_poster_breaker(w->poster) : NULL;
 	hb.breaker = brk != NULL ? xstrdup(brk) : NULL;
 	hb.stats = watcher_stats_json(w);
 	if ((rc = store_begin(w->st)) == STORE_OK &&

@@ -15,7 +15,6 @@
 #include "common/util.h"
 #include "common/xmalloc.h"
 #include "sql/store_watcher.h"
-#include "watcher/mm_poster.h"
 
 /*
  * POST-COMMIT HOOK.  Called after every successful commit that changed at
@@ -28,7 +27,8 @@ watcher_committed(struct watcher *w, int64_t revision, size_t nboxes)
 {
 	(void)revision;
 	(void)nboxes;
-	mm_poster_kick();
+	if (w->poster != NULL)
+		mm_poster_wake(w->poster);
 	forward_kick(w->fwd);
 }
 
