@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "common/xmalloc.h"
+#include "sql/stats_names.h"
 #include "mm/mm_poster_box.h"
 
 /* Boxes looked at per pass; the rest wait for the next one. */
@@ -563,12 +564,15 @@ mm_poster_counts_json(struct mm_poster *p, struct json_object *o)
 		json_object_object_add(codes, key, json_object_new_int64(hs->by_status[i]));
 	}
 	json_object_object_add(codes, "error", json_object_new_int64(hs->failures));
-	json_object_object_add(o, "mm_requests", codes);
-	json_object_object_add(o, "mm_rate_limited", json_object_new_int64(hs->throttled));
+	/* the keys of the watcher's stats contract (sql/stats_names.h) */
+	json_object_object_add(o, stats_key(STATS_MM_REQUESTS), codes);
 	json_object_object_add(
-	    o, "mm_posts_created", json_object_new_int64(atomic_load(&p->created)));
+	    o, stats_key(STATS_MM_RATE_LIMITED), json_object_new_int64(hs->throttled));
 	json_object_object_add(
-	    o, "mm_posts_edited", json_object_new_int64(atomic_load(&p->edited)));
-	json_object_object_add(o, "mm_dirty", json_object_new_int64(atomic_load(&p->dirty)));
+	    o, stats_key(STATS_MM_POSTS_CREATED), json_object_new_int64(atomic_load(&p->created)));
+	json_object_object_add(
+	    o, stats_key(STATS_MM_POSTS_EDITED), json_object_new_int64(atomic_load(&p->edited)));
+	json_object_object_add(
+	    o, stats_key(STATS_MM_DIRTY), json_object_new_int64(atomic_load(&p->dirty)));
 	free(hs);
 }

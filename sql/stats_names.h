@@ -33,7 +33,8 @@
  *   help    what it counts
  *
  * The figures come from watcher/watcher_stats.c (and, for mm_*, the
- * Mattermost poster's own counters).  tests/unit/test_stats_names.c fails
+ * Mattermost poster's own counters, mm/mm_poster.c); both name them with
+ * stats_key().  tests/unit/test_stats_names.c fails
  * when the watcher writes a figure this table does not list, when the
  * table lists one that the watcher never writes, when a metric is fed by
  * no figure, and when metrics_render() gives a series for a figure other
