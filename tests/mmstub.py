@@ -509,11 +509,14 @@ class MMStub(_Controls):
         if holder is not None:
             holder.close()
 
-    def _kill_connections(self):
+    def _kill_connections(self, upto=None):
         # Handler threads block reading the next keep-alive request; shutting
         # the socket makes them see EOF and exit, and the client sees a close.
+        # upto: only connections opened up to that sequence number (over HTTP
+        # the follow-ups run after the answer, when the client may already
+        # have opened a new connection that the change must not touch).
         with self._lock:
-            conns = list(self._conns)
+            conns = [c for c, seq in self._conns.items() if upto is None or seq <= upto]
         for conn in conns:
             try:
                 conn.shutdown(socket.SHUT_RDWR)
@@ -1347,7 +1350,8 @@ class MMStub(_Controls):
         elif mode in ("drop", "reset"):
             # Like a crashed server: idle pooled connections close now, not
             # only when their next request arrives.
-            actions.append(self._kill_connections)
+            upto = self._conn_seq
+            actions.append(lambda: self._kill_connections(upto))
         if for_s is not None and mode != "off":
             actions.append(lambda: self._schedule_up(gen, float(for_s)))
         return {"ok": True, "mode": mode}, actions

@@ -396,8 +396,14 @@ class OneHost(ForwardCase):
         g.db = self.stack.db
         g.start()
         g.run()
-        wait_for(lambda: g.health()[1]["forward"]["state"] == "same_store", 20,
-                 what="the watcher to see PLUGIN_URL is its own store")
+        # each try may wait FORWARD_TIMEOUT_MS (3 s) and the backoff on a loaded machine:
+        # a deadline for several tries, and the watcher's view when it still fails
+        try:
+            wait_for(lambda: g.health()[1]["forward"]["state"] == "same_store", 60,
+                     what="the watcher to see PLUGIN_URL is its own store")
+        except AssertionError as e:
+            raise AssertionError("%s\nhealth: %r\nlog:\n%s"
+                                 % (e, g.health(), g.log()[-4000:])) from None
         wait_for(lambda: g.rows() and all(r[1] == "done" for r in g.rows()), 20,
                  what="the run's box to end")
         st, h = g.health()

@@ -5,6 +5,7 @@ small trees made here to show that it does find what it is meant to find.
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,8 +23,17 @@ def run_check(root):
                           timeout=60)
 
 
+_trees = []  # removed when the module's tests are done
+
+
+def tearDownModule():
+    for tmp in _trees:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def write_tree(files):
     tmp = tempfile.mkdtemp(prefix="ls-layers-")
+    _trees.append(tmp)
     for path, text in files.items():
         os.makedirs(os.path.join(tmp, os.path.dirname(path)), exist_ok=True)
         with open(os.path.join(tmp, path), "w") as f:

@@ -553,6 +553,25 @@ class InProcess(unittest.TestCase):
         with self.assertRaises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", port), timeout=1)
 
+    def test_a_late_drop_spares_connections_opened_after_it(self):
+        # Over HTTP a change's follow-ups run after the answer: the drop's closing of
+        # pooled connections must not reach a connection the client opened since.
+        with mmstub.MMStub() as stub:
+            old = Api(stub.port)
+            self.assertEqual(old.call("GET", "/api/v4/system/ping")[0], 200)
+            status, _, actions = stub.control("POST", "down", {"mode": "drop"}, {})
+            self.assertEqual(status, 200)
+            stub.set_up()
+            new = Api(stub.port)
+            self.assertEqual(new.call("GET", "/api/v4/system/ping")[0], 200)
+            for action in actions:  # late, as a loaded machine runs them
+                action()
+            self.assertEqual(new.call("GET", "/api/v4/system/ping")[0], 200)
+            with self.assertRaises((ConnectionError, http.client.HTTPException)):
+                old.call("GET", "/api/v4/system/ping")
+            old.close()
+            new.close()
+
 
 if __name__ == "__main__":
     unittest.main()
