@@ -187,6 +187,20 @@ class Gateway:
         except (OSError, ValueError):
             return None
 
+    def wait_state(self, state, timeout=60, what=None):
+        """Waits until the health's forward state is `state`; returns (status, health).
+        Each try may wait FORWARD_TIMEOUT_MS and the backoff on a loaded machine, so the
+        deadline allows several; a failure carries the watcher's health and log."""
+        def seen():
+            h = self.health()
+            return h if h and h[1]["forward"]["state"] == state else None
+        try:
+            return wait_for(seen, timeout, what=what or "%s's forward state %s"
+                            % (self.name, state))
+        except AssertionError as e:
+            raise AssertionError("%s\nhealth: %r\nlog:\n%s"
+                                 % (e, self.health(), self.log()[-4000:])) from None
+
     def path(self, name):
         return os.path.join(self.sessions, name)
 
@@ -327,7 +341,7 @@ class TwoGatewaysOverTls(ForwardCase):
         self.front.start()
         self.assert_central_equals(a)
         self.assert_central_equals(b)
-        wait_for(lambda: a.health()[1]["forward"]["state"] == "ok", 20, what="gw-a ok again")
+        a.wait_state("ok", what="gw-a ok again")
 
         # the central's store is lost and made anew: every box is sent again
         self.stack.stop_process("responder")
@@ -367,24 +381,21 @@ class TwoGatewaysOverTls(ForwardCase):
                                             auth=KEYS["gw-b"]).status == 401, 20,
                  what="the central to read the new keys file")
         b.run()
-        wait_for(lambda: b.health()[1]["forward"]["state"] == "auth_failed", 30,
-                 what="gw-b's health to say its key is refused")
-        st, h = b.health()
+        st, h = b.wait_state("auth_failed", what="gw-b's health to say its key is refused")
         self.assertEqual(st, 503, h)
         self.assertIn(h["forward"]["last_status"], (401, 403), h)
         wait_for(lambda: "sending failed" in b.log(), 30, what="the refusal's log line")
         self.assertEqual(b.log().count("sending failed"), 1, b.log())
         write_keys(self.keys, KEYS)
         self.assert_central_equals(b)
-        wait_for(lambda: b.health()[1]["forward"]["state"] == "ok", 20, what="gw-b ok again")
+        b.wait_state("ok", what="gw-b ok again")
 
     def test_a_key_writes_only_its_own_gateway(self):
         g = self.gateway("gw-a", self.stack.api, PLUGIN_SECRET=KEYS["gw-b"])
         g.start()
         g.run()
-        wait_for(lambda: g.health()[1]["forward"]["state"] == "auth_failed", 30,
-                 what="a key used for another gateway to be refused")
-        self.assertEqual(g.health()[1]["forward"]["last_status"], 403)
+        st, h = g.wait_state("auth_failed", what="a key used for another gateway to be refused")
+        self.assertEqual((st, h["forward"]["last_status"]), (503, 403), h)
         self.assertEqual(central_rows(self.stack, "gw-a"), [])
 
 
@@ -396,14 +407,7 @@ class OneHost(ForwardCase):
         g.db = self.stack.db
         g.start()
         g.run()
-        # each try may wait FORWARD_TIMEOUT_MS (3 s) and the backoff on a loaded machine:
-        # a deadline for several tries, and the watcher's view when it still fails
-        try:
-            wait_for(lambda: g.health()[1]["forward"]["state"] == "same_store", 60,
-                     what="the watcher to see PLUGIN_URL is its own store")
-        except AssertionError as e:
-            raise AssertionError("%s\nhealth: %r\nlog:\n%s"
-                                 % (e, g.health(), g.log()[-4000:])) from None
+        g.wait_state("same_store", what="the watcher to see PLUGIN_URL is its own store")
         wait_for(lambda: g.rows() and all(r[1] == "done" for r in g.rows()), 20,
                  what="the run's box to end")
         st, h = g.health()
