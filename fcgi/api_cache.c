@@ -1,4 +1,4 @@
-/* api_cache: per-revision snapshots of every box as SessionData JSON. */
+/* api_cache: per-revision snapshots of the boxes as SessionData JSON, in two parts. */
 #include "fcgi/api_cache.h"
 
 #include <pthread.h>
@@ -13,6 +13,12 @@
 /* Filtered lists kept per snapshot; more are built per request. */
 #define API_SNAP_LISTS 8
 
+/*
+ * Finished boxes the hot part may carry (trees that ended after the cold
+ * part was read) before the whole store is read again into a new cold part.
+ */
+#define API_CACHE_HOT_SPARE 2048
+
 struct api_snap_box {
 	char *id;
 	char *channel_id;
@@ -24,32 +30,51 @@ struct api_snap_box {
 	size_t kids_at, kids_len; /* the children array inside json */
 	int nested;               /* json is in its parent's children array */
 	int uniform;              /* every box nested under it has its channel or none */
+	int64_t start_ms, seq;    /* list order: start time, then creation */
+};
+
+/* Whole trees of boxes read at one revision; immutable once built. */
+struct api_snap_part {
+	atomic_int refs;
+	struct api_snap_box *boxes; /* list order */
+	size_t n;
+	size_t *by_id;       /* indexes into boxes, sorted by id */
+	size_t *child_start; /* CSR: children of i are child[child_start[i] ..] */
+	size_t *child;
+	size_t *tops; /* the top-level boxes, list order */
+	size_t ntops;
+	size_t active; /* boxes with status active */
 };
 
 struct api_snap_list {
-	int used;
 	char *status;  /* NULL: any */
 	char *channel; /* NULL: any */
 	char *data;
 	size_t len;
 };
 
+/*
+ * What a reader sees at one revision: every tree of the hot part, and the
+ * trees of the cold part whose top-level box is not in the hot part.
+ */
 struct api_snapshot {
 	atomic_int refs;
 	int64_t revision;
-	struct api_snap_box *boxes; /* start order */
-	size_t n;
-	size_t *by_id;       /* indexes into boxes, sorted by id */
-	size_t *child_start; /* CSR: children of i are child[child_start[i] ..] */
-	size_t *child;
-	pthread_mutex_t lock; /* guards lists */
+	struct api_snap_part *hot;
+	struct api_snap_part *cold;
+	_Atomic(struct api_snap_list *) all; /* the unfiltered list, made on first use */
+	pthread_mutex_t lock;                /* guards lists and the making of all */
 	struct api_snap_list lists[API_SNAP_LISTS];
+	size_t nlists;
 };
 
 struct api_cache {
 	pthread_mutex_t lock;  /* guards cur */
-	pthread_mutex_t build; /* one builder at a time */
+	pthread_mutex_t build; /* one builder at a time; guards the cold fields */
 	struct api_snapshot *cur;
+	struct api_snap_part *cold; /* the last full read */
+	int64_t cold_revision;      /* its revision */
+	int64_t cold_deletes;       /* the store's delete count then */
 };
 
 /* Build-time view of the store's list. */
@@ -59,7 +84,7 @@ struct api_snap_build {
 	size_t *child_start; /* CSR: children of i are child[child_start[i] ..] */
 	size_t *child;
 	unsigned char *state; /* 0 new, 1 in progress, 2 done */
-	struct api_snapshot *s;
+	struct api_snap_part *p;
 };
 
 static int
@@ -101,7 +126,7 @@ static void
 api_snap_serialize(struct api_snap_build *bd, size_t i, int depth)
 {
 	struct api_buf children = { 0 }, out = { 0 };
-	struct api_snap_box *sb = &bd->s->boxes[i];
+	struct api_snap_box *sb = &bd->p->boxes[i];
 	size_t k, c;
 	int first = 1, uniform = 1;
 
@@ -114,13 +139,13 @@ api_snap_serialize(struct api_snap_build *bd, size_t i, int depth)
 				api_snap_serialize(bd, c, depth + 1);
 			if (bd->state[c] != 2)
 				continue; /* a cycle: never made by the API */
-			bd->s->boxes[c].nested = 1;
-			if (!bd->s->boxes[c].uniform ||
+			bd->p->boxes[c].nested = 1;
+			if (!bd->p->boxes[c].uniform ||
 			    !api_snap_inherits(bd->list[c].channel_id, bd->list[i].channel_id))
 				uniform = 0;
 			if (!first)
 				api_buf_put(&children, ",", 1);
-			api_buf_put(&children, bd->s->boxes[c].json, bd->s->boxes[c].len);
+			api_buf_put(&children, bd->p->boxes[c].json, bd->p->boxes[c].len);
 			first = 0;
 		}
 	}
@@ -133,101 +158,189 @@ api_snap_serialize(struct api_snap_build *bd, size_t i, int depth)
 	bd->state[i] = 2;
 }
 
-/* Takes the strings it keeps out of list. */
-static struct api_snapshot *
-api_snap_build(struct store_box *list, size_t n, int64_t revision)
+/* Fills the parent indexes and the children (CSR) of the boxes in bd. */
+static void
+api_snap_link(struct api_snap_build *bd, size_t *parent)
 {
-	struct api_snapshot *s = xcalloc(1, sizeof(*s));
-	struct api_snap_build bd = { .list = list, .n = n, .s = s };
-	size_t *parent = xcalloc(n + 1, sizeof(*parent)), *fill, i, p;
-	struct api_buf all = { 0 };
-	int first = 1;
+	const struct store_box *list = bd->list;
+	size_t n = bd->n, *fill = xcalloc(n + 1, sizeof(*fill)), i, p;
 
-	atomic_init(&s->refs, 1);
-	s->revision = revision;
-	s->n = n;
-	s->boxes = xcalloc(n + 1, sizeof(*s->boxes));
-	s->by_id = xcalloc(n + 1, sizeof(*s->by_id));
-	pthread_mutex_init(&s->lock, NULL);
-	for (i = 0; i < n; i++)
-		s->by_id[i] = i;
-	qsort_r(s->by_id, n, sizeof(*s->by_id), api_snap_cmp_index, list);
-
-	bd.child_start = xcalloc(n + 2, sizeof(*bd.child_start));
-	bd.child = xcalloc(n + 1, sizeof(*bd.child));
-	bd.state = xcalloc(n + 1, 1);
-	fill = xcalloc(n + 1, sizeof(*fill));
+	bd->child_start = xcalloc(n + 2, sizeof(*bd->child_start));
+	bd->child = xcalloc(n + 1, sizeof(*bd->child));
 	for (i = 0; i < n; i++) {
 		parent[i] = list[i].parent_id != NULL
-		    ? api_snap_find(list, s->by_id, n, list[i].parent_id)
+		    ? api_snap_find(list, bd->p->by_id, n, list[i].parent_id)
 		    : SIZE_MAX;
 		if (parent[i] != SIZE_MAX)
-			bd.child_start[parent[i] + 1]++;
+			bd->child_start[parent[i] + 1]++;
 	}
 	for (i = 0; i < n; i++)
-		bd.child_start[i + 1] += bd.child_start[i];
+		bd->child_start[i + 1] += bd->child_start[i];
 	for (i = 0; i < n; i++) {
 		p = parent[i];
 		if (p != SIZE_MAX)
-			bd.child[bd.child_start[p] + fill[p]++] = i;
+			bd->child[bd->child_start[p] + fill[p]++] = i;
 	}
+	free(fill);
+}
+
+/* A part of the n boxes of list (in list order); takes the strings it keeps out of list. */
+static struct api_snap_part *
+api_part_build(struct store_box *list, size_t n)
+{
+	struct api_snap_part *p = xcalloc(1, sizeof(*p));
+	struct api_snap_build bd = { .list = list, .n = n, .p = p };
+	size_t *parent = xcalloc(n + 1, sizeof(*parent)), i;
+
+	atomic_init(&p->refs, 1);
+	p->n = n;
+	p->boxes = xcalloc(n + 1, sizeof(*p->boxes));
+	p->by_id = xcalloc(n + 1, sizeof(*p->by_id));
+	p->tops = xcalloc(n + 1, sizeof(*p->tops));
+	for (i = 0; i < n; i++)
+		p->by_id[i] = i;
+	qsort_r(p->by_id, n, sizeof(*p->by_id), api_snap_cmp_index, list);
+	bd.state = xcalloc(n + 1, 1);
+	api_snap_link(&bd, parent);
 	for (i = 0; i < n; i++) {
-		s->boxes[i].top = parent[i] == SIZE_MAX;
-		s->boxes[i].parent = parent[i];
-		if (s->boxes[i].top && bd.state[i] == 0)
+		p->boxes[i].top = parent[i] == SIZE_MAX;
+		p->boxes[i].parent = parent[i];
+		if (p->boxes[i].top && bd.state[i] == 0)
 			api_snap_serialize(&bd, i, 0);
 	}
 	for (i = 0; i < n; i++)
 		if (bd.state[i] == 0)
 			api_snap_serialize(&bd, i, 0);
-
-	api_buf_put(&all, "[", 1);
 	for (i = 0; i < n; i++) {
-		s->boxes[i].id = list[i].id;
-		s->boxes[i].channel_id = list[i].channel_id;
-		s->boxes[i].status = list[i].status;
-		list[i].id = list[i].channel_id = list[i].status = NULL;
-		if (!s->boxes[i].top)
-			continue;
-		if (!first)
-			api_buf_put(&all, ",", 1);
-		api_buf_put(&all, s->boxes[i].json, s->boxes[i].len);
-		first = 0;
-	}
-	api_buf_put(&all, "]", 1);
-	s->lists[0].used = 1;
-	s->lists[0].data = api_buf_steal(&all, &s->lists[0].len);
+		struct api_snap_box *sb = &p->boxes[i];
 
+		sb->id = list[i].id;
+		sb->channel_id = list[i].channel_id;
+		sb->status = list[i].status;
+		sb->start_ms = list[i].start_time_ms;
+		sb->seq = list[i].seq;
+		list[i].id = list[i].channel_id = list[i].status = NULL;
+		if (sb->top)
+			p->tops[p->ntops++] = i;
+		if (strcmp(sb->status, "active") == 0)
+			p->active++;
+	}
 	free(parent);
-	free(fill);
-	s->child_start = bd.child_start; /* for the filtered views */
-	s->child = bd.child;
 	free(bd.state);
-	return s;
+	p->child_start = bd.child_start;
+	p->child = bd.child;
+	return p;
+}
+
+static void
+api_part_unref(struct api_snap_part *p)
+{
+	size_t i;
+
+	if (p == NULL || atomic_fetch_sub(&p->refs, 1) != 1)
+		return;
+	for (i = 0; i < p->n; i++) {
+		free(p->boxes[i].id);
+		free(p->boxes[i].channel_id);
+		free(p->boxes[i].status);
+		free(p->boxes[i].json);
+	}
+	free(p->boxes);
+	free(p->by_id);
+	free(p->child_start);
+	free(p->child);
+	free(p->tops);
+	free(p);
+}
+
+/* The index of box id in p->boxes, or SIZE_MAX. */
+static size_t
+api_part_index(const struct api_snap_part *p, const char *id)
+{
+	size_t lo = 0, hi = p->n, mid, i;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		i = p->by_id[mid];
+		c = strcmp(id, p->boxes[i].id);
+		if (c == 0)
+			return i;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return SIZE_MAX;
+}
+
+/* The id of the parent of box i of p; NULL for a top-level box. */
+static const char *
+api_part_parent_id(const struct api_snap_part *p, size_t i)
+{
+	return p->boxes[i].parent == SIZE_MAX ? NULL : p->boxes[p->boxes[i].parent].id;
+}
+
+/*
+ * 1 when a box of hot has another parent in cold: it moved to another tree
+ * after cold was read, and the cold copy of its old tree still shows it.
+ */
+static int
+api_part_moved(const struct api_snap_part *hot, const struct api_snap_part *cold)
+{
+	const char *a, *b;
+	size_t i, j;
+
+	for (i = 0; i < hot->n; i++) {
+		if ((j = api_part_index(cold, hot->boxes[i].id)) == SIZE_MAX)
+			continue;
+		a = api_part_parent_id(hot, i);
+		b = api_part_parent_id(cold, j);
+		if ((a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0))
+			return 1;
+	}
+	return 0;
+}
+
+static void
+api_snap_list_free(struct api_snap_list *l)
+{
+	if (l == NULL)
+		return;
+	free(l->status);
+	free(l->channel);
+	free(l->data);
 }
 
 static void
 api_snap_free(struct api_snapshot *s)
 {
+	struct api_snap_list *all = atomic_load(&s->all);
 	size_t i;
 
-	for (i = 0; i < s->n; i++) {
-		free(s->boxes[i].id);
-		free(s->boxes[i].channel_id);
-		free(s->boxes[i].status);
-		free(s->boxes[i].json);
-	}
-	for (i = 0; i < API_SNAP_LISTS; i++) {
-		free(s->lists[i].status);
-		free(s->lists[i].channel);
-		free(s->lists[i].data);
-	}
+	for (i = 0; i < s->nlists; i++)
+		api_snap_list_free(&s->lists[i]);
+	api_snap_list_free(all);
+	free(all);
 	pthread_mutex_destroy(&s->lock);
-	free(s->boxes);
-	free(s->by_id);
-	free(s->child_start);
-	free(s->child);
+	api_part_unref(s->hot);
+	api_part_unref(s->cold);
 	free(s);
+}
+
+/* A snapshot of the two parts; takes the caller's references. */
+static struct api_snapshot *
+api_snap_new(int64_t revision, struct api_snap_part *hot, struct api_snap_part *cold)
+{
+	struct api_snapshot *s = xcalloc(1, sizeof(*s));
+
+	atomic_init(&s->refs, 1);
+	atomic_init(&s->all, NULL);
+	s->revision = revision;
+	s->hot = hot;
+	s->cold = cold;
+	pthread_mutex_init(&s->lock, NULL);
+	return s;
 }
 
 void
@@ -248,6 +361,102 @@ api_snapshot_revision(const struct api_snapshot *s)
 {
 	return s->revision;
 }
+
+/* ---- walking the visible boxes ---- */
+
+/* The top-level boxes a list shows, in list order, one at a time. */
+struct api_snap_iter {
+	const struct api_snapshot *s;
+	const char *status;  /* NULL: any */
+	const char *channel; /* NULL: any */
+	size_t a, b;         /* next of s->hot->tops, of s->cold->tops */
+};
+
+static void
+api_snap_iter_init(
+    struct api_snap_iter *it, const struct api_snapshot *s, const char *status, const char *channel)
+{
+	it->s = s;
+	it->status = status;
+	it->channel = channel;
+	it->a = 0;
+	/*
+	 * A tree that was active when the cold part was read is still active or
+	 * has changed since: it is hot.  No visible cold box is active.
+	 */
+	it->b = status != NULL && strcmp(status, "active") == 0 ? s->cold->ntops : 0;
+}
+
+static int
+api_snap_match(const struct api_snap_box *sb, const char *status, const char *channel)
+{
+	return (status == NULL || strcmp(sb->status, status) == 0) &&
+	    (channel == NULL || strcmp(sb->channel_id, channel) == 0);
+}
+
+/* 1 when box x comes before box y in a list. */
+static int
+api_snap_before(const struct api_snap_box *x, const struct api_snap_box *y)
+{
+	return x->start_ms < y->start_ms || (x->start_ms == y->start_ms && x->seq < y->seq);
+}
+
+/* The next top-level box to list: 1 and its part and index, or 0 at the end. */
+static int
+api_snap_next(struct api_snap_iter *it, const struct api_snap_part **p, size_t *i)
+{
+	const struct api_snap_part *h = it->s->hot, *c = it->s->cold;
+	const struct api_snap_box *cb;
+
+	while (
+	    it->a < h->ntops && !api_snap_match(&h->boxes[h->tops[it->a]], it->status, it->channel))
+		it->a++;
+	for (; it->b < c->ntops; it->b++) {
+		cb = &c->boxes[c->tops[it->b]];
+		/* a cold tree whose top-level box is hot shows as the hot one */
+		if (api_snap_match(cb, it->status, it->channel) &&
+		    api_part_index(h, cb->id) == SIZE_MAX)
+			break;
+	}
+	if (it->a == h->ntops && it->b == c->ntops)
+		return 0;
+	if (it->b == c->ntops ||
+	    (it->a < h->ntops &&
+	        api_snap_before(&h->boxes[h->tops[it->a]], &c->boxes[c->tops[it->b]]))) {
+		*p = h;
+		*i = h->tops[it->a++];
+	} else {
+		*p = c;
+		*i = c->tops[it->b++];
+	}
+	return 1;
+}
+
+/* Finds box id: 1 and its part and index, or 0 when the snapshot does not show it. */
+static int
+api_snap_locate(
+    const struct api_snapshot *s, const char *id, const struct api_snap_part **p, size_t *i)
+{
+	const struct api_snap_part *c = s->cold;
+	size_t j, depth;
+
+	if ((*i = api_part_index(s->hot, id)) != SIZE_MAX) {
+		*p = s->hot;
+		return 1;
+	}
+	if ((*i = api_part_index(c, id)) == SIZE_MAX)
+		return 0;
+	*p = c;
+	/* a cold copy in a tree that is hot now is not there any more */
+	for (j = *i, depth = 0; j != SIZE_MAX && depth <= API_CACHE_MAX_DEPTH; depth++) {
+		if (c->boxes[j].top)
+			return api_part_index(s->hot, c->boxes[j].id) == SIZE_MAX;
+		j = c->boxes[j].parent;
+	}
+	return 1; /* deeper than the API shows, or a cycle: as it was read */
+}
+
+/* ---- answers ---- */
 
 static int
 api_snap_same(const char *a, const char *b)
@@ -275,49 +484,73 @@ api_snap_point(struct api_snapshot *s, const char *data, size_t len, struct api_
 	resp->blob_len = len;
 }
 
+/* Writes into b the JSON array of the top-level boxes that match. */
+static void
+api_snap_join(
+    const struct api_snapshot *s, const char *status, const char *channel_id, struct api_buf *b)
+{
+	const struct api_snap_part *p;
+	struct api_snap_iter it;
+	size_t i;
+	int first = 1;
+
+	api_snap_iter_init(&it, s, status, channel_id);
+	api_buf_put(b, "[", 1);
+	while (api_snap_next(&it, &p, &i)) {
+		if (!first)
+			api_buf_put(b, ",", 1);
+		api_buf_put(b, p->boxes[i].json, p->boxes[i].len);
+		first = 0;
+	}
+	api_buf_put(b, "]", 1);
+}
+
+/* The unfiltered list: made once per snapshot, then read without a lock. */
+static void
+api_snap_list_all(struct api_snapshot *s, struct api_resp *resp)
+{
+	struct api_snap_list *all = atomic_load(&s->all);
+	struct api_buf b = { 0 };
+
+	if (all == NULL) {
+		pthread_mutex_lock(&s->lock);
+		if ((all = atomic_load(&s->all)) == NULL) {
+			all = xcalloc(1, sizeof(*all));
+			api_snap_join(s, NULL, NULL, &b);
+			all->data = api_buf_steal(&b, &all->len);
+			atomic_store(&s->all, all);
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
+	api_snap_point(s, all->data, all->len, resp);
+}
+
 void
 api_snapshot_list(
     struct api_snapshot *s, const char *status, const char *channel_id, struct api_resp *resp)
 {
-	struct api_snap_list *slot = NULL;
+	struct api_snap_list *slot;
 	struct api_buf b = { 0 };
 	size_t i;
-	int first = 1;
 
 	if (status == NULL && channel_id == NULL) {
-		/* Made with the snapshot and never changed: no lock needed. */
-		api_snap_point(s, s->lists[0].data, s->lists[0].len, resp);
+		api_snap_list_all(s, resp);
 		return;
 	}
 	pthread_mutex_lock(&s->lock);
-	for (i = 0; i < API_SNAP_LISTS; i++) {
-		if (!s->lists[i].used) {
-			if (slot == NULL)
-				slot = &s->lists[i];
-			continue;
-		}
-		if (api_snap_same(s->lists[i].status, status) &&
-		    api_snap_same(s->lists[i].channel, channel_id)) {
-			api_snap_point(s, s->lists[i].data, s->lists[i].len, resp);
+	for (i = 0; i < s->nlists; i++) {
+		slot = &s->lists[i];
+		if (api_snap_same(slot->status, status) &&
+		    api_snap_same(slot->channel, channel_id)) {
+			api_snap_point(s, slot->data, slot->len, resp);
 			pthread_mutex_unlock(&s->lock);
 			return;
 		}
 	}
-	api_buf_put(&b, "[", 1);
-	for (i = 0; i < s->n; i++) {
-		if (!s->boxes[i].top ||
-		    (status != NULL && strcmp(s->boxes[i].status, status) != 0) ||
-		    (channel_id != NULL && strcmp(s->boxes[i].channel_id, channel_id) != 0))
-			continue;
-		if (!first)
-			api_buf_put(&b, ",", 1);
-		api_buf_put(&b, s->boxes[i].json, s->boxes[i].len);
-		first = 0;
-	}
-	api_buf_put(&b, "]", 1);
-	if (slot != NULL) {
+	api_snap_join(s, status, channel_id, &b);
+	if (s->nlists < API_SNAP_LISTS) {
 		/* Lists stay until the snapshot goes: responses point into them. */
-		slot->used = 1;
+		slot = &s->lists[s->nlists++];
 		slot->status = status != NULL ? xstrdup(status) : NULL;
 		slot->channel = channel_id != NULL ? xstrdup(channel_id) : NULL;
 		slot->data = api_buf_steal(&b, &slot->len);
@@ -331,15 +564,15 @@ api_snapshot_list(
 }
 
 /*
- * Appends box i as a reader who may see channel eff (box i's own, or the
- * one it shows under) sees it: its sub-agents in other channels only when
- * may() accepts theirs, at every depth.
+ * Appends box i of p as a reader who may see channel eff (box i's own, or
+ * the one it shows under) sees it: its sub-agents in other channels only
+ * when may() accepts theirs, at every depth.
  */
 static void
-api_snap_put_for(const struct api_snapshot *s, size_t i, const char *eff,
+api_snap_put_for(const struct api_snap_part *p, size_t i, const char *eff,
     int (*may)(void *arg, const char *channel), void *arg, struct api_buf *b)
 {
-	const struct api_snap_box *sb = &s->boxes[i];
+	const struct api_snap_box *sb = &p->boxes[i];
 	const char *ch;
 	size_t k, c;
 	int first = 1;
@@ -350,16 +583,16 @@ api_snap_put_for(const struct api_snapshot *s, size_t i, const char *eff,
 	}
 	api_buf_put(b, sb->json, sb->kids_at);
 	api_buf_put(b, "[", 1);
-	for (k = s->child_start[i]; k < s->child_start[i + 1]; k++) {
-		c = s->child[k];
-		if (!s->boxes[c].nested)
+	for (k = p->child_start[i]; k < p->child_start[i + 1]; k++) {
+		c = p->child[k];
+		if (!p->boxes[c].nested)
 			continue;
-		ch = s->boxes[c].channel_id;
+		ch = p->boxes[c].channel_id;
 		if (!api_snap_inherits(ch, eff) && !may(arg, ch))
 			continue;
 		if (!first)
 			api_buf_put(b, ",", 1);
-		api_snap_put_for(s, c, api_snap_inherits(ch, NULL) ? eff : ch, may, arg, b);
+		api_snap_put_for(p, c, api_snap_inherits(ch, NULL) ? eff : ch, may, arg, b);
 		first = 0;
 	}
 	api_buf_put(b, "]", 1);
@@ -370,6 +603,8 @@ void
 api_snapshot_list_for(struct api_snapshot *s, const char *status, const char *channel_id,
     int (*may)(void *arg, const char *channel), void *arg, struct api_resp *resp)
 {
+	const struct api_snap_part *p;
+	struct api_snap_iter it;
 	const char *last = NULL;
 	size_t i;
 	int first = 1, ok = 0;
@@ -377,57 +612,34 @@ api_snapshot_list_for(struct api_snapshot *s, const char *status, const char *ch
 	/* Boxes and their fragments never change once the snapshot is built. */
 	resp->body.len = 0;
 	api_buf_put(&resp->body, "[", 1);
-	for (i = 0; i < s->n; i++) {
-		if (!s->boxes[i].top ||
-		    (status != NULL && strcmp(s->boxes[i].status, status) != 0) ||
-		    (channel_id != NULL && strcmp(s->boxes[i].channel_id, channel_id) != 0))
-			continue;
-		if (last == NULL || strcmp(last, s->boxes[i].channel_id) != 0) {
-			last = s->boxes[i].channel_id;
+	api_snap_iter_init(&it, s, status, channel_id);
+	while (api_snap_next(&it, &p, &i)) {
+		if (last == NULL || strcmp(last, p->boxes[i].channel_id) != 0) {
+			last = p->boxes[i].channel_id;
 			ok = may(arg, last);
 		}
 		if (!ok)
 			continue;
 		if (!first)
 			api_buf_put(&resp->body, ",", 1);
-		api_snap_put_for(s, i, last, may, arg, &resp->body);
+		api_snap_put_for(p, i, last, may, arg, &resp->body);
 		first = 0;
 	}
 	api_buf_put(&resp->body, "]", 1);
-}
-
-/* The index of box id in s->boxes, or SIZE_MAX. */
-static size_t
-api_snap_index(const struct api_snapshot *s, const char *id)
-{
-	size_t lo = 0, hi = s->n, mid, i;
-	int c;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		i = s->by_id[mid];
-		c = strcmp(id, s->boxes[i].id);
-		if (c == 0)
-			return i;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return SIZE_MAX;
 }
 
 int
 api_snapshot_box(
     struct api_snapshot *s, const char *id, struct api_resp *resp, const char **channel_id)
 {
-	size_t i = api_snap_index(s, id);
+	const struct api_snap_part *p;
+	size_t i;
 
-	if (i == SIZE_MAX)
+	if (!api_snap_locate(s, id, &p, &i))
 		return -1;
-	api_snap_point(s, s->boxes[i].json, s->boxes[i].len, resp);
+	api_snap_point(s, p->boxes[i].json, p->boxes[i].len, resp);
 	if (channel_id != NULL)
-		*channel_id = s->boxes[i].channel_id;
+		*channel_id = p->boxes[i].channel_id;
 	return 0;
 }
 
@@ -435,38 +647,44 @@ int
 api_snapshot_box_for(struct api_snapshot *s, const char *id,
     int (*may)(void *arg, const char *channel), void *arg, struct api_resp *resp)
 {
-	size_t i = api_snap_index(s, id), j, depth;
+	const struct api_snap_part *p;
 	const char *eff = NULL;
+	size_t i, j, depth;
 
-	if (i == SIZE_MAX)
+	if (!api_snap_locate(s, id, &p, &i))
 		return -1;
 	/* Its own channel, else the nearest one above it. */
 	for (j = i, depth = 0; j != SIZE_MAX && depth <= API_CACHE_MAX_DEPTH; depth++) {
-		if (!api_snap_inherits(s->boxes[j].channel_id, NULL)) {
-			eff = s->boxes[j].channel_id;
+		if (!api_snap_inherits(p->boxes[j].channel_id, NULL)) {
+			eff = p->boxes[j].channel_id;
 			break;
 		}
-		j = s->boxes[j].parent;
+		j = p->boxes[j].parent;
 	}
 	if (eff == NULL || !may(arg, eff))
 		return 1;
 	resp->body.len = 0;
-	api_snap_put_for(s, i, eff, may, arg, &resp->body);
+	api_snap_put_for(p, i, eff, may, arg, &resp->body);
 	return 0;
 }
 
 const char *
 api_snapshot_top_channel(const struct api_snapshot *s, const char *id)
 {
-	size_t i = api_snap_index(s, id), depth;
+	const struct api_snap_part *p;
+	size_t i, depth;
 
+	if (!api_snap_locate(s, id, &p, &i))
+		return NULL;
 	for (depth = 0; i != SIZE_MAX && depth <= API_CACHE_MAX_DEPTH; depth++) {
-		if (s->boxes[i].top)
-			return s->boxes[i].channel_id;
-		i = s->boxes[i].parent;
+		if (p->boxes[i].top)
+			return p->boxes[i].channel_id;
+		i = p->boxes[i].parent;
 	}
 	return NULL; /* deeper than the API shows, or a cycle */
 }
+
+/* ---- the cache ---- */
 
 struct api_cache *
 api_cache_new(void)
@@ -484,6 +702,7 @@ api_cache_free(struct api_cache *c)
 	if (c == NULL)
 		return;
 	api_snapshot_unref(c->cur);
+	api_part_unref(c->cold);
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->build);
 	free(c);
@@ -515,6 +734,61 @@ api_cache_remember(struct api_snapshot **mine, struct api_snapshot *s)
 	*mine = s;
 }
 
+/* A part of every box (full) or of the hot trees since revision since; STORE_OK or its error. */
+static int
+api_cache_part(store *st, int full, int64_t since, struct api_snap_part **out)
+{
+	struct store_box *list = NULL;
+	size_t n = 0;
+	int rc;
+
+	rc = full ? store_box_list(st, &list, &n) : store_box_list_hot(st, since, &list, &n);
+	if (rc == STORE_OK)
+		*out = api_part_build(list, n);
+	store_box_list_free(list, n);
+	return rc;
+}
+
+/*
+ * Reads the store (in a read transaction) into a snapshot at its revision:
+ * the hot trees since the cold part's revision, and the whole store again
+ * into a new cold part when there is none, boxes were deleted, a box moved
+ * to another tree, or the hot part carries too many finished boxes.
+ */
+static int
+api_cache_read(struct api_cache *c, store *st, struct api_snapshot **out)
+{
+	struct api_snap_part *hot = NULL, *cold = NULL;
+	int64_t rev, deletes;
+	int rc, full;
+
+	if ((rc = store_revision_deletes(st, &rev, &deletes)) != STORE_OK)
+		return rc;
+	full = c->cold == NULL || deletes != c->cold_deletes;
+	for (;;) {
+		if (full) {
+			if ((rc = api_cache_part(st, 1, 0, &cold)) != STORE_OK)
+				return rc;
+			api_part_unref(c->cold);
+			c->cold = cold;
+			c->cold_revision = rev;
+			c->cold_deletes = deletes;
+		}
+		if ((rc = api_cache_part(st, 0, c->cold_revision, &hot)) != STORE_OK)
+			return rc;
+		if (full ||
+		    (hot->n - hot->active <= API_CACHE_HOT_SPARE && !api_part_moved(hot, c->cold)))
+			break;
+		api_part_unref(hot);
+		full = 1;
+	}
+	atomic_fetch_add(&c->cold->refs, 1);
+	*out = api_snap_new(rev, hot, c->cold);
+	log_debug("built list snapshot", "revision", LOG_I64(rev), "hot", LOG_I64((int64_t)hot->n),
+	    "cold", LOG_I64((int64_t)c->cold->n), "full", LOG_I64(full));
+	return STORE_OK;
+}
+
 int
 api_cache_get(struct api_cache *c, store *st, struct api_snapshot **mine, struct api_snapshot **out)
 {
@@ -525,9 +799,7 @@ int
 api_cache_get_ex(struct api_cache *c, store *st, struct api_snapshot **mine,
     struct api_snapshot **out, void (*before_wait)(void *arg), void *arg)
 {
-	struct store_box *list = NULL;
-	struct api_snapshot *s, *old;
-	size_t n = 0;
+	struct api_snapshot *s = NULL, *old;
 	int64_t rev;
 	int rc;
 
@@ -551,13 +823,11 @@ api_cache_get_ex(struct api_cache *c, store *st, struct api_snapshot **mine,
 		goto out;
 	if ((rc = store_begin_read(st)) != STORE_OK)
 		goto out;
-	if ((rc = store_revision(st, &rev)) != STORE_OK ||
-	    (rc = store_box_list(st, &list, &n)) != STORE_OK ||
-	    (rc = store_commit(st)) != STORE_OK) {
+	if ((rc = api_cache_read(c, st, &s)) != STORE_OK || (rc = store_commit(st)) != STORE_OK) {
 		store_rollback(st);
+		api_snapshot_unref(s);
 		goto out;
 	}
-	s = api_snap_build(list, n, rev);
 	api_snapshot_ref(s); /* the cache's reference */
 	pthread_mutex_lock(&c->lock);
 	old = c->cur;
@@ -565,11 +835,9 @@ api_cache_get_ex(struct api_cache *c, store *st, struct api_snapshot **mine,
 	pthread_mutex_unlock(&c->lock);
 	api_snapshot_unref(old);
 	*out = s;
-	log_debug("built list snapshot", "revision", LOG_I64(rev), "boxes", LOG_I64(n));
 out:
 	pthread_mutex_unlock(&c->build);
 	if (*out != NULL)
 		api_cache_remember(mine, *out);
-	store_box_list_free(list, n);
 	return rc;
 }

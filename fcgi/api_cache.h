@@ -3,15 +3,27 @@
  * worker threads.
  *
  * A snapshot is an immutable picture of the store at one revision: each
- * box's SessionData JSON with its children nested (built from one
- * consistent read), and the list answers made from them.  Reads cost one
- * "SELECT revision" plus a lookup; the store is read in full only when the
- * revision moved, once, by one thread (the others wait for it, then share
- * the result).  Snapshots are reference counted: a response keeps the one
- * it points into until it is written, however many newer ones appear
- * meanwhile.
+ * box's SessionData JSON with its children nested, and the list answers
+ * made from them.  Reads cost one "SELECT revision" plus a lookup; when the
+ * revision moved, one thread reads the store again (the others wait for
+ * it, then share the result).  Snapshots are reference counted: a response
+ * keeps the one it points into until it is written, however many newer
+ * ones appear meanwhile.
  *
- * Filtered lists (?status=, ?channel_id=) are made on first use from the
+ * A snapshot is made of two parts, so that the cost of a write does not
+ * grow with the finished boxes kept in the store:
+ *   - the cold part: the whole store as one full read found it, shared by
+ *     every snapshot until the next full read;
+ *   - the hot part: read again at every revision, the whole trees that hold
+ *     an active box or a box written since the cold part's revision
+ *     (store_box_list_hot()).
+ * A reader sees every hot tree and the cold trees whose top-level box is
+ * not hot.  A full read happens when boxes were deleted (the store counts
+ * deletions), when a box moved to another tree, and when the hot part
+ * carries more than a few thousand finished boxes.
+ *
+ * The unfiltered list is made on first use and then read without a lock;
+ * filtered lists (?status=, ?channel_id=) are made on first use from the
  * top-level fragments and kept in the snapshot, a few per snapshot.  A
  * reader that may see only some channels (a Mattermost login) gets the
  * same fragments, re-joined without the sub-agents of other channels

@@ -272,3 +272,15 @@ CREATE TABLE watcher_clock (
 	id             INTEGER PRIMARY KEY CHECK (id = 1),
 	last_alive_ms  INTEGER NOT NULL
 );
+
+-- migration 4
+
+-- What the responder's snapshot of the boxes reads after each write
+-- (fcgi/api_cache.h): only the boxes changed since its last full read
+-- (boxes_by_revision), and a count of deleted boxes that tells it when a
+-- full read is due again (a deletion leaves no row to find by revision).
+ALTER TABLE store_meta ADD COLUMN deletes INTEGER NOT NULL DEFAULT 0;
+CREATE TRIGGER boxes_count_deletes AFTER DELETE ON boxes
+BEGIN
+	UPDATE store_meta SET deletes = deletes + 1 WHERE id = 1;
+END;

@@ -364,6 +364,27 @@ store_revision(store *st, int64_t *out)
 }
 
 int
+store_revision_deletes(store *st, int64_t *revision, int64_t *deletes)
+{
+	static const char sql[] = "SELECT revision, deletes FROM store_meta WHERE id = 1";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int rc;
+
+	if (s == NULL)
+		return STORE_ERROR;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*revision = sqlite3_column_int64(s, 0);
+		*deletes = sqlite3_column_int64(s, 1);
+		rc = STORE_OK;
+	} else {
+		rc = rc == SQLITE_DONE ? STORE_ERROR : store_fail(st, rc);
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+int
 store_box_route_channel(store *st, const char *id, char *buf, size_t len)
 {
 	static const char sql[] =
@@ -576,10 +597,14 @@ store_rows(store *st, sqlite3_stmt *s, size_t size, void (*read)(sqlite3_stmt *,
 	return STORE_OK;
 }
 
+/* A row of a list: STORE_BOX_COLUMNS then rowid. */
 static void
-store_box_row(sqlite3_stmt *s, void *elem)
+store_box_row_seq(sqlite3_stmt *s, void *elem)
 {
-	store_box_read(s, elem);
+	struct store_box *b = elem;
+
+	store_box_read(s, b);
+	b->seq = sqlite3_column_int64(s, 20);
 }
 
 static void
@@ -592,14 +617,46 @@ int
 store_box_list(store *st, struct store_box **out, size_t *n)
 {
 	static const char sql[] =
-	    "SELECT " STORE_BOX_COLUMNS " FROM boxes ORDER BY start_time_ms, rowid";
+	    "SELECT " STORE_BOX_COLUMNS ", rowid FROM boxes ORDER BY start_time_ms, rowid";
 	sqlite3_stmt *s = store_stmt(st, sql);
 	void *list = NULL;
 	int rc = STORE_ERROR;
 
 	*n = 0;
 	if (s != NULL)
-		rc = store_rows(st, s, sizeof(**out), store_box_row, store_box_rows_free, &list, n);
+		rc = store_rows(
+		    st, s, sizeof(**out), store_box_row_seq, store_box_rows_free, &list, n);
+	*out = list;
+	return rc;
+}
+
+int
+store_box_list_hot(store *st, int64_t since, struct store_box **out, size_t *n)
+{
+	/*
+	 * seed: the boxes that make a tree hot; up: their parent chains (UNION
+	 * ends a cycle); down: every box under the top-level ones found.
+	 */
+	static const char sql[] =
+	    "WITH RECURSIVE "
+	    "seed(id) AS (SELECT id FROM boxes WHERE status = 'active' "
+	    "UNION SELECT id FROM boxes WHERE revision > ?1), "
+	    "up(id, parent_id) AS (SELECT b.id, b.parent_id FROM boxes AS b JOIN seed USING (id) "
+	    "UNION SELECT b.id, b.parent_id FROM boxes AS b JOIN up ON b.id = up.parent_id), "
+	    "down(id) AS (SELECT id FROM up WHERE parent_id IS NULL "
+	    "UNION SELECT b.id FROM boxes AS b JOIN down ON b.parent_id = down.id) "
+	    "SELECT " STORE_BOX_COLUMNS ", rowid FROM boxes WHERE id IN (SELECT id FROM down) "
+	    "ORDER BY start_time_ms, rowid";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	void *list = NULL;
+	int rc = STORE_ERROR;
+
+	*n = 0;
+	if (s != NULL) {
+		sqlite3_bind_int64(s, 1, since);
+		rc = store_rows(
+		    st, s, sizeof(**out), store_box_row_seq, store_box_rows_free, &list, n);
+	}
 	*out = list;
 	return rc;
 }

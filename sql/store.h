@@ -77,6 +77,7 @@ struct store_box {
 	 */
 	char *gateway;
 	int64_t gateway_revision;
+	int64_t seq; /* the row's rowid: creation order; read by the lists only */
 };
 
 /* The running watcher's liveness row. */
@@ -120,6 +121,13 @@ void store_rollback(store *st);
 /* The store-wide revision. */
 int store_revision(store *st, int64_t *out);
 
+/*
+ * The store-wide revision and the number of boxes ever deleted, read
+ * together: a reader that kept boxes of some revision finds what changed
+ * since by revision, and needs a full read again when deletes moved.
+ */
+int store_revision_deletes(store *st, int64_t *revision, int64_t *deletes);
+
 /* The store's identity (hex, made at creation) into buf of len bytes. */
 int store_id(store *st, char *buf, size_t len);
 
@@ -146,6 +154,14 @@ int store_box_delete(store *st, const char *id);
  */
 int store_box_list(store *st, struct store_box **out, size_t *n);
 void store_box_list_free(struct store_box *list, size_t n);
+
+/*
+ * The hot part of the store: every box of each tree that holds an active
+ * box or a box written after revision since, whole trees from their
+ * top-level box down, ordered as store_box_list() orders.  Its cost grows
+ * with those trees, not with the finished boxes kept beside them.
+ */
+int store_box_list_hot(store *st, int64_t since, struct store_box **out, size_t *n);
 
 int store_box_counts(store *st, struct store_counts *out);
 
