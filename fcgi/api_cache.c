@@ -19,6 +19,12 @@
  */
 #define API_CACHE_HOT_SPARE 2048
 
+/*
+ * Boxes written since the cold part's revision beyond which the whole store
+ * is read at once (the hot trees would be most of it).
+ */
+#define API_CACHE_HOT_MAX_CHANGED 16384
+
 struct api_snap_box {
 	char *id;
 	char *channel_id;
@@ -752,19 +758,27 @@ api_cache_part(store *st, int full, int64_t since, struct api_snap_part **out)
 /*
  * Reads the store (in a read transaction) into a snapshot at its revision:
  * the hot trees since the cold part's revision, and the whole store again
- * into a new cold part when there is none, boxes were deleted, a box moved
- * to another tree, or the hot part carries too many finished boxes.
+ * into a new cold part when there is none, boxes were deleted, most boxes
+ * changed, a box moved to another tree, or the hot part carries too many
+ * finished boxes.
  */
 static int
 api_cache_read(struct api_cache *c, store *st, struct api_snapshot **out)
 {
 	struct api_snap_part *hot = NULL, *cold = NULL;
-	int64_t rev, deletes;
+	int64_t rev, deletes, changed;
 	int rc, full;
 
 	if ((rc = store_revision_deletes(st, &rev, &deletes)) != STORE_OK)
 		return rc;
 	full = c->cold == NULL || deletes != c->cold_deletes;
+	if (!full) {
+		rc = store_box_changed_since(
+		    st, c->cold_revision, API_CACHE_HOT_MAX_CHANGED + 1, &changed);
+		if (rc != STORE_OK)
+			return rc;
+		full = changed > API_CACHE_HOT_MAX_CHANGED;
+	}
 	for (;;) {
 		if (full) {
 			if ((rc = api_cache_part(st, 1, 0, &cold)) != STORE_OK)

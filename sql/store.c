@@ -631,6 +631,30 @@ store_box_list(store *st, struct store_box **out, size_t *n)
 }
 
 int
+store_box_changed_since(store *st, int64_t since, int64_t limit, int64_t *out)
+{
+	static const char sql[] =
+	    "SELECT count(*) FROM (SELECT 1 FROM boxes WHERE revision > ?1 LIMIT ?2)";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int rc;
+
+	*out = 0;
+	if (s == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(s, 1, since);
+	sqlite3_bind_int64(s, 2, limit);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(s, 0);
+		rc = STORE_OK;
+	} else {
+		rc = store_fail(st, rc);
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+int
 store_box_list_hot(store *st, int64_t since, struct store_box **out, size_t *n)
 {
 	/*

@@ -163,6 +163,9 @@ void store_box_list_free(struct store_box *list, size_t n);
  */
 int store_box_list_hot(store *st, int64_t since, struct store_box **out, size_t *n);
 
+/* How many boxes were written after revision since, counting up to limit at most. */
+int store_box_changed_since(store *st, int64_t since, int64_t limit, int64_t *out);
+
 int store_box_counts(store *st, struct store_counts *out);
 
 /*
