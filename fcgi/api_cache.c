@@ -61,13 +61,16 @@ struct api_snap_list {
 
 /*
  * What a reader sees at one revision: every tree of the hot part, and the
- * trees of the cold part whose top-level box is not in the hot part.
+ * trees of the cold part whose top-level box is neither in the hot part nor
+ * deleted.
  */
 struct api_snapshot {
 	atomic_int refs;
 	int64_t revision;
 	struct api_snap_part *hot;
 	struct api_snap_part *cold;
+	char **gone; /* top-level boxes deleted since cold was read, sorted */
+	size_t ngone;
 	_Atomic(struct api_snap_list *) all; /* the unfiltered list, made on first use */
 	pthread_mutex_t lock;                /* guards lists and the making of all */
 	struct api_snap_list lists[API_SNAP_LISTS];
@@ -331,15 +334,19 @@ api_snap_free(struct api_snapshot *s)
 	pthread_mutex_destroy(&s->lock);
 	api_part_unref(s->hot);
 	api_part_unref(s->cold);
+	store_strings_free(s->gone, s->ngone);
 	free(s);
 }
 
-/* A snapshot of the two parts; takes the caller's references. */
+/* A snapshot of the two parts and the deleted ids; takes the caller's references. */
 static struct api_snapshot *
-api_snap_new(int64_t revision, struct api_snap_part *hot, struct api_snap_part *cold)
+api_snap_new(int64_t revision, struct api_snap_part *hot, struct api_snap_part *cold, char **gone,
+    size_t ngone)
 {
 	struct api_snapshot *s = xcalloc(1, sizeof(*s));
 
+	s->gone = gone;
+	s->ngone = ngone;
 	atomic_init(&s->refs, 1);
 	atomic_init(&s->all, NULL);
 	s->revision = revision;
@@ -369,6 +376,21 @@ api_snapshot_revision(const struct api_snapshot *s)
 }
 
 /* ---- walking the visible boxes ---- */
+
+static int
+api_snap_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* 1 when the cold tree under top-level box cb is not what readers see. */
+static int
+api_snap_cold_hidden(const struct api_snapshot *s, const struct api_snap_box *cb)
+{
+	return api_part_index(s->hot, cb->id) != SIZE_MAX ||
+	    (s->ngone > 0 &&
+	        bsearch(&cb->id, s->gone, s->ngone, sizeof(*s->gone), api_snap_cmp_str) != NULL);
+}
 
 /* The top-level boxes a list shows, in list order, one at a time. */
 struct api_snap_iter {
@@ -420,8 +442,7 @@ api_snap_next(struct api_snap_iter *it, const struct api_snap_part **p, size_t *
 	for (; it->b < c->ntops; it->b++) {
 		cb = &c->boxes[c->tops[it->b]];
 		/* a cold tree whose top-level box is hot shows as the hot one */
-		if (api_snap_match(cb, it->status, it->channel) &&
-		    api_part_index(h, cb->id) == SIZE_MAX)
+		if (api_snap_match(cb, it->status, it->channel) && !api_snap_cold_hidden(it->s, cb))
 			break;
 	}
 	if (it->a == h->ntops && it->b == c->ntops)
@@ -453,10 +474,10 @@ api_snap_locate(
 	if ((*i = api_part_index(c, id)) == SIZE_MAX)
 		return 0;
 	*p = c;
-	/* a cold copy in a tree that is hot now is not there any more */
+	/* a cold copy in a tree that is hot or deleted now is not there any more */
 	for (j = *i, depth = 0; j != SIZE_MAX && depth <= API_CACHE_MAX_DEPTH; depth++) {
 		if (c->boxes[j].top)
-			return api_part_index(s->hot, c->boxes[j].id) == SIZE_MAX;
+			return !api_snap_cold_hidden(s, &c->boxes[j]);
 		j = c->boxes[j].parent;
 	}
 	return 1; /* deeper than the API shows, or a cycle: as it was read */
@@ -756,50 +777,96 @@ api_cache_part(store *st, int full, int64_t since, struct api_snap_part **out)
 }
 
 /*
+ * Whether the snapshot at deletes (the store's count) needs the whole store
+ * read again: there is no cold part, most boxes changed since it, or its
+ * deletions since are more than are worth hiding or no longer all kept.
+ * Otherwise *gone gets the top-level boxes deleted since it.
+ */
+static int
+api_cache_since(
+    struct api_cache *c, store *st, int64_t deletes, int *full, char ***gone, size_t *ngone)
+{
+	const int64_t limit = API_CACHE_HOT_MAX_CHANGED + 1;
+	int64_t changed = 0, count = 0;
+	int rc;
+
+	*full = 1;
+	if (c->cold == NULL)
+		return STORE_OK;
+	if ((rc = store_box_changed_since(st, c->cold_revision, limit, &changed)) != STORE_OK ||
+	    changed >= limit)
+		return rc;
+	if ((rc = store_box_gone_since(st, c->cold_revision, limit, &count, gone, ngone)) !=
+	    STORE_OK)
+		return rc;
+	if (count != deletes - c->cold_deletes || count >= limit) {
+		store_strings_free(*gone, *ngone);
+		*gone = NULL;
+		*ngone = 0;
+		return STORE_OK;
+	}
+	*full = 0;
+	return STORE_OK;
+}
+
+/* Reads the whole store into a new cold part at revision rev. */
+static int
+api_cache_full(struct api_cache *c, store *st, int64_t rev, int64_t deletes)
+{
+	struct api_snap_part *cold = NULL;
+	int rc;
+
+	if ((rc = api_cache_part(st, 1, 0, &cold)) != STORE_OK)
+		return rc;
+	api_part_unref(c->cold);
+	c->cold = cold;
+	c->cold_revision = rev;
+	c->cold_deletes = deletes;
+	return STORE_OK;
+}
+
+/*
  * Reads the store (in a read transaction) into a snapshot at its revision:
- * the hot trees since the cold part's revision, and the whole store again
- * into a new cold part when there is none, boxes were deleted, most boxes
- * changed, a box moved to another tree, or the hot part carries too many
+ * the hot trees since the cold part's revision and the boxes deleted since,
+ * and the whole store again into a new cold part when api_cache_since()
+ * says so, a box moved to another tree, or the hot part carries too many
  * finished boxes.
  */
 static int
 api_cache_read(struct api_cache *c, store *st, struct api_snapshot **out)
 {
-	struct api_snap_part *hot = NULL, *cold = NULL;
-	int64_t rev, deletes, changed;
+	struct api_snap_part *hot = NULL;
+	char **gone = NULL;
+	size_t ngone = 0;
+	int64_t rev, deletes;
 	int rc, full;
 
-	if ((rc = store_revision_deletes(st, &rev, &deletes)) != STORE_OK)
+	if ((rc = store_revision_deletes(st, &rev, &deletes)) != STORE_OK ||
+	    (rc = api_cache_since(c, st, deletes, &full, &gone, &ngone)) != STORE_OK)
 		return rc;
-	full = c->cold == NULL || deletes != c->cold_deletes;
-	if (!full) {
-		rc = store_box_changed_since(
-		    st, c->cold_revision, API_CACHE_HOT_MAX_CHANGED + 1, &changed);
-		if (rc != STORE_OK)
-			return rc;
-		full = changed > API_CACHE_HOT_MAX_CHANGED;
-	}
 	for (;;) {
-		if (full) {
-			if ((rc = api_cache_part(st, 1, 0, &cold)) != STORE_OK)
-				return rc;
-			api_part_unref(c->cold);
-			c->cold = cold;
-			c->cold_revision = rev;
-			c->cold_deletes = deletes;
-		}
+		if (full && (rc = api_cache_full(c, st, rev, deletes)) != STORE_OK)
+			break;
 		if ((rc = api_cache_part(st, 0, c->cold_revision, &hot)) != STORE_OK)
-			return rc;
+			break;
 		if (full ||
 		    (hot->n - hot->active <= API_CACHE_HOT_SPARE && !api_part_moved(hot, c->cold)))
 			break;
 		api_part_unref(hot);
+		store_strings_free(gone, ngone);
+		gone = NULL;
+		ngone = 0;
 		full = 1;
 	}
+	if (rc != STORE_OK) {
+		store_strings_free(gone, ngone);
+		return rc;
+	}
 	atomic_fetch_add(&c->cold->refs, 1);
-	*out = api_snap_new(rev, hot, c->cold);
+	*out = api_snap_new(rev, hot, c->cold, gone, ngone);
 	log_debug("built list snapshot", "revision", LOG_I64(rev), "hot", LOG_I64((int64_t)hot->n),
-	    "cold", LOG_I64((int64_t)c->cold->n), "full", LOG_I64(full));
+	    "cold", LOG_I64((int64_t)c->cold->n), "gone", LOG_I64((int64_t)ngone), "full",
+	    LOG_I64(full));
 	return STORE_OK;
 }
 

@@ -276,11 +276,23 @@ CREATE TABLE watcher_clock (
 -- migration 4
 
 -- What the responder's snapshot of the boxes reads after each write
--- (fcgi/api_cache.h): only the boxes changed since its last full read
--- (boxes_by_revision), and a count of deleted boxes that tells it when a
--- full read is due again (a deletion leaves no row to find by revision).
+-- (fcgi/api_cache.h): the boxes changed since its last full read
+-- (boxes_by_revision), and the boxes deleted since, which leave no row to
+-- find by revision.  store_meta.deletes counts every deletion ever;
+-- boxes_gone keeps the newest 65,536 of them (revision: the store's
+-- revision when it was deleted), so a reader that finds fewer rows than the
+-- count moved reads the whole store again.
 ALTER TABLE store_meta ADD COLUMN deletes INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE boxes_gone (
+	revision   INTEGER NOT NULL,
+	id         TEXT NOT NULL,
+	parent_id  TEXT
+);
+CREATE INDEX boxes_gone_by_revision ON boxes_gone (revision);
 CREATE TRIGGER boxes_count_deletes AFTER DELETE ON boxes
 BEGIN
 	UPDATE store_meta SET deletes = deletes + 1 WHERE id = 1;
+	INSERT INTO boxes_gone (revision, id, parent_id)
+	VALUES ((SELECT revision FROM store_meta WHERE id = 1), old.id, old.parent_id);
+	DELETE FROM boxes_gone WHERE rowid <= last_insert_rowid() - 65536;
 END;

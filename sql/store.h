@@ -157,14 +157,26 @@ void store_box_list_free(struct store_box *list, size_t n);
 
 /*
  * The hot part of the store: every box of each tree that holds an active
- * box or a box written after revision since, whole trees from their
- * top-level box down, ordered as store_box_list() orders.  Its cost grows
+ * box, a box written after revision since, or a box whose child was
+ * deleted since, whole trees from their top-level box down, ordered as
+ * store_box_list() orders.  Its cost grows
  * with those trees, not with the finished boxes kept beside them.
  */
 int store_box_list_hot(store *st, int64_t since, struct store_box **out, size_t *n);
 
 /* How many boxes were written after revision since, counting up to limit at most. */
 int store_box_changed_since(store *st, int64_t since, int64_t limit, int64_t *out);
+
+/*
+ * The boxes deleted after revision since (the store keeps the newest 65,536
+ * deletions): *count of them, up to limit; when fewer than limit, *tops
+ * gets the sorted ids of the top-level ones (*ntops of them, freed with
+ * store_strings_free()).  Compare *count with the moves of deletes
+ * (store_revision_deletes()): fewer means some are no longer kept.
+ */
+int store_box_gone_since(
+    store *st, int64_t since, int64_t limit, int64_t *count, char ***tops, size_t *ntops);
+void store_strings_free(char **list, size_t n);
 
 int store_box_counts(store *st, struct store_counts *out);
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "fcgi/api_cache.h"
 #include "sql/store.h"
@@ -83,6 +84,26 @@ put(struct fixture *f, const char *id, const char *parent, const char *channel, 
 	assert_int_equal(store_begin(f->st), STORE_OK);
 	assert_int_equal(store_box_put(f->st, &b), STORE_OK);
 	assert_int_equal(store_commit(f->st), STORE_OK);
+}
+
+static void
+del(struct fixture *f, const char *id)
+{
+	assert_int_equal(store_begin(f->st), STORE_OK);
+	assert_int_equal(store_box_delete(f->st, id), STORE_OK);
+	assert_int_equal(store_commit(f->st), STORE_OK);
+}
+
+/* Empties the store's list of deleted boxes, as its limit does with old ones. */
+static void
+forget_deletions(struct fixture *f)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM boxes_gone", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
 }
 
 /* The body of resp as a string (owned by the caller). */
@@ -186,7 +207,7 @@ test_hot_and_cold_answer_as_a_full_read(void **state)
 {
 	struct fixture *f = *state;
 	static const char *const ids[] = { "t1", "t1-c", "t2", "t3", "t3-c", "t4", "t5", "t5-c",
-		"t6", "m1", "m1-c", "nope", NULL };
+		"t6", "m1", "m1-c", "k1", "k1-c", "k2", "nope", NULL };
 	int64_t revision;
 
 	put(f, "t1", NULL, "ch-a", "done", 0);
@@ -195,6 +216,9 @@ test_hot_and_cold_answer_as_a_full_read(void **state)
 	put(f, "t3", NULL, "ch-a", "active", 0);
 	put(f, "m1", NULL, "ch-a", "done", 0);
 	put(f, "m1-c", "m1", "ch-a", "done", 0);
+	put(f, "k1", NULL, "ch-a", "done", 0);
+	put(f, "k1-c", "k1", "ch-a", "done", 0);
+	put(f, "k2", NULL, "ch-b", "done", 0);
 	check(f, ids); /* the first read: all cold, t3 hot */
 
 	put(f, "t4", NULL, "ch-a", "active", 0);
@@ -214,10 +238,13 @@ test_hot_and_cold_answer_as_a_full_read(void **state)
 	check(f, ids); /* moved out of a cold tree into another */
 	put(f, "t6", NULL, "ch-a", "done", 1001);
 	check(f, ids); /* the same start time as t2: creation order */
-	assert_int_equal(store_begin(f->st), STORE_OK);
-	assert_int_equal(store_box_delete(f->st, "t1"), STORE_OK);
-	assert_int_equal(store_commit(f->st), STORE_OK);
+	del(f, "t1");
 	check(f, ids); /* deleted with its child */
+	del(f, "k1-c");
+	check(f, ids); /* a child deleted from a cold tree */
+	del(f, "k2");
+	forget_deletions(f);
+	check(f, ids); /* a deletion the store no longer lists: read in full */
 	assert_int_equal(store_revision(f->st, &revision), STORE_OK);
 	assert_true(revision > 0);
 }
