@@ -9,29 +9,61 @@
 #include "common/util.h"
 #include "sql/store_api.h"
 
+/* One short transaction: the stale boxes and at most API_CLEANUP_BATCH deletions. */
+static int
+api_cleanup_batch(store *st, struct notify *n, const struct api_config *cfg, int64_t now_ms,
+    size_t *interrupted, size_t *deleted, int64_t *rev)
+{
+	struct store_change *changes = NULL;
+	size_t count = 0, i;
+	int rc;
+
+	*deleted = 0;
+	rc = store_cleanup_changes(st, now_ms, cfg->stale_after_s * 1000,
+	    cfg->delete_after_s * 1000, API_CLEANUP_BATCH, &changes, &count, rev);
+	if (rc != STORE_OK)
+		return rc;
+	for (i = 0; i < count; i++) {
+		*deleted += (size_t)changes[i].deleted;
+		notify_box(n, *rev, changes[i].id, changes[i].channel_id);
+	}
+	*interrupted += count - *deleted;
+	store_changes_free(changes, count);
+	return STORE_OK;
+}
+
+int
+api_cleanup_pass(store *st, struct notify *n, const struct api_config *cfg, int64_t now_ms,
+    int64_t budget_ms, int *more)
+{
+	int64_t until = util_mono_ms() + budget_ms, rev = 0;
+	size_t interrupted = 0, deleted = 0, batch;
+	int rc;
+
+	*more = 0;
+	do {
+		if ((rc = api_cleanup_batch(st, n, cfg, now_ms, &interrupted, &batch, &rev)) !=
+		    STORE_OK) {
+			log_warn("cleanup failed", "err", store_errmsg(st));
+			return rc;
+		}
+		deleted += batch;
+		*more = batch == API_CLEANUP_BATCH;
+	} while (*more && util_mono_ms() < until);
+	if (interrupted + deleted > 0)
+		log_info("cleanup", "interrupted", LOG_I64((int64_t)interrupted), "deleted",
+		    LOG_I64((int64_t)deleted), "revision", LOG_I64(rev), "more", LOG_I64(*more));
+	return STORE_OK;
+}
+
 int
 api_cleanup_once(store *st, struct notify *n, const struct api_config *cfg, int64_t now_ms)
 {
-	struct store_change *changes = NULL;
-	size_t count = 0, i, deleted = 0;
-	int64_t rev = 0;
-	int rc;
+	int more = 1, rc = STORE_OK;
 
-	rc = store_cleanup_changes(st, now_ms, cfg->stale_after_s * 1000,
-	    cfg->delete_after_s * 1000, &changes, &count, &rev);
-	if (rc != STORE_OK) {
-		log_warn("cleanup failed", "err", store_errmsg(st));
-		return rc;
-	}
-	for (i = 0; i < count; i++) {
-		deleted += (size_t)changes[i].deleted;
-		notify_box(n, rev, changes[i].id, changes[i].channel_id);
-	}
-	if (count > 0)
-		log_info("cleanup", "interrupted", LOG_I64(count - deleted), "deleted",
-		    LOG_I64(deleted), "revision", LOG_I64(rev));
-	store_changes_free(changes, count);
-	return STORE_OK;
+	while (more && rc == STORE_OK)
+		rc = api_cleanup_pass(st, n, cfg, now_ms, API_CLEANUP_PASS_MS, &more);
+	return rc;
 }
 
 static void *
@@ -40,13 +72,17 @@ api_cleanup_run(void *arg)
 	struct api_cleanup *c = arg;
 	struct pollfd pfd = { .fd = c->stop_fd, .events = POLLIN };
 	int64_t next = util_mono_ms(), now;
-	int rc;
+	int rc, more = 0;
 
 	for (;;) {
 		now = util_mono_ms();
 		if (now >= next) {
-			api_cleanup_once(c->st, c->notify, c->cfg, util_now_ms());
-			next = now + c->cfg->cleanup_interval_s * 1000;
+			/* a backlog goes on at once, after a look at stop_fd */
+			api_cleanup_pass(
+			    c->st, c->notify, c->cfg, util_now_ms(), API_CLEANUP_PASS_MS, &more);
+			next = more ? now : now + c->cfg->cleanup_interval_s * 1000;
+			if (more && poll(&pfd, 1, 0) > 0)
+				break;
 			continue;
 		}
 		rc = poll(&pfd, 1, (int)(next - now));

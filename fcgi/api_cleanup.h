@@ -4,9 +4,13 @@
  * Every CLEANUP_INTERVAL_S (and once at start) active boxes with no update
  * for STALE_AFTER_S become interrupted and finished top-level boxes that
  * ended more than DELETE_AFTER_S ago are deleted with their children, in
- * one write transaction (store_cleanup_changes), then one change notice
- * per box goes out.  The thread has its own store handle and notifier and
- * stops when stop_fd (an eventfd) becomes readable.
+ * write transactions of at most API_CLEANUP_BATCH top-level boxes each
+ * (store_cleanup_changes), so that a long backlog (a lower DELETE_AFTER_S,
+ * a store kept for long) never holds the write lock for long; after each,
+ * one change notice per box goes out.  A pass works for at most
+ * API_CLEANUP_PASS_MS; a backlog left goes on at once in the next pass.
+ * The thread has its own store handle and notifier and stops when stop_fd
+ * (an eventfd) becomes readable.
  */
 #ifndef LS_API_CLEANUP_H
 #define LS_API_CLEANUP_H
@@ -26,7 +30,19 @@ struct api_cleanup {
 	int stop_fd;
 };
 
-/* One cleanup pass at now_ms; returns a STORE_ code. */
+/* Top-level boxes deleted per write transaction. */
+#define API_CLEANUP_BATCH 256
+/* The longest a pass goes on before it looks at stop_fd again. */
+#define API_CLEANUP_PASS_MS 1000
+
+/*
+ * One pass at now_ms: batches until nothing is left or budget_ms passed;
+ * *more says a backlog is left.  Returns a STORE_ code.
+ */
+int api_cleanup_pass(store *st, struct notify *n, const struct api_config *cfg, int64_t now_ms,
+    int64_t budget_ms, int *more);
+
+/* Passes until nothing is left; returns a STORE_ code. */
 int api_cleanup_once(store *st, struct notify *n, const struct api_config *cfg, int64_t now_ms);
 
 /* Starts the thread; c->cfg, st, notify and stop_fd are set by the caller. */

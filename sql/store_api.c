@@ -34,7 +34,7 @@ store_api_collect(store *st, sqlite3_stmt *s, int deleted, struct store_change_l
 }
 
 int
-store_cleanup_changes(store *st, int64_t now_ms, int64_t stale_ms, int64_t delete_ms,
+store_cleanup_changes(store *st, int64_t now_ms, int64_t stale_ms, int64_t delete_ms, int64_t limit,
     struct store_change **out, size_t *n, int64_t *revision)
 {
 	static const char stale_sql[] =
@@ -43,8 +43,8 @@ store_cleanup_changes(store *st, int64_t now_ms, int64_t stale_ms, int64_t delet
 	    "WHERE status = 'active' AND last_update_ms < ?3 "
 	    "RETURNING id, channel_id";
 	static const char delete_sql[] =
-	    "DELETE FROM boxes WHERE parent_id IS NULL AND status <> 'active' "
-	    "AND coalesce(end_time_ms, last_update_ms) < ?1 "
+	    "DELETE FROM boxes WHERE id IN (SELECT id FROM boxes WHERE parent_id IS NULL "
+	    "AND status <> 'active' AND coalesce(end_time_ms, last_update_ms) < ?1 LIMIT ?2) "
 	    "RETURNING id, channel_id";
 	struct store_change_list l = { 0 };
 	sqlite3_stmt *s;
@@ -70,6 +70,7 @@ store_cleanup_changes(store *st, int64_t now_ms, int64_t stale_ms, int64_t delet
 	if ((s = store_stmt(st, delete_sql)) == NULL)
 		goto out;
 	sqlite3_bind_int64(s, 1, now_ms - delete_ms);
+	sqlite3_bind_int64(s, 2, limit > 0 ? limit : -1);
 	if ((rc = store_api_collect(st, s, 1, &l)) != STORE_OK)
 		goto out;
 	if (l.n > 0 && (rc = store_bump_revision(st, revision)) != STORE_OK)

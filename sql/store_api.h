@@ -7,8 +7,10 @@
  * changed, so the responder can publish one change notice per box: the
  * active boxes it marked interrupted (children included) and the finished
  * top-level boxes it deleted (their children go with them and are not
- * listed).  *revision is the store revision after the cleanup (unchanged
- * when nothing was done).  Free the list with store_changes_free().
+ * listed), at most limit of those (0: no limit) so that a long backlog goes
+ * in several short transactions.  *revision is the store revision after
+ * the cleanup (unchanged when nothing was done).  Free the list with
+ * store_changes_free().
  */
 #ifndef LS_STORE_API_H
 #define LS_STORE_API_H
@@ -25,7 +27,7 @@ struct store_change {
 };
 
 int store_cleanup_changes(store *st, int64_t now_ms, int64_t stale_ms, int64_t delete_ms,
-    struct store_change **out, size_t *n, int64_t *revision);
+    int64_t limit, struct store_change **out, size_t *n, int64_t *revision);
 void store_changes_free(struct store_change *list, size_t n);
 
 #endif

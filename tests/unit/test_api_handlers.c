@@ -525,6 +525,53 @@ test_cleanup(void **state)
 	expect_error(&a, 404, NULL);
 }
 
+/* Finished top-level boxes that ended at end_ms, written straight into the store. */
+static void
+put_finished(struct fixture *f, int n, int64_t end_ms)
+{
+	struct store_box b = { 0 };
+	char id[32];
+	int i;
+
+	assert_int_equal(store_begin(f->ctx.st), STORE_OK);
+	for (i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "done-%04d", i);
+		b.id = id;
+		b.session_key = (char *)"agent:main:old";
+		b.status = (char *)"done";
+		b.lines = (char *)"[]";
+		b.source = (char *)"api";
+		b.start_time_ms = end_ms - 10;
+		b.end_time_ms = b.last_update_ms = end_ms;
+		assert_int_equal(store_box_put(f->ctx.st, &b), STORE_OK);
+	}
+	assert_int_equal(store_commit(f->ctx.st), STORE_OK);
+}
+
+static void
+test_cleanup_backlog_in_batches(void **state)
+{
+	struct fixture *f = *state;
+	struct store_counts c;
+	int64_t now = util_now_ms(), rev0, rev1;
+	int more = 0;
+
+	put_finished(f, API_CLEANUP_BATCH * 2 + 10, now - 200000);
+	assert_int_equal(store_revision(f->ctx.st, &rev0), STORE_OK);
+	/* a pass without time left does one batch and says more is left */
+	assert_int_equal(
+	    api_cleanup_pass(f->ctx.st, f->ctx.notify, &f->cfg, now, 0, &more), STORE_OK);
+	assert_int_equal(more, 1);
+	assert_int_equal(store_box_counts(f->ctx.st, &c), STORE_OK);
+	assert_int_equal(c.total, API_CLEANUP_BATCH + 10);
+	/* the rest, one transaction (one revision) per batch */
+	assert_int_equal(api_cleanup_once(f->ctx.st, f->ctx.notify, &f->cfg, now), STORE_OK);
+	assert_int_equal(store_box_counts(f->ctx.st, &c), STORE_OK);
+	assert_int_equal(c.total, 0);
+	assert_int_equal(store_revision(f->ctx.st, &rev1), STORE_OK);
+	assert_int_equal(rev1 - rev0, 3);
+}
+
 static void
 test_read_auth_none(void **state)
 {
@@ -609,6 +656,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_active_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_health, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cleanup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cleanup_backlog_in_batches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_auth_none, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_may_block, setup, teardown),
 	};
