@@ -296,3 +296,9 @@ BEGIN
 	VALUES ((SELECT revision FROM store_meta WHERE id = 1), old.id, old.parent_id);
 	DELETE FROM boxes_gone WHERE rowid <= last_insert_rowid() - 65536;
 END;
+
+-- The responder's cleanup (retention) finds the finished top-level boxes
+-- past DELETE_AFTER_S through this index, a batch at a time, instead of
+-- scanning every box it keeps.
+CREATE INDEX boxes_to_delete ON boxes (coalesce(end_time_ms, last_update_ms))
+WHERE parent_id IS NULL AND status <> 'active';

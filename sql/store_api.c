@@ -43,7 +43,8 @@ store_cleanup_changes(store *st, int64_t now_ms, int64_t stale_ms, int64_t delet
 	    "WHERE status = 'active' AND last_update_ms < ?3 "
 	    "RETURNING id, channel_id";
 	static const char delete_sql[] =
-	    "DELETE FROM boxes WHERE id IN (SELECT id FROM boxes WHERE parent_id IS NULL "
+	    "DELETE FROM boxes WHERE id IN (SELECT id FROM boxes INDEXED BY boxes_to_delete "
+	    "WHERE parent_id IS NULL "
 	    "AND status <> 'active' AND coalesce(end_time_ms, last_update_ms) < ?1 LIMIT ?2) "
 	    "RETURNING id, channel_id";
 	struct store_change_list l = { 0 };
