@@ -8,7 +8,7 @@
 
 #include "common/log.h"
 #include "common/xmalloc.h"
-#include "fcgi/api_box.h"
+#include "fcgi/api_part.h"
 
 /* Filtered lists kept per snapshot; more are built per request. */
 #define API_SNAP_LISTS 8
@@ -25,32 +25,11 @@
  */
 #define API_CACHE_HOT_MAX_CHANGED 16384
 
-struct api_snap_box {
-	char *id;
-	char *channel_id;
-	char *status;
-	int top;
-	size_t parent; /* index of the parent box, SIZE_MAX for none */
-	char *json;
-	size_t len;
-	size_t kids_at, kids_len; /* the children array inside json */
-	int nested;               /* json is in its parent's children array */
-	int uniform;              /* every box nested under it has its channel or none */
-	int64_t start_ms, seq;    /* list order: start time, then creation */
-};
-
-/* Whole trees of boxes read at one revision; immutable once built. */
-struct api_snap_part {
-	atomic_int refs;
-	struct api_snap_box *boxes; /* list order */
-	size_t n;
-	size_t *by_id;       /* indexes into boxes, sorted by id */
-	size_t *child_start; /* CSR: children of i are child[child_start[i] ..] */
-	size_t *child;
-	size_t *tops; /* the top-level boxes, list order */
-	size_t ntops;
-	size_t active; /* boxes with status active */
-};
+/*
+ * Deletions since the cold part beyond which a new cold part is wanted;
+ * the store lists the newest STORE_GONE_KEPT, beyond which one is needed.
+ */
+#define API_CACHE_GONE_SPARE 16384
 
 struct api_snap_list {
 	char *status;  /* NULL: any */
@@ -67,8 +46,8 @@ struct api_snap_list {
 struct api_snapshot {
 	atomic_int refs;
 	int64_t revision;
-	struct api_snap_part *hot;
-	struct api_snap_part *cold;
+	struct api_part *hot;
+	struct api_part *cold;
 	char **gone; /* top-level boxes deleted since cold was read, sorted */
 	size_t ngone;
 	_Atomic(struct api_snap_list *) all; /* the unfiltered list, made on first use */
@@ -81,235 +60,19 @@ struct api_cache {
 	pthread_mutex_t lock;  /* guards cur */
 	pthread_mutex_t build; /* one builder at a time; guards the cold fields */
 	struct api_snapshot *cur;
-	struct api_snap_part *cold; /* the last full read */
-	int64_t cold_revision;      /* its revision */
-	int64_t cold_deletes;       /* the store's delete count then */
+	struct api_part *cold; /* the last full read */
+	int64_t cold_revision; /* its revision */
+	int64_t cold_deletes;  /* the store's delete count then */
+
+	/* the compactor (api_cache_start_compactor) */
+	pthread_t compactor;
+	int compacting;            /* its thread runs */
+	pthread_mutex_t wake_lock; /* guards wanted and stop */
+	pthread_cond_t wake;
+	int wanted, stop;
+	char *db_path;
+	atomic_long compactions;
 };
-
-/* Build-time view of the store's list. */
-struct api_snap_build {
-	struct store_box *list;
-	size_t n;
-	size_t *child_start; /* CSR: children of i are child[child_start[i] ..] */
-	size_t *child;
-	unsigned char *state; /* 0 new, 1 in progress, 2 done */
-	struct api_snap_part *p;
-};
-
-static int
-api_snap_cmp_index(const void *a, const void *b, void *arg)
-{
-	const struct store_box *list = arg;
-	size_t x = *(const size_t *)a, y = *(const size_t *)b;
-
-	return strcmp(list[x].id, list[y].id);
-}
-
-static size_t
-api_snap_find(const struct store_box *list, const size_t *by_id, size_t n, const char *id)
-{
-	size_t lo = 0, hi = n, mid;
-	int c;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		c = strcmp(id, list[by_id[mid]].id);
-		if (c == 0)
-			return by_id[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return SIZE_MAX;
-}
-
-/* 1 when a box in channel child shows under a box in channel parent as its own. */
-static int
-api_snap_inherits(const char *child, const char *parent)
-{
-	return child == NULL || child[0] == '\0' || (parent != NULL && strcmp(child, parent) == 0);
-}
-
-static void
-api_snap_serialize(struct api_snap_build *bd, size_t i, int depth)
-{
-	struct api_buf children = { 0 }, out = { 0 };
-	struct api_snap_box *sb = &bd->p->boxes[i];
-	size_t k, c;
-	int first = 1, uniform = 1;
-
-	bd->state[i] = 1;
-	api_buf_put(&children, "[", 1);
-	if (depth < API_CACHE_MAX_DEPTH) {
-		for (k = bd->child_start[i]; k < bd->child_start[i + 1]; k++) {
-			c = bd->child[k];
-			if (bd->state[c] == 0)
-				api_snap_serialize(bd, c, depth + 1);
-			if (bd->state[c] != 2)
-				continue; /* a cycle: never made by the API */
-			bd->p->boxes[c].nested = 1;
-			if (!bd->p->boxes[c].uniform ||
-			    !api_snap_inherits(bd->list[c].channel_id, bd->list[i].channel_id))
-				uniform = 0;
-			if (!first)
-				api_buf_put(&children, ",", 1);
-			api_buf_put(&children, bd->p->boxes[c].json, bd->p->boxes[c].len);
-			first = 0;
-		}
-	}
-	api_buf_put(&children, "]", 1);
-	sb->kids_at = api_box_json_at(&out, &bd->list[i], children.data, children.len);
-	sb->kids_len = children.len;
-	sb->uniform = uniform;
-	sb->json = api_buf_steal(&out, &sb->len);
-	api_buf_free(&children);
-	bd->state[i] = 2;
-}
-
-/* Fills the parent indexes and the children (CSR) of the boxes in bd. */
-static void
-api_snap_link(struct api_snap_build *bd, size_t *parent)
-{
-	const struct store_box *list = bd->list;
-	size_t n = bd->n, *fill = xcalloc(n + 1, sizeof(*fill)), i, p;
-
-	bd->child_start = xcalloc(n + 2, sizeof(*bd->child_start));
-	bd->child = xcalloc(n + 1, sizeof(*bd->child));
-	for (i = 0; i < n; i++) {
-		parent[i] = list[i].parent_id != NULL
-		    ? api_snap_find(list, bd->p->by_id, n, list[i].parent_id)
-		    : SIZE_MAX;
-		if (parent[i] != SIZE_MAX)
-			bd->child_start[parent[i] + 1]++;
-	}
-	for (i = 0; i < n; i++)
-		bd->child_start[i + 1] += bd->child_start[i];
-	for (i = 0; i < n; i++) {
-		p = parent[i];
-		if (p != SIZE_MAX)
-			bd->child[bd->child_start[p] + fill[p]++] = i;
-	}
-	free(fill);
-}
-
-/* A part of the n boxes of list (in list order); takes the strings it keeps out of list. */
-static struct api_snap_part *
-api_part_build(struct store_box *list, size_t n)
-{
-	struct api_snap_part *p = xcalloc(1, sizeof(*p));
-	struct api_snap_build bd = { .list = list, .n = n, .p = p };
-	size_t *parent = xcalloc(n + 1, sizeof(*parent)), i;
-
-	atomic_init(&p->refs, 1);
-	p->n = n;
-	p->boxes = xcalloc(n + 1, sizeof(*p->boxes));
-	p->by_id = xcalloc(n + 1, sizeof(*p->by_id));
-	p->tops = xcalloc(n + 1, sizeof(*p->tops));
-	for (i = 0; i < n; i++)
-		p->by_id[i] = i;
-	qsort_r(p->by_id, n, sizeof(*p->by_id), api_snap_cmp_index, list);
-	bd.state = xcalloc(n + 1, 1);
-	api_snap_link(&bd, parent);
-	for (i = 0; i < n; i++) {
-		p->boxes[i].top = parent[i] == SIZE_MAX;
-		p->boxes[i].parent = parent[i];
-		if (p->boxes[i].top && bd.state[i] == 0)
-			api_snap_serialize(&bd, i, 0);
-	}
-	for (i = 0; i < n; i++)
-		if (bd.state[i] == 0)
-			api_snap_serialize(&bd, i, 0);
-	for (i = 0; i < n; i++) {
-		struct api_snap_box *sb = &p->boxes[i];
-
-		sb->id = list[i].id;
-		sb->channel_id = list[i].channel_id;
-		sb->status = list[i].status;
-		sb->start_ms = list[i].start_time_ms;
-		sb->seq = list[i].seq;
-		list[i].id = list[i].channel_id = list[i].status = NULL;
-		if (sb->top)
-			p->tops[p->ntops++] = i;
-		if (strcmp(sb->status, "active") == 0)
-			p->active++;
-	}
-	free(parent);
-	free(bd.state);
-	p->child_start = bd.child_start;
-	p->child = bd.child;
-	return p;
-}
-
-static void
-api_part_unref(struct api_snap_part *p)
-{
-	size_t i;
-
-	if (p == NULL || atomic_fetch_sub(&p->refs, 1) != 1)
-		return;
-	for (i = 0; i < p->n; i++) {
-		free(p->boxes[i].id);
-		free(p->boxes[i].channel_id);
-		free(p->boxes[i].status);
-		free(p->boxes[i].json);
-	}
-	free(p->boxes);
-	free(p->by_id);
-	free(p->child_start);
-	free(p->child);
-	free(p->tops);
-	free(p);
-}
-
-/* The index of box id in p->boxes, or SIZE_MAX. */
-static size_t
-api_part_index(const struct api_snap_part *p, const char *id)
-{
-	size_t lo = 0, hi = p->n, mid, i;
-	int c;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		i = p->by_id[mid];
-		c = strcmp(id, p->boxes[i].id);
-		if (c == 0)
-			return i;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return SIZE_MAX;
-}
-
-/* The id of the parent of box i of p; NULL for a top-level box. */
-static const char *
-api_part_parent_id(const struct api_snap_part *p, size_t i)
-{
-	return p->boxes[i].parent == SIZE_MAX ? NULL : p->boxes[p->boxes[i].parent].id;
-}
-
-/*
- * 1 when a box of hot has another parent in cold: it moved to another tree
- * after cold was read, and the cold copy of its old tree still shows it.
- */
-static int
-api_part_moved(const struct api_snap_part *hot, const struct api_snap_part *cold)
-{
-	const char *a, *b;
-	size_t i, j;
-
-	for (i = 0; i < hot->n; i++) {
-		if ((j = api_part_index(cold, hot->boxes[i].id)) == SIZE_MAX)
-			continue;
-		a = api_part_parent_id(hot, i);
-		b = api_part_parent_id(cold, j);
-		if ((a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0))
-			return 1;
-	}
-	return 0;
-}
 
 static void
 api_snap_list_free(struct api_snap_list *l)
@@ -340,8 +103,8 @@ api_snap_free(struct api_snapshot *s)
 
 /* A snapshot of the two parts and the deleted ids; takes the caller's references. */
 static struct api_snapshot *
-api_snap_new(int64_t revision, struct api_snap_part *hot, struct api_snap_part *cold, char **gone,
-    size_t ngone)
+api_snap_new(
+    int64_t revision, struct api_part *hot, struct api_part *cold, char **gone, size_t ngone)
 {
 	struct api_snapshot *s = xcalloc(1, sizeof(*s));
 
@@ -385,7 +148,7 @@ api_snap_cmp_str(const void *a, const void *b)
 
 /* 1 when the cold tree under top-level box cb is not what readers see. */
 static int
-api_snap_cold_hidden(const struct api_snapshot *s, const struct api_snap_box *cb)
+api_snap_cold_hidden(const struct api_snapshot *s, const struct api_part_box *cb)
 {
 	return api_part_index(s->hot, cb->id) != SIZE_MAX ||
 	    (s->ngone > 0 &&
@@ -416,7 +179,7 @@ api_snap_iter_init(
 }
 
 static int
-api_snap_match(const struct api_snap_box *sb, const char *status, const char *channel)
+api_snap_match(const struct api_part_box *sb, const char *status, const char *channel)
 {
 	return (status == NULL || strcmp(sb->status, status) == 0) &&
 	    (channel == NULL || strcmp(sb->channel_id, channel) == 0);
@@ -424,17 +187,17 @@ api_snap_match(const struct api_snap_box *sb, const char *status, const char *ch
 
 /* 1 when box x comes before box y in a list. */
 static int
-api_snap_before(const struct api_snap_box *x, const struct api_snap_box *y)
+api_snap_before(const struct api_part_box *x, const struct api_part_box *y)
 {
 	return x->start_ms < y->start_ms || (x->start_ms == y->start_ms && x->seq < y->seq);
 }
 
 /* The next top-level box to list: 1 and its part and index, or 0 at the end. */
 static int
-api_snap_next(struct api_snap_iter *it, const struct api_snap_part **p, size_t *i)
+api_snap_next(struct api_snap_iter *it, const struct api_part **p, size_t *i)
 {
-	const struct api_snap_part *h = it->s->hot, *c = it->s->cold;
-	const struct api_snap_box *cb;
+	const struct api_part *h = it->s->hot, *c = it->s->cold;
+	const struct api_part_box *cb;
 
 	while (
 	    it->a < h->ntops && !api_snap_match(&h->boxes[h->tops[it->a]], it->status, it->channel))
@@ -461,10 +224,9 @@ api_snap_next(struct api_snap_iter *it, const struct api_snap_part **p, size_t *
 
 /* Finds box id: 1 and its part and index, or 0 when the snapshot does not show it. */
 static int
-api_snap_locate(
-    const struct api_snapshot *s, const char *id, const struct api_snap_part **p, size_t *i)
+api_snap_locate(const struct api_snapshot *s, const char *id, const struct api_part **p, size_t *i)
 {
-	const struct api_snap_part *c = s->cold;
+	const struct api_part *c = s->cold;
 	size_t j, depth;
 
 	if ((*i = api_part_index(s->hot, id)) != SIZE_MAX) {
@@ -475,7 +237,7 @@ api_snap_locate(
 		return 0;
 	*p = c;
 	/* a cold copy in a tree that is hot or deleted now is not there any more */
-	for (j = *i, depth = 0; j != SIZE_MAX && depth <= API_CACHE_MAX_DEPTH; depth++) {
+	for (j = *i, depth = 0; j != SIZE_MAX && depth <= API_PART_MAX_DEPTH; depth++) {
 		if (c->boxes[j].top)
 			return !api_snap_cold_hidden(s, &c->boxes[j]);
 		j = c->boxes[j].parent;
@@ -516,7 +278,7 @@ static void
 api_snap_join(
     const struct api_snapshot *s, const char *status, const char *channel_id, struct api_buf *b)
 {
-	const struct api_snap_part *p;
+	const struct api_part *p;
 	struct api_snap_iter it;
 	size_t i;
 	int first = 1;
@@ -596,10 +358,10 @@ api_snapshot_list(
  * when may() accepts theirs, at every depth.
  */
 static void
-api_snap_put_for(const struct api_snap_part *p, size_t i, const char *eff,
+api_snap_put_for(const struct api_part *p, size_t i, const char *eff,
     int (*may)(void *arg, const char *channel), void *arg, struct api_buf *b)
 {
-	const struct api_snap_box *sb = &p->boxes[i];
+	const struct api_part_box *sb = &p->boxes[i];
 	const char *ch;
 	size_t k, c;
 	int first = 1;
@@ -615,11 +377,11 @@ api_snap_put_for(const struct api_snap_part *p, size_t i, const char *eff,
 		if (!p->boxes[c].nested)
 			continue;
 		ch = p->boxes[c].channel_id;
-		if (!api_snap_inherits(ch, eff) && !may(arg, ch))
+		if (!api_part_inherits(ch, eff) && !may(arg, ch))
 			continue;
 		if (!first)
 			api_buf_put(b, ",", 1);
-		api_snap_put_for(p, c, api_snap_inherits(ch, NULL) ? eff : ch, may, arg, b);
+		api_snap_put_for(p, c, api_part_inherits(ch, NULL) ? eff : ch, may, arg, b);
 		first = 0;
 	}
 	api_buf_put(b, "]", 1);
@@ -630,7 +392,7 @@ void
 api_snapshot_list_for(struct api_snapshot *s, const char *status, const char *channel_id,
     int (*may)(void *arg, const char *channel), void *arg, struct api_resp *resp)
 {
-	const struct api_snap_part *p;
+	const struct api_part *p;
 	struct api_snap_iter it;
 	const char *last = NULL;
 	size_t i;
@@ -659,7 +421,7 @@ int
 api_snapshot_box(
     struct api_snapshot *s, const char *id, struct api_resp *resp, const char **channel_id)
 {
-	const struct api_snap_part *p;
+	const struct api_part *p;
 	size_t i;
 
 	if (!api_snap_locate(s, id, &p, &i))
@@ -674,15 +436,15 @@ int
 api_snapshot_box_for(struct api_snapshot *s, const char *id,
     int (*may)(void *arg, const char *channel), void *arg, struct api_resp *resp)
 {
-	const struct api_snap_part *p;
+	const struct api_part *p;
 	const char *eff = NULL;
 	size_t i, j, depth;
 
 	if (!api_snap_locate(s, id, &p, &i))
 		return -1;
 	/* Its own channel, else the nearest one above it. */
-	for (j = i, depth = 0; j != SIZE_MAX && depth <= API_CACHE_MAX_DEPTH; depth++) {
-		if (!api_snap_inherits(p->boxes[j].channel_id, NULL)) {
+	for (j = i, depth = 0; j != SIZE_MAX && depth <= API_PART_MAX_DEPTH; depth++) {
+		if (!api_part_inherits(p->boxes[j].channel_id, NULL)) {
 			eff = p->boxes[j].channel_id;
 			break;
 		}
@@ -698,12 +460,12 @@ api_snapshot_box_for(struct api_snapshot *s, const char *id,
 const char *
 api_snapshot_top_channel(const struct api_snapshot *s, const char *id)
 {
-	const struct api_snap_part *p;
+	const struct api_part *p;
 	size_t i, depth;
 
 	if (!api_snap_locate(s, id, &p, &i))
 		return NULL;
-	for (depth = 0; i != SIZE_MAX && depth <= API_CACHE_MAX_DEPTH; depth++) {
+	for (depth = 0; i != SIZE_MAX && depth <= API_PART_MAX_DEPTH; depth++) {
 		if (p->boxes[i].top)
 			return p->boxes[i].channel_id;
 		i = p->boxes[i].parent;
@@ -720,6 +482,9 @@ api_cache_new(void)
 
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->build, NULL);
+	pthread_mutex_init(&c->wake_lock, NULL);
+	pthread_cond_init(&c->wake, NULL);
+	atomic_init(&c->compactions, 0);
 	return c;
 }
 
@@ -728,6 +493,16 @@ api_cache_free(struct api_cache *c)
 {
 	if (c == NULL)
 		return;
+	if (c->compacting) {
+		pthread_mutex_lock(&c->wake_lock);
+		c->stop = 1;
+		pthread_cond_signal(&c->wake);
+		pthread_mutex_unlock(&c->wake_lock);
+		pthread_join(c->compactor, NULL);
+	}
+	pthread_cond_destroy(&c->wake);
+	pthread_mutex_destroy(&c->wake_lock);
+	free(c->db_path);
 	api_snapshot_unref(c->cur);
 	api_part_unref(c->cold);
 	pthread_mutex_destroy(&c->lock);
@@ -763,7 +538,7 @@ api_cache_remember(struct api_snapshot **mine, struct api_snapshot *s)
 
 /* A part of every box (full) or of the hot trees since revision since; STORE_OK or its error. */
 static int
-api_cache_part(store *st, int full, int64_t since, struct api_snap_part **out)
+api_cache_part(store *st, int full, int64_t since, struct api_part **out)
 {
 	struct store_box *list = NULL;
 	size_t n = 0;
@@ -777,97 +552,200 @@ api_cache_part(store *st, int full, int64_t since, struct api_snap_part **out)
 }
 
 /*
- * Whether the snapshot at deletes (the store's count) needs the whole store
- * read again: there is no cold part, most boxes changed since it, or its
- * deletions since are more than are worth hiding or no longer all kept.
- * Otherwise *gone gets the top-level boxes deleted since it.
+ * What the snapshot at deletes (the store's count) needs of the cold part:
+ * *need 2 when a full read must come first (there is no cold part, most
+ * boxes changed since it, or the store no longer lists all the deletions
+ * since), 1 when a new cold part is wanted (many deletions since), else 0.
+ * Unless 2, *gone gets the top-level boxes deleted since the cold part.
  */
 static int
 api_cache_since(
-    struct api_cache *c, store *st, int64_t deletes, int *full, char ***gone, size_t *ngone)
+    struct api_cache *c, store *st, int64_t deletes, int *need, char ***gone, size_t *ngone)
 {
 	const int64_t limit = API_CACHE_HOT_MAX_CHANGED + 1;
 	int64_t changed = 0, count = 0;
 	int rc;
 
-	*full = 1;
+	*need = 2;
 	if (c->cold == NULL)
 		return STORE_OK;
 	if ((rc = store_box_changed_since(st, c->cold_revision, limit, &changed)) != STORE_OK ||
 	    changed >= limit)
 		return rc;
-	if ((rc = store_box_gone_since(st, c->cold_revision, limit, &count, gone, ngone)) !=
-	    STORE_OK)
+	if ((rc = store_box_gone_since(
+	         st, c->cold_revision, STORE_GONE_KEPT + 1, &count, gone, ngone)) != STORE_OK)
 		return rc;
-	if (count != deletes - c->cold_deletes || count >= limit) {
+	if (count != deletes - c->cold_deletes || count > STORE_GONE_KEPT) {
 		store_strings_free(*gone, *ngone);
 		*gone = NULL;
 		*ngone = 0;
 		return STORE_OK;
 	}
-	*full = 0;
+	*need = count > API_CACHE_GONE_SPARE;
 	return STORE_OK;
 }
 
-/* Reads the whole store into a new cold part at revision rev. */
+/* Reads the whole store (in a read transaction) into a part. */
 static int
-api_cache_full(struct api_cache *c, store *st, int64_t rev, int64_t deletes)
+api_cache_read_all(store *st, struct api_part **out, int64_t *rev, int64_t *deletes)
 {
-	struct api_snap_part *cold = NULL;
 	int rc;
 
-	if ((rc = api_cache_part(st, 1, 0, &cold)) != STORE_OK)
+	*out = NULL;
+	if ((rc = store_begin_read(st)) != STORE_OK)
 		return rc;
+	if ((rc = store_revision_deletes(st, rev, deletes)) != STORE_OK ||
+	    (rc = api_cache_part(st, 1, 0, out)) != STORE_OK || (rc = store_commit(st)) != STORE_OK)
+		store_rollback(st);
+	return rc;
+}
+
+/* Makes part the cold part, read at rev with the store's delete count deletes. */
+static void
+api_cache_set_cold(struct api_cache *c, struct api_part *part, int64_t rev, int64_t deletes)
+{
 	api_part_unref(c->cold);
-	c->cold = cold;
+	c->cold = part;
 	c->cold_revision = rev;
 	c->cold_deletes = deletes;
-	return STORE_OK;
+}
+
+/* Asks the compactor for a new cold part; 0 when there is none (then read in full). */
+static int
+api_cache_want(struct api_cache *c)
+{
+	if (!c->compacting)
+		return 0;
+	pthread_mutex_lock(&c->wake_lock);
+	c->wanted = 1;
+	pthread_cond_signal(&c->wake);
+	pthread_mutex_unlock(&c->wake_lock);
+	return 1;
 }
 
 /*
  * Reads the store (in a read transaction) into a snapshot at its revision:
- * the hot trees since the cold part's revision and the boxes deleted since,
- * and the whole store again into a new cold part when api_cache_since()
- * says so, a box moved to another tree, or the hot part carries too many
- * finished boxes.
+ * the hot trees since the cold part's revision and the boxes deleted since.
+ * The whole store is read again into a new cold part at once when
+ * api_cache_since() says it must be or a box moved to another tree; when
+ * one is only wanted (many deletions, too many finished boxes in the hot
+ * part), the compactor reads it while readers go on, or without one at once.
  */
 static int
 api_cache_read(struct api_cache *c, store *st, struct api_snapshot **out)
 {
-	struct api_snap_part *hot = NULL;
+	struct api_part *hot = NULL, *cold = NULL;
 	char **gone = NULL;
 	size_t ngone = 0;
 	int64_t rev, deletes;
-	int rc, full;
+	int rc, need;
 
 	if ((rc = store_revision_deletes(st, &rev, &deletes)) != STORE_OK ||
-	    (rc = api_cache_since(c, st, deletes, &full, &gone, &ngone)) != STORE_OK)
+	    (rc = api_cache_since(c, st, deletes, &need, &gone, &ngone)) != STORE_OK)
 		return rc;
+	if (need == 1 && !api_cache_want(c))
+		need = 2;
 	for (;;) {
-		if (full && (rc = api_cache_full(c, st, rev, deletes)) != STORE_OK)
-			break;
+		if (need == 2) {
+			/* deletions before rev are not in a full read at rev */
+			store_strings_free(gone, ngone);
+			gone = NULL;
+			ngone = 0;
+			if ((rc = api_cache_part(st, 1, 0, &cold)) != STORE_OK)
+				break;
+			api_cache_set_cold(c, cold, rev, deletes);
+		}
 		if ((rc = api_cache_part(st, 0, c->cold_revision, &hot)) != STORE_OK)
 			break;
-		if (full ||
-		    (hot->n - hot->active <= API_CACHE_HOT_SPARE && !api_part_moved(hot, c->cold)))
+		if (need == 2 ||
+		    (!api_part_moved(hot, c->cold) &&
+		        (hot->n - hot->active <= API_CACHE_HOT_SPARE || api_cache_want(c))))
 			break;
 		api_part_unref(hot);
-		store_strings_free(gone, ngone);
-		gone = NULL;
-		ngone = 0;
-		full = 1;
+		need = 2;
 	}
 	if (rc != STORE_OK) {
 		store_strings_free(gone, ngone);
 		return rc;
 	}
-	atomic_fetch_add(&c->cold->refs, 1);
+	api_part_ref(c->cold);
 	*out = api_snap_new(rev, hot, c->cold, gone, ngone);
 	log_debug("built list snapshot", "revision", LOG_I64(rev), "hot", LOG_I64((int64_t)hot->n),
 	    "cold", LOG_I64((int64_t)c->cold->n), "gone", LOG_I64((int64_t)ngone), "full",
-	    LOG_I64(full));
+	    LOG_I64(need == 2));
 	return STORE_OK;
+}
+
+/* ---- the compactor ---- */
+
+/* One full read in the compactor's own read transaction, then the swap. */
+static void
+api_cache_compact_once(struct api_cache *c, store **st)
+{
+	struct api_part *part = NULL;
+	int64_t rev = 0, deletes = 0;
+	char err[256];
+
+	if (*st == NULL && store_open(c->db_path, st, err, sizeof(err)) != STORE_OK) {
+		log_warn("snapshot compactor: cannot open the store", "err", err);
+		return;
+	}
+	if (api_cache_read_all(*st, &part, &rev, &deletes) != STORE_OK) {
+		log_warn("snapshot compactor: reading the store failed", "err", store_errmsg(*st));
+		return;
+	}
+	pthread_mutex_lock(&c->build);
+	if (c->cold == NULL || rev > c->cold_revision) {
+		api_cache_set_cold(c, part, rev, deletes);
+		part = NULL;
+	}
+	pthread_mutex_unlock(&c->build);
+	api_part_unref(part); /* a full read by a builder was newer */
+	atomic_fetch_add(&c->compactions, 1);
+	log_debug("snapshot compactor: new cold part", "revision", LOG_I64(rev));
+}
+
+static void *
+api_cache_compact_run(void *arg)
+{
+	struct api_cache *c = arg;
+	store *st = NULL;
+
+	pthread_mutex_lock(&c->wake_lock);
+	for (;;) {
+		while (!c->wanted && !c->stop)
+			pthread_cond_wait(&c->wake, &c->wake_lock);
+		if (c->stop)
+			break;
+		c->wanted = 0;
+		pthread_mutex_unlock(&c->wake_lock);
+		api_cache_compact_once(c, &st);
+		pthread_mutex_lock(&c->wake_lock);
+	}
+	pthread_mutex_unlock(&c->wake_lock);
+	store_close(st);
+	return NULL;
+}
+
+int
+api_cache_start_compactor(struct api_cache *c, const char *db_path)
+{
+	int rc;
+
+	c->db_path = xstrdup(db_path);
+	if ((rc = pthread_create(&c->compactor, NULL, api_cache_compact_run, c)) != 0) {
+		log_warn("cannot start the snapshot compactor: full reads block readers", "err",
+		    strerror(rc));
+		return -1;
+	}
+	c->compacting = 1;
+	return 0;
+}
+
+long
+api_cache_compactions(struct api_cache *c)
+{
+	return atomic_load(&c->compactions);
 }
 
 int

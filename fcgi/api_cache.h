@@ -18,9 +18,14 @@
  *     an active box or a box written since the cold part's revision
  *     (store_box_list_hot()).
  * A reader sees every hot tree and the cold trees whose top-level box is
- * not hot.  A full read happens when boxes were deleted (the store counts
- * deletions), when a box moved to another tree, and when the hot part
- * carries more than a few thousand finished boxes.
+ * neither hot nor deleted (the store lists deletions: sql/schema.sql).  A
+ * new cold part is needed at once when there is none, most boxes changed,
+ * the store no longer lists every deletion since, or a box moved to
+ * another tree; it is wanted when many boxes were deleted or the hot part
+ * carries more than a few thousand finished boxes: then the compactor
+ * thread (api_cache_start_compactor) reads the store in full while readers
+ * go on with the parts they have, and swaps it in.  Without a compactor,
+ * wanted means at once.
  *
  * The unfiltered list is made on first use and then read without a lock;
  * filtered lists (?status=, ?channel_id=) are made on first use from the
@@ -30,8 +35,9 @@
  * wherever a box has such a sub-agent under it (each box knows whether it
  * has: then its fragment is used whole).
  *
- * Children nest to any depth up to API_CACHE_MAX_DEPTH; deeper boxes (and
- * boxes in a parent cycle, which the API never makes) are left out.
+ * Children nest to any depth up to API_PART_MAX_DEPTH (fcgi/api_part.h);
+ * deeper boxes (and boxes in a parent cycle, which the API never makes) are
+ * left out.
  */
 #ifndef LS_API_CACHE_H
 #define LS_API_CACHE_H
@@ -40,8 +46,6 @@
 
 #include "sql/store.h"
 #include "fcgi/api_http.h"
-
-#define API_CACHE_MAX_DEPTH 64
 
 struct api_cache;
 struct api_snapshot;
@@ -68,6 +72,16 @@ int api_cache_get(
  */
 int api_cache_get_ex(struct api_cache *c, store *st, struct api_snapshot **mine,
     struct api_snapshot **out, void (*before_wait)(void *arg), void *arg);
+
+/*
+ * Starts the compactor thread, with its own connection to the store at
+ * db_path; api_cache_free() stops it.  0, or -1 (logged) when the thread
+ * cannot start: then full reads happen in the readers' way.
+ */
+int api_cache_start_compactor(struct api_cache *c, const char *db_path);
+
+/* How many cold parts the compactor has read (for tests). */
+long api_cache_compactions(struct api_cache *c);
 
 int64_t api_snapshot_revision(const struct api_snapshot *s);
 void api_snapshot_ref(struct api_snapshot *s);

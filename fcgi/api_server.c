@@ -799,6 +799,7 @@ api_server_run(const struct api_config *cfg, int listen_fd, int threads, const c
 	r.stop_fd = -1;
 	r.workers = xcalloc((size_t)threads, sizeof(*r.workers));
 	r.cache = api_cache_new();
+	(void)api_cache_start_compactor(r.cache, cfg->db_path);
 	r.auth = api_auth_new(cfg->secret, cfg->read_auth);
 	r.gwkeys = api_gwkeys_new(cfg->gateway_keys_file);
 	atomic_init(&r.stopping, 0);

@@ -167,9 +167,12 @@ int store_box_list_hot(store *st, int64_t since, struct store_box **out, size_t 
 /* How many boxes were written after revision since, counting up to limit at most. */
 int store_box_changed_since(store *st, int64_t since, int64_t limit, int64_t *out);
 
+/* Deletions the store lists in boxes_gone (sql/schema.sql, migration 4). */
+#define STORE_GONE_KEPT 65536
+
 /*
- * The boxes deleted after revision since (the store keeps the newest 65,536
- * deletions): *count of them, up to limit; when fewer than limit, *tops
+ * The boxes deleted after revision since (the store keeps the newest
+ * STORE_GONE_KEPT deletions): *count of them, up to limit; when fewer than limit, *tops
  * gets the sorted ids of the top-level ones (*ntops of them, freed with
  * store_strings_free()).  Compare *count with the moves of deletes
  * (store_revision_deletes()): fewer means some are no longer kept.

@@ -268,6 +268,33 @@ test_many_finished_boxes_are_read_again_in_full(void **state)
 	}
 }
 
+static void
+test_compactor_swaps_a_new_cold_part_in(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const ids[] = { "old", "b-0", "b-2999", "live", NULL };
+	char id[32];
+	int i;
+
+	assert_int_equal(api_cache_start_compactor(f->cache, f->path), 0);
+	put(f, "old", NULL, "ch-a", "done", 0);
+	put(f, "live", NULL, "ch-a", "active", 0);
+	check(f, ids);
+	assert_int_equal(api_cache_compactions(f->cache), 0);
+	for (i = 0; i < 3000; i++) {
+		snprintf(id, sizeof(id), "b-%d", i);
+		put(f, id, NULL, i % 2 ? "ch-a" : "ch-b", "done", 0);
+		if (i % 500 == 0 || i == 2999)
+			check(f, ids); /* the same answers before, during and after a compaction */
+	}
+	/* past the hot part's spare of finished boxes the compactor was asked */
+	for (i = 0; i < 3000 && api_cache_compactions(f->cache) == 0; i++)
+		usleep(10000);
+	assert_true(api_cache_compactions(f->cache) > 0);
+	put(f, "b-5", NULL, "ch-a", "error", 0);
+	check(f, ids);
+}
+
 int
 main(void)
 {
@@ -276,6 +303,8 @@ main(void)
 		    test_hot_and_cold_answer_as_a_full_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_many_finished_boxes_are_read_again_in_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_compactor_swaps_a_new_cold_part_in, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
