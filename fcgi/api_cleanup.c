@@ -77,12 +77,10 @@ api_cleanup_run(void *arg)
 	for (;;) {
 		now = util_mono_ms();
 		if (now >= next) {
-			/* a backlog goes on at once, after a look at stop_fd */
-			api_cleanup_pass(
-			    c->st, c->notify, c->cfg, util_now_ms(), API_CLEANUP_PASS_MS, &more);
-			next = more ? now : now + c->cfg->cleanup_interval_s * 1000;
-			if (more && poll(&pfd, 1, 0) > 0)
-				break;
+			/* one batch; a backlog goes on after a pause (polling stop_fd) */
+			api_cleanup_pass(c->st, c->notify, c->cfg, util_now_ms(), 0, &more);
+			next =
+			    now + (more ? API_CLEANUP_PAUSE_MS : c->cfg->cleanup_interval_s * 1000);
 			continue;
 		}
 		rc = poll(&pfd, 1, (int)(next - now));
