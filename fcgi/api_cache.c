@@ -26,8 +26,8 @@
 #define API_CACHE_HOT_MAX_CHANGED 16384
 
 /*
- * Deletions since the cold part beyond which a new cold part is wanted;
- * the store lists the newest STORE_GONE_KEPT, beyond which one is needed.
+ * Deletions since the cold part beyond which a new cold part is wanted
+ * (besides a quarter of the cold part): the deleted boxes' memory.
  */
 #define API_CACHE_GONE_SPARE 16384
 
@@ -48,8 +48,6 @@ struct api_snapshot {
 	int64_t revision;
 	struct api_part *hot;
 	struct api_part *cold;
-	char **gone; /* top-level boxes deleted since cold was read, sorted */
-	size_t ngone;
 	_Atomic(struct api_snap_list *) all; /* the unfiltered list, made on first use */
 	pthread_mutex_t lock;                /* guards lists and the making of all */
 	struct api_snap_list lists[API_SNAP_LISTS];
@@ -63,6 +61,8 @@ struct api_cache {
 	struct api_part *cold; /* the last full read */
 	int64_t cold_revision; /* its revision */
 	int64_t cold_deletes;  /* the store's delete count then */
+	int64_t gone_rowid;    /* the last deletion since cold applied to it */
+	int64_t gone_seen;     /* deletions since cold applied to it */
 
 	/* the compactor (api_cache_start_compactor) */
 	pthread_t compactor;
@@ -97,19 +97,15 @@ api_snap_free(struct api_snapshot *s)
 	pthread_mutex_destroy(&s->lock);
 	api_part_unref(s->hot);
 	api_part_unref(s->cold);
-	store_strings_free(s->gone, s->ngone);
 	free(s);
 }
 
 /* A snapshot of the two parts and the deleted ids; takes the caller's references. */
 static struct api_snapshot *
-api_snap_new(
-    int64_t revision, struct api_part *hot, struct api_part *cold, char **gone, size_t ngone)
+api_snap_new(int64_t revision, struct api_part *hot, struct api_part *cold)
 {
 	struct api_snapshot *s = xcalloc(1, sizeof(*s));
 
-	s->gone = gone;
-	s->ngone = ngone;
 	atomic_init(&s->refs, 1);
 	atomic_init(&s->all, NULL);
 	s->revision = revision;
@@ -140,19 +136,12 @@ api_snapshot_revision(const struct api_snapshot *s)
 
 /* ---- walking the visible boxes ---- */
 
+/* 1 when the cold tree under top-level box i of the cold part is not what readers see. */
 static int
-api_snap_cmp_str(const void *a, const void *b)
+api_snap_cold_hidden(const struct api_snapshot *s, size_t i)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* 1 when the cold tree under top-level box cb is not what readers see. */
-static int
-api_snap_cold_hidden(const struct api_snapshot *s, const struct api_part_box *cb)
-{
-	return api_part_index(s->hot, cb->id) != SIZE_MAX ||
-	    (s->ngone > 0 &&
-	        bsearch(&cb->id, s->gone, s->ngone, sizeof(*s->gone), api_snap_cmp_str) != NULL);
+	return api_part_gone(s->cold, i, s->revision) ||
+	    api_part_index(s->hot, s->cold->boxes[i].id) != SIZE_MAX;
 }
 
 /* The top-level boxes a list shows, in list order, one at a time. */
@@ -205,7 +194,8 @@ api_snap_next(struct api_snap_iter *it, const struct api_part **p, size_t *i)
 	for (; it->b < c->ntops; it->b++) {
 		cb = &c->boxes[c->tops[it->b]];
 		/* a cold tree whose top-level box is hot shows as the hot one */
-		if (api_snap_match(cb, it->status, it->channel) && !api_snap_cold_hidden(it->s, cb))
+		if (api_snap_match(cb, it->status, it->channel) &&
+		    !api_snap_cold_hidden(it->s, c->tops[it->b]))
 			break;
 	}
 	if (it->a == h->ntops && it->b == c->ntops)
@@ -239,7 +229,7 @@ api_snap_locate(const struct api_snapshot *s, const char *id, const struct api_p
 	/* a cold copy in a tree that is hot or deleted now is not there any more */
 	for (j = *i, depth = 0; j != SIZE_MAX && depth <= API_PART_MAX_DEPTH; depth++) {
 		if (c->boxes[j].top)
-			return !api_snap_cold_hidden(s, &c->boxes[j]);
+			return !api_snap_cold_hidden(s, j);
 		j = c->boxes[j].parent;
 	}
 	return 1; /* deeper than the API shows, or a cycle: as it was read */
@@ -552,18 +542,20 @@ api_cache_part(store *st, int full, int64_t since, struct api_part **out)
 }
 
 /*
- * What the snapshot at deletes (the store's count) needs of the cold part:
- * *need 2 when a full read must come first (there is no cold part, most
- * boxes changed since it, or the store no longer lists all the deletions
- * since), 1 when a new cold part is wanted (many deletions since), else 0.
- * Unless 2, *gone gets the top-level boxes deleted since the cold part.
+ * What the snapshot at revision rev and deletes (the store's count) needs
+ * of the cold part: *need 2 when a full read must come first (there is no
+ * cold part, most boxes changed since it, or the store no longer lists all
+ * the deletions since), 1 when a new cold part is wanted (many deletions
+ * since), else 0.  Marks the top-level boxes deleted since the last call
+ * in the cold part, for readers at rev and later.
  */
 static int
-api_cache_since(
-    struct api_cache *c, store *st, int64_t deletes, int *need, char ***gone, size_t *ngone)
+api_cache_since(struct api_cache *c, store *st, int64_t rev, int64_t deletes, int *need)
 {
 	const int64_t limit = API_CACHE_HOT_MAX_CHANGED + 1;
-	int64_t changed = 0, count = 0;
+	struct store_gone *gone = NULL;
+	int64_t changed = 0;
+	size_t n = 0, i, j;
 	int rc;
 
 	*need = 2;
@@ -572,16 +564,18 @@ api_cache_since(
 	if ((rc = store_box_changed_since(st, c->cold_revision, limit, &changed)) != STORE_OK ||
 	    changed >= limit)
 		return rc;
-	if ((rc = store_box_gone_since(
-	         st, c->cold_revision, STORE_GONE_KEPT + 1, &count, gone, ngone)) != STORE_OK)
+	if ((rc = store_box_gone(st, c->cold_revision, c->gone_rowid, &gone, &n)) != STORE_OK)
 		return rc;
-	if (count != deletes - c->cold_deletes || count > STORE_GONE_KEPT) {
-		store_strings_free(*gone, *ngone);
-		*gone = NULL;
-		*ngone = 0;
-		return STORE_OK;
+	for (i = 0; i < n; i++) {
+		c->gone_rowid = gone[i].rowid;
+		c->gone_seen++;
+		if (gone[i].top && (j = api_part_index(c->cold, gone[i].id)) != SIZE_MAX)
+			api_part_mark_gone(c->cold, j, rev);
 	}
-	*need = count > API_CACHE_GONE_SPARE;
+	store_gone_free(gone, n);
+	if (c->gone_seen != deletes - c->cold_deletes)
+		return STORE_OK; /* some went before they were read: the marks are not whole */
+	*need = c->gone_seen > API_CACHE_GONE_SPARE || c->gone_seen > (int64_t)c->cold->n / 4;
 	return STORE_OK;
 }
 
@@ -608,6 +602,8 @@ api_cache_set_cold(struct api_cache *c, struct api_part *part, int64_t rev, int6
 	c->cold = part;
 	c->cold_revision = rev;
 	c->cold_deletes = deletes;
+	c->gone_rowid = 0;
+	c->gone_seen = 0;
 }
 
 /* Asks the compactor for a new cold part; 0 when there is none (then read in full). */
@@ -635,22 +631,16 @@ static int
 api_cache_read(struct api_cache *c, store *st, struct api_snapshot **out)
 {
 	struct api_part *hot = NULL, *cold = NULL;
-	char **gone = NULL;
-	size_t ngone = 0;
 	int64_t rev, deletes;
 	int rc, need;
 
 	if ((rc = store_revision_deletes(st, &rev, &deletes)) != STORE_OK ||
-	    (rc = api_cache_since(c, st, deletes, &need, &gone, &ngone)) != STORE_OK)
+	    (rc = api_cache_since(c, st, rev, deletes, &need)) != STORE_OK)
 		return rc;
 	if (need == 1 && !api_cache_want(c))
 		need = 2;
 	for (;;) {
 		if (need == 2) {
-			/* deletions before rev are not in a full read at rev */
-			store_strings_free(gone, ngone);
-			gone = NULL;
-			ngone = 0;
 			if ((rc = api_cache_part(st, 1, 0, &cold)) != STORE_OK)
 				break;
 			api_cache_set_cold(c, cold, rev, deletes);
@@ -664,14 +654,12 @@ api_cache_read(struct api_cache *c, store *st, struct api_snapshot **out)
 		api_part_unref(hot);
 		need = 2;
 	}
-	if (rc != STORE_OK) {
-		store_strings_free(gone, ngone);
+	if (rc != STORE_OK)
 		return rc;
-	}
 	api_part_ref(c->cold);
-	*out = api_snap_new(rev, hot, c->cold, gone, ngone);
+	*out = api_snap_new(rev, hot, c->cold);
 	log_debug("built list snapshot", "revision", LOG_I64(rev), "hot", LOG_I64((int64_t)hot->n),
-	    "cold", LOG_I64((int64_t)c->cold->n), "gone", LOG_I64((int64_t)ngone), "full",
+	    "cold", LOG_I64((int64_t)c->cold->n), "gone", LOG_I64(c->gone_seen), "full",
 	    LOG_I64(need == 2));
 	return STORE_OK;
 }

@@ -40,12 +40,22 @@ struct api_cleanup {
 /* The thread's pause between batches of a backlog. */
 #define API_CLEANUP_PAUSE_MS 100
 
+/* What a run of batches did: logged once, when the backlog is done. */
+struct api_cleanup_tally {
+	size_t interrupted, deleted;
+	int64_t revision;
+	int64_t longest_ms; /* the longest write transaction that changed something */
+};
+
 /*
- * One pass at now_ms: batches until nothing is left or budget_ms passed;
- * *more says a backlog is left.  Returns a STORE_ code.
+ * One pass at now_ms: batches until nothing is left or budget_ms passed,
+ * added to *t; *more says a backlog is left.  Returns a STORE_ code.
  */
 int api_cleanup_pass(store *st, struct notify *n, const struct api_config *cfg, int64_t now_ms,
-    int64_t budget_ms, int *more);
+    int64_t budget_ms, struct api_cleanup_tally *t, int *more);
+
+/* Logs what *t counts (when anything) and zeroes it. */
+void api_cleanup_report(struct api_cleanup_tally *t);
 
 /* Passes until nothing is left; returns a STORE_ code. */
 int api_cleanup_once(store *st, struct notify *n, const struct api_config *cfg, int64_t now_ms);

@@ -229,3 +229,19 @@ api_part_ref(struct api_part *p)
 {
 	atomic_fetch_add(&p->refs, 1);
 }
+
+void
+api_part_mark_gone(struct api_part *p, size_t i, int64_t revision)
+{
+	int64_t none = 0;
+
+	atomic_compare_exchange_strong(&p->boxes[i].gone_rev, &none, revision);
+}
+
+int
+api_part_gone(const struct api_part *p, size_t i, int64_t revision)
+{
+	int64_t at = atomic_load(&p->boxes[i].gone_rev);
+
+	return at != 0 && at <= revision;
+}

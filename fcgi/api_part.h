@@ -33,6 +33,11 @@ struct api_part_box {
 	int nested;               /* json is in its parent's children array */
 	int uniform;              /* every box nested under it has its channel or none */
 	int64_t start_ms, seq;    /* list order: start time, then creation */
+	/*
+	 * The first revision a reader knows the box was deleted at (0: not
+	 * deleted); set once, after the part is built (api_part_mark_gone).
+	 */
+	_Atomic int64_t gone_rev;
 };
 
 struct api_part {
@@ -54,6 +59,15 @@ struct api_part {
 struct api_part *api_part_build(struct store_box *list, size_t n);
 void api_part_ref(struct api_part *p);
 void api_part_unref(struct api_part *p);
+
+/*
+ * Notes that box i of p is deleted for readers at revision and later
+ * (the first note stays).  Readers of older revisions still see it.
+ */
+void api_part_mark_gone(struct api_part *p, size_t i, int64_t revision);
+
+/* 1 when box i of p was deleted at or before revision. */
+int api_part_gone(const struct api_part *p, size_t i, int64_t revision);
 
 /* The index of box id in p->boxes, or SIZE_MAX. */
 size_t api_part_index(const struct api_part *p, const char *id);

@@ -289,6 +289,7 @@ CREATE TABLE boxes_gone (
 	parent_id  TEXT
 );
 CREATE INDEX boxes_gone_by_revision ON boxes_gone (revision);
+CREATE INDEX boxes_gone_children ON boxes_gone (revision) WHERE parent_id IS NOT NULL;
 CREATE TRIGGER boxes_count_deletes AFTER DELETE ON boxes
 BEGIN
 	UPDATE store_meta SET deletes = deletes + 1 WHERE id = 1;

@@ -657,57 +657,46 @@ store_box_changed_since(store *st, int64_t since, int64_t limit, int64_t *out)
 static void
 store_gone_row(sqlite3_stmt *s, void *elem)
 {
-	*(char **)elem = store_col_text(s, 0);
+	struct store_gone *g = elem;
+
+	g->rowid = sqlite3_column_int64(s, 0);
+	g->id = store_col_text(s, 1);
+	g->top = sqlite3_column_type(s, 2) == SQLITE_NULL;
 }
 
 static void
 store_gone_rows_free(void *list, size_t n)
 {
-	store_strings_free(list, n);
+	store_gone_free(list, n);
 }
 
 void
-store_strings_free(char **list, size_t n)
+store_gone_free(struct store_gone *list, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		free(list[i]);
+		free(list[i].id);
 	free(list);
 }
 
 int
-store_box_gone_since(
-    store *st, int64_t since, int64_t limit, int64_t *count, char ***tops, size_t *ntops)
+store_box_gone(store *st, int64_t since, int64_t after_rowid, struct store_gone **out, size_t *n)
 {
-	static const char count_sql[] =
-	    "SELECT count(*) FROM (SELECT 1 FROM boxes_gone WHERE revision >= ?1 LIMIT ?2)";
-	static const char tops_sql[] = "SELECT DISTINCT id FROM boxes_gone "
-	                               "WHERE revision >= ?1 AND parent_id IS NULL ORDER BY id";
-	sqlite3_stmt *s = store_stmt(st, count_sql);
+	static const char sql[] = "SELECT rowid, id, parent_id FROM boxes_gone "
+	                          "WHERE revision >= ?1 AND rowid > ?2 ORDER BY rowid";
+	sqlite3_stmt *s = store_stmt(st, sql);
 	void *list = NULL;
-	int rc;
+	int rc = STORE_ERROR;
 
-	*count = 0;
-	*tops = NULL;
-	*ntops = 0;
-	if (s == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_int64(s, 1, since);
-	sqlite3_bind_int64(s, 2, limit);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*count = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW)
-		return store_fail(st, rc);
-	if (*count == 0 || *count >= limit)
-		return STORE_OK;
-	if ((s = store_stmt(st, tops_sql)) == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_int64(s, 1, since);
-	rc = store_rows(st, s, sizeof(char *), store_gone_row, store_gone_rows_free, &list, ntops);
-	*tops = list;
+	*n = 0;
+	if (s != NULL) {
+		sqlite3_bind_int64(s, 1, since);
+		sqlite3_bind_int64(s, 2, after_rowid);
+		rc = store_rows(
+		    st, s, sizeof(**out), store_gone_row, store_gone_rows_free, &list, n);
+	}
+	*out = list;
 	return rc;
 }
 
@@ -722,7 +711,8 @@ store_box_list_hot(store *st, int64_t since, struct store_box **out, size_t *n)
 	    "WITH RECURSIVE "
 	    "seed(id) AS (SELECT id FROM boxes WHERE status = 'active' "
 	    "UNION SELECT id FROM boxes WHERE revision > ?1 "
-	    "UNION SELECT parent_id FROM boxes_gone WHERE revision >= ?1 AND parent_id IS NOT "
+	    "UNION SELECT parent_id FROM boxes_gone INDEXED BY boxes_gone_children "
+	    "WHERE revision >= ?1 AND parent_id IS NOT "
 	    "NULL), "
 	    "up(id, parent_id) AS (SELECT b.id, b.parent_id FROM boxes AS b JOIN seed USING (id) "
 	    "UNION SELECT b.id, b.parent_id FROM boxes AS b JOIN up ON b.id = up.parent_id), "

@@ -170,16 +170,23 @@ int store_box_changed_since(store *st, int64_t since, int64_t limit, int64_t *ou
 /* Deletions the store lists in boxes_gone (sql/schema.sql, migration 4). */
 #define STORE_GONE_KEPT 65536
 
+/* A deletion the store lists. */
+struct store_gone {
+	int64_t rowid; /* boxes_gone's rowid: the order of deletions */
+	char *id;
+	int top; /* 1 for a top-level box */
+};
+
 /*
- * The boxes deleted after revision since (the store keeps the newest
- * STORE_GONE_KEPT deletions): *count of them, up to limit; when fewer than limit, *tops
- * gets the sorted ids of the top-level ones (*ntops of them, freed with
- * store_strings_free()).  Compare *count with the moves of deletes
- * (store_revision_deletes()): fewer means some are no longer kept.
+ * The deletions the store lists that came after revision since (a reader
+ * that read at revision since saw none of them) and after the deletion
+ * after_rowid (0: all), oldest first; freed with store_gone_free().  The
+ * store keeps the newest STORE_GONE_KEPT: compare what a reader found with
+ * the moves of deletes (store_revision_deletes()).
  */
-int store_box_gone_since(
-    store *st, int64_t since, int64_t limit, int64_t *count, char ***tops, size_t *ntops);
-void store_strings_free(char **list, size_t n);
+int
+store_box_gone(store *st, int64_t since, int64_t after_rowid, struct store_gone **out, size_t *n);
+void store_gone_free(struct store_gone *list, size_t n);
 
 int store_box_counts(store *st, struct store_counts *out);
 

@@ -208,7 +208,9 @@ test_hot_and_cold_answer_as_a_full_read(void **state)
 	struct fixture *f = *state;
 	static const char *const ids[] = { "t1", "t1-c", "t2", "t3", "t3-c", "t4", "t5", "t5-c",
 		"t6", "m1", "m1-c", "k1", "k1-c", "k2", "nope", NULL };
+	struct api_snapshot *before = NULL;
 	int64_t revision;
+	char *got;
 
 	put(f, "t1", NULL, "ch-a", "done", 0);
 	put(f, "t1-c", "t1", "ch-b", "done", 0);
@@ -240,8 +242,15 @@ test_hot_and_cold_answer_as_a_full_read(void **state)
 	check(f, ids); /* the same start time as t2: creation order */
 	del(f, "t1");
 	check(f, ids); /* deleted with its child */
+	assert_int_equal(api_cache_get(f->cache, f->st, NULL, &before), STORE_OK);
 	del(f, "k1-c");
 	check(f, ids); /* a child deleted from a cold tree */
+	del(f, "m1");
+	check(f, ids); /* a top-level box deleted from the cold part */
+	got = box_of(before, "m1");
+	assert_string_not_equal(got, "(none)"); /* an older snapshot still has it */
+	free(got);
+	api_snapshot_unref(before);
 	del(f, "k2");
 	forget_deletions(f);
 	check(f, ids); /* a deletion the store no longer lists: read in full */

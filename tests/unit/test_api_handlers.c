@@ -552,6 +552,7 @@ static void
 test_cleanup_backlog_in_batches(void **state)
 {
 	struct fixture *f = *state;
+	struct api_cleanup_tally t = { 0 };
 	struct store_counts c;
 	int64_t now = util_now_ms(), rev0, rev1;
 	int more = 0;
@@ -560,8 +561,9 @@ test_cleanup_backlog_in_batches(void **state)
 	assert_int_equal(store_revision(f->ctx.st, &rev0), STORE_OK);
 	/* a pass without time left does one batch and says more is left */
 	assert_int_equal(
-	    api_cleanup_pass(f->ctx.st, f->ctx.notify, &f->cfg, now, 0, &more), STORE_OK);
+	    api_cleanup_pass(f->ctx.st, f->ctx.notify, &f->cfg, now, 0, &t, &more), STORE_OK);
 	assert_int_equal(more, 1);
+	assert_int_equal(t.deleted, API_CLEANUP_BATCH);
 	assert_int_equal(store_box_counts(f->ctx.st, &c), STORE_OK);
 	assert_int_equal(c.total, API_CLEANUP_BATCH + 10);
 	/* the rest, one transaction (one revision) per batch */
