@@ -534,7 +534,9 @@ api_cache_part(store *st, int full, int64_t since, struct api_part **out)
 	size_t n = 0;
 	int rc;
 
-	rc = full ? store_box_list(st, &list, &n) : store_box_list_hot(st, since, &list, &n);
+	if (full)
+		return api_part_read_all(st, out);
+	rc = store_box_list_hot(st, since, &list, &n);
 	if (rc == STORE_OK)
 		*out = api_part_build(list, n);
 	store_box_list_free(list, n);

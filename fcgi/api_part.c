@@ -7,42 +7,108 @@
 #include "common/xmalloc.h"
 #include "fcgi/api_box.h"
 
-/* Build-time view of the store's list. */
+/*
+ * A part is built in two steps: each box's own JSON, with an empty
+ * children array, as the store hands it over (api_part_add); then, once
+ * every box is there, the links and the children nested into their
+ * parents' JSON, deepest first (api_part_finish).
+ */
 struct api_part_builder {
-	struct store_box *list;
-	size_t n;
-	size_t *child_start; /* CSR: children of i are child[child_start[i] ..] */
-	size_t *child;
-	unsigned char *state; /* 0 new, 1 in progress, 2 done */
 	struct api_part *p;
+	size_t cap;
+	char **parent_ids;    /* per box, NULL for none */
+	unsigned char *state; /* 0 new, 1 in progress, 2 done */
+	struct api_buf buf;
 };
+
+/* The status of a box as one of the four static strings (boxes share them). */
+static const char *
+api_part_status(const char *s)
+{
+	static const char *const known[] = { "active", "done", "error", "interrupted" };
+	size_t i;
+
+	for (i = 0; i < sizeof(known) / sizeof(*known); i++)
+		if (strcmp(s, known[i]) == 0)
+			return known[i];
+	return NULL;
+}
+
+/* Adds box b (read, not kept) with its own JSON. */
+static void
+api_part_add(struct api_part_builder *bd, const struct store_box *b)
+{
+	struct api_part *p = bd->p;
+	struct api_part_box *sb;
+	const char *status = api_part_status(b->status != NULL ? b->status : "");
+
+	if (p->n == bd->cap) {
+		bd->cap = bd->cap ? bd->cap * 2 : 64;
+		p->boxes = xreallocarray(p->boxes, bd->cap, sizeof(*p->boxes));
+		bd->parent_ids = xreallocarray(bd->parent_ids, bd->cap, sizeof(*bd->parent_ids));
+	}
+	sb = &p->boxes[p->n];
+	memset(sb, 0, sizeof(*sb));
+	bd->buf.len = 0;
+	sb->kids_at = api_box_json_at(&bd->buf, b, NULL, 0);
+	sb->kids_len = 2; /* [] */
+	sb->len = bd->buf.len;
+	sb->json = xmalloc(sb->len + 1);
+	memcpy(sb->json, bd->buf.data, sb->len);
+	sb->json[sb->len] = '\0';
+	sb->id = xstrdup(b->id);
+	sb->channel_id = xstrdup(b->channel_id != NULL ? b->channel_id : "");
+	sb->status = status != NULL ? (char *)status : xstrdup(b->status);
+	sb->own_status = status == NULL;
+	sb->start_ms = b->start_time_ms;
+	sb->seq = b->seq;
+	sb->uniform = 1;
+	atomic_init(&sb->gone_rev, 0);
+	bd->parent_ids[p->n] = b->parent_id != NULL ? xstrdup(b->parent_id) : NULL;
+	p->n++;
+}
+
+static int
+api_part_cmp_order(const void *a, const void *b, void *arg)
+{
+	const struct api_part_box *boxes = arg, *x = &boxes[*(const size_t *)a],
+	                          *y = &boxes[*(const size_t *)b];
+
+	if (x->start_ms != y->start_ms)
+		return x->start_ms < y->start_ms ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Puts the boxes in list order: start time, then creation. */
+static void
+api_part_sort(struct api_part_builder *bd)
+{
+	struct api_part *p = bd->p;
+	size_t n = p->n, i, *order = xcalloc(n + 1, sizeof(*order));
+	struct api_part_box *boxes = xcalloc(n + 1, sizeof(*boxes));
+	char **parent_ids = xcalloc(n + 1, sizeof(*parent_ids));
+
+	for (i = 0; i < n; i++)
+		order[i] = i;
+	qsort_r(order, n, sizeof(*order), api_part_cmp_order, p->boxes);
+	for (i = 0; i < n; i++) {
+		memcpy(&boxes[i], &p->boxes[order[i]], sizeof(*boxes));
+		parent_ids[i] = bd->parent_ids[order[i]];
+	}
+	free(p->boxes);
+	free(bd->parent_ids);
+	p->boxes = boxes;
+	bd->parent_ids = parent_ids;
+	free(order);
+}
 
 static int
 api_part_cmp_index(const void *a, const void *b, void *arg)
 {
-	const struct store_box *list = arg;
+	const struct api_part_box *boxes = arg;
 	size_t x = *(const size_t *)a, y = *(const size_t *)b;
 
-	return strcmp(list[x].id, list[y].id);
-}
-
-static size_t
-api_part_find(const struct store_box *list, const size_t *by_id, size_t n, const char *id)
-{
-	size_t lo = 0, hi = n, mid;
-	int c;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		c = strcmp(id, list[by_id[mid]].id);
-		if (c == 0)
-			return by_id[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return SIZE_MAX;
+	return strcmp(boxes[x].id, boxes[y].id);
 }
 
 int
@@ -51,113 +117,148 @@ api_part_inherits(const char *child, const char *parent)
 	return child == NULL || child[0] == '\0' || (parent != NULL && strcmp(child, parent) == 0);
 }
 
+/* Nests the children of box i (deepest first) into its JSON. */
 static void
-api_part_serialize(struct api_part_builder *bd, size_t i, int depth)
+api_part_nest(struct api_part_builder *bd, size_t i, int depth)
 {
-	struct api_buf children = { 0 }, out = { 0 };
-	struct api_part_box *sb = &bd->p->boxes[i];
+	struct api_part *p = bd->p;
+	struct api_part_box *sb = &p->boxes[i];
+	struct api_buf out = { 0 };
 	size_t k, c;
-	int first = 1, uniform = 1;
+	int first = 1;
 
 	bd->state[i] = 1;
-	api_buf_put(&children, "[", 1);
-	if (depth < API_PART_MAX_DEPTH) {
-		for (k = bd->child_start[i]; k < bd->child_start[i + 1]; k++) {
-			c = bd->child[k];
-			if (bd->state[c] == 0)
-				api_part_serialize(bd, c, depth + 1);
-			if (bd->state[c] != 2)
-				continue; /* a cycle: never made by the API */
-			bd->p->boxes[c].nested = 1;
-			if (!bd->p->boxes[c].uniform ||
-			    !api_part_inherits(bd->list[c].channel_id, bd->list[i].channel_id))
-				uniform = 0;
-			if (!first)
-				api_buf_put(&children, ",", 1);
-			api_buf_put(&children, bd->p->boxes[c].json, bd->p->boxes[c].len);
-			first = 0;
-		}
+	if (p->child_start[i] == p->child_start[i + 1] || depth >= API_PART_MAX_DEPTH) {
+		bd->state[i] = 2; /* no children, or deeper than shown: [] stays */
+		return;
 	}
-	api_buf_put(&children, "]", 1);
-	sb->kids_at = api_box_json_at(&out, &bd->list[i], children.data, children.len);
-	sb->kids_len = children.len;
-	sb->uniform = uniform;
+	api_buf_put(&out, sb->json, sb->kids_at);
+	api_buf_put(&out, "[", 1);
+	for (k = p->child_start[i]; k < p->child_start[i + 1]; k++) {
+		c = p->child[k];
+		if (bd->state[c] == 0)
+			api_part_nest(bd, c, depth + 1);
+		if (bd->state[c] != 2)
+			continue; /* a cycle: never made by the API */
+		p->boxes[c].nested = 1;
+		if (!p->boxes[c].uniform ||
+		    !api_part_inherits(p->boxes[c].channel_id, sb->channel_id))
+			sb->uniform = 0;
+		if (!first)
+			api_buf_put(&out, ",", 1);
+		api_buf_put(&out, p->boxes[c].json, p->boxes[c].len);
+		first = 0;
+	}
+	api_buf_put(&out, "]", 1);
+	k = sb->kids_at + sb->kids_len; /* what follows the children */
+	sb->kids_len = out.len - sb->kids_at;
+	api_buf_put(&out, sb->json + k, sb->len - k);
+	free(sb->json);
 	sb->json = api_buf_steal(&out, &sb->len);
-	api_buf_free(&children);
 	bd->state[i] = 2;
 }
 
-/* Fills the parent indexes and the children (CSR) of the boxes in bd. */
+/* Fills the parent indexes and the children (CSR) of the boxes. */
 static void
-api_part_link(struct api_part_builder *bd, size_t *parent)
+api_part_link(struct api_part_builder *bd)
 {
-	const struct store_box *list = bd->list;
-	size_t n = bd->n, *fill = xcalloc(n + 1, sizeof(*fill)), i, p;
+	struct api_part *p = bd->p;
+	size_t n = p->n, *fill = xcalloc(n + 1, sizeof(*fill)), i, q;
 
-	bd->child_start = xcalloc(n + 2, sizeof(*bd->child_start));
-	bd->child = xcalloc(n + 1, sizeof(*bd->child));
+	p->child_start = xcalloc(n + 2, sizeof(*p->child_start));
+	p->child = xcalloc(n + 1, sizeof(*p->child));
 	for (i = 0; i < n; i++) {
-		parent[i] = list[i].parent_id != NULL
-		    ? api_part_find(list, bd->p->by_id, n, list[i].parent_id)
-		    : SIZE_MAX;
-		if (parent[i] != SIZE_MAX)
-			bd->child_start[parent[i] + 1]++;
+		p->boxes[i].parent =
+		    bd->parent_ids[i] != NULL ? api_part_index(p, bd->parent_ids[i]) : SIZE_MAX;
+		if (p->boxes[i].parent != SIZE_MAX)
+			p->child_start[p->boxes[i].parent + 1]++;
 	}
 	for (i = 0; i < n; i++)
-		bd->child_start[i + 1] += bd->child_start[i];
+		p->child_start[i + 1] += p->child_start[i];
 	for (i = 0; i < n; i++) {
-		p = parent[i];
-		if (p != SIZE_MAX)
-			bd->child[bd->child_start[p] + fill[p]++] = i;
+		q = p->boxes[i].parent;
+		if (q != SIZE_MAX)
+			p->child[p->child_start[q] + fill[q]++] = i;
 	}
 	free(fill);
+}
+
+/* The second step: links, nesting, the list of top-level boxes; frees the builder. */
+static struct api_part *
+api_part_finish(struct api_part_builder *bd)
+{
+	struct api_part *p = bd->p;
+	size_t n = p->n, i;
+
+	api_part_sort(bd);
+	p->by_id = xcalloc(n + 1, sizeof(*p->by_id));
+	p->tops = xcalloc(n + 1, sizeof(*p->tops));
+	for (i = 0; i < n; i++)
+		p->by_id[i] = i;
+	qsort_r(p->by_id, n, sizeof(*p->by_id), api_part_cmp_index, p->boxes);
+	api_part_link(bd);
+	bd->state = xcalloc(n + 1, 1);
+	for (i = 0; i < n; i++) {
+		p->boxes[i].top = p->boxes[i].parent == SIZE_MAX;
+		if (p->boxes[i].top && bd->state[i] == 0)
+			api_part_nest(bd, i, 0);
+	}
+	for (i = 0; i < n; i++) {
+		if (bd->state[i] == 0)
+			api_part_nest(bd, i, 0);
+		if (p->boxes[i].top)
+			p->tops[p->ntops++] = i;
+		if (strcmp(p->boxes[i].status, "active") == 0)
+			p->active++;
+		free(bd->parent_ids[i]);
+	}
+	free(bd->parent_ids);
+	free(bd->state);
+	api_buf_free(&bd->buf);
+	return p;
+}
+
+static struct api_part *
+api_part_new(struct api_part_builder *bd)
+{
+	memset(bd, 0, sizeof(*bd));
+	bd->p = xcalloc(1, sizeof(*bd->p));
+	atomic_init(&bd->p->refs, 1);
+	return bd->p;
 }
 
 struct api_part *
 api_part_build(struct store_box *list, size_t n)
 {
-	struct api_part *p = xcalloc(1, sizeof(*p));
-	struct api_part_builder bd = { .list = list, .n = n, .p = p };
-	size_t *parent = xcalloc(n + 1, sizeof(*parent)), i;
+	struct api_part_builder bd;
+	size_t i;
 
-	atomic_init(&p->refs, 1);
-	p->n = n;
-	p->boxes = xcalloc(n + 1, sizeof(*p->boxes));
-	p->by_id = xcalloc(n + 1, sizeof(*p->by_id));
-	p->tops = xcalloc(n + 1, sizeof(*p->tops));
+	api_part_new(&bd);
 	for (i = 0; i < n; i++)
-		p->by_id[i] = i;
-	qsort_r(p->by_id, n, sizeof(*p->by_id), api_part_cmp_index, list);
-	bd.state = xcalloc(n + 1, 1);
-	api_part_link(&bd, parent);
-	for (i = 0; i < n; i++) {
-		p->boxes[i].top = parent[i] == SIZE_MAX;
-		p->boxes[i].parent = parent[i];
-		if (p->boxes[i].top && bd.state[i] == 0)
-			api_part_serialize(&bd, i, 0);
-	}
-	for (i = 0; i < n; i++)
-		if (bd.state[i] == 0)
-			api_part_serialize(&bd, i, 0);
-	for (i = 0; i < n; i++) {
-		struct api_part_box *sb = &p->boxes[i];
+		api_part_add(&bd, &list[i]);
+	return api_part_finish(&bd);
+}
 
-		sb->id = list[i].id;
-		sb->channel_id = list[i].channel_id;
-		sb->status = list[i].status;
-		sb->start_ms = list[i].start_time_ms;
-		sb->seq = list[i].seq;
-		list[i].id = list[i].channel_id = list[i].status = NULL;
-		if (sb->top)
-			p->tops[p->ntops++] = i;
-		if (strcmp(sb->status, "active") == 0)
-			p->active++;
+static void
+api_part_each(void *arg, const struct store_box *b)
+{
+	api_part_add(arg, b);
+}
+
+int
+api_part_read_all(store *st, struct api_part **out)
+{
+	struct api_part_builder bd;
+	int rc;
+
+	api_part_new(&bd);
+	rc = store_box_each(st, api_part_each, &bd);
+	*out = api_part_finish(&bd);
+	if (rc != STORE_OK) {
+		api_part_unref(*out);
+		*out = NULL;
 	}
-	free(parent);
-	free(bd.state);
-	p->child_start = bd.child_start;
-	p->child = bd.child;
-	return p;
+	return rc;
 }
 
 void
@@ -170,7 +271,8 @@ api_part_unref(struct api_part *p)
 	for (i = 0; i < p->n; i++) {
 		free(p->boxes[i].id);
 		free(p->boxes[i].channel_id);
-		free(p->boxes[i].status);
+		if (p->boxes[i].own_status)
+			free(p->boxes[i].status);
 		free(p->boxes[i].json);
 	}
 	free(p->boxes);

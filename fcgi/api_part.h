@@ -24,7 +24,8 @@
 struct api_part_box {
 	char *id;
 	char *channel_id;
-	char *status;
+	char *status; /* one of four static strings, unless own_status */
+	int own_status;
 	int top;
 	size_t parent; /* index of the parent box, SIZE_MAX for none */
 	char *json;
@@ -54,9 +55,16 @@ struct api_part {
 
 /*
  * A part of the n boxes of list (in list order, as the store lists them),
- * with one reference; takes the strings it keeps out of list.
+ * with one reference; list is left as it was.
  */
 struct api_part *api_part_build(struct store_box *list, size_t n);
+
+/*
+ * A part of every box of the store (in a read transaction the caller
+ * holds), read row by row without a list in between; STORE_OK or the
+ * store's error.
+ */
+int api_part_read_all(store *st, struct api_part **out);
 void api_part_ref(struct api_part *p);
 void api_part_unref(struct api_part *p);
 

@@ -700,6 +700,63 @@ store_box_gone(store *st, int64_t since, int64_t after_rowid, struct store_gone 
 	return rc;
 }
 
+/* A row of STORE_BOX_COLUMNS and rowid as a box whose strings point into the statement. */
+static void
+store_box_view(sqlite3_stmt *s, struct store_box *b)
+{
+	const char *t[13];
+	int i;
+
+	for (i = 0; i < 13; i++) {
+		t[i] = (const char *)sqlite3_column_text(s, i);
+		if (t[i] == NULL && i != 6)
+			t[i] = "";
+	}
+	b->id = (char *)t[0];
+	b->session_key = (char *)t[1];
+	b->agent_id = (char *)t[2];
+	b->channel_id = (char *)t[3];
+	b->root_id = (char *)t[4];
+	b->post_id = (char *)t[5];
+	b->parent_id = (char *)t[6];
+	b->label = (char *)t[7];
+	b->bot_user_id = (char *)t[8];
+	b->status = (char *)t[9];
+	b->lines = (char *)t[10];
+	b->model = (char *)t[11];
+	b->source = (char *)t[12];
+	b->start_time_ms = sqlite3_column_int64(s, 13);
+	b->end_time_ms =
+	    sqlite3_column_type(s, 14) == SQLITE_NULL ? STORE_NO_TIME : sqlite3_column_int64(s, 14);
+	b->last_update_ms = sqlite3_column_int64(s, 15);
+	b->token_count = sqlite3_column_int64(s, 16);
+	b->revision = sqlite3_column_int64(s, 17);
+	b->gateway = (char *)sqlite3_column_text(s, 18);
+	if (b->gateway == NULL)
+		b->gateway = (char *)"";
+	b->gateway_revision = sqlite3_column_int64(s, 19);
+	b->seq = sqlite3_column_int64(s, 20);
+}
+
+int
+store_box_each(store *st, void (*fn)(void *arg, const struct store_box *b), void *arg)
+{
+	static const char sql[] = "SELECT " STORE_BOX_COLUMNS ", rowid FROM boxes ORDER BY rowid";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	struct store_box b;
+	int rc;
+
+	if (s == NULL)
+		return STORE_ERROR;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(&b, 0, sizeof(b));
+		store_box_view(s, &b);
+		fn(arg, &b);
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc);
+}
+
 int
 store_box_list_hot(store *st, int64_t since, struct store_box **out, size_t *n)
 {

@@ -156,6 +156,14 @@ int store_box_list(store *st, struct store_box **out, size_t *n);
 void store_box_list_free(struct store_box *list, size_t n);
 
 /*
+ * Every box in creation (rowid) order, one at a time: fn gets a box whose
+ * strings are the store's own, valid only during the call (copy what is
+ * kept).  No sort: a million boxes sorted by start time would go through
+ * SQLite's temporary files, where the caller sorts their indexes.
+ */
+int store_box_each(store *st, void (*fn)(void *arg, const struct store_box *b), void *arg);
+
+/*
  * The hot part of the store: every box of each tree that holds an active
  * box, a box written after revision since, or a box whose child was
  * deleted since, whole trees from their top-level box down, ordered as
