@@ -66,11 +66,13 @@ struct api_cache {
 
 	/* the compactor (api_cache_start_compactor) */
 	pthread_t compactor;
-	int compacting;            /* its thread runs */
+	int started;               /* its thread was started */
+	atomic_int compacting;     /* its thread runs with its store */
 	pthread_mutex_t wake_lock; /* guards wanted and stop */
 	pthread_cond_t wake;
 	int wanted, stop;
 	char *db_path;
+	store *compact_st; /* its store while it runs */
 	atomic_long compactions;
 };
 
@@ -475,6 +477,7 @@ api_cache_new(void)
 	pthread_mutex_init(&c->wake_lock, NULL);
 	pthread_cond_init(&c->wake, NULL);
 	atomic_init(&c->compactions, 0);
+	atomic_init(&c->compacting, 0);
 	return c;
 }
 
@@ -483,9 +486,11 @@ api_cache_free(struct api_cache *c)
 {
 	if (c == NULL)
 		return;
-	if (c->compacting) {
+	if (c->started) {
 		pthread_mutex_lock(&c->wake_lock);
 		c->stop = 1;
+		if (c->compact_st != NULL)
+			store_interrupt(c->compact_st); /* a full read in progress ends now */
 		pthread_cond_signal(&c->wake);
 		pthread_mutex_unlock(&c->wake_lock);
 		pthread_join(c->compactor, NULL);
@@ -612,7 +617,7 @@ api_cache_set_cold(struct api_cache *c, struct api_part *part, int64_t rev, int6
 static int
 api_cache_want(struct api_cache *c)
 {
-	if (!c->compacting)
+	if (!atomic_load(&c->compacting))
 		return 0;
 	pthread_mutex_lock(&c->wake_lock);
 	c->wanted = 1;
@@ -670,18 +675,17 @@ api_cache_read(struct api_cache *c, store *st, struct api_snapshot **out)
 
 /* One full read in the compactor's own read transaction, then the swap. */
 static void
-api_cache_compact_once(struct api_cache *c, store **st)
+api_cache_compact_once(struct api_cache *c, store *st)
 {
 	struct api_part *part = NULL;
 	int64_t rev = 0, deletes = 0;
-	char err[256];
 
-	if (*st == NULL && store_open(c->db_path, st, err, sizeof(err)) != STORE_OK) {
-		log_warn("snapshot compactor: cannot open the store", "err", err);
-		return;
-	}
-	if (api_cache_read_all(*st, &part, &rev, &deletes) != STORE_OK) {
-		log_warn("snapshot compactor: reading the store failed", "err", store_errmsg(*st));
+	if (api_cache_read_all(st, &part, &rev, &deletes) != STORE_OK) {
+		pthread_mutex_lock(&c->wake_lock);
+		if (!c->stop) /* else interrupted by api_cache_free() */
+			log_warn("snapshot compactor: reading the store failed", "err",
+			    store_errmsg(st));
+		pthread_mutex_unlock(&c->wake_lock);
 		return;
 	}
 	pthread_mutex_lock(&c->build);
@@ -700,8 +704,16 @@ api_cache_compact_run(void *arg)
 {
 	struct api_cache *c = arg;
 	store *st = NULL;
+	char err[256];
 
+	if (store_open(c->db_path, &st, err, sizeof(err)) != STORE_OK) {
+		log_warn("snapshot compactor: cannot open the store; full reads block readers",
+		    "err", err);
+		atomic_store(&c->compacting, 0);
+		return NULL;
+	}
 	pthread_mutex_lock(&c->wake_lock);
+	c->compact_st = st;
 	for (;;) {
 		while (!c->wanted && !c->stop)
 			pthread_cond_wait(&c->wake, &c->wake_lock);
@@ -709,9 +721,10 @@ api_cache_compact_run(void *arg)
 			break;
 		c->wanted = 0;
 		pthread_mutex_unlock(&c->wake_lock);
-		api_cache_compact_once(c, &st);
+		api_cache_compact_once(c, st);
 		pthread_mutex_lock(&c->wake_lock);
 	}
+	c->compact_st = NULL;
 	pthread_mutex_unlock(&c->wake_lock);
 	store_close(st);
 	return NULL;
@@ -723,12 +736,14 @@ api_cache_start_compactor(struct api_cache *c, const char *db_path)
 	int rc;
 
 	c->db_path = xstrdup(db_path);
+	atomic_store(&c->compacting, 1);
 	if ((rc = pthread_create(&c->compactor, NULL, api_cache_compact_run, c)) != 0) {
+		atomic_store(&c->compacting, 0);
 		log_warn("cannot start the snapshot compactor: full reads block readers", "err",
 		    strerror(rc));
 		return -1;
 	}
-	c->compacting = 1;
+	c->started = 1;
 	return 0;
 }
 

@@ -145,6 +145,12 @@ store_rollback(store *st)
 		(void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+void
+store_interrupt(store *st)
+{
+	sqlite3_interrupt(st->db);
+}
+
 const char *
 store_errmsg(store *st)
 {

@@ -104,6 +104,12 @@ int store_open_ms(const char *path, int busy_timeout_ms, store **out, char *err,
 void store_close(store *st);
 
 const char *store_errmsg(store *st);
+
+/*
+ * Makes the statement running on st (from another thread) stop soon with
+ * an error; for a long read that is no longer wanted.
+ */
+void store_interrupt(store *st);
 const char *store_path(store *st);
 
 /* PRAGMA user_version of the open file; the newest this build knows. */
