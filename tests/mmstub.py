@@ -453,17 +453,20 @@ class MMStub(_Controls):
         self.stop()
 
     def _open_listener(self):
-        # Reopening after "refuse" may race the old socket's teardown; retry
-        # briefly rather than fail the test on a transient EADDRINUSE.
-        deadline = time.monotonic() + 2.0
-        while True:
-            try:
-                server = _Server((self.host, self._port), _Handler)
-                break
-            except OSError:
-                if self._port == 0 or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
+        with self._lock:
+            holder, self._holder = self._holder, None
+        if holder is not None:
+            # Back from "refuse": the socket that kept the port bound starts
+            # to listen, so no new bind can meet EADDRINUSE (a failed bind
+            # in the timer thread left the port refusing for good once).
+            server = _Server((self.host, self._port), _Handler, bind_and_activate=False)
+            server.socket.close()
+            server.socket = holder
+            server.server_address = holder.getsockname()
+            server.server_name, server.server_port = server.server_address[:2]
+            server.server_activate()
+        else:
+            server = self._bind_listener()
         server.stub = self
         self._port = server.server_address[1]
         self._release_port()
@@ -474,6 +477,18 @@ class MMStub(_Controls):
         with self._lock:
             self._server, self._thread = server, thread
         thread.start()
+
+    def _bind_listener(self):
+        # Opening may race an old socket's teardown; retry briefly rather
+        # than fail the test on a transient EADDRINUSE.
+        deadline = time.monotonic() + 2.0
+        while True:
+            try:
+                return _Server((self.host, self._port), _Handler)
+            except OSError:
+                if self._port == 0 or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def _close_listener(self):
         with self._lock:
@@ -1367,7 +1382,11 @@ class MMStub(_Controls):
                 self._down = {"mode": "off", "status": 503, "until": None}
                 self._down_gen += 1
             if refusing:
-                self._reopen()
+                try:
+                    self._reopen()
+                except Exception:  # a thread's death is silent: say it
+                    traceback.print_exc()
+                    raise
         threading.Thread(target=up, name="mmstub-up", daemon=True).start()
 
     def _reopen(self):
