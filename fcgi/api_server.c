@@ -799,7 +799,6 @@ api_server_run(const struct api_config *cfg, int listen_fd, int threads, const c
 	r.stop_fd = -1;
 	r.workers = xcalloc((size_t)threads, sizeof(*r.workers));
 	r.cache = api_cache_new();
-	(void)api_cache_start_compactor(r.cache, cfg->db_path);
 	r.auth = api_auth_new(cfg->secret, cfg->read_auth);
 	r.gwkeys = api_gwkeys_new(cfg->gateway_keys_file);
 	atomic_init(&r.stopping, 0);
@@ -812,6 +811,12 @@ api_server_run(const struct api_config *cfg, int listen_fd, int threads, const c
 	r.gate.workers = r.workers;
 	r.gate.nworkers = threads;
 	if (api_run_prepare(&r) == 0 && api_run_open(&r) == 0) {
+		/*
+		 * Only now: its own store_open must not race the workers' on a new
+		 * file (the one that applies the migrations holds the others up
+		 * to their busy timeout, which a loaded machine passed once).
+		 */
+		(void)api_cache_start_compactor(r.cache, cfg->db_path);
 		if (api_run_serve(&r) == 0)
 			status = 0;
 		api_run_stop(&r, status);
