@@ -219,6 +219,24 @@ class TestListening(Scratch):
 
 
 class TestStopping(unittest.TestCase):
+    def test_only_the_main_thread_takes_the_stop_signals(self):
+        # SIGTERM and SIGINT go to the main thread's sigwait(); a thread that does not
+        # block them (one started before the mask was set) would take one and die with
+        # the whole process, without the graceful stop.  The main thread, waiting in
+        # sigwait(), shows them unblocked; every other thread must block both.
+        term = 1 << (signal.SIGTERM - 1) | 1 << (signal.SIGINT - 1)
+        with Stack(threads=3) as s:
+            pid = s.procs["responder"].pid
+            wait_for(lambda: s.request("GET", "/api/v1/sessions").status == 200)
+            unblocked = []
+            for tid in os.listdir("/proc/%d/task" % pid):
+                with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                    blk = int(re.search(r"^SigBlk:\s*([0-9a-f]+)", f.read(), re.M).group(1), 16)
+                if blk & term != term:
+                    unblocked.append(tid)
+            self.assertGreaterEqual(len(os.listdir("/proc/%d/task" % pid)), 5)
+            self.assertEqual(unblocked, [str(pid)])
+
     def test_sigterm_answers_the_request_in_flight(self):
         # a grace long enough for a loaded machine to send the rest of the body
         with Stack(threads=2, env={"STOP_GRACE_MS": "20000"}) as s:
