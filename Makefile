@@ -19,7 +19,10 @@ endif
 CC ?= cc
 PKGS := libcurl json-c sqlite3 libzstd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# The daemons load libcurl only when a feature needs it (common/lcurl.h), so
+# only the command-line client links it.
+PKG_LIBS = $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null)
+CURL_LIBS = $(shell pkg-config --libs libcurl 2>/dev/null)
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2 -Wno-format-nonliteral
 CFLAGS ?= -O2 -g
@@ -70,7 +73,7 @@ $(BUILD)/livestatus-fcgi: $(call obj,fcgi/main.c) $(FCGI_OBJ) $(MM_OBJ) $(LIB_OB
 $(BUILD)/livestatus-watcher: $(call obj,watcher/main.c) $(WATCHER_OBJ) $(MM_OBJ) $(LIB_OBJ)
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ALL)
 $(BUILD)/live-status: $(call obj,cli/main.c) $(CLI_OBJ) $(LIB_OBJ)
-	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ALL)
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ALL) $(CURL_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(FCGI_OBJ) $(WATCHER_OBJ) $(MM_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -2,7 +2,6 @@
 #include "fcgi/api_server.h"
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcgiapp.h>
 #include <fcntl.h>
@@ -26,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/lcurl.h"
 #include "common/log.h"
 #include "common/notify.h"
 #include "common/util.h"
@@ -609,7 +609,8 @@ struct api_run {
 /*
  * Blocks the stop signals (and SIGUSR1, which libfcgi would take as a stop
  * flag) before any thread exists, so every thread inherits it; sets up
- * libcurl, libfcgi, the listening socket and the stop event.
+ * libfcgi, the listening socket and the stop event.  libcurl is loaded
+ * later, and only when a feature needs it (lcurl.h).
  */
 static int
 api_run_prepare(struct api_run *r)
@@ -624,7 +625,6 @@ api_run_prepare(struct api_run *r)
 	sigaddset(&r->set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &r->set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (FCGX_Init() != 0) {
 		log_error("cannot initialise libfcgi");
 		return -1;
@@ -782,7 +782,7 @@ api_run_free(struct api_run *r)
 	close(r->listen_fd);
 	if (r->unix_path != NULL)
 		unlink(r->unix_path);
-	curl_global_cleanup();
+	lcurl_cleanup();
 }
 
 int

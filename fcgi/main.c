@@ -6,6 +6,7 @@
  * on a unix socket, a loopback TCP port, or the socket it was handed on
  * fd 0 / by systemd (api_server.h).
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@
 
 #define API_THREADS_DEFAULT 16
 #define API_THREADS_MAX 1024
+#define API_MALLOC_ARENAS 2
 
 static void
 usage(FILE *f)
@@ -81,6 +83,13 @@ main(int argc, char **argv)
 	int i, fd, allow_remote = 0;
 
 	log_init("livestatus-fcgi", LOG_LVL_INFO);
+	/*
+	 * glibc gives each thread that allocates its own arena (up to 8 per
+	 * core), and each keeps what it freed: about 150 KiB a worker thread at
+	 * rest.  Workers allocate little and briefly (the shared snapshot holds
+	 * the big answers), so two arenas serve them: 2 MiB less with 16 threads.
+	 */
+	mallopt(M_ARENA_MAX, API_MALLOC_ARENAS);
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);

@@ -1,7 +1,6 @@
 /* mm_http: the Mattermost REST client pool (libcurl share + easy handles). */
 #include "mm/mm_http.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -10,6 +9,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/lcurl.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "common/xmalloc.h"
 
@@ -53,14 +54,6 @@ struct mm_xfer {
 	long remaining; /* -1 when absent */
 };
 
-static pthread_once_t mm_http_once = PTHREAD_ONCE_INIT;
-
-static void
-mm_http_global_init(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static void
 mm_http_share_lock(CURL *c, curl_lock_data data, curl_lock_access access, void *arg)
 {
@@ -88,9 +81,9 @@ mm_http_new(const struct mm_http_config *cfg)
 	struct mm_http *h = xcalloc(1, sizeof(*h));
 	pthread_condattr_t ca;
 	size_t len;
+	char err[256];
 	int i;
 
-	pthread_once(&mm_http_once, mm_http_global_init);
 	h->base = xstrdup(cfg->base_url != NULL ? cfg->base_url : "");
 	len = strlen(h->base);
 	while (len > 0 && h->base[len - 1] == '/')
@@ -115,14 +108,18 @@ mm_http_new(const struct mm_http_config *cfg)
 	pthread_condattr_destroy(&ca);
 	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&h->share_mu[i], NULL);
-	h->share = curl_share_init();
+	/* Without libcurl every request fails as unsent, with the reason logged here. */
+	if (lcurl_load(err, sizeof(err)) < 0)
+		log_error("cannot talk to Mattermost", "err", err);
+	else
+		h->share = lcurl.share_init();
 	if (h->share != NULL) {
-		curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, mm_http_share_lock);
-		curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, mm_http_share_unlock);
-		curl_share_setopt(h->share, CURLSHOPT_USERDATA, h);
-		curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-		curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-		curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+		lcurl.share_setopt(h->share, CURLSHOPT_LOCKFUNC, mm_http_share_lock);
+		lcurl.share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, mm_http_share_unlock);
+		lcurl.share_setopt(h->share, CURLSHOPT_USERDATA, h);
+		lcurl.share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+		lcurl.share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+		lcurl.share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 	}
 	return h;
 }
@@ -137,11 +134,11 @@ mm_http_free(struct mm_http *h)
 		return;
 	while ((e = h->idle) != NULL) {
 		h->idle = e->next;
-		curl_easy_cleanup(e->curl);
+		lcurl.easy_cleanup(e->curl);
 		free(e);
 	}
 	if (h->share != NULL)
-		curl_share_cleanup(h->share);
+		lcurl.share_cleanup(h->share);
 	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&h->share_mu[i]);
 	pthread_cond_destroy(&h->slot_free);
@@ -333,14 +330,16 @@ mm_http_take(struct mm_http *h, struct mm_easy **slot)
 		h->idle = e->next;
 	pthread_mutex_unlock(&h->mu);
 	if (e == NULL) {
+		if (lcurl_load(NULL, 0) < 0)
+			return NULL;
 		e = xcalloc(1, sizeof(*e));
-		e->curl = curl_easy_init();
+		e->curl = lcurl.easy_init();
 		if (e->curl == NULL) {
 			free(e);
 			return NULL;
 		}
 	} else {
-		curl_easy_reset(e->curl);
+		lcurl.easy_reset(e->curl);
 	}
 	*slot = e;
 	return e->curl;
@@ -409,36 +408,36 @@ mm_http_setup(struct mm_http *h, CURL *c, const char *method, const char *url,
     const char *json_body, const char *auth, long timeout_ms, struct mm_xfer *x, char *errbuf,
     struct curl_slist **headers)
 {
-	*headers = curl_slist_append(*headers, auth != NULL ? auth : h->auth);
-	*headers = curl_slist_append(*headers, "Accept: application/json");
-	*headers = curl_slist_append(*headers, "X-Requested-With: XMLHttpRequest");
-	*headers = curl_slist_append(*headers, "Expect:");
+	*headers = lcurl.slist_append(*headers, auth != NULL ? auth : h->auth);
+	*headers = lcurl.slist_append(*headers, "Accept: application/json");
+	*headers = lcurl.slist_append(*headers, "X-Requested-With: XMLHttpRequest");
+	*headers = lcurl.slist_append(*headers, "Expect:");
 	if (json_body != NULL)
-		*headers = curl_slist_append(*headers, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, *headers);
-	curl_easy_setopt(c, CURLOPT_SHARE, h->share);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+		*headers = lcurl.slist_append(*headers, "Content-Type: application/json");
+	lcurl.easy_setopt(c, CURLOPT_URL, url);
+	lcurl.easy_setopt(c, CURLOPT_HTTPHEADER, *headers);
+	lcurl.easy_setopt(c, CURLOPT_SHARE, h->share);
+	lcurl.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	lcurl.easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
 	/* The shared cache keeps as many idle connections as may be busy. */
-	curl_easy_setopt(c, CURLOPT_MAXCONNECTS, h->max_conns);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(
+	lcurl.easy_setopt(c, CURLOPT_MAXCONNECTS, h->max_conns);
+	lcurl.easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+	lcurl.easy_setopt(
 	    c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_ms < timeout_ms ? h->connect_ms : timeout_ms);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, mm_http_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, mm_http_on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "livestatus/" LS_VERSION);
+	lcurl.easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	lcurl.easy_setopt(c, CURLOPT_WRITEFUNCTION, mm_http_write);
+	lcurl.easy_setopt(c, CURLOPT_WRITEDATA, x);
+	lcurl.easy_setopt(c, CURLOPT_HEADERFUNCTION, mm_http_on_header);
+	lcurl.easy_setopt(c, CURLOPT_HEADERDATA, x);
+	lcurl.easy_setopt(c, CURLOPT_USERAGENT, "livestatus/" LS_VERSION);
 	if (json_body != NULL) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, json_body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(json_body));
+		lcurl.easy_setopt(c, CURLOPT_POSTFIELDS, json_body);
+		lcurl.easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(json_body));
 	}
 	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+		lcurl.easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	else if (strcmp(method, "POST") == 0 && json_body == NULL)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+		lcurl.easy_setopt(c, CURLOPT_POSTFIELDS, "");
 }
 
 /* An answer came: its status, and how long it holds every request back. */
@@ -447,7 +446,7 @@ mm_http_answered(struct mm_http *h, CURL *c, const struct mm_xfer *x, struct mm_
 {
 	int64_t hold = 0;
 
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	lcurl.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 	resp->outcome = MM_HTTP_ANSWERED;
 	if (resp->status == 429) {
 		hold = x->retry_after_ms > 0 ? x->retry_after_ms : x->reset_ms;
@@ -495,16 +494,16 @@ mm_http_request_within(struct mm_http *h, const char *method, const char *path,
 	if (bearer != NULL)
 		auth = xasprintf("Authorization: Bearer %s", bearer);
 	mm_http_setup(h, c, method, url, json_body, auth, timeout_ms, &x, errbuf, &headers);
-	rc = curl_easy_perform(c);
+	rc = lcurl.easy_perform(c);
 	if (rc != CURLE_OK) {
-		curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent);
+		lcurl.easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent);
 		/* No byte of the request left: the server cannot have acted on it. */
 		resp->outcome =
 		    sent > 0 && rc != CURLE_COULDNT_CONNECT && rc != CURLE_COULDNT_RESOLVE_HOST
 		    ? MM_HTTP_UNKNOWN
 		    : MM_HTTP_UNSENT;
 		snprintf(resp->err, sizeof(resp->err), "%s",
-		    errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+		    errbuf[0] != '\0' ? errbuf : lcurl.easy_strerror(rc));
 		pthread_mutex_lock(&h->mu);
 		h->stats.failures++;
 		pthread_mutex_unlock(&h->mu);
@@ -515,14 +514,14 @@ mm_http_request_within(struct mm_http *h, const char *method, const char *path,
 out:
 	if (slot != NULL) {
 		/* The handle must not point at this call's stack once returned. */
-		curl_easy_setopt(slot->curl, CURLOPT_ERRORBUFFER, NULL);
+		lcurl.easy_setopt(slot->curl, CURLOPT_ERRORBUFFER, NULL);
 		mm_http_give(h, slot);
 	}
 	pthread_mutex_lock(&h->mu);
 	h->in_flight--;
 	pthread_cond_signal(&h->slot_free);
 	pthread_mutex_unlock(&h->mu);
-	curl_slist_free_all(headers);
+	lcurl.slist_free_all(headers);
 	free(url);
 	free(auth);
 	return ret;

@@ -464,7 +464,15 @@ class MMStub(_Controls):
             server.socket = holder
             server.server_address = holder.getsockname()
             server.server_name, server.server_port = server.server_address[:2]
-            server.server_activate()
+            try:
+                server.server_activate()
+            except OSError as e:
+                # Someone bound the port beside the holder (SO_REUSEADDR) and
+                # listens on it: say so, and bind anew while it may free up.
+                print(f"mmstub: cannot listen again on port {self._port}: {e}",
+                      file=sys.stderr, flush=True)
+                holder.close()
+                server = self._bind_listener()
         else:
             server = self._bind_listener()
         server.stub = self

@@ -1,7 +1,6 @@
 /* forward: the outbox thread that feeds a central status API (see forward.h). */
 #include "watcher/forward.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <pthread.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/lcurl.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "common/xmalloc.h"
@@ -159,17 +159,17 @@ forward_post(struct forward *f, const char *body, long timeout_ms, struct forwar
 	CURLcode cc;
 
 	memset(r, 0, sizeof(*r));
-	curl_easy_setopt(f->curl, CURLOPT_URL, f->url);
-	curl_easy_setopt(f->curl, CURLOPT_HTTPHEADER, f->headers);
-	curl_easy_setopt(f->curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(f->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-	curl_easy_setopt(f->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(f->curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(f->curl, CURLOPT_WRITEFUNCTION, forward_on_body);
-	curl_easy_setopt(f->curl, CURLOPT_WRITEDATA, &a);
-	curl_easy_setopt(f->curl, CURLOPT_HEADERFUNCTION, forward_on_header);
-	curl_easy_setopt(f->curl, CURLOPT_HEADERDATA, &a);
-	cc = curl_easy_perform(f->curl);
+	lcurl.easy_setopt(f->curl, CURLOPT_URL, f->url);
+	lcurl.easy_setopt(f->curl, CURLOPT_HTTPHEADER, f->headers);
+	lcurl.easy_setopt(f->curl, CURLOPT_POSTFIELDS, body);
+	lcurl.easy_setopt(f->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+	lcurl.easy_setopt(f->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+	lcurl.easy_setopt(f->curl, CURLOPT_ERRORBUFFER, errbuf);
+	lcurl.easy_setopt(f->curl, CURLOPT_WRITEFUNCTION, forward_on_body);
+	lcurl.easy_setopt(f->curl, CURLOPT_WRITEDATA, &a);
+	lcurl.easy_setopt(f->curl, CURLOPT_HEADERFUNCTION, forward_on_header);
+	lcurl.easy_setopt(f->curl, CURLOPT_HEADERDATA, &a);
+	cc = lcurl.easy_perform(f->curl);
 	pthread_mutex_lock(&f->mu);
 	f->status.requests++;
 	f->status.bytes_sent += (int64_t)strlen(body);
@@ -179,10 +179,10 @@ forward_post(struct forward *f, const char *body, long timeout_ms, struct forwar
 		snprintf(r->err, sizeof(r->err), "%s",
 		    a.truncated   ? "answer larger than 4 MiB"
 		        : *errbuf ? errbuf
-		                  : curl_easy_strerror(cc));
+		                  : lcurl.easy_strerror(cc));
 		goto out;
 	}
-	curl_easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, &r->status);
+	lcurl.easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, &r->status);
 	if (r->status == 200) {
 		json_tokener *tok = json_tokener_new();
 		json_object *o =
@@ -780,9 +780,10 @@ forward_free(struct forward *f)
 {
 	if (f == NULL)
 		return;
-	if (f->curl != NULL)
-		curl_easy_cleanup(f->curl);
-	curl_slist_free_all(f->headers);
+	if (f->curl != NULL) {
+		lcurl.easy_cleanup(f->curl);
+		lcurl.slist_free_all(f->headers);
+	}
 	store_close(f->st);
 	pthread_mutex_destroy(&f->mu);
 	pthread_cond_destroy(&f->cv);
@@ -830,30 +831,32 @@ forward_start(const struct forward_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot read the store id: %s", store_errmsg(f->st));
 		goto fail;
 	}
-	if ((f->curl = curl_easy_init()) == NULL) {
+	if (lcurl_load(err, errlen) < 0)
+		goto fail;
+	if ((f->curl = lcurl.easy_init()) == NULL) {
 		snprintf(err, errlen, "libcurl cannot start");
 		goto fail;
 	}
 	n = strlen(f->key) + sizeof("Authorization: Bearer ");
 	auth = xmalloc(n);
 	snprintf(auth, n, "Authorization: Bearer %s", f->key);
-	f->headers = curl_slist_append(f->headers, auth);
+	f->headers = lcurl.slist_append(f->headers, auth);
 	free(auth);
-	f->headers = curl_slist_append(f->headers, "Content-Type: application/json");
-	f->headers = curl_slist_append(f->headers, "Expect:");
-	curl_easy_setopt(f->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(f->curl, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(f->curl, CURLOPT_CONNECTTIMEOUT_MS, f->connect_timeout_ms);
-	curl_easy_setopt(f->curl, CURLOPT_USERAGENT, "livestatus-watcher/" LS_VERSION);
+	f->headers = lcurl.slist_append(f->headers, "Content-Type: application/json");
+	f->headers = lcurl.slist_append(f->headers, "Expect:");
+	lcurl.easy_setopt(f->curl, CURLOPT_NOSIGNAL, 1L);
+	lcurl.easy_setopt(f->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+	lcurl.easy_setopt(f->curl, CURLOPT_CONNECTTIMEOUT_MS, f->connect_timeout_ms);
+	lcurl.easy_setopt(f->curl, CURLOPT_USERAGENT, "livestatus-watcher/" LS_VERSION);
 #if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(f->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	lcurl.easy_setopt(f->curl, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
-	curl_easy_setopt(f->curl, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	lcurl.easy_setopt(f->curl, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-	curl_easy_setopt(f->curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(f->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	lcurl.easy_setopt(f->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	lcurl.easy_setopt(f->curl, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (f->ca_file != NULL)
-		curl_easy_setopt(f->curl, CURLOPT_CAINFO, f->ca_file);
+		lcurl.easy_setopt(f->curl, CURLOPT_CAINFO, f->ca_file);
 	srand((unsigned)(util_now_ms() ^ (int64_t)getpid()));
 	if ((errno = pthread_create(&f->thread, NULL, forward_main, f)) != 0) {
 		snprintf(err, errlen, "cannot start the forwarding thread: %s", strerror(errno));

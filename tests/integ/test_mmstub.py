@@ -44,8 +44,10 @@ def poll(predicate, timeout=30.0, what="condition"):
 def start_stub(workdir, *extra):
     """Start the stub the way the integration tests do: --port 0 --port-file."""
     port_file = os.path.join(workdir, f"port-{time.monotonic_ns()}")
-    proc = subprocess.Popen([sys.executable, str(STUB), "--port", "0", "--port-file", port_file,
-                             *extra], stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The stub's stderr is kept: a failure in one of its threads is printed there.
+    with open(os.path.join(workdir, "stub.err"), "ab") as err:
+        proc = subprocess.Popen([sys.executable, str(STUB), "--port", "0", "--port-file",
+                                 port_file, *extra], stdin=subprocess.DEVNULL, stderr=err)
 
     def port():
         if proc.poll() is not None:
@@ -56,6 +58,14 @@ def start_stub(workdir, *extra):
         return None
 
     return proc, poll(port, what="the port file")
+
+
+def stub_stderr(workdir):
+    try:
+        with open(os.path.join(workdir, "stub.err"), errors="replace") as f:
+            return f.read()[-4000:] or "(empty)"
+    except OSError as e:
+        return f"(unreadable: {e})"
 
 
 def stop_stub(proc):
@@ -108,7 +118,11 @@ class StubTestCase(unittest.TestCase):
         cls.tmp.cleanup()
 
     def setUp(self):
-        self.ctl.reset()
+        try:
+            self.ctl.reset()
+        except OSError as e:
+            raise AssertionError(f"the stub does not answer ({e}); its stderr:\n"
+                                 + stub_stderr(self.tmp.name)) from e
         self.api = Api(self.port)
 
     def tearDown(self):
