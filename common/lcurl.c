@@ -14,6 +14,8 @@ struct lcurl_api lcurl;
 static pthread_once_t lcurl_once = PTHREAD_ONCE_INIT;
 static int lcurl_ready;
 static char lcurl_err[256];
+/* Kept from lcurl_open() for lcurl_cleanup(); NULL until libcurl is ready. */
+static void (*lcurl_global_cleanup)(void);
 
 /*
  * One symbol into *slot.  POSIX guarantees a function's address survives the
@@ -50,6 +52,8 @@ lcurl_open(void)
 		return;
 	}
 	if (lcurl_sym(dl, "curl_global_init", &global_init, sizeof(global_init)) < 0 ||
+	    lcurl_sym(dl, "curl_global_cleanup", &lcurl_global_cleanup,
+	        sizeof(lcurl_global_cleanup)) < 0 ||
 	    LCURL_SYM(dl, easy_init, "curl_easy_init") < 0 ||
 	    LCURL_SYM(dl, easy_setopt, "curl_easy_setopt") < 0 ||
 	    LCURL_SYM(dl, easy_perform, "curl_easy_perform") < 0 ||
@@ -84,16 +88,6 @@ lcurl_load(char *err, size_t errlen)
 void
 lcurl_cleanup(void)
 {
-	void (*global_cleanup)(void) = NULL;
-	void *dl;
-
-	if (!lcurl_ready)
-		return;
-	/* RTLD_NOLOAD: the handle of the copy lcurl_open() loaded, if any. */
-	dl = dlopen(LCURL_SONAME, RTLD_NOW | RTLD_NOLOAD);
-	if (dl == NULL)
-		return;
-	if (lcurl_sym(dl, "curl_global_cleanup", &global_cleanup, sizeof(global_cleanup)) == 0)
-		global_cleanup();
-	dlclose(dl);
+	if (lcurl_ready && lcurl_global_cleanup != NULL)
+		lcurl_global_cleanup();
 }

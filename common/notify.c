@@ -258,6 +258,28 @@ notify_send_all(int fd, const char *buf, size_t len, int64_t deadline)
 }
 
 /*
+ * One recv() of up to len bytes, waiting for data until the deadline: the
+ * byte count, 0 when the server closed, or -1 with errno set (ETIMEDOUT).
+ */
+static ssize_t
+notify_recv(int fd, char *buf, size_t len, int64_t deadline)
+{
+	ssize_t r;
+
+	for (;;) {
+		r = recv(fd, buf, len, 0);
+		if (r >= 0)
+			return r;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			if (notify_wait(fd, POLLIN, deadline) < 0)
+				return -1;
+		} else if (errno != EINTR) {
+			return -1;
+		}
+	}
+}
+
+/*
  * Reads one answer: its status into *status, and whether the connection may
  * carry the next request into *keep.  Returns 0, or -1 with errno set
  * (ECONNRESET when the server closed before answering anything, EPROTO for
@@ -274,23 +296,19 @@ notify_read_answer(int fd, int64_t deadline, long *status, int *keep)
 
 	*keep = 0;
 	for (;;) {
-		r = recv(fd, head + got, NOTIFY_HEAD_MAX - got, 0);
-		if (r > 0) {
-			got += (size_t)r;
-			head[got] = '\0';
-			if ((end = strstr(head, "\r\n\r\n")) != NULL)
-				break;
-			if (got == NOTIFY_HEAD_MAX) {
-				errno = EPROTO;
-				return -1;
-			}
-		} else if (r == 0) {
+		r = notify_recv(fd, head + got, NOTIFY_HEAD_MAX - got, deadline);
+		if (r < 0)
+			return -1;
+		if (r == 0) {
 			errno = got == 0 ? ECONNRESET : EPROTO;
 			return -1;
-		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			if (notify_wait(fd, POLLIN, deadline) < 0)
-				return -1;
-		} else if (errno != EINTR) {
+		}
+		got += (size_t)r;
+		head[got] = '\0';
+		if ((end = strstr(head, "\r\n\r\n")) != NULL)
+			break;
+		if (got == NOTIFY_HEAD_MAX) {
+			errno = EPROTO;
 			return -1;
 		}
 	}
@@ -319,18 +337,12 @@ notify_read_answer(int fd, int64_t deadline, long *status, int *keep)
 	/* What came after the headers counts toward the body. */
 	body -= (long long)(got - (size_t)(end + 4 - head));
 	while (body > 0) {
-		r = recv(fd, head, sizeof(head) - 1, 0);
-		if (r > 0) {
-			body -= r;
-		} else if (r < 0 && errno == EINTR) {
-			continue;
-		} else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (notify_wait(fd, POLLIN, deadline) < 0)
-				return -1;
-		} else {
+		r = notify_recv(fd, head, sizeof(head) - 1, deadline);
+		if (r <= 0) {
 			*keep = 0;
 			return 0; /* the status is known; the rest of the body does not matter */
 		}
+		body -= r;
 	}
 	if (body < 0)
 		*keep = 0; /* more than announced: do not trust the connection */
