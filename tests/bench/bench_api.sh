@@ -86,8 +86,11 @@ def connects(path):
     return True
 
 
+responder_env = {"LOG_LEVEL": "warn"}
+if os.environ.get("BENCH_RESPONDER_ARENAS"):  # glibc's MALLOC_ARENA_MAX, over the built-in 2
+    responder_env["MALLOC_ARENA_MAX"] = os.environ["BENCH_RESPONDER_ARENAS"]
 with Stack(rate="100000000r/s", workers=workers, threads=threads and int(threads),
-           env={"LOG_LEVEL": "warn"}) as s:
+           env=responder_env) as s:
     for i in range(20):
         lines = [f"exec: grep -rn 'pattern {j}' src/module_{i}/ --include=*.c [OK]"
                  if j % 3 else f"Reading the notes of step {j} for box {i}." for j in range(15)]
@@ -170,7 +173,9 @@ def rng(xs, fmt):
 
 
 print(f"wrk -t{wthreads} -c{conns} -d{duration}, {rounds} round(s); nginx workers {workers}; "
-      f"responder threads {threads or 'default'}, hello-world threads {hello_threads}; "
+      f"responder threads {threads or 'default'}, malloc arenas "
+      f"{os.environ.get('BENCH_RESPONDER_ARENAS') or '2 (built in)'}, "
+      f"hello-world threads {hello_threads}; "
       f"{os.cpu_count()} CPUs")
 for name, path, fn, body in cases:
     print(f"GET {path}" + (" (20 active boxes x 15 lines)" if name == "list" else "")

@@ -2,6 +2,7 @@
 """Part of make bench: browser latency (push vs polling) and idle subscribers."""
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -29,31 +30,98 @@ def latency(nchan):
     return None
 
 
-def idle_subscribers(target=2000):
-    """Opens EventSource-style subscribers until nginx stops accepting them."""
-    with Stack(env={"READ_AUTH": "none"}) as s:
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def nginx_workers_kb(master):
+    """The summed VmRSS of nginx's worker processes (the master's children)."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            if ppid == master:
+                total += rss_kb(int(pid))
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+def raise_nofile(want):
+    """Lets this process hold want sockets (root may raise the hard limit too)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= want:
+        return soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(want, hard), max(want, hard)))
+    except (ValueError, OSError):  # past the hard limit needs CAP_SYS_RESOURCE
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def subscribe(s, req):
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    c.sendall(req)
+    head = c.recv(4096)
+    if b" 200 " not in head.split(b"\r\n", 1)[0]:
+        c.close()
+        return None
+    return c
+
+
+def idle_subscribers(target):
+    """Opens authorized EventSource subscribers (each one through the
+    responder's /api/v1/auth) and reads the responder's memory before and
+    after; the responder must stay flat while nginx holds them."""
+    nofile = raise_nofile(target + 256)
+    limit = min(target, nofile - 256)
+    warm = min(100, limit)
+    with Stack(connections=target + 512) as s:
         threads = s.env.get("FCGI_THREADS", "default")
         socks = []
-        req = (f"GET /plugins/com.openclaw.livestatus/api/v1/stream HTTP/1.1\r\n"
-               f"Host: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n").encode()
+        req = ("GET /plugins/com.openclaw.livestatus/api/v1/stream HTTP/1.1\r\n"
+               "Host: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+               f"Authorization: Bearer {s.secret}\r\n\r\n").encode()
+        responder = s.procs["responder"].pid
+        nginx = s.procs["nginx"].pid
+        refused = 0
+        before = nginx_before = 0
+        t0 = time.monotonic()
         try:
-            for _ in range(target):
-                c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
-                c.sendall(req)
-                head = c.recv(4096)
-                if b" 200 " not in head.split(b"\r\n", 1)[0]:
-                    c.close()
-                    break
+            while len(socks) < limit and time.monotonic() - t0 < 300:
+                c = subscribe(s, req)
+                if c is None:
+                    refused += 1
+                    if refused > 20:
+                        break
+                    time.sleep(0.05)  # the rate limit's burst refills
+                    continue
                 socks.append(c)
+                if len(socks) == warm:
+                    before = rss_kb(responder)
+                    nginx_before = nginx_workers_kb(nginx)
+            open_s = time.monotonic() - t0
             held = len(socks)
-            # The responder still answers with every subscriber parked.
-            t0 = time.monotonic()
+            after = rss_kb(responder)
+            nginx_after = nginx_workers_kb(nginx)
+            t1 = time.monotonic()
             r = s.request("GET", "/api/v1/health")
-            health_ms = (time.monotonic() - t0) * 1000
+            health_ms = (time.monotonic() - t1) * 1000
         finally:
             for c in socks:
                 c.close()
-        return held, r.status, health_ms, threads
+        return {"target": target, "held": held, "open_s": open_s, "status": r.status,
+                "health_ms": health_ms, "threads": threads, "warm": warm,
+                "rss_before": before / 1024, "rss_after": after / 1024,
+                "nginx_before": nginx_before / 1024, "nginx_after": nginx_after / 1024,
+                "nofile": nofile}
 
 
 def main():
@@ -73,12 +141,23 @@ def main():
                f"p50 {push['p50_ms']:.0f} ms, p99 {push['p99_ms']:.0f} ms", CMD,
                peer=f"polling every 2 s: p50 {poll['p50_ms']:.0f} ms" if poll else "",
                ratio=push["p50_ms"] / poll["p50_ms"] if poll and poll["p50_ms"] else None)
-    held, status, ms, threads = idle_subscribers()
-    print(f"idle stream subscribers held by nginx: {held} (attempted 2000; worker_connections "
-          f"bounds it), health with all of them open: {status} in {ms:.0f} ms; responder threads "
-          f"unchanged ({threads})")
-    figure("idle stream subscribers (EventSource)",
-           f"{held} of 2000 held by nginx; health {status} in {ms:.0f} ms with all open", CMD)
+    n = int(os.environ.get("BENCH_SUBSCRIBERS", "10000"))
+    r = idle_subscribers(n)
+    grow = r["rss_after"] / r["rss_before"] if r["rss_before"] else 0
+    print(f"stream subscribers held by nginx: {r['held']} of {n} (opened in {r['open_s']:.1f} s, "
+          f"each authorized by the responder; open files allowed {r['nofile']}); health with all "
+          f"of them open: {r['status']} in {r['health_ms']:.0f} ms; responder threads "
+          f"{r['threads']}")
+    print(f"responder RSS: {r['rss_before']:.1f} MiB with {r['warm']} subscribers, "
+          f"{r['rss_after']:.1f} MiB with {r['held']} ({grow:.2f}x); nginx workers "
+          f"{r['nginx_before']:.1f} -> {r['nginx_after']:.1f} MiB")
+    figure(f"stream subscribers (EventSource, authorized), {n} opened",
+           f"{r['held']} held by nginx; responder RSS {r['rss_after']:.1f} MiB "
+           f"(nginx workers {r['nginx_after']:.1f} MiB); health {r['status']} in "
+           f"{r['health_ms']:.0f} ms", CMD,
+           peer=f"responder with {r['warm']} subscribers: {r['rss_before']:.1f} MiB",
+           ratio=grow, goal=f"{n} held, responder RSS <= 1.1x",
+           holds=r["held"] == n and grow <= 1.1)
 
 
 if __name__ == "__main__":

@@ -37,10 +37,12 @@ def make_lines(sid, n):
 
 
 class Tree:
-    def __init__(self, build, **env):
+    def __init__(self, build, agents=("main",), **env):
         self.tmp = tempfile.mkdtemp(prefix="lsw-bench-")
-        self.sessions = os.path.join(self.tmp, "agents", "main", "sessions")
-        os.makedirs(self.sessions)
+        self.agent_dirs = {a: os.path.join(self.tmp, "agents", a, "sessions") for a in agents}
+        for d in self.agent_dirs.values():
+            os.makedirs(d)
+        self.sessions = self.agent_dirs[agents[0]]
         self.stage = os.path.join(self.tmp, "stage")
         os.makedirs(self.stage)
         self.db = env.pop("LIVESTATUS_DB", os.path.join(self.tmp, "livestatus.db"))
@@ -51,13 +53,14 @@ class Tree:
         self.binary = os.path.join(build, "livestatus-watcher")
         self.proc = None
 
-    def index(self, n, prefix="s"):
-        data = {"agent:main:mattermost:channel:ch%d" % i: {"sessionId": "%s%d" % (prefix, i)}
+    def index(self, n, prefix="s", agent="main"):
+        """sessions.json of agent: sessions <prefix>0.. in channels ch0.."""
+        data = {"agent:%s:mattermost:channel:ch%d" % (agent, i): {"sessionId": "%s%d" % (prefix, i)}
                 for i in range(n)}
-        tmp = os.path.join(self.sessions, "sessions.json.tmp")
+        tmp = os.path.join(self.agent_dirs[agent], "sessions.json.tmp")
         with open(tmp, "w") as f:
             json.dump(data, f)
-        os.rename(tmp, os.path.join(self.sessions, "sessions.json"))
+        os.rename(tmp, os.path.join(self.agent_dirs[agent], "sessions.json"))
 
     def start(self):
         self.log = open(os.path.join(self.tmp, "watcher.log"), "wb")
@@ -200,6 +203,92 @@ def bench_latency(build, appends):
         stack.stop()
 
 
+def bench_many(build, sessions, agents, appends):
+    """Append -> API latency with many live sessions spread over agents:
+    every session other than the probe appends a line about once a second
+    (one writer, paced), the probe waits for each of its lines in the API."""
+    try:
+        from harness import Stack
+    except ImportError:
+        print("many sessions: skipped (tests/integ/harness.py missing)")
+        return
+    names = ["a%d" % j for j in range(agents)]
+    per = max(1, sessions // agents)
+    stack = Stack()
+    t = Tree(build, agents=names, LIVESTATUS_DB=stack.db, PUBLISH_URL=stack.publish_url or "",
+             MAX_ACTIVE_SESSIONS=str(sessions + 100))
+    stop = threading.Event()
+    writer = None
+    try:
+        for a in names:
+            t.index(per, agent=a)
+        t.start()
+        paths = []
+        for a in names:
+            for i in range(per):
+                p = os.path.join(t.agent_dirs[a], "s%d.jsonl" % i)
+                open(p + ".lock", "w").close()
+                with open(p, "w") as f:
+                    f.write(json.dumps(header("s%d" % i)) + "\n"
+                            + json.dumps(assistant(["start"])) + "\n")
+                paths.append(p)
+        probe, others = paths[0], paths[1:]
+        con = sqlite3.connect(t.db, timeout=30)
+        deadline = time.monotonic() + 120
+        while con.execute("SELECT count(*) FROM boxes WHERE status = 'active'").fetchone()[0] \
+                < len(paths):
+            if time.monotonic() > deadline:
+                raise RuntimeError("not every session got a box")
+            time.sleep(0.05)
+        box_id = con.execute("SELECT id FROM boxes WHERE session_key = ?",
+                             ("agent:a0:mattermost:channel:ch0",)).fetchone()[0]
+        con.close()
+
+        def background():
+            n = 0
+            gap = 1.0 / len(others)  # each session about once a second
+            next_at = time.monotonic()
+            while not stop.is_set():
+                with open(others[n % len(others)], "a") as f:
+                    f.write(json.dumps(assistant(["bg %d" % n])) + "\n")
+                n += 1
+                next_at += gap
+                pause = next_at - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+        writer = threading.Thread(target=background)
+        writer.start()
+        lat = []
+        for n in range(appends):
+            text = "probe %d" % n
+            t0 = time.monotonic()
+            with open(probe, "a") as f:
+                f.write(json.dumps(assistant([text])) + "\n")
+            while True:
+                r = stack.request("GET", "/api/v1/sessions/" + box_id)
+                if r.status == 200 and r.json["lines"] and r.json["lines"][-1] == text:
+                    break
+                if time.monotonic() - t0 > 10:
+                    raise RuntimeError("append %d never showed" % n)
+            lat.append((time.monotonic() - t0) * 1000)
+            time.sleep(0.01)  # the probe writes like a busy agent, not in a loop
+        lat.sort()
+        p99 = lat[int(len(lat) * 0.99) - 1]
+        print("append -> GET /api/v1/sessions/{id}, %d sessions across %d agents: p50 %.1f ms, "
+              "p99 %.1f ms, max %.1f ms (%d appends)" % (len(paths), agents,
+                                                         statistics.median(lat), p99, lat[-1],
+                                                         appends))
+        figure("transcript append -> `GET /api/v1/sessions/{id}`, %d sessions across %d agents"
+               % (len(paths), agents), "p50 %.1f ms, p99 %.1f ms" % (statistics.median(lat), p99),
+               CMD, goal="p99 < 10 ms", holds=p99 < 10)
+    finally:
+        stop.set()
+        if writer is not None:
+            writer.join()
+        t.stop()
+        stack.stop()
+
+
 def bench_rss(build):
     t = Tree(build)
     try:
@@ -235,6 +324,9 @@ def main():
     build = os.path.abspath(a.build)
     bench_replay(build, int(os.environ.get("BENCH_LINES", "200000")))
     bench_latency(build, int(os.environ.get("BENCH_APPENDS", "1000")))
+    bench_many(build, int(os.environ.get("BENCH_MANY_SESSIONS", "500")),
+               int(os.environ.get("BENCH_MANY_AGENTS", "20")),
+               int(os.environ.get("BENCH_APPENDS", "1000")))
     bench_rss(build)
 
 

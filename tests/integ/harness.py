@@ -10,7 +10,7 @@ so its interface below is kept stable; add to it, do not change it.
         assert r.status == 201, r
 
 Stack(env=None, nchan=True, start=True, rate="10000r/s", threads=None,
-      workers=1)
+      workers=1, connections=4096)
     Makes a temp dir and, unless start=False (then call s.start()), starts
     $LIVESTATUS_BUILD/livestatus-fcgi (LIVESTATUS_BUILD defaults to
     "build", relative to the repository root) on a unix socket in it and
@@ -21,7 +21,7 @@ Stack(env=None, nchan=True, start=True, rate="10000r/s", threads=None,
     polling-fallback setup); then PUBLISH_URL is not set.  rate: the
     limit_req rate of the generated http-level snippet.  threads:
     --threads for the responder (default: its own default).  workers:
-    nginx worker_processes.
+    nginx worker_processes.  connections: its worker_connections.
 
 Attributes
     url     "http://127.0.0.1:<port>"
@@ -95,6 +95,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -394,9 +395,16 @@ class Stream:
         self.sock.close()
 
 
+def nofile_for(want):
+    """want open files, or the hard limit nginx inherits from here if lower
+    (past it even root needs CAP_SYS_RESOURCE, which a container may lack)."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    return want if hard == resource.RLIM_INFINITY else min(want, hard)
+
+
 class Stack:
     def __init__(self, env=None, nchan=True, start=True, rate="10000r/s", threads=None,
-                 workers=1):
+                 workers=1, connections=4096):
         self.tmp = tempfile.mkdtemp(prefix="livestatus-test-")
         self.db = os.path.join(self.tmp, "livestatus.db")
         self.sock = os.path.join(self.tmp, "fcgi.sock")
@@ -405,6 +413,7 @@ class Stack:
         self.rate = rate
         self.threads = threads
         self.workers = workers
+        self.connections = connections
         self.port = None
         self.url = None
         self.api = None
@@ -503,12 +512,18 @@ class Stack:
                 if not self.nchan:
                     continue
                 line = line[len("@NCHAN@"):]
+            if line.startswith("@MANYCONN@"):
+                if self.connections <= 4096:
+                    continue
+                line = line[len("@MANYCONN@"):]
             lines.append(line)
         conf = "".join(lines)
         subst = {
             "@TMP@": self.tmp,
             "@PORT@": str(self.port),
             "@WORKERS@": str(self.workers),
+            "@CONNECTIONS@": str(self.connections),
+            "@NOFILE@": str(nofile_for(2 * self.connections + 64)),
             "@DEMO_ROOT@": os.path.join(ROOT, "plugin", "dist", "demo"),
             "@HTTP_CONF@": http_path,
             "@SITE_CONF@": site_path,
