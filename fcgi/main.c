@@ -70,7 +70,8 @@ usage(FILE *f)
 	    "                       a missing default file means PLUGIN_SECRET only)\n"
 	    "  GATEWAY_SILENT_S     a gateway silent this long makes health degraded (300)\n"
 	    "  LOG_LEVEL            debug | info | warn | error (info); v4.1's trace and\n"
-	    "                       fatal are debug and error, silent logs nothing\n",
+	    "                       fatal are debug and error, silent logs nothing\n"
+	    "  MALLOC_ARENA_MAX     glibc's malloc arenas, shared by all threads (2)\n",
 	    API_THREADS_DEFAULT, API_DEFAULT_DB, API_DEFAULT_GATEWAY_KEYS);
 }
 
