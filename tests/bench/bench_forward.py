@@ -26,7 +26,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integ"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "bench"))
-from bench_watcher import Tree, make_lines  # noqa: E402
+from bench_watcher import Tree, make_lines, probe_latency_ms  # noqa: E402
 from figures import figure  # noqa: E402
 from harness import Stack, free_port  # noqa: E402
 from wharness import assistant, header  # noqa: E402
@@ -100,17 +100,8 @@ def bench_load(build, seconds, appends):
         for n in range(appends):
             if time.monotonic() > deadline and n >= 20:
                 break
-            text = "probe %d" % n
-            a0 = time.monotonic()
-            with open(probe, "a") as f:
-                f.write(json.dumps(assistant([text])) + "\n")
-            while True:
-                r = stack.request("GET", "/api/v1/sessions/" + box_id)
-                if r.status == 200 and r.json["lines"] and r.json["lines"][-1] == text:
-                    break
-                if time.monotonic() - a0 > 10:
-                    raise RuntimeError("append %d never showed at the central" % n)
-            lat.append((time.monotonic() - a0) * 1000)
+            lat.append(probe_latency_ms(stack, probe, box_id, "probe %d" % n,
+                                        " at the central"))
         rest = deadline - time.monotonic()
         if rest > 0:
             time.sleep(rest)  # the load runs its whole length

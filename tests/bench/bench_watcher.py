@@ -93,6 +93,20 @@ class Tree:
         return 0
 
 
+def probe_latency_ms(stack, probe, box_id, text, where=""):
+    """Appends a line saying text to the transcript probe and polls the API
+    until box_id's newest line is it: the milliseconds that took."""
+    t0 = time.monotonic()
+    with open(probe, "a") as f:
+        f.write(json.dumps(assistant([text])) + "\n")
+    while True:
+        r = stack.request("GET", "/api/v1/sessions/" + box_id)
+        if r.status == 200 and r.json["lines"] and r.json["lines"][-1] == text:
+            return (time.monotonic() - t0) * 1000
+        if time.monotonic() - t0 > 10:
+            raise RuntimeError("%r never showed%s" % (text, where))
+
+
 def bench_replay(build, total):
     per = total // SESSIONS
     t = Tree(build)
@@ -178,17 +192,7 @@ def bench_latency(build, appends):
         con.close()
         lat = []
         for n in range(appends):
-            text = "probe %d" % n
-            t0 = time.monotonic()
-            with open(probe, "a") as f:
-                f.write(json.dumps(assistant([text])) + "\n")
-            while True:
-                r = stack.request("GET", "/api/v1/sessions/" + box_id)
-                if r.status == 200 and r.json["lines"][-1] == text:
-                    break
-                if time.monotonic() - t0 > 10:
-                    raise RuntimeError("append %d never showed" % n)
-            lat.append((time.monotonic() - t0) * 1000)
+            lat.append(probe_latency_ms(stack, probe, box_id, "probe %d" % n))
         lat.sort()
         print("append -> GET /api/v1/sessions/{id}: p50 %.1f ms, p99 %.1f ms, max %.1f ms "
               "(%d appends, %d sessions writing)" % (statistics.median(lat),
@@ -260,17 +264,7 @@ def bench_many(build, sessions, agents, appends):
         writer.start()
         lat = []
         for n in range(appends):
-            text = "probe %d" % n
-            t0 = time.monotonic()
-            with open(probe, "a") as f:
-                f.write(json.dumps(assistant([text])) + "\n")
-            while True:
-                r = stack.request("GET", "/api/v1/sessions/" + box_id)
-                if r.status == 200 and r.json["lines"] and r.json["lines"][-1] == text:
-                    break
-                if time.monotonic() - t0 > 10:
-                    raise RuntimeError("append %d never showed" % n)
-            lat.append((time.monotonic() - t0) * 1000)
+            lat.append(probe_latency_ms(stack, probe, box_id, "probe %d" % n))
             time.sleep(0.01)  # the probe writes like a busy agent, not in a loop
         lat.sort()
         p99 = lat[int(len(lat) * 0.99) - 1]
