@@ -46,6 +46,7 @@ struct api_snap_list {
 struct api_snapshot {
 	atomic_int refs;
 	int64_t revision;
+	int64_t deletes; /* the store's delete count at revision */
 	struct api_part *hot;
 	struct api_part *cold;
 	_Atomic(struct api_snap_list *) all; /* the unfiltered list, made on first use */
@@ -74,6 +75,7 @@ struct api_cache {
 	char *db_path;
 	store *compact_st; /* its store while it runs */
 	atomic_long compactions;
+	atomic_long merges; /* hot parts made from the last one (api_cache_hot_since) */
 };
 
 static void
@@ -104,13 +106,14 @@ api_snap_free(struct api_snapshot *s)
 
 /* A snapshot of the two parts and the deleted ids; takes the caller's references. */
 static struct api_snapshot *
-api_snap_new(int64_t revision, struct api_part *hot, struct api_part *cold)
+api_snap_new(int64_t revision, int64_t deletes, struct api_part *hot, struct api_part *cold)
 {
 	struct api_snapshot *s = xcalloc(1, sizeof(*s));
 
 	atomic_init(&s->refs, 1);
 	atomic_init(&s->all, NULL);
 	s->revision = revision;
+	s->deletes = deletes;
 	s->hot = hot;
 	s->cold = cold;
 	pthread_mutex_init(&s->lock, NULL);
@@ -613,6 +616,53 @@ api_cache_set_cold(struct api_cache *c, struct api_part *part, int64_t rev, int6
 	c->gone_seen = 0;
 }
 
+/*
+ * The hot part at the store's revision made from the last snapshot's (the
+ * caller holds c->build): its trees, with those written since read again
+ * in their place (api_part_merge()), so that a write costs the trees it
+ * touched rather than every active one.  *out stays NULL when the last
+ * snapshot stands on another cold part, the store no longer lists every
+ * deletion since, or a box moved to another tree: then the caller reads
+ * the hot trees whole.
+ */
+static int
+api_cache_hot_since(struct api_cache *c, store *st, int64_t deletes, struct api_part **out)
+{
+	const struct api_snapshot *last = c->cur; /* only builders set it */
+	struct store_gone *gone = NULL;
+	struct store_box *list = NULL;
+	struct api_part *fresh = NULL;
+	const char **ids = NULL;
+	size_t ngone = 0, n = 0, i;
+	int rc;
+
+	*out = NULL;
+	if (last == NULL || last->cold != c->cold)
+		return STORE_OK;
+	if ((rc = store_box_gone(st, last->revision, 0, &gone, &ngone)) != STORE_OK)
+		goto out;
+	/*
+	 * The list may hold deletions a little older than the last snapshot,
+	 * never fewer than those since, unless the store dropped some.
+	 */
+	if ((int64_t)ngone < deletes - last->deletes)
+		goto out;
+	if ((rc = store_box_list_changed(st, last->revision, &list, &n)) != STORE_OK)
+		goto out;
+	fresh = api_part_build(list, n);
+	ids = xcalloc(ngone + 1, sizeof(*ids));
+	for (i = 0; i < ngone; i++)
+		ids[i] = gone[i].id;
+	if ((*out = api_part_merge(last->hot, fresh, ids, ngone)) != NULL)
+		atomic_fetch_add(&c->merges, 1);
+out:
+	free(ids);
+	api_part_unref(fresh);
+	store_box_list_free(list, n);
+	store_gone_free(gone, ngone);
+	return rc;
+}
+
 /* Asks the compactor for a new cold part; 0 when there is none (then read in full). */
 static int
 api_cache_want(struct api_cache *c)
@@ -652,19 +702,23 @@ api_cache_read(struct api_cache *c, store *st, struct api_snapshot **out)
 				break;
 			api_cache_set_cold(c, cold, rev, deletes);
 		}
-		if ((rc = api_cache_part(st, 0, c->cold_revision, &hot)) != STORE_OK)
+		if (need != 2 && hot == NULL &&
+		    (rc = api_cache_hot_since(c, st, deletes, &hot)) != STORE_OK)
+			break;
+		if (hot == NULL && (rc = api_cache_part(st, 0, c->cold_revision, &hot)) != STORE_OK)
 			break;
 		if (need == 2 ||
 		    (!api_part_moved(hot, c->cold) &&
 		        (hot->n - hot->active <= API_CACHE_HOT_SPARE || api_cache_want(c))))
 			break;
 		api_part_unref(hot);
+		hot = NULL;
 		need = 2;
 	}
 	if (rc != STORE_OK)
 		return rc;
 	api_part_ref(c->cold);
-	*out = api_snap_new(rev, hot, c->cold);
+	*out = api_snap_new(rev, deletes, hot, c->cold);
 	log_debug("built list snapshot", "revision", LOG_I64(rev), "hot", LOG_I64((int64_t)hot->n),
 	    "cold", LOG_I64((int64_t)c->cold->n), "gone", LOG_I64(c->gone_seen), "full",
 	    LOG_I64(need == 2));
@@ -751,6 +805,12 @@ long
 api_cache_compactions(struct api_cache *c)
 {
 	return atomic_load(&c->compactions);
+}
+
+long
+api_cache_merges(struct api_cache *c)
+{
+	return atomic_load(&c->merges);
 }
 
 int

@@ -14,9 +14,14 @@
  * grow with the finished boxes kept in the store:
  *   - the cold part: the whole store as one full read found it, shared by
  *     every snapshot until the next full read;
- *   - the hot part: read again at every revision, the whole trees that hold
- *     an active box or a box written since the cold part's revision
- *     (store_box_list_hot()).
+ *   - the hot part: the whole trees that hold an active box or a box
+ *     written since the cold part's revision (store_box_list_hot()), made
+ *     at every revision from the last snapshot's hot part with only the
+ *     trees written since read again (store_box_list_changed(),
+ *     api_part_merge()), so that a write costs the trees it touched, not
+ *     every active one; read whole after a full read, when the store no
+ *     longer lists every deletion since, or when a box moved to another
+ *     tree.
  * A reader sees every hot tree and the cold trees whose top-level box is
  * neither hot nor deleted (the store lists deletions: sql/schema.sql).  A
  * new cold part is needed at once when there is none, most boxes changed,
@@ -82,6 +87,9 @@ int api_cache_start_compactor(struct api_cache *c, const char *db_path);
 
 /* How many cold parts the compactor has read (for tests). */
 long api_cache_compactions(struct api_cache *c);
+
+/* How many hot parts were made from the last one rather than read whole (for tests). */
+long api_cache_merges(struct api_cache *c);
 
 int64_t api_snapshot_revision(const struct api_snapshot *s);
 void api_snapshot_ref(struct api_snapshot *s);

@@ -183,9 +183,9 @@ api_part_link(struct api_part_builder *bd)
 	free(fill);
 }
 
-/* The second step: links, nesting, the list of top-level boxes; frees the builder. */
-static struct api_part *
-api_part_finish(struct api_part_builder *bd)
+/* Sorts the boxes, indexes them by id and links them to their parents. */
+static void
+api_part_index_all(struct api_part_builder *bd)
 {
 	struct api_part *p = bd->p;
 	size_t n = p->n, i;
@@ -197,15 +197,16 @@ api_part_finish(struct api_part_builder *bd)
 		p->by_id[i] = i;
 	qsort_r(p->by_id, n, sizeof(*p->by_id), api_part_cmp_index, p->boxes);
 	api_part_link(bd);
-	bd->state = xcalloc(n + 1, 1);
-	for (i = 0; i < n; i++) {
-		p->boxes[i].top = p->boxes[i].parent == SIZE_MAX;
-		if (p->boxes[i].top && bd->state[i] == 0)
-			api_part_nest(bd, i, 0);
-	}
-	for (i = 0; i < n; i++) {
-		if (bd->state[i] == 0)
-			api_part_nest(bd, i, 0);
+}
+
+/* The list of top-level boxes and the active count; frees the builder. */
+static struct api_part *
+api_part_done(struct api_part_builder *bd)
+{
+	struct api_part *p = bd->p;
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
 		if (p->boxes[i].top)
 			p->tops[p->ntops++] = i;
 		if (strcmp(p->boxes[i].status, "active") == 0)
@@ -216,6 +217,26 @@ api_part_finish(struct api_part_builder *bd)
 	free(bd->state);
 	api_buf_free(&bd->buf);
 	return p;
+}
+
+/* The second step: links, nesting, the list of top-level boxes; frees the builder. */
+static struct api_part *
+api_part_finish(struct api_part_builder *bd)
+{
+	struct api_part *p = bd->p;
+	size_t n = p->n, i;
+
+	api_part_index_all(bd);
+	bd->state = xcalloc(n + 1, 1);
+	for (i = 0; i < n; i++) {
+		p->boxes[i].top = p->boxes[i].parent == SIZE_MAX;
+		if (p->boxes[i].top && bd->state[i] == 0)
+			api_part_nest(bd, i, 0);
+	}
+	for (i = 0; i < n; i++)
+		if (bd->state[i] == 0)
+			api_part_nest(bd, i, 0);
+	return api_part_done(bd);
 }
 
 static struct api_part *
@@ -261,6 +282,95 @@ api_part_read_all(store *st, struct api_part **out)
 	return rc;
 }
 
+/* The id of the parent of box i of p; NULL for a top-level box. */
+static const char *
+api_part_parent_id(const struct api_part *p, size_t i)
+{
+	return p->boxes[i].parent == SIZE_MAX ? NULL : p->boxes[p->boxes[i].parent].id;
+}
+
+/*
+ * The top-level box above box i of p (i itself when it is one), or
+ * SIZE_MAX in a parent cycle.
+ */
+static size_t
+api_part_top_of(const struct api_part *p, size_t i)
+{
+	size_t steps;
+
+	for (steps = 0; steps <= p->n; steps++) {
+		if (p->boxes[i].top)
+			return i;
+		i = p->boxes[i].parent;
+	}
+	return SIZE_MAX;
+}
+
+/* Adds box i of p, copied with its nested JSON as it is. */
+static void
+api_part_add_copy(struct api_part_builder *bd, const struct api_part *from, size_t i)
+{
+	struct api_part *p = bd->p;
+	const struct api_part_box *src = &from->boxes[i];
+	struct api_part_box *sb;
+	const char *parent = api_part_parent_id(from, i);
+
+	if (p->n == bd->cap) {
+		bd->cap = bd->cap ? bd->cap * 2 : 64;
+		p->boxes = xreallocarray(p->boxes, bd->cap, sizeof(*p->boxes));
+		bd->parent_ids = xreallocarray(bd->parent_ids, bd->cap, sizeof(*bd->parent_ids));
+	}
+	sb = &p->boxes[p->n];
+	memcpy(sb, src, sizeof(*sb));
+	sb->id = xstrdup(src->id);
+	sb->channel_id = xstrdup(src->channel_id);
+	if (src->own_status)
+		sb->status = xstrdup(src->status);
+	sb->json = xmalloc(src->len + 1);
+	memcpy(sb->json, src->json, src->len + 1);
+	atomic_init(&sb->gone_rev, 0);
+	bd->parent_ids[p->n] = parent != NULL ? xstrdup(parent) : NULL;
+	p->n++;
+}
+
+struct api_part *
+api_part_merge(
+    const struct api_part *old, const struct api_part *fresh, const char *const *gone, size_t ngone)
+{
+	struct api_part_builder bd;
+	unsigned char *keep = xcalloc(old->n + 1, 1);
+	struct api_part *out = NULL;
+	size_t i, j, k, t;
+
+	for (i = 0; i < fresh->n; i++) {
+		if ((j = api_part_index(old, fresh->boxes[i].id)) == SIZE_MAX)
+			continue;
+		t = api_part_top_of(old, j);
+		k = api_part_top_of(fresh, i);
+		if (t == SIZE_MAX || k == SIZE_MAX ||
+		    strcmp(old->boxes[t].id, fresh->boxes[k].id) != 0)
+			goto out; /* moved to another tree: its old tree still shows it */
+	}
+	for (i = 0; i < old->ntops; i++)
+		keep[old->tops[i]] = api_part_index(fresh, old->boxes[old->tops[i]].id) == SIZE_MAX;
+	for (i = 0; i < ngone; i++)
+		if ((j = api_part_index(old, gone[i])) != SIZE_MAX && old->boxes[j].top)
+			keep[j] = 0; /* deleted with its tree (a child's parent was read again) */
+	api_part_new(&bd);
+	for (i = 0; i < fresh->n; i++)
+		api_part_add_copy(&bd, fresh, i);
+	for (i = 0; i < old->n; i++)
+		if ((t = api_part_top_of(old, i)) != SIZE_MAX && keep[t])
+			api_part_add_copy(&bd, old, i);
+	api_part_index_all(&bd);
+	for (i = 0; i < bd.p->n; i++)
+		bd.p->boxes[i].top = bd.p->boxes[i].parent == SIZE_MAX;
+	out = api_part_done(&bd);
+out:
+	free(keep);
+	return out;
+}
+
 void
 api_part_unref(struct api_part *p)
 {
@@ -301,13 +411,6 @@ api_part_index(const struct api_part *p, const char *id)
 			lo = mid + 1;
 	}
 	return SIZE_MAX;
-}
-
-/* The id of the parent of box i of p; NULL for a top-level box. */
-static const char *
-api_part_parent_id(const struct api_part *p, size_t i)
-{
-	return p->boxes[i].parent == SIZE_MAX ? NULL : p->boxes[p->boxes[i].parent].id;
 }
 
 int

@@ -60,6 +60,17 @@ struct api_part {
 struct api_part *api_part_build(struct store_box *list, size_t n);
 
 /*
+ * The part old would be if read again after the store changed: the trees
+ * of fresh (every tree written since old was read, whole) in place of
+ * their old copies, old's other trees as they were, less those whose
+ * top-level box is one of the ngone ids deleted since.  Every box is
+ * copied; old and fresh are left as they are.  NULL when a box of fresh
+ * sits in another tree in old (it moved: read it all again instead).
+ */
+struct api_part *api_part_merge(const struct api_part *old, const struct api_part *fresh,
+    const char *const *gone, size_t ngone);
+
+/*
  * A part of every box of the store (in a read transaction the caller
  * holds), read row by row without a list in between; STORE_OK or the
  * store's error.

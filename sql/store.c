@@ -763,26 +763,10 @@ store_box_each(store *st, void (*fn)(void *arg, const struct store_box *b), void
 	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc);
 }
 
-int
-store_box_list_hot(store *st, int64_t since, struct store_box **out, size_t *n)
+/* The rows of the trees that the tree query sql (?1: since) finds, in list order. */
+static int
+store_box_trees(store *st, const char *sql, int64_t since, struct store_box **out, size_t *n)
 {
-	/*
-	 * seed: the boxes that make a tree hot; up: their parent chains (UNION
-	 * ends a cycle); down: every box under the top-level ones found.
-	 */
-	static const char sql[] =
-	    "WITH RECURSIVE "
-	    "seed(id) AS (SELECT id FROM boxes WHERE status = 'active' "
-	    "UNION SELECT id FROM boxes WHERE revision > ?1 "
-	    "UNION SELECT parent_id FROM boxes_gone INDEXED BY boxes_gone_children "
-	    "WHERE revision >= ?1 AND parent_id IS NOT "
-	    "NULL), "
-	    "up(id, parent_id) AS (SELECT b.id, b.parent_id FROM boxes AS b JOIN seed USING (id) "
-	    "UNION SELECT b.id, b.parent_id FROM boxes AS b JOIN up ON b.id = up.parent_id), "
-	    "down(id) AS (SELECT id FROM up WHERE parent_id IS NULL "
-	    "UNION SELECT b.id FROM boxes AS b JOIN down ON b.parent_id = down.id) "
-	    "SELECT " STORE_BOX_COLUMNS ", rowid FROM boxes WHERE id IN (SELECT id FROM down) "
-	    "ORDER BY start_time_ms, rowid";
 	sqlite3_stmt *s = store_stmt(st, sql);
 	void *list = NULL;
 	int rc = STORE_ERROR;
@@ -795,6 +779,47 @@ store_box_list_hot(store *st, int64_t since, struct store_box **out, size_t *n)
 	}
 	*out = list;
 	return rc;
+}
+
+/*
+ * The tree query: seed is the boxes that make a tree wanted; up their
+ * parent chains (UNION ends a cycle); down every box under the top-level
+ * ones found.
+ */
+#define STORE_TREES(seed) \
+	"WITH RECURSIVE " \
+	"seed(id) AS (" seed "), " \
+	"up(id, parent_id) AS (SELECT b.id, b.parent_id FROM boxes AS b JOIN seed USING (id) " \
+	"UNION SELECT b.id, b.parent_id FROM boxes AS b JOIN up ON b.id = up.parent_id), " \
+	"down(id) AS (SELECT id FROM up WHERE parent_id IS NULL " \
+	"UNION SELECT b.id FROM boxes AS b JOIN down ON b.parent_id = down.id) " \
+	"SELECT " STORE_BOX_COLUMNS ", rowid FROM boxes WHERE id IN (SELECT id FROM down) " \
+	"ORDER BY start_time_ms, rowid"
+
+/* Boxes written after ?1, and the parents of boxes deleted since. */
+#define STORE_SEED_CHANGED \
+	"SELECT id FROM boxes WHERE revision > ?1 " \
+	"UNION SELECT parent_id FROM boxes_gone INDEXED BY boxes_gone_children " \
+	"WHERE revision >= ?1 AND parent_id IS NOT NULL"
+
+int
+store_box_list_hot(store *st, int64_t since, struct store_box **out, size_t *n)
+{
+	static const char sql[] =
+	    STORE_TREES("SELECT id FROM boxes WHERE status = 'active' UNION " STORE_SEED_CHANGED);
+
+	return store_box_trees(st, sql, since, out, n);
+}
+
+int
+store_box_list_changed(store *st, int64_t since, struct store_box **out, size_t *n)
+{
+	/* a box deleted since and made again under the same id is written since too */
+	static const char sql[] = STORE_TREES(
+	    STORE_SEED_CHANGED " UNION SELECT id FROM boxes_gone INDEXED BY boxes_gone_by_revision "
+	                       "WHERE revision >= ?1");
+
+	return store_box_trees(st, sql, since, out, n);
 }
 
 void

@@ -178,6 +178,14 @@ int store_box_each(store *st, void (*fn)(void *arg, const struct store_box *b), 
  */
 int store_box_list_hot(store *st, int64_t since, struct store_box **out, size_t *n);
 
+/*
+ * The trees that changed after revision since: every box of each tree that
+ * holds a box written after since, a box whose child was deleted since, or
+ * a box made again under the id of one deleted since; ordered the same way.
+ * Its cost grows with the trees written, not with the active ones.
+ */
+int store_box_list_changed(store *st, int64_t since, struct store_box **out, size_t *n);
+
 /* How many boxes were written after revision since, counting up to limit at most. */
 int store_box_changed_since(store *st, int64_t since, int64_t limit, int64_t *out);
 

@@ -304,6 +304,72 @@ test_compactor_swaps_a_new_cold_part_in(void **state)
 	check(f, ids);
 }
 
+/* check(), and that the kept cache made its hot part from the last one. */
+static void
+check_merged(struct fixture *f, const char *const *ids, const char *what)
+{
+	long before = api_cache_merges(f->cache);
+
+	check(f, ids);
+	if (api_cache_merges(f->cache) != before + 1)
+		fail_msg("%s: the hot part was read whole, not made from the last one", what);
+}
+
+static void
+test_hot_trees_written_since_replace_their_old_copies(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const ids[] = { "c1", "h1", "h1-c", "h2", "h3", "h3-c", "h4", "h5",
+		"a-0", "a-49", NULL };
+	char id[32];
+	int i;
+
+	for (i = 0; i < 40; i++) { /* a cold part that a few deletions leave standing */
+		snprintf(id, sizeof(id), "cold-%d", i);
+		put(f, id, NULL, "ch-a", "done", 0);
+	}
+	put(f, "c1", NULL, "ch-a", "done", 0);
+	put(f, "h1", NULL, "ch-a", "active", 0);
+	put(f, "h1-c", "h1", "ch-b", "active", 0);
+	put(f, "h2", NULL, "ch-b", "active", 0);
+	put(f, "h3", NULL, "ch-a", "active", 0);
+	put(f, "h3-c", "h3", "", "active", 0);
+	check(f, ids); /* the first read */
+
+	put(f, "h1-c", "h1", "ch-b", "done", 0);
+	check_merged(f, ids, "a child of a hot tree changed");
+	put(f, "h4", NULL, "ch-a", "active", 0);
+	check_merged(f, ids, "a new tree");
+	put(f, "h2", NULL, "ch-b", "done", 0);
+	check_merged(f, ids, "a hot tree ended");
+	put(f, "h5", NULL, "ch-a", "active", 0);
+	put(f, "h2", NULL, "ch-b", "error", 0);
+	check_merged(f, ids, "two trees written between reads");
+	del(f, "h4");
+	check_merged(f, ids, "a hot top-level box deleted");
+	del(f, "h1-c");
+	check_merged(f, ids, "a child deleted from a hot tree");
+	del(f, "h5");
+	put(f, "h5", NULL, "ch-b", "active", 0);
+	check_merged(f, ids, "a box deleted and made again under its id");
+	put(f, "h3-c", "h1", "", "active", 0);
+	check(f, ids); /* moved from one hot tree to another: read whole */
+	put(f, "h3-c", NULL, "ch-a", "active", 0);
+	check(f, ids); /* a child became a top-level box */
+	put(f, "h3-c", "h3", "ch-a", "active", 0);
+	check(f, ids); /* and a child again */
+	for (i = 0; i < 50; i++) {
+		snprintf(id, sizeof(id), "a-%d", i);
+		put(f, id, NULL, i % 2 ? "ch-a" : "ch-b", "active", 0);
+	}
+	check(f, ids);
+	for (i = 0; i < 50; i += 7) {
+		snprintf(id, sizeof(id), "a-%d", i);
+		put(f, id, NULL, i % 2 ? "ch-a" : "ch-b", "done", 0);
+		check_merged(f, ids, "one of 50 active trees ended");
+	}
+}
+
 int
 main(void)
 {
@@ -314,6 +380,8 @@ main(void)
 		    test_many_finished_boxes_are_read_again_in_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_compactor_swaps_a_new_cold_part_in, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_hot_trees_written_since_replace_their_old_copies, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
