@@ -67,6 +67,10 @@ void store_box_read(sqlite3_stmt *s, struct store_box *b);
 int store_rows(store *st, sqlite3_stmt *s, size_t size, void (*read)(sqlite3_stmt *, void *),
     void (*free_list)(void *, size_t), void **out, size_t *n);
 
+/* store_rows() readers of a list of boxes: STORE_BOX_COLUMNS, then rowid as seq. */
+void store_box_row_seq(sqlite3_stmt *s, void *elem);
+void store_box_rows_free(void *list, size_t n);
+
 /* Bumps the store-wide revision in a write transaction. */
 int store_bump_revision(store *st, int64_t *out);
 
