@@ -26,10 +26,14 @@
 #define API_CACHE_HOT_MAX_CHANGED 16384
 
 /*
- * Deletions since the cold part beyond which a new cold part is wanted
- * (besides a quarter of the cold part): the deleted boxes' memory.
+ * Deletions since the cold part beyond which a new cold part is wanted, when
+ * they are also more than a quarter of it.  The deleted boxes stay in the
+ * cold part's memory until then; a new one costs a full read of the store
+ * (seconds of CPU for a million boxes), so it waits until it frees enough
+ * to be worth it: a retention that deletes a few percent of a big store
+ * makes none.
  */
-#define API_CACHE_GONE_SPARE 16384
+#define API_CACHE_GONE_SPARE 1024
 
 struct api_snap_list {
 	char *status;  /* NULL: any */
@@ -585,7 +589,7 @@ api_cache_since(struct api_cache *c, store *st, int64_t rev, int64_t deletes, in
 	store_gone_free(gone, n);
 	if (c->gone_seen != deletes - c->cold_deletes)
 		return STORE_OK; /* some went before they were read: the marks are not whole */
-	*need = c->gone_seen > API_CACHE_GONE_SPARE || c->gone_seen > (int64_t)c->cold->n / 4;
+	*need = c->gone_seen > API_CACHE_GONE_SPARE && c->gone_seen > (int64_t)c->cold->n / 4;
 	return STORE_OK;
 }
 
