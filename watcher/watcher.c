@@ -146,6 +146,7 @@ watcher_free(struct watcher *w)
 	box_model_free(w->model);
 	labels_free(w->labels);
 	notify_free(w->notify);
+	store_ckpt_stop(w->ckpt);
 	store_close(w->st);
 	if (w->epfd >= 0)
 		close(w->epfd);
@@ -211,6 +212,9 @@ watcher_open(struct watcher *w, struct mm_config *mmc)
 		log_error("cannot open the store (LIVESTATUS_DB)", "path", cfg->db, "err", err);
 		return -1;
 	}
+	/* WAL checkpoints on their own thread, not in the commits of the loop */
+	if ((w->ckpt = store_ckpt_start(w->st, cfg->db, err, sizeof(err))) == NULL)
+		log_warn("checkpoints stay in the commits", "err", err);
 	if ((w->labels = labels_load(cfg->tool_labels_file, err, sizeof(err))) == NULL) {
 		log_error("cannot load tool labels", "err", err);
 		return -1;

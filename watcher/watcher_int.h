@@ -17,6 +17,7 @@
 
 #include "common/notify.h"
 #include "sql/store.h"
+#include "sql/store_ckpt.h"
 #include "mm/mm_poster.h"
 #include "watcher/box.h"
 #include "watcher/forward.h"
@@ -62,6 +63,7 @@ struct watcher_task {
 struct watcher {
 	const struct wcfg *cfg;
 	store *st;
+	struct store_ckpt *ckpt; /* the store's WAL checkpoints (NULL: in the commits) */
 	struct labels *labels;
 	struct box_model *model;
 	struct tail *tail;

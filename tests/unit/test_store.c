@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "sql/store.h"
+#include "sql/store_ckpt.h"
 
 struct fixture {
 	char dir[64];
@@ -181,8 +182,7 @@ test_cleanup(void **state)
 	assert_int_equal(put(f->st, &old), STORE_OK);
 	assert_int_equal(put(f->st, &fresh), STORE_OK);
 
-	assert_int_equal(store_cleanup(f->st, 10000, 5000, 5000, &interrupted, &deleted),
-	    STORE_OK);
+	assert_int_equal(store_cleanup(f->st, 10000, 5000, 5000, &interrupted, &deleted), STORE_OK);
 	assert_int_equal(interrupted, 1);
 	assert_int_equal(deleted, 1);
 	assert_int_equal(store_box_get(f->st, "stale", &got), STORE_OK);
@@ -244,6 +244,44 @@ test_bad_lines_rejected(void **state)
 	store_rollback(f->st);
 }
 
+/*
+ * The checkpoint thread: nothing until the writer's WAL passes
+ * STORE_CKPT_PAGES, then a checkpoint on the thread, the writer going on.
+ */
+static void
+test_checkpoints_on_their_own_thread(void **state)
+{
+	struct fixture *f = *state;
+	struct store_ckpt *c;
+	struct store_box b;
+	char err[256], id[32], *lines = malloc(20000);
+	int i, waited;
+
+	assert_non_null(c = store_ckpt_start(f->st, f->path, err, sizeof(err)));
+	box_init(&b, "first", NULL, 1000);
+	assert_int_equal(put(f->st, &b), STORE_OK);
+	assert_int_equal(store_ckpt_count(c), 0); /* a small WAL wakes nothing */
+	memset(lines, 'x', 19998);
+	lines[0] = '[';
+	lines[1] = '"';
+	lines[19996] = '"';
+	lines[19997] = ']';
+	lines[19998] = '\0';
+	for (i = 0; i < 400; i++) { /* 5 pages each: 2,000 pages of WAL */
+		snprintf(id, sizeof(id), "big-%d", i);
+		box_init(&b, id, NULL, 2000 + i);
+		b.lines = lines;
+		assert_int_equal(put(f->st, &b), STORE_OK);
+	}
+	for (waited = 0; store_ckpt_count(c) == 0 && waited < 10000; waited += 10)
+		usleep(10000);
+	assert_true(store_ckpt_count(c) > 0);
+	store_ckpt_stop(c);
+	box_init(&b, "after", NULL, 3000); /* the writer works on alone */
+	assert_int_equal(put(f->st, &b), STORE_OK);
+	free(lines);
+}
+
 int
 main(void)
 {
@@ -251,12 +289,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_schema_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_get_revision, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_update_keeps_children_delete_cascades,
-		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_update_keeps_children_delete_cascades, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cleanup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heartbeat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_is_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_lines_rejected, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_checkpoints_on_their_own_thread, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
