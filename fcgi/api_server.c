@@ -30,6 +30,7 @@
 #include "common/notify.h"
 #include "common/util.h"
 #include "common/xmalloc.h"
+#include "sql/store_ckpt.h"
 #include "fcgi/api_cache.h"
 #include "fcgi/api_cleanup.h"
 #include "fcgi/api_handlers.h"
@@ -598,6 +599,7 @@ struct api_run {
 	struct api_cache *cache;
 	struct api_auth *auth;
 	struct api_gwkeys *gwkeys;
+	struct store_ckpt *ckpt; /* WAL checkpoints of the workers' and the cleanup's writes */
 	struct api_gate gate;
 	sigset_t set; /* the stop signals, blocked in every thread */
 	atomic_int stopping;
@@ -681,6 +683,12 @@ api_run_open(struct api_run *r)
 		return -1;
 	}
 	r->cleanup.notify = notify_new(cfg->publish_url);
+	/* checkpoints on their own thread, not in the commits of requests */
+	if ((r->ckpt = store_ckpt_start(cfg->db_path, err, sizeof(err))) == NULL)
+		log_warn("checkpoints stay in the commits", "err", err);
+	for (i = 0; i < r->threads; i++)
+		store_ckpt_watch(r->ckpt, r->workers[i].ctx.st);
+	store_ckpt_watch(r->ckpt, r->cleanup.st);
 	if (api_cleanup_start(&r->cleanup) < 0)
 		return -1;
 	r->cleanup_started = 1;
@@ -765,6 +773,7 @@ api_run_free(struct api_run *r)
 			log_error("cannot signal the stop event", "err", strerror(errno));
 		api_cleanup_join(&r->cleanup);
 	}
+	store_ckpt_stop(r->ckpt);
 	for (i = 0; i < r->threads; i++) {
 		store_close(r->workers[i].ctx.st);
 		notify_free(r->workers[i].ctx.notify);

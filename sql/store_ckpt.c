@@ -13,7 +13,8 @@
 #include "sql/store_int.h"
 
 struct store_ckpt {
-	store *writer;
+	store **writers; /* watched (store_ckpt_watch) */
+	size_t nwriters;
 	store *own; /* the thread's connection */
 	pthread_t thread;
 	pthread_mutex_t lock; /* guards want and stop */
@@ -65,13 +66,12 @@ store_ckpt_run(void *arg)
 }
 
 struct store_ckpt *
-store_ckpt_start(store *writer, const char *path, char *err, size_t errlen)
+store_ckpt_start(const char *path, char *err, size_t errlen)
 {
 	struct store_ckpt *c = xcalloc(1, sizeof(*c));
 	sigset_t all, was;
 	int rc;
 
-	c->writer = writer;
 	atomic_init(&c->count, 0);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->wake, NULL);
@@ -86,7 +86,6 @@ store_ckpt_start(store *writer, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start the checkpoint thread: %s", strerror(rc));
 		goto fail;
 	}
-	sqlite3_wal_hook(writer->db, store_ckpt_hook, c);
 	return c;
 fail:
 	store_close(c->own);
@@ -97,12 +96,25 @@ fail:
 }
 
 void
+store_ckpt_watch(struct store_ckpt *c, store *writer)
+{
+	if (c == NULL || writer == NULL)
+		return;
+	c->writers = xreallocarray(c->writers, c->nwriters + 1, sizeof(*c->writers));
+	c->writers[c->nwriters++] = writer;
+	sqlite3_wal_hook(writer->db, store_ckpt_hook, c);
+}
+
+void
 store_ckpt_stop(struct store_ckpt *c)
 {
+	size_t i;
+
 	if (c == NULL)
 		return;
-	/* the writer's own checkpoints again (this replaces the hook) */
-	sqlite3_wal_autocheckpoint(c->writer->db, STORE_CKPT_PAGES);
+	/* the writers' own checkpoints again (this replaces the hook) */
+	for (i = 0; i < c->nwriters; i++)
+		sqlite3_wal_autocheckpoint(c->writers[i]->db, STORE_CKPT_PAGES);
 	pthread_mutex_lock(&c->lock);
 	c->stop = 1;
 	pthread_cond_signal(&c->wake);
@@ -111,6 +123,7 @@ store_ckpt_stop(struct store_ckpt *c)
 	store_close(c->own);
 	pthread_cond_destroy(&c->wake);
 	pthread_mutex_destroy(&c->lock);
+	free(c->writers);
 	free(c);
 }
 

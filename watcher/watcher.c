@@ -213,8 +213,9 @@ watcher_open(struct watcher *w, struct mm_config *mmc)
 		return -1;
 	}
 	/* WAL checkpoints on their own thread, not in the commits of the loop */
-	if ((w->ckpt = store_ckpt_start(w->st, cfg->db, err, sizeof(err))) == NULL)
+	if ((w->ckpt = store_ckpt_start(cfg->db, err, sizeof(err))) == NULL)
 		log_warn("checkpoints stay in the commits", "err", err);
+	store_ckpt_watch(w->ckpt, w->st);
 	if ((w->labels = labels_load(cfg->tool_labels_file, err, sizeof(err))) == NULL) {
 		log_error("cannot load tool labels", "err", err);
 		return -1;

@@ -257,7 +257,8 @@ test_checkpoints_on_their_own_thread(void **state)
 	char err[256], id[32], *lines = malloc(20000);
 	int i, waited;
 
-	assert_non_null(c = store_ckpt_start(f->st, f->path, err, sizeof(err)));
+	assert_non_null(c = store_ckpt_start(f->path, err, sizeof(err)));
+	store_ckpt_watch(c, f->st);
 	box_init(&b, "first", NULL, 1000);
 	assert_int_equal(put(f->st, &b), STORE_OK);
 	assert_int_equal(store_ckpt_count(c), 0); /* a small WAL wakes nothing */
