@@ -34,20 +34,28 @@ api_part_status(const char *s)
 	return NULL;
 }
 
-/* Adds box b (read, not kept) with its own JSON. */
-static void
-api_part_add(struct api_part_builder *bd, const struct store_box *b)
+/* Room for one more box at p->boxes[p->n] (and its parent id). */
+static struct api_part_box *
+api_part_slot(struct api_part_builder *bd)
 {
 	struct api_part *p = bd->p;
-	struct api_part_box *sb;
-	const char *status = api_part_status(b->status != NULL ? b->status : "");
 
 	if (p->n == bd->cap) {
 		bd->cap = bd->cap ? bd->cap * 2 : 64;
 		p->boxes = xreallocarray(p->boxes, bd->cap, sizeof(*p->boxes));
 		bd->parent_ids = xreallocarray(bd->parent_ids, bd->cap, sizeof(*bd->parent_ids));
 	}
-	sb = &p->boxes[p->n];
+	return &p->boxes[p->n];
+}
+
+/* Adds box b (read, not kept) with its own JSON. */
+static void
+api_part_add(struct api_part_builder *bd, const struct store_box *b)
+{
+	struct api_part *p = bd->p;
+	struct api_part_box *sb = api_part_slot(bd);
+	const char *status = api_part_status(b->status != NULL ? b->status : "");
+
 	memset(sb, 0, sizeof(*sb));
 	bd->buf.len = 0;
 	sb->kids_at = api_box_json_at(&bd->buf, b, NULL, 0);
@@ -312,15 +320,9 @@ api_part_add_copy(struct api_part_builder *bd, const struct api_part *from, size
 {
 	struct api_part *p = bd->p;
 	const struct api_part_box *src = &from->boxes[i];
-	struct api_part_box *sb;
+	struct api_part_box *sb = api_part_slot(bd);
 	const char *parent = api_part_parent_id(from, i);
 
-	if (p->n == bd->cap) {
-		bd->cap = bd->cap ? bd->cap * 2 : 64;
-		p->boxes = xreallocarray(p->boxes, bd->cap, sizeof(*p->boxes));
-		bd->parent_ids = xreallocarray(bd->parent_ids, bd->cap, sizeof(*bd->parent_ids));
-	}
-	sb = &p->boxes[p->n];
 	memcpy(sb, src, sizeof(*sb));
 	sb->id = xstrdup(src->id);
 	sb->channel_id = xstrdup(src->channel_id);
@@ -355,7 +357,7 @@ api_part_merge(
 		keep[old->tops[i]] = api_part_index(fresh, old->boxes[old->tops[i]].id) == SIZE_MAX;
 	for (i = 0; i < ngone; i++)
 		if ((j = api_part_index(old, gone[i])) != SIZE_MAX && old->boxes[j].top)
-			keep[j] = 0; /* deleted with its tree (a child's parent was read again) */
+			keep[j] = 0; /* deleted, and its tree with it */
 	api_part_new(&bd);
 	for (i = 0; i < fresh->n; i++)
 		api_part_add_copy(&bd, fresh, i);
