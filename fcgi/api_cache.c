@@ -50,7 +50,8 @@ struct api_snap_list {
 struct api_snapshot {
 	atomic_int refs;
 	int64_t revision;
-	int64_t deletes; /* the store's delete count at revision */
+	int64_t deletes;    /* the store's delete count at revision */
+	int64_t gone_rowid; /* the newest deletion its cold part's marks took in */
 	struct api_part *hot;
 	struct api_part *cold;
 	_Atomic(struct api_snap_list *) all; /* the unfiltered list, made on first use */
@@ -110,7 +111,8 @@ api_snap_free(struct api_snapshot *s)
 
 /* A snapshot of the two parts and the deleted ids; takes the caller's references. */
 static struct api_snapshot *
-api_snap_new(int64_t revision, int64_t deletes, struct api_part *hot, struct api_part *cold)
+api_snap_new(int64_t revision, int64_t deletes, int64_t gone_rowid, struct api_part *hot,
+    struct api_part *cold)
 {
 	struct api_snapshot *s = xcalloc(1, sizeof(*s));
 
@@ -118,6 +120,7 @@ api_snap_new(int64_t revision, int64_t deletes, struct api_part *hot, struct api
 	atomic_init(&s->all, NULL);
 	s->revision = revision;
 	s->deletes = deletes;
+	s->gone_rowid = gone_rowid;
 	s->hot = hot;
 	s->cold = cold;
 	pthread_mutex_init(&s->lock, NULL);
@@ -643,12 +646,15 @@ api_cache_hot_since(struct api_cache *c, store *st, int64_t deletes, struct api_
 	*out = NULL;
 	if (last == NULL || last->cold != c->cold)
 		return STORE_OK;
-	if ((rc = store_box_gone(st, last->revision, 0, &gone, &ngone)) != STORE_OK)
-		goto out;
 	/*
-	 * The list may hold deletions a little older than the last snapshot,
-	 * never fewer than those since, unless the store dropped some.
+	 * The deletions after those the last snapshot's marks took in (on the
+	 * same cold part, so the same count): a scan of boxes_gone from there,
+	 * not of all of it.  The list may hold deletions a little older than
+	 * the last snapshot, never fewer than those since, unless the store
+	 * dropped some.
 	 */
+	if ((rc = store_box_gone(st, last->revision, last->gone_rowid, &gone, &ngone)) != STORE_OK)
+		goto out;
 	if ((int64_t)ngone < deletes - last->deletes)
 		goto out;
 	if ((rc = store_box_list_changed(st, last->revision, &list, &n)) != STORE_OK)
@@ -722,7 +728,7 @@ api_cache_read(struct api_cache *c, store *st, struct api_snapshot **out)
 	if (rc != STORE_OK)
 		return rc;
 	api_part_ref(c->cold);
-	*out = api_snap_new(rev, deletes, hot, c->cold);
+	*out = api_snap_new(rev, deletes, c->gone_rowid, hot, c->cold);
 	log_debug("built list snapshot", "revision", LOG_I64(rev), "hot", LOG_I64((int64_t)hot->n),
 	    "cold", LOG_I64((int64_t)c->cold->n), "gone", LOG_I64(c->gone_seen), "full",
 	    LOG_I64(need == 2));
