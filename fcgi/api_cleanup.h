@@ -11,9 +11,9 @@
  * time, API_CLEANUP_PAUSE_MS apart while a backlog is left: at most about
  * 2,500 deletions a second, which keeps the write lock free most of the
  * time and stays well within what the responder's snapshots follow without
- * a full read (fcgi/api_cache.h).  Batches of 64 rather than 256 halved the
+ * a full read (fcgi/api_cache.h).  Batches of 64 rather than 256 took the
  * p99 of a write -> read beside a retention in bench_growth (a million
- * boxes, both cores busy: 21 ms against 32 ms).
+ * boxes) from 32 to 21 ms before the other fixes of docs/benchmarks.md.
  * The thread has its own store handle and notifier and stops when stop_fd
  * (an eventfd) becomes readable.
  */
