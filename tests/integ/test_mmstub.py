@@ -414,24 +414,30 @@ class Faults(StubTestCase):
         self.assertEqual(len(self.ctl.posts()), 0)
 
     def test_down_refuse_then_back(self):
+        def port_state():
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return "listening"
+            except ConnectionRefusedError:
+                return "refused"
+            except ConnectionResetError:
+                # accepted into the closing listener's backlog: between the two
+                return "closing"
+
+        # The stub's controls are on this port too: whatever happens below, the
+        # next test must find it listening again (else its setUp cannot reset it).
+        self.addCleanup(poll, lambda: port_state() == "listening",
+                        what="the port to listen again after the test")
         # refused long enough that a loaded machine still sees it (the port then comes
         # back by itself)
         self.ctl.set_down("refuse", for_s=3.0)
-
-        def refused():
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return False
-            except ConnectionRefusedError:
-                return True
-
-        poll(refused, what="the port to refuse connections")
+        poll(lambda: port_state() == "refused", what="the port to refuse connections")
         # the port stays the stub's: nothing running beside can take it meanwhile
         other = socket.socket()
         with self.assertRaises(OSError):
             other.bind(("127.0.0.1", self.port))
         other.close()
-        poll(lambda: not refused(), what="the port to listen again")
+        poll(lambda: port_state() == "listening", what="the port to listen again")
         self.assertEqual(self.ctl.health()["ok"], True)
         fresh = Api(self.port)
         self.assertEqual(fresh.call("GET", "/api/v4/system/ping")[0], 200)
