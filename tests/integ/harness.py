@@ -91,6 +91,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 and
 UBSAN_OPTIONS=print_stacktrace=1.
 """
 
+import fcntl
 import http.client
 import json
 import os
@@ -102,6 +103,7 @@ import socket
 import struct
 import subprocess
 import tempfile
+import termios
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -169,25 +171,13 @@ def wait_equal(fn, expected, timeout=DEADLINE, what=None, interval=0.02):
     return last[0]
 
 
-def unix_connections(pid):
-    """How many connected unix sockets process pid holds (a FastCGI responder's
-    accepted connections), from /proc/<pid>/fd and /proc/net/unix."""
-    inodes = set()
-    try:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            try:
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-        with open("/proc/net/unix") as f:
-            rows = f.read().splitlines()[1:]
-    except OSError:
-        return 0
-    # Num RefCount Protocol Flags Type St Inode [Path]; St 03 = connected
-    return sum(1 for r in rows if len(r.split()) >= 7 and r.split()[5] == "03"
-               and r.split()[6] in inodes)
+def unsent(sock):
+    """Bytes sock has sent that its peer has not read yet. For a unix socket
+    the count drops to 0 only once the peer accepted the connection and read
+    all of it: a way to wait for a responder to take a request that does not
+    race with other connections opening and closing."""
+    out = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4)
+    return struct.unpack("i", out)[0]
 
 
 _PORT_DIR = os.path.join(tempfile.gettempdir(), "livestatus-test-ports")
