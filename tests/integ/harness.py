@@ -538,7 +538,7 @@ class Stack:
 
         self._wait_ready(ready, "nginx")
 
-    def _wait_ready(self, fn, what, timeout=15):
+    def _wait_ready(self, fn, what, timeout=30):
         def probe():
             try:
                 return fn()

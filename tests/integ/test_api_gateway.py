@@ -133,7 +133,7 @@ class TestTwoGateways(GatewayCase):
             self.assertEqual(set(g), {"name", "last_contact_ms", "silent_s", "lag_ms", "queue",
                                       "boxes_received", "rejected", "state"})
             self.assertEqual(g["state"], "ok")
-            self.assertLessEqual(g["silent_s"], 5)
+            self.assertLess(g["silent_s"], 60)  # GATEWAY_SILENT_S here
         self.assertEqual(gws["gw-a"]["boxes_received"], 3)
         self.assertEqual(gws["gw-a"]["rejected"], 1)
         self.assertEqual(gws["gw-b"]["boxes_received"], 1)
@@ -179,7 +179,7 @@ class TestRevoke(GatewayCase):
             r = self.s.request("POST", "/api/v1/gateway/boxes", batch("gw-a", []), auth=KEY_A)
             return r.status == 401 and "GATEWAY_KEYS_FILE" in r.json["error"]
 
-        wait_for(revoked, timeout=10, what="gw-a's key to be refused")
+        wait_for(revoked, what="gw-a's key to be refused")
         self.assertEqual(self.statuses(self.post(KEY_C, batch("gw-c", [box("r-c", 1)]))),
                          [("r-c", "stored")])
         self.post(KEY_B, batch("gw-b", [box("r-b", 2)]))

@@ -37,7 +37,7 @@ class BrowserEndToEnd(unittest.TestCase):
             s.start_process("watcher", [os.path.join(ROOT, build, "livestatus-watcher"), "run"],
                             wenv)
             s.wait_for(lambda: s.request("GET", "/api/v1/health").json["watcher"]["alive"],
-                       timeout=20, what="watcher heartbeat")
+                       timeout=30, what="watcher heartbeat")
             drive = f"{sys.executable} tests/player.py {FIXTURE} {sessions} --speed 4 --max-pause 1.5"
             env = dict(os.environ, LIVESTATUS_E2E_URL=s.url, PLUGIN_SECRET=s.secret,
                        E2E_STREAM="on" if nchan else "off", E2E_DRIVE_CMD=drive, E2E_OUT=OUT)

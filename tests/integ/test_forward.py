@@ -104,7 +104,7 @@ http {{
                         return True
             except OSError:
                 return False
-        wait_for(up, 15, what="the TLS front")
+        wait_for(up, what="the TLS front")
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -144,7 +144,7 @@ class Gateway:
         self.proc = subprocess.Popen([os.path.join(build_dir(), "livestatus-watcher"), "run"],
                                      env=sanitizer_env(self.env), stdout=self.log_file,
                                      stderr=self.log_file)
-        wait_for(lambda: self.proc.poll() is not None or self.health(), 20,
+        wait_for(lambda: self.proc.poll() is not None or self.health(),
                  what="%s's health port" % self.name)
         if self.proc.poll() is not None:
             raise AssertionError("watcher %s exited:\n%s" % (self.name, self.log()))
@@ -186,6 +186,12 @@ class Gateway:
             return (r.status, json.loads(body) if path == "/health" else body)
         except (OSError, ValueError):
             return None
+
+    def health_if(self, test):
+        """The health, read once, when it answers and test(health) holds; else None
+        (a condition for wait_for that a health read failing midway cannot break)."""
+        h = self.health()
+        return h if h and test(h) else None
 
     def wait_state(self, state, timeout=60, what=None):
         """Waits until the health's forward state is `state`; returns (status, health).
@@ -328,12 +334,12 @@ class TwoGatewaysOverTls(ForwardCase):
         began = time.monotonic()
         b.run(steps=5)
         a.append(open_a, assistant(["Still at it."], stop="toolUse"))
-        wait_for(lambda: a.health() and a.health()[1]["forward"]["state"] == "retrying"
-                 and a.health()[1]["forward"]["queue"] > 0, 20,
+        wait_for(lambda: a.health_if(lambda h: h[1]["forward"]["state"] == "retrying"
+                                     and h[1]["forward"]["queue"] > 0), 20,
                  what="gw-a's health to say it is retrying with a queue")
         # gw-b's changes of the outage fail too: its health says so (when it has tried)
-        wait_for(lambda: b.health() and b.health()[0] == 503
-                 and b.health()[1]["forward"]["state"] == "retrying", 30,
+        wait_for(lambda: b.health_if(lambda h: h[0] == 503
+                                     and h[1]["forward"]["state"] == "retrying"), 30,
                  what="gw-b's health to say it is retrying (503)")
         time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - began)))  # the outage itself
         a.append(open_a, assistant(["Finished after the outage."], stop="stop"))
@@ -375,6 +381,7 @@ class TwoGatewaysOverTls(ForwardCase):
         b.start()
         b.run()
         self.assert_central_equals(b)
+        seen = len(b.log())
         write_keys(self.keys, {"gw-a": KEYS["gw-a"]})  # gw-b revoked
         probe = {"gateway": "gw-b", "boxes": []}
         wait_for(lambda: self.stack.request("POST", "/api/v1/gateway/boxes", body=probe,
@@ -384,8 +391,12 @@ class TwoGatewaysOverTls(ForwardCase):
         st, h = b.wait_state("auth_failed", what="gw-b's health to say its key is refused")
         self.assertEqual(st, 503, h)
         self.assertIn(h["forward"]["last_status"], (401, 403), h)
-        wait_for(lambda: "sending failed" in b.log(), 30, what="the refusal's log line")
-        self.assertEqual(b.log().count("sending failed"), 1, b.log())
+        wait_for(lambda: "sending failed" in b.log()[seen:], 30, what="the refusal's log line")
+        # The refusals are logged once, however many tries meet them (a
+        # timeout of a slow request before them would be a line of its own).
+        refusals = [ln for ln in b.log()[seen:].splitlines()
+                    if "sending failed" in ln and ("HTTP 401" in ln or "HTTP 403" in ln)]
+        self.assertEqual(len(refusals), 1, b.log())
         write_keys(self.keys, KEYS)
         self.assert_central_equals(b)
         b.wait_state("ok", what="gw-b ok again")
@@ -518,15 +529,19 @@ class BadAnswers(ForwardCase):
             for _ in range(4):
                 g.run(steps=2)
             self.assert_central_equals(g, timeout=90)
-            log = g.log()
             self.assertEqual(srv.faults, [], "every fault was served")
+            wait_for(lambda: "answers again" in g.log(), 20, what="the recovery's log line")
+            # The faults are consecutive requests, so they are all logged
+            # before the first recovery; a real request slower than the
+            # 1 s limit afterwards (a loaded machine) logs a timeout of its
+            # own, which is not what this test counts.
+            log = g.log().split("central status API answers again")[0]
             self.assertEqual(log.count("HTTP 502 (not a JSON error"), 1, log)
             self.assertEqual(log.count("200 answer is not a JSON object"), 1, log)
             self.assertEqual(log.count("HTTP 413"), 1, log)
             timeouts = [ln for ln in log.splitlines()
                         if "sending failed" in ln and "timed out" in ln]
             self.assertEqual(len(timeouts), 1, log)
-            wait_for(lambda: "answers again" in g.log(), 20, what="the recovery's log line")
             self.assert_no_duplicates()
         finally:
             srv.release.set()
@@ -544,8 +559,8 @@ class Restarts(ForwardCase):
             g.start()
             g.run()
             g.run()
-            wait_for(lambda: g.health()[1]["forward"]["queue"] >= 2
-                     and g.health()[1]["forward"]["state"] == "retrying"
+            wait_for(lambda: g.health_if(lambda h: h[1]["forward"]["queue"] >= 2
+                                         and h[1]["forward"]["state"] == "retrying")
                      and "HTTP 503" in g.log(), 20, what="a queue of two, retrying")
             self.assertEqual(central_rows(self.stack, "gw-a"), [])
             g.stop(signal.SIGKILL)
@@ -554,7 +569,12 @@ class Restarts(ForwardCase):
             g.start()
             self.assert_central_equals(g)
             self.assert_no_duplicates()
-            self.assertEqual(g.log().count("HTTP 503"), 1, g.log())
+            # Logged once however many 503s came; only a failure of another
+            # kind in between (a try that timed out on a loaded machine)
+            # makes the next 503 worth a line again.
+            log = g.log()
+            self.assertGreaterEqual(log.count("HTTP 503"), 1, log)
+            self.assertLessEqual(log.count("HTTP 503"), 1 + log.count("timed out"), log)
         finally:
             srv.shutdown()
             srv.server_close()

@@ -32,7 +32,7 @@ class MMAuthCase(unittest.TestCase):
         self.stub.add_channel(CH_A, members=[ALICE, "livestatusbot0000000000000"])
         self.stub.add_channel(CH_B, members=[BOB, "livestatusbot0000000000000"])
         env = {"MM_URL": self.stub.url, "MM_TOKEN": "bot-token", "READ_AUTH": None,
-               "AUTH_CACHE_S": "15", "MM_TIMEOUT_MS": "2000"}
+               "AUTH_CACHE_S": "15", "MM_TIMEOUT_MS": "10000"}
         env.update(self.env)
         self.s = Stack(env=env)
 
@@ -160,7 +160,7 @@ class TestPostCreation(MMAuthCase):
 
     def test_final_edit_waits_a_bounded_time(self):
         # Mattermost hangs: the daemon's PUT is answered within the bound
-        # (MM_TIMEOUT_MS=2000 here, below the 3 s cap), not after the hang.
+        # (the 3 s cap on a final edit, below MM_TIMEOUT_MS), not after the hang.
         self.create("daemon-h", CH_A)
         self.stub.add_fault(status=503, delay_s=30, count=1, method="PUT", path="/patch$")
         t0 = time.monotonic()
