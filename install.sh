@@ -430,6 +430,8 @@ else
 		fi
 	fi
 	run systemctl daemon-reload
+	# /run/livestatus/revision now, as at every boot (the cache of reads)
+	run systemd-tmpfiles --create "$prefix/lib/tmpfiles.d/livestatus.conf"
 	# shellcheck disable=SC2086
 	run systemctl enable --now $units
 fi

@@ -84,11 +84,14 @@ api_cleanup_run(void *arg)
 	struct api_cleanup *c = arg;
 	struct pollfd pfd = { .fd = c->stop_fd, .events = POLLIN };
 	struct api_cleanup_tally t = { 0 };
-	int64_t next = util_mono_ms(), now;
+	int64_t next = util_mono_ms(), now, wait, revision;
 	int rc, more = 0;
 
 	for (;;) {
 		now = util_mono_ms();
+		/* A link a writer could not move is set right within a second. */
+		if (c->revdir != NULL && store_revision(c->st, &revision) == STORE_OK)
+			store_revdir_advance(c->revdir, revision);
 		if (now >= next) {
 			/* one batch; a backlog goes on after a pause (polling stop_fd) */
 			if (api_cleanup_pass(c->st, c->notify, c->cfg, util_now_ms(), 0, &t,
@@ -99,7 +102,10 @@ api_cleanup_run(void *arg)
 			    now + (more ? API_CLEANUP_PAUSE_MS : c->cfg->cleanup_interval_s * 1000);
 			continue;
 		}
-		rc = poll(&pfd, 1, (int)(next - now));
+		wait = next - now;
+		if (c->revdir != NULL && wait > API_CLEANUP_REVDIR_MS)
+			wait = API_CLEANUP_REVDIR_MS;
+		rc = poll(&pfd, 1, (int)wait);
 		if (rc > 0)
 			break;
 		if (rc < 0 && errno != EINTR) {

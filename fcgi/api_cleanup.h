@@ -15,7 +15,9 @@
  * p99 of a write -> read beside a retention in bench_growth (a million
  * boxes) from 32 to 21 ms before the other fixes of docs/benchmarks.md.
  * The thread has its own store handle and notifier and stops when stop_fd
- * (an eventfd) becomes readable.
+ * (an eventfd) becomes readable.  With a revision link (REVISION_DIR), it
+ * also moves the link up to the store's revision every
+ * API_CLEANUP_REVDIR_MS, in case a writer failed to (sql/store_revdir.h).
  */
 #ifndef LS_API_CLEANUP_H
 #define LS_API_CLEANUP_H
@@ -25,6 +27,7 @@
 
 #include "common/notify.h"
 #include "sql/store.h"
+#include "sql/store_revdir.h"
 #include "fcgi/api_config.h"
 
 struct api_cleanup {
@@ -32,6 +35,7 @@ struct api_cleanup {
 	const struct api_config *cfg;
 	store *st;
 	struct notify *notify;
+	struct store_revdir *revdir; /* NULL: no revision link */
 	int stop_fd;
 };
 
@@ -39,6 +43,8 @@ struct api_cleanup {
 #define API_CLEANUP_BATCH 64
 /* The longest api_cleanup_once() passes go on between looks at the time. */
 #define API_CLEANUP_PASS_MS 1000
+/* How often the thread checks the revision link. */
+#define API_CLEANUP_REVDIR_MS 1000
 /* The thread's pause between batches of a backlog. */
 #define API_CLEANUP_PAUSE_MS 25
 
@@ -62,7 +68,7 @@ void api_cleanup_report(struct api_cleanup_tally *t);
 /* Passes until nothing is left; returns a STORE_ code. */
 int api_cleanup_once(store *st, struct notify *n, const struct api_config *cfg, int64_t now_ms);
 
-/* Starts the thread; c->cfg, st, notify and stop_fd are set by the caller. */
+/* Starts the thread; c->cfg, st, notify, revdir and stop_fd are set by the caller. */
 int api_cleanup_start(struct api_cleanup *c);
 void api_cleanup_join(struct api_cleanup *c);
 

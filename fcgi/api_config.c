@@ -48,6 +48,7 @@ api_config_load(struct api_config *cfg, char *err, size_t errlen)
 	cfg->db_path = cfg_str("LIVESTATUS_DB", NULL, API_DEFAULT_DB);
 	cfg->secret = cfg_env("PLUGIN_SECRET", NULL);
 	cfg->publish_url = cfg_env("PUBLISH_URL", NULL);
+	cfg->revision_dir = cfg_env("REVISION_DIR", NULL);
 	if (mm_auth_config_from_env(&mm, err, errlen) < 0)
 		return -1;
 	/* A Mattermost host's readers log in with Mattermost by default. */

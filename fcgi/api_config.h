@@ -12,6 +12,8 @@
  *   CLEANUP_INTERVAL_S   how often the cleanup runs (60)
  *   STOP_GRACE_MS        what requests in flight get at a stop (1500)
  *   PUBLISH_URL          nchan publisher for change notices (none)
+ *   REVISION_DIR         the revision link nginx keys its cache of reads by
+ *                        (none: no answer is cacheable; sql/store_revdir.h)
  *   GATEWAY_KEYS_FILE    per-gateway keys of POST /api/v1/gateway/boxes
  *                        (/etc/livestatus/gateway-keys; see api_gwkeys.h)
  *   GATEWAY_SILENT_S     a gateway silent this long degrades health (300)
@@ -44,6 +46,7 @@ struct api_config {
 	long cleanup_interval_s;
 	long stop_grace_ms;            /* STOP_GRACE_MS: time requests in flight get at a stop */
 	const char *publish_url;       /* NULL when unset */
+	const char *revision_dir;      /* NULL when unset */
 	const char *gateway_keys_file; /* never NULL */
 	long gateway_silent_s;
 	enum log_level log_level;

@@ -10,6 +10,7 @@
 #include "common/util.h"
 #include "common/xmalloc.h"
 #include "sql/store_mm.h"
+#include "sql/store_revdir.h"
 #include "mm/mm_render.h"
 #include "fcgi/api_box.h"
 #include "fcgi/api_gateway.h"
@@ -20,6 +21,13 @@
 #endif
 
 #define API_MSG_NOT_FOUND "session not found"
+
+/*
+ * How long nginx may keep a cacheable read (api_cacheable()).  Its entry
+ * is reached only while the revision link stays where it was, so this
+ * bounds nothing a reader sees; nginx's inactive= drops unused entries.
+ */
+#define API_CACHE_KEEP_S 60
 
 static void
 api_set_etag(struct api_resp *resp, int64_t revision)
@@ -255,6 +263,27 @@ api_may_read(void *arg, const char *channel)
 	return ok;
 }
 
+/*
+ * Lets nginx keep a read's 200 answer (X-Accel-Expires) when it is the same
+ * for everyone who can have its cache key and names the state it shows:
+ * a GET by the secret or by anyone under READ_AUTH=none (never a Mattermost
+ * reader's, which depends on their channels), with REVISION_DIR set, and
+ * with the revision link's folder nginx resolved naming the revision of the
+ * snapshot answered.  The key holds that folder (unique per move), so the
+ * entry is reached only while the link still points there: a write moves
+ * it before it is answered or notified (sql/store_revdir.h).
+ */
+static void
+api_cacheable(struct api_ctx *ctx, const struct api_principal *who, const struct api_req *req,
+    struct api_resp *resp, int64_t revision)
+{
+	if (ctx->cfg->revision_dir == NULL || !who->all_channels || resp->status != 200 ||
+	    api_http_method(req->method) != API_M_GET)
+		return;
+	if (store_revdir_parse(req->revision_path) == revision)
+		resp->cache_s = API_CACHE_KEEP_S;
+}
+
 static void
 api_list(struct api_ctx *ctx, const struct api_principal *who, const struct api_req *req,
     struct api_resp *resp)
@@ -288,6 +317,7 @@ api_list(struct api_ctx *ctx, const struct api_principal *who, const struct api_
 			resp->status = 200;
 			api_snapshot_list(snap, has_status == 1 ? status : NULL,
 			    has_channel == 1 && channel[0] != '\0' ? channel : NULL, resp);
+			api_cacheable(ctx, who, req, resp, api_snapshot_revision(snap));
 		}
 	} else {
 		/*
@@ -313,8 +343,8 @@ api_list(struct api_ctx *ctx, const struct api_principal *who, const struct api_
 }
 
 static void
-api_get_one(
-    struct api_ctx *ctx, const struct api_principal *who, const char *id, struct api_resp *resp)
+api_get_one(struct api_ctx *ctx, const struct api_principal *who, const struct api_req *req,
+    const char *id, struct api_resp *resp)
 {
 	struct api_may may = { ctx, who, UTIL_HASH_SEED, 0 };
 	struct api_snapshot *snap = NULL;
@@ -341,6 +371,7 @@ api_get_one(
 		api_resp_error(resp, 403, "forbidden: not a member of this channel");
 	} else {
 		resp->status = 200;
+		api_cacheable(ctx, who, req, resp, api_snapshot_revision(snap));
 	}
 	api_snapshot_unref(snap);
 }
@@ -647,7 +678,7 @@ api_read(struct api_ctx *ctx, const struct api_req *req, enum api_route r, const
 		api_list(ctx, &who, req, resp);
 		break;
 	default:
-		api_get_one(ctx, &who, id, resp);
+		api_get_one(ctx, &who, req, id, resp);
 		break;
 	}
 }

@@ -51,6 +51,7 @@ struct api_req {
 	const char *content_type;   /* CONTENT_TYPE */
 	const char *content_length; /* CONTENT_LENGTH */
 	const char *remote_addr;    /* REMOTE_ADDR, the client as nginx saw it */
+	const char *revision_path;  /* LIVESTATUS_REVISION: the link's folder (api_cacheable) */
 	/*
 	 * Reads up to len body bytes into buf; returns the count, 0 at the
 	 * end, -1 on error.
@@ -64,6 +65,7 @@ struct api_resp {
 	const char *allow; /* static string or NULL */
 	char etag[48];     /* quoted, or "" for none */
 	int retry_after;   /* Retry-After seconds; 0: none */
+	int cache_s;       /* X-Accel-Expires: seconds nginx may keep it; 0: not at all */
 	struct api_buf body;
 	const char *blob_data; /* when set, sent instead of body */
 	size_t blob_len;

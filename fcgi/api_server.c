@@ -31,6 +31,7 @@
 #include "common/util.h"
 #include "common/xmalloc.h"
 #include "sql/store_ckpt.h"
+#include "sql/store_revdir.h"
 #include "fcgi/api_cache.h"
 #include "fcgi/api_cleanup.h"
 #include "fcgi/api_handlers.h"
@@ -293,8 +294,15 @@ api_fcgi_respond(FCGX_Request *fr, const struct api_resp *r, int head)
 	api_hdr_put(hdr, sizeof(hdr), &used, "\r\nContent-Type: ");
 	api_hdr_put(hdr, sizeof(hdr), &used,
 	    r->content_type != NULL ? r->content_type : "application/json");
+	api_hdr_put(hdr, sizeof(hdr), &used, "\r\n");
+	if (r->cache_s > 0) {
+		/* Before Cache-Control: nginx then heeds this one only. */
+		api_hdr_put(hdr, sizeof(hdr), &used, "X-Accel-Expires: ");
+		api_hdr_num(hdr, sizeof(hdr), &used, (size_t)r->cache_s);
+		api_hdr_put(hdr, sizeof(hdr), &used, "\r\n");
+	}
 	api_hdr_put(hdr, sizeof(hdr), &used,
-	    "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
+	    "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
 	if (r->allow != NULL) {
 		api_hdr_put(hdr, sizeof(hdr), &used, "Allow: ");
 		api_hdr_put(hdr, sizeof(hdr), &used, r->allow);
@@ -378,6 +386,7 @@ api_serve(struct api_worker *w, FCGX_Request *fr)
 	req.content_type = FCGX_GetParam("CONTENT_TYPE", fr->envp);
 	req.content_length = FCGX_GetParam("CONTENT_LENGTH", fr->envp);
 	req.remote_addr = FCGX_GetParam("REMOTE_ADDR", fr->envp);
+	req.revision_path = FCGX_GetParam("LIVESTATUS_REVISION", fr->envp);
 	req.read_body = api_fcgi_read;
 	req.read_arg = fr->in;
 	api_handle(&w->ctx, &req, &resp);
@@ -599,7 +608,8 @@ struct api_run {
 	struct api_cache *cache;
 	struct api_auth *auth;
 	struct api_gwkeys *gwkeys;
-	struct store_ckpt *ckpt; /* WAL checkpoints of the workers' and the cleanup's writes */
+	struct store_ckpt *ckpt;     /* WAL checkpoints of the workers' and the cleanup's writes */
+	struct store_revdir *revdir; /* REVISION_DIR's link, or NULL */
 	struct api_gate gate;
 	sigset_t set; /* the stop signals, blocked in every thread */
 	atomic_int stopping;
@@ -683,6 +693,17 @@ api_run_open(struct api_run *r)
 		return -1;
 	}
 	r->cleanup.notify = notify_new(cfg->publish_url);
+	if (cfg->revision_dir != NULL) {
+		r->revdir = store_revdir_open(cfg->revision_dir, r->cleanup.st, err, sizeof(err));
+		if (r->revdir == NULL) {
+			log_error("cannot use the revision link", "err", err);
+			return -1;
+		}
+		for (i = 0; i < r->threads; i++)
+			store_revdir_attach(r->revdir, r->workers[i].ctx.st);
+		store_revdir_attach(r->revdir, r->cleanup.st);
+		r->cleanup.revdir = r->revdir;
+	}
 	/* checkpoints on their own thread, not in the commits of requests */
 	if ((r->ckpt = store_ckpt_start(cfg->db_path, err, sizeof(err))) == NULL)
 		log_warn("checkpoints stay in the commits", "err", err);
@@ -780,6 +801,7 @@ api_run_free(struct api_run *r)
 	}
 	store_close(r->cleanup.st);
 	notify_free(r->cleanup.notify);
+	store_revdir_free(r->revdir);
 	free(r->workers);
 	pthread_cond_destroy(&r->gate.cond);
 	pthread_mutex_destroy(&r->gate.lock);

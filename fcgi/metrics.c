@@ -19,6 +19,7 @@
 #include "common/xmalloc.h"
 #include "sql/stats_names.h"
 #include "sql/store_gateway.h"
+#include "sql/store_revdir.h"
 
 #define METRICS_ROUTE_MAX 64
 #define METRICS_MM_CODES 600
@@ -589,6 +590,13 @@ metrics_render(store *st, size_t *len)
 	    &b, "livestatus_notify_total{result=\"sent\"} %" PRId64 "\n", notify_sent_total());
 	mb_printf(
 	    &b, "livestatus_notify_total{result=\"failed\"} %" PRId64 "\n", notify_failed_total());
+	mb_head(&b, "livestatus_revision_moves_total", "counter",
+	    "Moves of the revision link nginx keys its cache by (REVISION_DIR) the responder "
+	    "made, by result.");
+	mb_printf(&b, "livestatus_revision_moves_total{result=\"moved\"} %" PRId64 "\n",
+	    store_revdir_moves_total());
+	mb_printf(&b, "livestatus_revision_moves_total{result=\"failed\"} %" PRId64 "\n",
+	    store_revdir_failed_total());
 	render_process(&b, stats, wpid);
 	mb_head(&b, "livestatus_store_up", "gauge", "1 when the store could be read.");
 	mb_printf(&b, "livestatus_store_up %d\n", store_ok);

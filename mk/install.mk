@@ -24,10 +24,13 @@ MANDIR ?= $(DATADIR)/man
 PKGDATADIR ?= $(DATADIR)/livestatus
 # systemd reads /usr/local/lib/systemd/system and /usr/lib/systemd/system.
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+# systemd-tmpfiles reads /usr/local/lib/tmpfiles.d and /usr/lib/tmpfiles.d.
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 INSTALL ?= install
 
 LS_PROGRAMS := livestatus-watcher livestatus-fcgi live-status
 LS_UNITS := $(notdir $(wildcard deploy/*.service deploy/*.socket))
+LS_TMPFILES := $(notdir $(wildcard deploy/tmpfiles.d/*.conf))
 LS_NGINX := $(notdir $(wildcard nginx/livestatus*.conf))
 LS_ENV := $(notdir $(wildcard deploy/*.env.example))
 LS_SCRIPTS := $(notdir $(wildcard scripts/livestatus-check))
@@ -40,6 +43,7 @@ LS_MAN := $(notdir $(wildcard man/*.1 man/*.7 man/*.8))
 # Where each file lands, for install and uninstall alike.
 LS_DEST_FILES := $(addprefix $(BINDIR)/,$(LS_PROGRAMS) $(LS_SCRIPTS)) \
 	$(addprefix $(UNITDIR)/,$(LS_UNITS)) \
+	$(addprefix $(TMPFILESDIR)/,$(LS_TMPFILES)) \
 	$(addprefix $(PKGDATADIR)/nginx/,$(LS_NGINX)) \
 	$(addprefix $(PKGDATADIR)/,$(LS_ENV)) \
 	$(addprefix $(PKGDATADIR)/openclaw-hook/,$(LS_HOOK)) \
@@ -69,6 +73,10 @@ ifneq ($(LS_UNITS),)
 		sed 's|/usr/local/bin/|$(BINDIR)/|g' "deploy/$$u" > "$(DESTDIR)$(UNITDIR)/$$u" && \
 		chmod 0644 "$(DESTDIR)$(UNITDIR)/$$u" || exit 1; \
 	done
+endif
+ifneq ($(LS_TMPFILES),)
+	$(INSTALL) -d "$(DESTDIR)$(TMPFILESDIR)"
+	$(INSTALL) -m 0644 $(addprefix deploy/tmpfiles.d/,$(LS_TMPFILES)) "$(DESTDIR)$(TMPFILESDIR)/"
 endif
 ifneq ($(LS_NGINX),)
 	$(INSTALL) -d "$(DESTDIR)$(PKGDATADIR)/nginx"

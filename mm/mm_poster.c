@@ -13,6 +13,7 @@
 #include "common/util.h"
 #include "common/xmalloc.h"
 #include "sql/stats_names.h"
+#include "sql/store_revdir.h"
 #include "mm/mm_poster_box.h"
 
 /* Boxes looked at per pass; the rest wait for the next one. */
@@ -448,6 +449,12 @@ mm_poster_new(const struct mm_config *cfg, const char *db_path, const struct mm_
 	p->kicked = 1;
 	atomic_store(&p->breaker, MM_BRK_CLOSED);
 	return p;
+}
+
+void
+mm_poster_set_revdir(struct mm_poster *p, struct store_revdir *r)
+{
+	store_revdir_attach(r, p->st);
 }
 
 int

@@ -83,6 +83,13 @@ mm_poster_new(const struct mm_config *cfg, const char *db_path, const struct mm_
  */
 void mm_poster_free(struct mm_poster *p);
 
+/*
+ * The revision link the poster's writes move (sql/store_revdir.h), set
+ * before mm_poster_run(); r outlives the poster.
+ */
+struct store_revdir;
+void mm_poster_set_revdir(struct mm_poster *p, struct store_revdir *r);
+
 /* Starts the poster's thread.  0, or -1 (logged); at most once. */
 int mm_poster_run(struct mm_poster *p);
 

@@ -136,14 +136,30 @@ store_begin_read(store *st)
 int
 store_commit(store *st)
 {
-	return store_exec(st, "COMMIT");
+	int rc = store_exec(st, "COMMIT");
+
+	/* A failed COMMIT (busy) leaves the transaction open: it may be retried. */
+	if (rc == STORE_OK && st->revision_pending > 0) {
+		if (st->on_revision != NULL)
+			st->on_revision(st->on_revision_arg, st->revision_pending);
+		st->revision_pending = 0;
+	}
+	return rc;
 }
 
 void
 store_rollback(store *st)
 {
+	st->revision_pending = 0;
 	if (!sqlite3_get_autocommit(st->db))
 		(void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+void
+store_on_revision(store *st, store_revision_fn fn, void *arg)
+{
+	st->on_revision = fn;
+	st->on_revision_arg = arg;
 }
 
 void
@@ -366,6 +382,13 @@ store_bump_revision(store *st, int64_t *out)
 	}
 	*out = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
+	if (st->on_revision != NULL) {
+		/* Outside a transaction the bump is committed already. */
+		if (sqlite3_get_autocommit(st->db))
+			st->on_revision(st->on_revision_arg, *out);
+		else
+			st->revision_pending = *out;
+	}
 	return STORE_OK;
 }
 

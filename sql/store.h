@@ -128,6 +128,15 @@ void store_rollback(store *st);
 int store_revision(store *st, int64_t *out);
 
 /*
+ * fn(arg, revision) runs after each commit of st that bumped the store's
+ * revision (and after a bump made outside a transaction), before
+ * store_commit() returns: how sql/store_revdir.h moves its link.  fn NULL
+ * removes it.
+ */
+typedef void (*store_revision_fn)(void *arg, int64_t revision);
+void store_on_revision(store *st, store_revision_fn fn, void *arg);
+
+/*
  * The store-wide revision and the number of boxes ever deleted, read
  * together: a reader that kept boxes of some revision finds what changed
  * since by revision, and needs a full read again when deletes moved.

@@ -29,6 +29,10 @@ struct store {
 	char errmsg[256];
 	int nstmt;
 	struct store_stmt_slot stmts[STORE_STMT_MAX];
+	/* Called after a commit that bumped the revision (store_on_revision()). */
+	store_revision_fn on_revision;
+	void *on_revision_arg;
+	int64_t revision_pending; /* the revision the open transaction bumped to, or 0 */
 };
 
 sqlite3_stmt *store_stmt(store *st, const char *sql);

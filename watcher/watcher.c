@@ -148,6 +148,7 @@ watcher_free(struct watcher *w)
 	notify_free(w->notify);
 	store_ckpt_stop(w->ckpt);
 	store_close(w->st);
+	store_revdir_free(w->revdir);
 	if (w->epfd >= 0)
 		close(w->epfd);
 	if (w->sigfd >= 0)
@@ -216,6 +217,14 @@ watcher_open(struct watcher *w, struct mm_config *mmc)
 	if ((w->ckpt = store_ckpt_start(cfg->db, err, sizeof(err))) == NULL)
 		log_warn("checkpoints stay in the commits", "err", err);
 	store_ckpt_watch(w->ckpt, w->st);
+	if (cfg->revision_dir != NULL) {
+		/* Without it, the responder moves the link within a second of a write. */
+		w->revdir = store_revdir_open(cfg->revision_dir, w->st, err, sizeof(err));
+		if (w->revdir == NULL)
+			log_warn("cannot use the revision link: cached reads may lag a second",
+			    "err", err);
+		store_revdir_attach(w->revdir, w->st);
+	}
 	if ((w->labels = labels_load(cfg->tool_labels_file, err, sizeof(err))) == NULL) {
 		log_error("cannot load tool labels", "err", err);
 		return -1;
@@ -254,6 +263,7 @@ watcher_open(struct watcher *w, struct mm_config *mmc)
 		/* its own handle of the store and its own thread (mm/mm_poster.h) */
 		if ((w->poster = mm_poster_new(mmc, cfg->db, NULL)) == NULL)
 			return -1;
+		mm_poster_set_revdir(w->poster, w->revdir);
 		if (mm_poster_run(w->poster) != 0)
 			return -1;
 	}

@@ -18,6 +18,7 @@
 #include "common/notify.h"
 #include "sql/store.h"
 #include "sql/store_ckpt.h"
+#include "sql/store_revdir.h"
 #include "mm/mm_poster.h"
 #include "watcher/box.h"
 #include "watcher/forward.h"
@@ -90,9 +91,10 @@ struct watcher {
 	/* the last failed store write (not busy), for health: 0 when none */
 	int64_t write_failed_ms;
 	char write_error[128];
-	struct mm_poster *poster;   /* its own thread; NULL without MM_URL */
-	struct forward *fwd;        /* NULL without PLUGIN_URL */
-	struct health_http *health; /* NULL with HEALTH_PORT=0 */
+	struct mm_poster *poster;    /* its own thread; NULL without MM_URL */
+	struct store_revdir *revdir; /* REVISION_DIR's link, moved by w->st and the poster */
+	struct forward *fwd;         /* NULL without PLUGIN_URL */
+	struct health_http *health;  /* NULL with HEALTH_PORT=0 */
 	/* SESSIONS_JSON outside the folder: its last stat, an inotify watch */
 	int64_t sj_ino, sj_size, sj_mtime;
 	struct tail_dir *sj_dir;

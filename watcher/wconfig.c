@@ -165,6 +165,7 @@ wcfg_load(struct wcfg *c, char *err, size_t errlen)
 		c->pid_file = c->pid_file_buf;
 	}
 	c->tool_labels_file = cfg_env("TOOL_LABELS_FILE", NULL);
+	c->revision_dir = cfg_env("REVISION_DIR", NULL);
 	c->plugin_secret = cfg_env("PLUGIN_SECRET", NULL);
 	if (wcfg_url("PLUGIN_URL", NULL, &c->plugin_url, err, errlen) != 0 ||
 	    wcfg_url("PUBLISH_URL", NULL, &c->publish_url, err, errlen) != 0 ||
@@ -218,6 +219,8 @@ wcfg_usage(FILE *out)
 	    "  DEFAULT_CHANNEL          channel id for sessions without one [none: local]\n"
 	    "  LOG_LEVEL                trace, debug, info, warn, error, fatal, silent [info]\n"
 	    "  PUBLISH_URL              nchan publisher for change notices [none]\n"
+	    "  REVISION_DIR             folder of the revision link nginx keys its cache\n"
+	    "                           of reads by, the responder's [none]\n"
 	    "  POLL_INTERVAL_MS         polling interval without inotify [1000]\n"
 	    "  WATCHER_FORCE_POLL       1: poll even where inotify works [0]\n"
 	    "  HEARTBEAT_S              heartbeat row interval [5]\n"

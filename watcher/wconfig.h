@@ -41,6 +41,7 @@ struct wcfg {
 	const char *plugin_url;
 	const char *plugin_secret;
 	const char *publish_url;
+	const char *revision_dir; /* REVISION_DIR: the link nginx keys its cache by, or NULL */
 	/* forwarding to a central status API: on with PLUGIN_URL and PLUGIN_SECRET */
 	char gateway_name[65]; /* GATEWAY_NAME [host name] */
 	const char *ca_file;   /* CA_FILE [system CAs] */

@@ -27,6 +27,9 @@ Attributes
     url     "http://127.0.0.1:<port>"
     api     url + "/plugins/com.openclaw.livestatus"
     db      the SQLite file (LIVESTATUS_DB), in tmp
+    revision_dir  the revision link's folder (REVISION_DIR, set for the
+            responder as deployed, so nginx's cache of reads is on; give
+            it to a watcher that writes the same store)
     tmp     the temp dir; logs are <tmp>/<name>.log (responder.log,
             nginx.log, nginx-error.log, nginx-access.log)
     secret  "test-secret" (PLUGIN_SECRET)
@@ -66,6 +69,10 @@ Methods
     stop_process(name, sig=SIGTERM, timeout=5) -> returncode
     restart_responder()
     log(name) -> str       the text of <tmp>/<name>.log so far
+    responder_answers(route, status=200) -> int
+        how many answers of route (a template: "/api/v1/sessions/{id}")
+        with status the responder itself gave (its metrics): what nginx
+        answered from its cache of reads is not counted.
     wait_for(fn, timeout=30, what=None)  polls fn until it returns a true
         value (which it returns), else raises AssertionError.
     wait_equal(fn, expected, timeout=30, what=None)  polls fn until it
@@ -398,6 +405,7 @@ class Stack:
         self.tmp = tempfile.mkdtemp(prefix="livestatus-test-")
         self.db = os.path.join(self.tmp, "livestatus.db")
         self.sock = os.path.join(self.tmp, "fcgi.sock")
+        self.revision_dir = os.path.join(self.tmp, "revision")
         self.secret = SECRET
         self.nchan = nchan
         self.rate = rate
@@ -417,6 +425,7 @@ class Stack:
             "PLUGIN_SECRET": self.secret,
             "READ_AUTH": "secret",
             "LOG_LEVEL": "info",
+            "REVISION_DIR": self.revision_dir,
         }
         self._extra_env = dict(env or {})
         if start:
@@ -486,8 +495,11 @@ class Stack:
         if not self.nchan:
             site = re.sub(r"# nchan-begin.*?# nchan-end\n?", "", site, flags=re.S)
         site = site.replace("unix:/run/livestatus/fcgi.sock", "unix:" + self.sock)
+        site = site.replace("/run/livestatus/revision", self.revision_dir)
         with open(os.path.join(ROOT, "nginx", "livestatus-http.conf")) as f:
             http_conf = re.sub(r"rate=\S+;", f"rate={self.rate};", f.read())
+        http_conf = http_conf.replace("/run/livestatus-nginx-cache",
+                                      os.path.join(self.tmp, "nginx-cache"))
         site_path = os.path.join(self.tmp, "livestatus.conf")
         http_path = os.path.join(self.tmp, "livestatus-http.conf")
         with open(site_path, "w") as f:
@@ -640,6 +652,14 @@ class Stack:
 
     def wait_equal(self, fn, expected, timeout=DEADLINE, what=None):
         return wait_equal(fn, expected, timeout, what)
+
+    def responder_answers(self, route, status=200):
+        from tests.integ import promparse
+        r = self.request("GET", "/api/v1/metrics")
+        assert r.status == 200, r
+        fams = promparse.parse(r.body.decode())
+        return promparse.value(fams, "livestatus_api_requests_total", route=route,
+                               status=str(status)) or 0
 
     def auth_headers(self, auth="secret"):
         if auth is None:

@@ -31,7 +31,8 @@ class BrowserEndToEnd(unittest.TestCase):
             os.makedirs(sessions)
             build = os.environ.get("LIVESTATUS_BUILD", "build")
             wenv = dict(os.environ, TRANSCRIPT_DIR=agents, LIVESTATUS_DB=s.db,
-                        PID_FILE=os.path.join(s.tmp, "watcher.pid"))
+                        PID_FILE=os.path.join(s.tmp, "watcher.pid"),
+                        REVISION_DIR=s.revision_dir)
             if s.publish_url:
                 wenv["PUBLISH_URL"] = s.publish_url
             s.start_process("watcher", [os.path.join(ROOT, build, "livestatus-watcher"), "run"],

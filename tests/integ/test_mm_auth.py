@@ -322,6 +322,70 @@ class TestShortCache(MMAuthCase):
                         what="403 after leaving the channel")
 
 
+class TestReadCache(MMAuthCase):
+    """nginx's cache of reads (test_read_cache.py) never answers a Mattermost reader.
+
+    The secret's reads are kept by nginx; a user's list depends on their
+    channels, so the responder never lets nginx keep it, and the cache key
+    holds the Authorization header, so a user's request never meets the
+    secret's entry.  Proven by the responder's own count of its answers, and
+    by what a user sees while leaving a channel (AUTH_CACHE_S=1 here).
+    """
+    env = {"AUTH_CACHE_S": "1"}
+    LIST = "/api/v1/sessions"
+
+    def setUp(self):
+        super().setUp()
+        self.create("box-a", CH_A)
+        self.create("box-b", CH_B)
+
+    def ids(self, r):
+        self.assertEqual(r.status, 200, r)
+        return sorted(b["id"] for b in r.json)
+
+    def test_a_reader_is_never_answered_from_the_cache(self):
+        # The secret's list is kept: its second read is nginx's.
+        for _ in range(2):
+            self.assertEqual(self.ids(self.s.request("GET", self.LIST)), ["box-a", "box-b"])
+        self.assertEqual(self.s.responder_answers(self.LIST), 1)
+        cookie = {"Cookie": "MMAUTHTOKEN=alicetoken"}
+        for i in range(3):
+            self.assertEqual(self.ids(self.s.request("GET", self.LIST, auth="alicetoken")),
+                             ["box-a"])
+            self.assertEqual(self.ids(self.s.request("GET", self.LIST, auth=None,
+                                                     headers=cookie)), ["box-a"])
+            r = self.s.request("GET", "/api/v1/sessions/box-a", auth="alicetoken")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(self.s.request("GET", "/api/v1/sessions/box-b",
+                                            auth="alicetoken").status, 403)
+        # Every one of alice's reads was the responder's.
+        self.assertEqual(self.s.responder_answers(self.LIST), 1 + 6)
+        self.assertEqual(self.s.responder_answers("/api/v1/sessions/{id}"), 3)
+
+    def test_leaving_a_channel_while_the_secret_reads(self):
+        self.assertEqual(self.ids(self.s.request("GET", self.LIST, auth="alicetoken")),
+                         ["box-a"])
+        self.stub.remove_member(CH_A, ALICE)
+        seen_empty = 0
+        for _ in range(400):  # bounded: AUTH_CACHE_S=1 ends it within about a second
+            # the secret's entry is there all along
+            self.assertEqual(self.ids(self.s.request("GET", self.LIST)), ["box-a", "box-b"])
+            mine = self.ids(self.s.request("GET", self.LIST, auth="alicetoken"))
+            one = self.s.request("GET", "/api/v1/sessions/box-a", auth="alicetoken").status
+            self.assertNotIn("box-b", mine)
+            if seen_empty:
+                # once the membership is known to be gone, it stays gone
+                self.assertEqual(mine, [])
+                self.assertEqual(one, 403)
+                seen_empty += 1
+                if seen_empty > 5:
+                    break
+            elif mine == [] and one == 403:
+                seen_empty = 1
+            time.sleep(0.02)
+        self.assertGreater(seen_empty, 5, "alice still saw box-a after leaving its channel")
+
+
 class TestListETag(MMAuthCase):
     """A user's list depends on the store and on their channels: so does its ETag."""
     env = {"AUTH_CACHE_S": "1"}

@@ -43,6 +43,8 @@ def expected_files(prefix):
     for u in glob.glob(os.path.join(ROOT, "deploy", "*.service")) + \
             glob.glob(os.path.join(ROOT, "deploy", "*.socket")):
         files.add(f"{p}/lib/systemd/system/{os.path.basename(u)}")
+    for t in glob.glob(os.path.join(ROOT, "deploy", "tmpfiles.d", "*.conf")):
+        files.add(f"{p}/lib/tmpfiles.d/{os.path.basename(t)}")
     for n in glob.glob(os.path.join(ROOT, "nginx", "livestatus*.conf")):
         files.add(f"{p}/share/livestatus/nginx/{os.path.basename(n)}")
     for e in glob.glob(os.path.join(ROOT, "deploy", "*.env.example")):

@@ -122,9 +122,39 @@ class FixtureLive(WatcherCase):
             self.db = stack.db
             if stack.publish_url:
                 self.env["PUBLISH_URL"] = stack.publish_url
+            # as deployed: the watcher moves the link nginx keys its cache of reads by
+            self.env["REVISION_DIR"] = stack.revision_dir
             self.start_watcher()
-            player.play(FIXTURE, self.sessions, speed=20, max_pause=0.3)
-            parent, child = self.check_fixture_boxes()
+            # reads all along, so that nginx keeps an entry of many states
+            reading = threading.Event()
+
+            def read_along():
+                while not reading.is_set():
+                    stack.request("GET", "/api/v1/sessions")
+            reader = threading.Thread(target=read_along)
+            reader.start()
+            try:
+                player.play(FIXTURE, self.sessions, speed=20, max_pause=0.3)
+                parent, child = self.check_fixture_boxes()
+            finally:
+                reading.set()
+                reader.join()
+            # Once the link names the store's revision, the next read is that state.
+            rev = self.query("SELECT revision FROM store_meta")[0]["revision"]
+
+            def link_rev():
+                name = os.readlink(os.path.join(stack.revision_dir, "current"))
+                return int(name.split(".")[0][1:])
+            wait_for(lambda: link_rev() >= rev, what="the link at the store's revision")
+            r = stack.request("GET", "/api/v1/sessions")
+            self.assertEqual(r.json[0]["status"], "done", r)
+            self.assertEqual(r.json[0]["lines"], PARENT_LINES)
+            # The watcher moved it after its commits itself (not only when it
+            # opened it: its counter, the name's last part, went past 0).
+            pid = "%x" % self.proc.pid
+            moved = [n for n in os.listdir(stack.revision_dir)
+                     if n.startswith("r") and n.split(".")[2] == pid and n.split(".")[3] != "0"]
+            self.assertTrue(moved, os.listdir(stack.revision_dir))
 
             def listed():
                 r = stack.request("GET", "/api/v1/sessions")

@@ -168,6 +168,7 @@ class OpenClawBase(unittest.TestCase):
         """One watcher per test, on an OpenClaw agents folder, into the stack's store."""
         self.stack.stop_process("watcher")
         env = dict(os.environ, TRANSCRIPT_DIR=agents, LIVESTATUS_DB=self.stack.db,
+                   REVISION_DIR=self.stack.revision_dir,
                    PID_FILE=os.path.join(self.tmp, "watcher.pid"), HEALTH_PORT="0",
                    LOG_LEVEL="debug", HEARTBEAT_S="1")
         for k in ("MM_URL", "PLUGIN_URL", "DEFAULT_CHANNEL", "PUBLISH_URL"):
