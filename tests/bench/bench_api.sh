@@ -217,7 +217,7 @@ for name, path, fn, body in cases:
             continue
         rs = res[(name, kind)]
         rps = [r[0] for r in rs]
-        line = (f"  {label:20}: {rng(rps, '{:.0f}'):>13} req/s   "
+        line = (f"  {label:26}: {rng(rps, '{:.0f}'):>13} req/s   "
                 f"p99 {rng([r[1] for r in rs], '{:.2f}')} ms")
         if kind != "static":
             line += f"   {rng([a / b for a, b in zip(rps, st)], '{:.2f}')} of static"
