@@ -129,7 +129,9 @@ class FixtureLive(WatcherCase):
             reading = threading.Event()
 
             def read_along():
-                while not reading.is_set():
+                for _ in range(20000):  # bounded; the play ends it much sooner
+                    if reading.wait(0.005):
+                        break
                     stack.request("GET", "/api/v1/sessions")
             reader = threading.Thread(target=read_along)
             reader.start()
