@@ -126,8 +126,9 @@ revdir_sweep(struct store_revdir *r, const char *keep)
 
 /*
  * Makes r<revision>.<unique> and points the link at it; old is the
- * folder it leaves ("" for none), stamped with the time.  Called with the
- * mutex and the flock held.
+ * folder it leaves ("" for none), stamped with the time.  Folders are
+ * group-writable, so that the other writer (another user of the group)
+ * may stamp them.  Called with the mutex and the flock held.
  */
 static int
 revdir_install(struct store_revdir *r, int64_t revision, const char *old)
@@ -142,7 +143,7 @@ revdir_install(struct store_revdir *r, int64_t revision, const char *old)
 	    (long)ts.tv_nsec, (long)getpid(), r->counter);
 	snprintf(tmp, sizeof(tmp), ".new.%lx.%x", (long)getpid(), r->counter);
 	r->counter++;
-	if (mkdirat(r->dfd, name, 0755) < 0) {
+	if (mkdirat(r->dfd, name, 0775) < 0) {
 		revdir_fail(r, "mkdir", name);
 		return -1;
 	}
