@@ -37,6 +37,12 @@ struct api_ctx {
 	struct api_gwkeys *gwkeys; /* the gateways' keys; NULL: none */
 	int64_t started_ms;        /* for uptime_s */
 	/*
+	 * 1 when this process moves the revision link (REVISION_DIR opened):
+	 * only then may nginx keep a read, since only then do its own writes
+	 * make a kept read unreachable (sql/store_revdir.h).
+	 */
+	int revdir_on;
+	/*
 	 * Shared by the workers, may be NULL: when (util_now_ms) a write last
 	 * failed for lack of space (STORE_FULL), 0 never.  Health is degraded
 	 * ("store full") for API_FULL_DEGRADED_MS after it.

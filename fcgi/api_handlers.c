@@ -277,7 +277,7 @@ static void
 api_cacheable(struct api_ctx *ctx, const struct api_principal *who, const struct api_req *req,
     struct api_resp *resp, int64_t revision)
 {
-	if (ctx->cfg->revision_dir == NULL || !who->all_channels || resp->status != 200 ||
+	if (!ctx->revdir_on || !who->all_channels || resp->status != 200 ||
 	    api_http_method(req->method) != API_M_GET)
 		return;
 	if (store_revdir_parse(req->revision_path) == revision)

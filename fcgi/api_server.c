@@ -693,14 +693,16 @@ api_run_open(struct api_run *r)
 		return -1;
 	}
 	r->cleanup.notify = notify_new(cfg->publish_url);
-	if (cfg->revision_dir != NULL) {
-		r->revdir = store_revdir_open(cfg->revision_dir, r->cleanup.st, err, sizeof(err));
-		if (r->revdir == NULL) {
-			log_error("cannot use the revision link", "err", err);
-			return -1;
-		}
-		for (i = 0; i < r->threads; i++)
+	/* The cache of reads is worth no outage: without the link, nginx keeps nothing. */
+	if (cfg->revision_dir != NULL &&
+	    (r->revdir = store_revdir_open(cfg->revision_dir, r->cleanup.st, err, sizeof(err))) ==
+	        NULL)
+		log_error("cannot use the revision link: nginx keeps no reads", "err", err);
+	if (r->revdir != NULL) {
+		for (i = 0; i < r->threads; i++) {
+			r->workers[i].ctx.revdir_on = 1;
 			store_revdir_attach(r->revdir, r->workers[i].ctx.st);
+		}
 		store_revdir_attach(r->revdir, r->cleanup.st);
 		r->cleanup.revdir = r->revdir;
 	}

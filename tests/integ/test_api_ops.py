@@ -125,12 +125,6 @@ class TestCommandLine(Scratch):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("/nonexistent/dir/x.db", r.stderr)
 
-    def test_unusable_revision_dir(self):
-        r = run([BIN, "--listen", "unix:" + os.path.join(self.tmp, "s.sock")],
-                env=self.env(REVISION_DIR="/nonexistent/dir/revision"))
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn("REVISION_DIR: cannot make /nonexistent/dir/revision", r.stderr)
-
     def test_no_listen_needs_a_socket(self):
         r = run([BIN], env=self.env(), stdin=subprocess.DEVNULL)
         self.assertNotEqual(r.returncode, 0)

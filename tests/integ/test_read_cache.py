@@ -147,6 +147,38 @@ class TestWithoutLink(ReadCache):
         self.assertEqual(self.s.responder_answers(LIST), 3)
 
 
+class TestUnusableLinkFolder(ReadCache):
+    """A REVISION_DIR the responder cannot use costs the cache, not the API."""
+    env = {"REVISION_DIR": "/nonexistent/dir/revision"}
+
+    def test_serves_without_the_cache(self):
+        self.create("u1")
+        for _ in range(3):
+            r = self.s.request("GET", LIST)
+            self.assertEqual([b["id"] for b in r.json], ["u1"])
+        self.assertEqual(self.s.responder_answers(LIST), 3)
+        self.assertIn("REVISION_DIR: cannot make /nonexistent/dir/revision",
+                      self.s.log("responder"))
+        self.assertIn("nginx keeps no reads", self.s.log("responder"))
+
+    def test_a_link_another_writer_moves_is_not_trusted(self):
+        # The watcher may move a link at nginx's path that this responder
+        # cannot use: a kept read would then outlive this responder's writes.
+        self.create("u2")  # revision 1
+        r = self.s.request("PUT", "/api/v1/sessions/u2", {"lines": ["two"]})  # 2
+        self.assertEqual(r.status, 200, r)
+        os.makedirs(os.path.join(self.s.revision_dir, "r2.x.1.0"))
+        os.symlink("r2.x.1.0", os.path.join(self.s.revision_dir, "current"))
+        for _ in range(2):
+            self.assertEqual(self.s.request("GET", "/api/v1/sessions/u2").json["lines"],
+                             ["two"])
+        # none kept: the PUT and both reads were the responder's
+        self.assertEqual(self.s.responder_answers(ONE), 3)
+        r = self.s.request("PUT", "/api/v1/sessions/u2", {"lines": ["three"]})  # 3
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.s.request("GET", "/api/v1/sessions/u2").json["lines"], ["three"])
+
+
 class TestOpenReads(ReadCache):
     """READ_AUTH=none: every reader sees every box, so every reader shares entries."""
     env = {"READ_AUTH": "none"}
