@@ -267,9 +267,9 @@ api_may_read(void *arg, const char *channel)
  * Lets nginx keep a read's 200 answer (X-Accel-Expires) when it is the same
  * for everyone who can have its cache key and names the state it shows:
  * a GET by the secret or by anyone under READ_AUTH=none (never a Mattermost
- * reader's, which depends on their channels), with REVISION_DIR set, and
- * with the revision link's folder nginx resolved naming the revision of the
- * snapshot answered.  The key holds that folder (unique per move), so the
+ * reader's, which depends on their channels), when this process moves the
+ * revision link (ctx->revdir_on), and with the link's folder nginx
+ * resolved naming the revision of the snapshot answered.  The key holds that folder (unique per move), so the
  * entry is reached only while the link still points there: a write moves
  * it before it is answered or notified (sql/store_revdir.h).
  */
