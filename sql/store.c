@@ -84,6 +84,14 @@ store_col_text_null(sqlite3_stmt *s, int col)
 	return store_col_text(s, col);
 }
 
+int64_t
+store_col_ms(sqlite3_stmt *s, int col, int64_t lo)
+{
+	int64_t v = sqlite3_column_int64(s, col);
+
+	return v < lo ? lo : v > STORE_MS_MAX ? STORE_MS_MAX : v;
+}
+
 int
 store_bind_text(sqlite3_stmt *s, int idx, const char *v)
 {
@@ -795,9 +803,9 @@ store_heartbeat_get(store *st, struct store_heartbeat *out)
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		out->pid = sqlite3_column_int64(s, 0);
-		out->started_ms = sqlite3_column_int64(s, 1);
-		out->last_heartbeat_ms = sqlite3_column_int64(s, 2);
-		out->interval_ms = sqlite3_column_int64(s, 3);
+		out->started_ms = store_col_ms(s, 1, 0);
+		out->last_heartbeat_ms = store_col_ms(s, 2, 0);
+		out->interval_ms = store_col_ms(s, 3, 1);
 		out->breaker = store_col_text_null(s, 4);
 		out->stats = store_col_text(s, 5);
 		rc = STORE_OK;

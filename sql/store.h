@@ -81,6 +81,7 @@ struct store_box {
 };
 
 /* The running watcher's liveness row. */
+/* Its times are read clamped to [0, about 31,700 years], the interval to >= 1 ms. */
 struct store_heartbeat {
 	int64_t pid;
 	int64_t started_ms;

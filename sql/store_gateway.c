@@ -62,9 +62,9 @@ store_gateway_row(sqlite3_stmt *s, void *elem)
 	struct store_gateway *g = elem;
 
 	g->name = store_col_text(s, 0);
-	g->first_seen_ms = sqlite3_column_int64(s, 1);
-	g->last_contact_ms = sqlite3_column_int64(s, 2);
-	g->lag_ms = sqlite3_column_int64(s, 3);
+	g->first_seen_ms = store_col_ms(s, 1, 0);
+	g->last_contact_ms = store_col_ms(s, 2, 0);
+	g->lag_ms = store_col_ms(s, 3, 0);
 	g->queue = sqlite3_column_int64(s, 4);
 	g->boxes_received = sqlite3_column_int64(s, 5);
 	g->rejected = sqlite3_column_int64(s, 6);

@@ -42,6 +42,15 @@ int store_fail(store *st, int rc);
 char *store_col_text(sqlite3_stmt *s, int col);
 char *store_col_text_null(sqlite3_stmt *s, int col);
 
+/*
+ * A column that holds a time or a duration in ms, within [lo, STORE_MS_MAX]:
+ * the store is input too (another process writes it, a disk can garble
+ * it), and its readers do arithmetic on these values that must not
+ * overflow.  STORE_MS_MAX is about 31,700 years.
+ */
+#define STORE_MS_MAX ((int64_t)1000000000000000)
+int64_t store_col_ms(sqlite3_stmt *s, int col, int64_t lo);
+
 /* Binds text, or NULL when s is NULL. */
 int store_bind_text(sqlite3_stmt *s, int idx, const char *v);
 

@@ -540,6 +540,20 @@ class TestHealthDegraded(unittest.TestCase):
         finally:
             con.close()
 
+    def test_absurd_heartbeat_times(self):
+        # The store is input too: times that overflow arithmetic (they did:
+        # "signed integer overflow" and a 502 from the ASan build) are clamped.
+        with Stack() as s:
+            self.serving(s)
+            for last, interval in ((-(1 << 62), 1 << 62), ((1 << 63) - 1, -(1 << 63)),
+                                   (-(1 << 63) + 1000, (1 << 63) - 1)):
+                self.put_heartbeat(s.db, last, interval)
+                r = s.request("GET", "/api/v1/health")
+                self.assertIn(r.status, (200, 503), r)  # whichever: an answer
+                self.assertEqual(r.json["watcher"]["pid"], 4242, r)
+                self.assertEqual(s.request("GET", "/api/v1/metrics").status, 200)
+            self.assertIsNone(s.procs["responder"].poll())
+
     def test_watcher_heartbeat(self):
         with Stack() as s:
             self.serving(s)
