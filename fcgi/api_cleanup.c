@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "sql/store_api.h"
+#include "sql/store_revdir.h"
 
 /* One short transaction: the stale boxes and at most API_CLEANUP_BATCH deletions. */
 static int
@@ -84,14 +85,17 @@ api_cleanup_run(void *arg)
 	struct api_cleanup *c = arg;
 	struct pollfd pfd = { .fd = c->stop_fd, .events = POLLIN };
 	struct api_cleanup_tally t = { 0 };
-	int64_t next = util_mono_ms(), now, wait, revision;
+	int64_t next = util_mono_ms(), heal = next, now, wait, revision;
 	int rc, more = 0;
 
 	for (;;) {
 		now = util_mono_ms();
 		/* A link a writer could not move is set right within a second. */
-		if (c->revdir != NULL && store_revision(c->st, &revision) == STORE_OK)
-			store_revdir_advance(c->revdir, revision);
+		if (c->revdir != NULL && now >= heal) {
+			heal = now + API_CLEANUP_REVDIR_MS;
+			if (store_revision(c->st, &revision) == STORE_OK)
+				store_revdir_advance(c->revdir, revision);
+		}
 		if (now >= next) {
 			/* one batch; a backlog goes on after a pause (polling stop_fd) */
 			if (api_cleanup_pass(c->st, c->notify, c->cfg, util_now_ms(), 0, &t,
@@ -103,8 +107,8 @@ api_cleanup_run(void *arg)
 			continue;
 		}
 		wait = next - now;
-		if (c->revdir != NULL && wait > API_CLEANUP_REVDIR_MS)
-			wait = API_CLEANUP_REVDIR_MS;
+		if (c->revdir != NULL && wait > heal - now)
+			wait = heal - now;
 		rc = poll(&pfd, 1, (int)wait);
 		if (rc > 0)
 			break;

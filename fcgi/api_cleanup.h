@@ -27,8 +27,9 @@
 
 #include "common/notify.h"
 #include "sql/store.h"
-#include "sql/store_revdir.h"
 #include "fcgi/api_config.h"
+
+struct store_revdir;
 
 struct api_cleanup {
 	pthread_t thread;

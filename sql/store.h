@@ -80,8 +80,10 @@ struct store_box {
 	int64_t seq; /* the row's rowid: creation order; read by the lists only */
 };
 
-/* The running watcher's liveness row. */
-/* Its times are read clamped to [0, about 31,700 years], the interval to >= 1 ms. */
+/*
+ * The running watcher's liveness row.  Its times are read clamped to
+ * [0, about 31,700 years], the interval to >= 1 ms.
+ */
 struct store_heartbeat {
 	int64_t pid;
 	int64_t started_ms;

@@ -226,6 +226,7 @@ struct store_revdir *
 store_revdir_open(const char *dir, store *st, char *err, size_t errlen)
 {
 	struct store_revdir *r = xcalloc(1, sizeof(*r));
+
 	pthread_mutex_init(&r->mu, NULL);
 	r->dir = xstrdup(dir);
 	r->dfd = r->lock_fd = -1;
