@@ -11,7 +11,10 @@
 # socket, a fresh SQLite file), fills it with 20 active boxes of 15 lines
 # each and writes the list's exact bytes to the static location
 # /bench/sessions.json.  Then, per round, wrk runs on
-#   static     the static file, from the same nginx;
+#   static     the static file, from the same nginx, as Debian's nginx
+#              serves files;
+#   static+ofc the same file with the open_file_cache settings of the API's
+#              location (a stricter peer for the cached route);
 #   hello      tests/bench/hello_fcgi.c (compiled here with cc -lfcgi:
 #              N threads of FCGX_Accept_r/FCGX_PutStr/FCGX_Finish_r)
 #              answering the same bytes, started on the responder's socket
@@ -151,19 +154,20 @@ with Stack(rate="100000000r/s", workers=workers, threads=threads and int(threads
 
     res = {}  # (case, kind) -> [(rps, p99, bad)]
     # /api/v1/auth is never kept by nginx: no "cached" row for it
-    KINDS = {"list": ("static", "hello", "responder", "cached"),
+    KINDS = {"list": ("static", "static_ofc", "hello", "responder", "cached"),
              "tiny": ("static", "hello", "responder")}
     idle_rss = peak_rss = files_rss = 0
     for _ in range(rounds):
         for name, path, fn, body in cases:
-            url = {"static": s.url + "/bench/" + fn, "hello": s.api + path,
+            url = {"static": s.url + "/bench/" + fn, "static_ofc": s.url + "/bench-ofc/" + fn,
+                   "hello": s.api + path,
                    "responder": s.api + path, "cached": s.api + path}
             for kind in KINDS[name]:
                 if kind == "hello":
                     use_hello(fn)
                 else:
                     use_responder(kind == "cached")
-                if kind != "static":
+                if not kind.startswith("static"):
                     got = s.request("GET", path)
                     assert got.status == 200 and got.body == body, (kind, got)
                 wrk(url[kind], auth, "1s")  # warm-up, not counted
@@ -210,6 +214,7 @@ for name, path, fn, body in cases:
     st = [r[0] for r in res[(name, "static")]]
     hl = [r[0] for r in res[(name, "hello")]]
     for kind, label in (("static", "static file (nginx)"),
+                        ("static_ofc", "static, open_file_cache"),
                         ("hello", "hello-world libfcgi"),
                         ("responder", "livestatus-fcgi"),
                         ("cached", "nginx cache (as deployed)")):
@@ -223,6 +228,9 @@ for name, path, fn, body in cases:
             line += f"   {rng([a / b for a, b in zip(rps, st)], '{:.2f}')} of static"
         if kind in ("responder", "cached"):
             line += f", {rng([a / b for a, b in zip(rps, hl)], '{:.2f}')} of hello-world"
+        if kind == "cached":
+            so = [r[0] for r in res[(name, "static_ofc")]]
+            line += f", {rng([a / b for a, b in zip(rps, so)], '{:.2f}')} of static+ofc"
         bad = sum(r[2] for r in rs)
         print(line + (f"   ({bad} non-2xx or socket errors)" if bad else ""))
 print(f"responder RSS: {idle_rss / 1024:.1f} MiB idle, "
@@ -241,6 +249,8 @@ for name, path, fn, body in cases:
     peer = f"static nginx {st:.0f} req/s; hello-world libfcgi {hl:.0f} ({hl / st:.2f})"
     if name == "list":
         ca = median([r[0] for r in res[(name, "cached")]])
+        so = median([r[0] for r in res[(name, "static_ofc")]])
+        peer += f"; static with open_file_cache {so:.0f} (cached route {ca / so:.2f} of it)"
         figure(what + ", as deployed (nginx's cache of reads)",
                f"{ca:.0f} req/s (every read by the responder: {rs:.0f}, {rs / st:.2f})",
                "sh tests/bench/bench_api.sh", peer=peer, ratio=ca / st,
