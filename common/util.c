@@ -24,10 +24,16 @@ util_now_ms(void)
 int64_t
 util_mono_ms(void)
 {
+	return util_mono_us() / 1000;
+}
+
+int64_t
+util_mono_us(void)
+{
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* Length of the sequence starting at s (at most left bytes), 0 if invalid. */

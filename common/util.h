@@ -13,6 +13,9 @@ int64_t util_now_ms(void);
 /* Monotonic milliseconds, for timers and intervals. */
 int64_t util_mono_ms(void);
 
+/* Monotonic microseconds, for measuring short spans. */
+int64_t util_mono_us(void);
+
 /* 1 when s[0..len) is valid UTF-8 (no overlongs, surrogates or NUL). */
 int util_utf8_valid(const char *s, size_t len);
 

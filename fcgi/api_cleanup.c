@@ -10,30 +10,53 @@
 #include "sql/store_api.h"
 #include "sql/store_revdir.h"
 
-/* One short transaction: the stale boxes and at most API_CLEANUP_BATCH deletions. */
+size_t
+api_cleanup_next_limit(size_t limit, int64_t hold_us, int64_t goal_us)
+{
+	if (hold_us > goal_us && limit / 2 >= API_CLEANUP_BATCH_MIN)
+		return limit / 2;
+	if (hold_us < goal_us / 4 && limit * 2 <= API_CLEANUP_BATCH)
+		return limit * 2;
+	return limit;
+}
+
+/*
+ * One short transaction: the stale boxes and at most t->limit deletions;
+ * *full says the batch was full (more may be left).
+ */
 static int
 api_cleanup_batch(store *st, struct notify *n, const struct api_config *cfg, int64_t now_ms,
-    struct api_cleanup_tally *t, size_t *deleted)
+    struct api_cleanup_tally *t, int *full)
 {
 	struct store_change *changes = NULL;
-	int64_t began = util_mono_ms(), took;
-	size_t count = 0, i;
+	size_t count = 0, deleted = 0, limit, i;
+	int64_t hold, aim = t->hold_us > 0 ? t->hold_us : API_CLEANUP_HOLD_US;
 	int rc;
 
-	*deleted = 0;
+	limit = t->limit > 0 ? t->limit : API_CLEANUP_BATCH_START;
+	*full = 0;
 	rc = store_cleanup_changes(st, now_ms, cfg->stale_after_s * 1000,
-	    cfg->delete_after_s * 1000, API_CLEANUP_BATCH, &changes, &count, &t->revision);
+	    cfg->delete_after_s * 1000, (int64_t)limit, &changes, &count, &t->revision);
 	if (rc != STORE_OK)
 		return rc;
-	took = util_mono_ms() - began;
-	if (count > 0 && took > t->longest_ms)
-		t->longest_ms = took;
+	if (count > 0) {
+		hold = store_last_hold_us(st);
+		if (hold > t->longest_us)
+			t->longest_us = hold;
+		t->batches++;
+		if (hold / 2 > aim)
+			t->slow++;
+		t->limit = api_cleanup_next_limit(limit, hold, aim);
+		log_debug("cleanup batch", "changed", LOG_I64((int64_t)count), "hold_us",
+		    LOG_I64(hold), "next_limit", LOG_I64((int64_t)t->limit));
+	}
 	for (i = 0; i < count; i++) {
-		*deleted += (size_t)changes[i].deleted;
+		deleted += (size_t)changes[i].deleted;
 		notify_box(n, t->revision, changes[i].id, changes[i].channel_id);
 	}
-	t->deleted += *deleted;
-	t->interrupted += count - *deleted;
+	*full = deleted == limit;
+	t->deleted += deleted;
+	t->interrupted += count - deleted;
 	store_changes_free(changes, count);
 	return STORE_OK;
 }
@@ -43,9 +66,12 @@ api_cleanup_report(struct api_cleanup_tally *t)
 {
 	if (t->interrupted + t->deleted > 0)
 		log_info("cleanup", "interrupted", LOG_I64((int64_t)t->interrupted), "deleted",
-		    LOG_I64((int64_t)t->deleted), "revision", LOG_I64(t->revision),
-		    "longest_transaction_ms", LOG_I64(t->longest_ms));
-	memset(t, 0, sizeof(*t));
+		    LOG_I64((int64_t)t->deleted), "revision", LOG_I64(t->revision), "transactions",
+		    LOG_I64((int64_t)t->batches), "longest_hold_us", LOG_I64(t->longest_us),
+		    "holds_over_twice_the_aim", LOG_I64((int64_t)t->slow));
+	t->interrupted = t->deleted = t->batches = t->slow = 0;
+	t->revision = t->longest_us = 0;
+	t->limit = 0;
 }
 
 int
@@ -53,16 +79,14 @@ api_cleanup_pass(store *st, struct notify *n, const struct api_config *cfg, int6
     int64_t budget_ms, struct api_cleanup_tally *t, int *more)
 {
 	int64_t until = util_mono_ms() + budget_ms;
-	size_t batch;
 	int rc;
 
 	*more = 0;
 	do {
-		if ((rc = api_cleanup_batch(st, n, cfg, now_ms, t, &batch)) != STORE_OK) {
+		if ((rc = api_cleanup_batch(st, n, cfg, now_ms, t, more)) != STORE_OK) {
 			log_warn("cleanup failed", "err", store_errmsg(st));
 			return rc;
 		}
-		*more = batch == API_CLEANUP_BATCH;
 	} while (*more && util_mono_ms() < until);
 	return STORE_OK;
 }

@@ -7,7 +7,12 @@
  * write transactions of at most API_CLEANUP_BATCH top-level boxes each
  * (store_cleanup_changes), so that a long backlog (a lower DELETE_AFTER_S,
  * a store kept for long) never holds the write lock for long; after each,
- * one change notice per box goes out.  The thread does one batch at a
+ * one change notice per box goes out.  A backlog starts with batches of
+ * API_CLEANUP_BATCH_START (its first pages are cold); a transaction that
+ * held the lock longer than API_CLEANUP_HOLD_US halves the next batch
+ * (down to API_CLEANUP_BATCH_MIN), one under a quarter of it doubles the
+ * next (up to API_CLEANUP_BATCH): big boxes, a slow disk or busy cores
+ * make the batches smaller rather than the lock's holds longer.  The thread does one batch at a
  * time, API_CLEANUP_PAUSE_MS apart while a backlog is left: at most about
  * 2,500 deletions a second, which keeps the write lock free most of the
  * time and stays well within what the responder's snapshots follow without
@@ -40,8 +45,12 @@ struct api_cleanup {
 	int stop_fd;
 };
 
-/* Top-level boxes deleted per write transaction. */
+/* Top-level boxes deleted per write transaction: at most, at least, at first. */
 #define API_CLEANUP_BATCH 64
+#define API_CLEANUP_BATCH_MIN 4
+#define API_CLEANUP_BATCH_START 16
+/* The write lock hold the batch size aims under (half the 10 ms goal). */
+#define API_CLEANUP_HOLD_US 5000
 /* The longest api_cleanup_once() passes go on between looks at the time. */
 #define API_CLEANUP_PASS_MS 1000
 /* How often the thread checks the revision link. */
@@ -53,8 +62,15 @@ struct api_cleanup {
 struct api_cleanup_tally {
 	size_t interrupted, deleted;
 	int64_t revision;
-	int64_t longest_ms; /* the longest write transaction that changed something */
+	int64_t longest_us; /* the longest hold of the write lock that changed something */
+	size_t batches;     /* transactions that changed something */
+	size_t slow;        /* of them, those that held the lock over 2 * the aim */
+	size_t limit;       /* the next batch's size; 0: API_CLEANUP_BATCH_START */
+	int64_t hold_us;    /* the hold to aim under; 0: API_CLEANUP_HOLD_US */
 };
+
+/* The batch size after a batch of limit boxes held the lock hold_us (goal_us the aim). */
+size_t api_cleanup_next_limit(size_t limit, int64_t hold_us, int64_t goal_us);
 
 /*
  * One pass at now_ms: batches until nothing is left or budget_ms passed,

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "common/xmalloc.h"
 
 /* sql/schema.sql, embedded at build time (build/gen/schema_sql.c). */
@@ -132,7 +133,11 @@ store_exec(store *st, const char *sql)
 int
 store_begin(store *st)
 {
-	return store_exec(st, "BEGIN IMMEDIATE");
+	int rc = store_exec(st, "BEGIN IMMEDIATE");
+
+	if (rc == STORE_OK)
+		st->began_us = util_mono_us();
+	return rc;
 }
 
 int
@@ -146,6 +151,10 @@ store_commit(store *st)
 {
 	int rc = store_exec(st, "COMMIT");
 
+	if (rc == STORE_OK && st->began_us > 0) {
+		st->last_hold_us = util_mono_us() - st->began_us;
+		st->began_us = 0;
+	}
 	/* A failed COMMIT (busy) leaves the transaction open: it may be retried. */
 	if (rc == STORE_OK && st->revision_pending > 0) {
 		if (st->on_revision != NULL)
@@ -155,10 +164,17 @@ store_commit(store *st)
 	return rc;
 }
 
+int64_t
+store_last_hold_us(const store *st)
+{
+	return st->last_hold_us;
+}
+
 void
 store_rollback(store *st)
 {
 	st->revision_pending = 0;
+	st->began_us = 0;
 	if (!sqlite3_get_autocommit(st->db))
 		(void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }

@@ -127,6 +127,13 @@ int store_begin_read(store *st); /* BEGIN (deferred), for consistent reads */
 int store_commit(store *st);
 void store_rollback(store *st);
 
+/*
+ * How long the last committed write transaction of st held the database's
+ * write lock, in microseconds: from BEGIN IMMEDIATE's success to COMMIT's
+ * return (what other writers may have waited), 0 before the first.
+ */
+int64_t store_last_hold_us(const store *st);
+
 /* The store-wide revision. */
 int store_revision(store *st, int64_t *out);
 

@@ -33,6 +33,8 @@ struct store {
 	store_revision_fn on_revision;
 	void *on_revision_arg;
 	int64_t revision_pending; /* the revision the open transaction bumped to, or 0 */
+	int64_t began_us;         /* when BEGIN IMMEDIATE succeeded (util_mono_us()) */
+	int64_t last_hold_us;     /* store_last_hold_us() */
 };
 
 sqlite3_stmt *store_stmt(store *st, const char *sql);

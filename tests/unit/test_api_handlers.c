@@ -552,7 +552,8 @@ static void
 test_cleanup_backlog_in_batches(void **state)
 {
 	struct fixture *f = *state;
-	struct api_cleanup_tally t = { 0 };
+	/* an aim no hold misses: the batches stay full size */
+	struct api_cleanup_tally t = { .hold_us = INT64_MAX };
 	struct store_counts c;
 	int64_t now = util_now_ms(), rev0, rev1;
 	int more = 0;
@@ -563,15 +564,65 @@ test_cleanup_backlog_in_batches(void **state)
 	assert_int_equal(
 	    api_cleanup_pass(f->ctx.st, f->ctx.notify, &f->cfg, now, 0, &t, &more), STORE_OK);
 	assert_int_equal(more, 1);
-	assert_int_equal(t.deleted, API_CLEANUP_BATCH);
+	assert_int_equal(t.deleted, API_CLEANUP_BATCH_START);
+	assert_true(t.longest_us > 0);
 	assert_int_equal(store_box_counts(f->ctx.st, &c), STORE_OK);
-	assert_int_equal(c.total, API_CLEANUP_BATCH + 10);
-	/* the rest, one transaction (one revision) per batch */
-	assert_int_equal(api_cleanup_once(f->ctx.st, f->ctx.notify, &f->cfg, now), STORE_OK);
+	assert_int_equal(c.total, API_CLEANUP_BATCH * 2 + 10 - API_CLEANUP_BATCH_START);
+	/* the rest, one transaction (one revision) per batch: 32, 64, 42 */
+	while (more)
+		assert_int_equal(
+		    api_cleanup_pass(f->ctx.st, f->ctx.notify, &f->cfg, now, 0, &t, &more),
+		    STORE_OK);
 	assert_int_equal(store_box_counts(f->ctx.st, &c), STORE_OK);
 	assert_int_equal(c.total, 0);
 	assert_int_equal(store_revision(f->ctx.st, &rev1), STORE_OK);
-	assert_int_equal(rev1 - rev0, 3);
+	assert_int_equal(rev1 - rev0, 4);
+	assert_int_equal(t.batches, 4);
+	assert_int_equal(t.slow, 0);
+	/* api_cleanup_once() finds nothing left */
+	assert_int_equal(api_cleanup_once(f->ctx.st, f->ctx.notify, &f->cfg, now), STORE_OK);
+	assert_int_equal(store_revision(f->ctx.st, &rev0), STORE_OK);
+	assert_int_equal(rev0, rev1);
+}
+
+/* Holds over the aim halve the batches down to the least; short ones double them back. */
+static void
+test_cleanup_batches_follow_the_hold(void **state)
+{
+	struct fixture *f = *state;
+	/* an aim every hold misses */
+	struct api_cleanup_tally t = { .hold_us = 1 };
+	static const size_t sizes[] = { 16, 8, 4, 4 };
+	struct store_counts c;
+	int64_t now = util_now_ms(), rev0, rev1;
+	size_t i, total = 0;
+	int more = 0;
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		total += sizes[i];
+	put_finished(f, (int)total, now - 200000);
+	assert_int_equal(store_revision(f->ctx.st, &rev0), STORE_OK);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t before = t.deleted;
+
+		assert_int_equal(
+		    api_cleanup_pass(f->ctx.st, f->ctx.notify, &f->cfg, now, 0, &t, &more),
+		    STORE_OK);
+		assert_int_equal(t.deleted - before, sizes[i]);
+		assert_int_equal(more, 1);
+	}
+	assert_int_equal(store_box_counts(f->ctx.st, &c), STORE_OK);
+	assert_int_equal(c.total, 0);
+	assert_int_equal(store_revision(f->ctx.st, &rev1), STORE_OK);
+	assert_int_equal(rev1 - rev0, 4);
+	assert_int_equal(t.slow, 4);
+	/* the rule itself, both ways, within its bounds */
+	assert_int_equal(api_cleanup_next_limit(64, 5001, 5000), 32);
+	assert_int_equal(
+	    api_cleanup_next_limit(API_CLEANUP_BATCH_MIN, 9000, 5000), API_CLEANUP_BATCH_MIN);
+	assert_int_equal(api_cleanup_next_limit(8, 1249, 5000), 16);
+	assert_int_equal(api_cleanup_next_limit(64, 10, 5000), 64);
+	assert_int_equal(api_cleanup_next_limit(16, 3000, 5000), 16);
 }
 
 static void
@@ -659,6 +710,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_health, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cleanup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cleanup_backlog_in_batches, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_cleanup_batches_follow_the_hold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_auth_none, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_may_block, setup, teardown),
 	};
