@@ -11,11 +11,11 @@
 #include "sql/store_revdir.h"
 
 size_t
-api_cleanup_next_limit(size_t limit, int64_t hold_us, int64_t goal_us)
+api_cleanup_next_limit(size_t limit, int64_t hold_us, int64_t aim_us)
 {
-	if (hold_us > goal_us && limit / 2 >= API_CLEANUP_BATCH_MIN)
+	if (hold_us > aim_us && limit / 2 >= API_CLEANUP_BATCH_MIN)
 		return limit / 2;
-	if (hold_us < goal_us / 4 && limit * 2 <= API_CLEANUP_BATCH)
+	if (hold_us < aim_us / 4 && limit * 2 <= API_CLEANUP_BATCH)
 		return limit * 2;
 	return limit;
 }
@@ -30,7 +30,7 @@ api_cleanup_batch(store *st, struct notify *n, const struct api_config *cfg, int
 {
 	struct store_change *changes = NULL;
 	size_t count = 0, deleted = 0, limit, i;
-	int64_t hold, aim = t->hold_us > 0 ? t->hold_us : API_CLEANUP_HOLD_US;
+	int64_t hold, aim = t->aim_us > 0 ? t->aim_us : API_CLEANUP_HOLD_US;
 	int rc;
 
 	limit = t->limit > 0 ? t->limit : API_CLEANUP_BATCH_START;

@@ -12,11 +12,11 @@
  * held the lock longer than API_CLEANUP_HOLD_US halves the next batch
  * (down to API_CLEANUP_BATCH_MIN), one under a quarter of it doubles the
  * next (up to API_CLEANUP_BATCH): big boxes, a slow disk or busy cores
- * make the batches smaller rather than the lock's holds longer.  The thread does one batch at a
- * time, API_CLEANUP_PAUSE_MS apart while a backlog is left: at most about
- * 2,500 deletions a second, which keeps the write lock free most of the
- * time and stays well within what the responder's snapshots follow without
- * a full read (fcgi/api_cache.h).  Batches of 64 rather than 256 took the
+ * make the batches smaller rather than the lock's holds longer.  The
+ * thread does one batch at a time, API_CLEANUP_PAUSE_MS apart while a
+ * backlog is left: at most about 2,500 deletions a second, which keeps the
+ * write lock free most of the time and stays well within what the
+ * responder's snapshots follow without a full read (fcgi/api_cache.h).  Batches of 64 rather than 256 took the
  * p99 of a write -> read beside a retention in bench_growth (a million
  * boxes) from 32 to 21 ms before the other fixes of docs/benchmarks.md.
  * The thread has its own store handle and notifier and stops when stop_fd
@@ -66,11 +66,11 @@ struct api_cleanup_tally {
 	size_t batches;     /* transactions that changed something */
 	size_t slow;        /* of them, those that held the lock over 2 * the aim */
 	size_t limit;       /* the next batch's size; 0: API_CLEANUP_BATCH_START */
-	int64_t hold_us;    /* the hold to aim under; 0: API_CLEANUP_HOLD_US */
+	int64_t aim_us;     /* the hold to aim under; 0: API_CLEANUP_HOLD_US */
 };
 
-/* The batch size after a batch of limit boxes held the lock hold_us (goal_us the aim). */
-size_t api_cleanup_next_limit(size_t limit, int64_t hold_us, int64_t goal_us);
+/* The batch size after a batch of limit boxes held the lock hold_us (aim_us the aim). */
+size_t api_cleanup_next_limit(size_t limit, int64_t hold_us, int64_t aim_us);
 
 /*
  * One pass at now_ms: batches until nothing is left or budget_ms passed,

@@ -553,7 +553,7 @@ test_cleanup_backlog_in_batches(void **state)
 {
 	struct fixture *f = *state;
 	/* an aim no hold misses: the batches stay full size */
-	struct api_cleanup_tally t = { .hold_us = INT64_MAX };
+	struct api_cleanup_tally t = { .aim_us = INT64_MAX };
 	struct store_counts c;
 	int64_t now = util_now_ms(), rev0, rev1;
 	int more = 0;
@@ -591,7 +591,7 @@ test_cleanup_batches_follow_the_hold(void **state)
 {
 	struct fixture *f = *state;
 	/* an aim every hold misses */
-	struct api_cleanup_tally t = { .hold_us = 1 };
+	struct api_cleanup_tally t = { .aim_us = 1 };
 	static const size_t sizes[] = { 16, 8, 4, 4 };
 	struct store_counts c;
 	int64_t now = util_now_ms(), rev0, rev1;
