@@ -52,6 +52,7 @@ sys.path.insert(0, os.getcwd())
 sys.path.insert(0, os.path.join(os.getcwd(), "tests", "bench"))
 from tests.integ.harness import SECRET, Stack, wait_for
 from figures import figure
+from procmem import status_kb
 
 duration = os.environ.get("BENCH_DURATION", "10s")
 conns = os.environ.get("BENCH_CONNECTIONS", "32")
@@ -74,18 +75,6 @@ def wrk(url, headers, d=None):
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errs = re.search(r"Socket errors:.*", out)
     return rps, p99, (int(non2xx.group(1)) if non2xx else 0) + (1 if errs else 0)
-
-
-def rss_kb(pid, field="VmRSS"):
-    # RssFile: the pages of the binary and its shared libraries in memory
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def connects(path):
@@ -176,12 +165,12 @@ with Stack(rate="100000000r/s", workers=workers, threads=threads and int(threads
                 stop = threading.Event()
                 if sampling:
                     pid = s.procs["responder"].pid
-                    idle_rss = max(idle_rss, rss_kb(pid))
-                    files_rss = max(files_rss, rss_kb(pid, "RssFile"))
+                    idle_rss = max(idle_rss, status_kb(pid))
+                    files_rss = max(files_rss, status_kb(pid, "RssFile"))
 
                     def sample():
                         while not stop.wait(0.25):
-                            samples.append(rss_kb(pid))
+                            samples.append(status_kb(pid))
                     t = threading.Thread(target=sample)
                     t.start()
                 res.setdefault((name, kind), []).append(wrk(url[kind], auth))

@@ -29,6 +29,7 @@ import datetime, json, os, re, shutil, signal, sqlite3, subprocess, sys, tempfil
 sys.path.insert(0, os.getcwd())
 sys.path.insert(0, os.path.join(os.getcwd(), "tests", "bench"))
 from figures import figure
+from procmem import private_kb, status_kb
 from tests import player
 from tests.integ.harness import SECRET, Stack
 from tests.mmstub import MMStub
@@ -209,7 +210,9 @@ def part2():
             bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", res)
             if bad:
                 print(f"   ({name}: {bad.group(1)} non-2xx answers)")
-        mem = proc_kb(s.procs["responder"].pid)
+        pid = s.procs["responder"].pid
+        hwm, files = status_kb(pid, "VmHWM") / 1024, status_kb(pid, "RssFile") / 1024
+        own = private_kb(pid) / 1024
     asked = len([r for r in stub.requests() if r["path"] == "/api/v4/users/me"])
     stub.stop()
     print(f"2. GET /api/v1/sessions (20 boxes in 20 channels, the reader a member of all), "
@@ -221,28 +224,11 @@ def part2():
            f"{out['mattermost']:.0f} req/s", "sh tests/bench/bench_mm.sh",
            peer=f"reads with the secret {out['secret']:.0f} req/s",
            ratio=out["mattermost"] / out["secret"])
-    hwm, files, own = (mem[k] / 1024 for k in ("VmHWM", "RssFile", "private"))
     print(f"   responder with READ_AUTH=mattermost: peak RSS {hwm:.1f} MiB (binary and "
           f"shared libraries {files:.1f}, libcurl's among them; private {own:.1f})")
     figure("responder peak RSS with READ_AUTH=mattermost, 20 boxes, after the reads above",
            f"{hwm:.1f} MiB (binary and shared libraries {files:.1f}; private {own:.1f})",
            "sh tests/bench/bench_mm.sh", goal="< 8 MiB", holds=hwm < 8)
-
-
-def proc_kb(pid):
-    """VmHWM and RssFile of /proc/PID/status, and what only pid holds
-    (Private_Clean + Private_Dirty of smaps_rollup), in KiB."""
-    out = {"VmHWM": 0, "RssFile": 0, "private": 0}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key = line.split(":")[0]
-            if key in out:
-                out[key] = int(line.split()[1])
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            if line.startswith(("Private_Clean:", "Private_Dirty:")):
-                out["private"] += int(line.split()[1])
-    return out
 
 
 parts = os.environ.get("BENCH_MM_PARTS", "12")

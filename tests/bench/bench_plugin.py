@@ -13,6 +13,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests", "bench"))
 from tests.integ.harness import Stack  # noqa: E402
 from figures import figure  # noqa: E402
+from procmem import status_kb  # noqa: E402
 
 CMD = "sh tests/bench/bench_plugin.sh"
 
@@ -30,14 +31,6 @@ def latency(nchan):
     return None
 
 
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def nginx_workers_kb(master):
     """The summed VmRSS of nginx's worker processes (the master's children)."""
     total = 0
@@ -48,7 +41,7 @@ def nginx_workers_kb(master):
             with open(f"/proc/{pid}/stat") as f:
                 ppid = int(f.read().rsplit(")", 1)[1].split()[1])
             if ppid == master:
-                total += rss_kb(int(pid))
+                total += status_kb(int(pid))
         except (OSError, ValueError, IndexError):
             pass
     return total
@@ -105,11 +98,11 @@ def idle_subscribers(target):
                     continue
                 socks.append(c)
                 if len(socks) == warm:
-                    before = rss_kb(responder)
+                    before = status_kb(responder)
                     nginx_before = nginx_workers_kb(nginx)
             open_s = time.monotonic() - t0
             held = len(socks)
-            after = rss_kb(responder)
+            after = status_kb(responder)
             nginx_after = nginx_workers_kb(nginx)
             t1 = time.monotonic()
             r = s.request("GET", "/api/v1/health")

@@ -19,6 +19,7 @@ from wharness import assistant, call, header, result  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "bench"))
 from figures import figure  # noqa: E402
+from procmem import private_kb, status_kb  # noqa: E402
 
 sys.path.insert(0, ROOT)
 from tests.mmstub import MMStub  # noqa: E402
@@ -86,14 +87,6 @@ class Tree:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(timeout=30)
         shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def hwm_kb(self, field="VmHWM"):
-        # RssFile: the pages of the binary and its shared libraries in memory
-        with open("/proc/%d/status" % self.proc.pid) as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-        return 0
 
 
 def probe_latency_ms(stack, probe, box_id, text, where=""):
@@ -286,16 +279,6 @@ def bench_many(build, sessions, agents, appends):
         stack.stop()
 
 
-def private_kb(pid):
-    """What only this process holds: Private_Clean + Private_Dirty of smaps_rollup."""
-    total = 0
-    with open("/proc/%d/smaps_rollup" % pid) as f:
-        for line in f:
-            if line.startswith(("Private_Clean:", "Private_Dirty:")):
-                total += int(line.split()[1])
-    return total
-
-
 def bench_rss(build, mattermost=False):
     stub = MMStub().start() if mattermost else None
     env = {"MM_URL": stub.url, "MM_TOKEN": "bot-token"} if stub else {}
@@ -317,15 +300,16 @@ def bench_rss(build, mattermost=False):
                 break
             time.sleep(0.05)
         con.close()
-        files = t.hwm_kb("RssFile") / 1024
+        peak = status_kb(t.proc.pid, "VmHWM") / 1024
+        files = status_kb(t.proc.pid, "RssFile") / 1024
         own = private_kb(t.proc.pid) / 1024
         print("peak RSS with %d active boxes, %s: %.1f MiB (now %.1f; the binary and shared "
               "libraries %.1f of it; private to the process %.1f)"
-              % (n, what, t.hwm_kb() / 1024, t.hwm_kb("VmRSS") / 1024, files, own))
+              % (n, what, peak, status_kb(t.proc.pid) / 1024, files, own))
         figure("watcher peak RSS, %d active boxes, %s" % (n, what),
                "%.1f MiB (binary and shared libraries %.1f; private now %.1f)"
-               % (t.hwm_kb() / 1024, files, own), CMD,
-               goal="< 8 MiB", holds=t.hwm_kb() / 1024 < 8)
+               % (peak, files, own), CMD,
+               goal="< 8 MiB", holds=peak < 8)
     finally:
         t.stop()
         if stub is not None:
