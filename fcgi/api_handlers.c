@@ -269,9 +269,10 @@ api_may_read(void *arg, const char *channel)
  * a GET by the secret or by anyone under READ_AUTH=none (never a Mattermost
  * reader's, which depends on their channels), when this process moves the
  * revision link (ctx->revdir_on), and with the link's folder nginx
- * resolved naming the revision of the snapshot answered.  The key holds that folder (unique per move), so the
- * entry is reached only while the link still points there: a write moves
- * it before it is answered or notified (sql/store_revdir.h).
+ * resolved naming the revision of the snapshot answered.  The key holds
+ * that folder (unique per move), so the entry is reached only while the
+ * link still points there: a write moves it before it is answered or
+ * notified (sql/store_revdir.h).
  */
 static void
 api_cacheable(struct api_ctx *ctx, const struct api_principal *who, const struct api_req *req,

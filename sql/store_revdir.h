@@ -21,8 +21,8 @@
  * revision, whatever the link said before.  Folders that the link left
  * more than STORE_REVDIR_KEEP_S ago are removed (the move stamps the
  * folder it leaves with the time): nginx resolves the link in
- * microseconds, and a folder that vanished between the two steps would be
- * a 500 for that request.
+ * microseconds, and a folder that vanished between the two steps would
+ * leave that request uncached, with a failed realpath() in nginx's log.
  *
  * The responder marks an answer cacheable only when the folder nginx
  * resolved names the revision the answer shows (store_revdir_parse()), so
