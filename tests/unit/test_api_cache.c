@@ -20,6 +20,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "tests/unit/unit_tmp.h"
 #include "fcgi/api_cache.h"
 #include "sql/store.h"
 
@@ -37,9 +38,7 @@ setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	char err[256];
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/ls-cache-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
+	unit_tmp_make(f->dir, sizeof(f->dir), f->path, sizeof(f->path), "cache");
 	assert_int_equal(store_open(f->path, &f->st, err, sizeof(err)), STORE_OK);
 	f->cache = api_cache_new();
 	f->clock = 1000;
@@ -51,12 +50,10 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
 	api_cache_free(f->cache);
 	store_close(f->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	unit_tmp_remove(f->dir);
 	free(f);
 	return 0;
 }

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/unit_tmp.h"
 #include "common/util.h"
 #include "fcgi/api_gateway.h"
 #include "fcgi/api_gwkeys.h"
@@ -83,9 +84,7 @@ setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	char err[256];
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/ls-gw-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
+	unit_tmp_make(f->dir, sizeof(f->dir), f->path, sizeof(f->path), "gw");
 	snprintf(f->keys, sizeof(f->keys), "%s/gateway-keys", f->dir);
 	write_keys(f, KEYS_AB);
 	f->cfg.db_path = f->path;
@@ -113,7 +112,6 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
 	api_snapshot_unref(f->ctx.snap);
 	store_close(f->ctx.st);
@@ -121,8 +119,7 @@ teardown(void **state)
 	api_cache_free(f->ctx.cache);
 	api_auth_free(f->ctx.auth);
 	api_gwkeys_free(f->ctx.gwkeys);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	unit_tmp_remove(f->dir);
 	free(f);
 	return 0;
 }

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/unit_tmp.h"
 #include "common/util.h"
 #include "fcgi/api_cleanup.h"
 #include "fcgi/api_handlers.h"
@@ -56,9 +57,7 @@ setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	char err[256];
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/ls-api-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
+	unit_tmp_make(f->dir, sizeof(f->dir), f->path, sizeof(f->path), "api");
 	f->cfg.db_path = f->path;
 	f->cfg.secret = "s3cret";
 	f->cfg.read_auth = API_READ_AUTH_SECRET;
@@ -81,15 +80,13 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
 	api_snapshot_unref(f->ctx.snap);
 	store_close(f->ctx.st);
 	notify_free(f->ctx.notify);
 	api_cache_free(f->ctx.cache);
 	api_auth_free(f->ctx.auth);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	unit_tmp_remove(f->dir);
 	free(f);
 	return 0;
 }

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/unit_tmp.h"
 #include "common/util.h"
 #include "common/xmalloc.h"
 #include "mm/mm_poster.h"
@@ -155,9 +156,7 @@ setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	char err[256];
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/ls-poster-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
+	unit_tmp_make(f->dir, sizeof(f->dir), f->path, sizeof(f->path), "poster");
 	assert_int_equal(store_open(f->path, &f->st, err, sizeof(err)), STORE_OK);
 	f->client =
 	    (struct mm_client){ .request = stub_request, .wait_ms = stub_wait, .ctx = &f->stub };
@@ -179,12 +178,10 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
 	stub_reset(&f->stub);
 	store_close(f->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	unit_tmp_remove(f->dir);
 	free(f);
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "tests/unit/unit_tmp.h"
 #include "sql/store.h"
 #include "sql/store_ckpt.h"
 
@@ -26,9 +27,7 @@ setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	char err[256];
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/ls-store-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
+	unit_tmp_make(f->dir, sizeof(f->dir), f->path, sizeof(f->path), "store");
 	assert_int_equal(store_open(f->path, &f->st, err, sizeof(err)), STORE_OK);
 	*state = f;
 	return 0;
@@ -38,11 +37,9 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
 	store_close(f->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	unit_tmp_remove(f->dir);
 	free(f);
 	return 0;
 }

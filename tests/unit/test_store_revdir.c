@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/unit_tmp.h"
 #include "sql/store.h"
 #include "sql/store_revdir.h"
 
@@ -29,9 +30,7 @@ setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	char err[256];
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/ls-revdir-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->db, sizeof(f->db), "%s/t.db", f->dir);
+	unit_tmp_make(f->dir, sizeof(f->dir), f->db, sizeof(f->db), "revdir");
 	snprintf(f->links, sizeof(f->links), "%s/revision", f->dir);
 	assert_int_equal(store_open(f->db, &f->st, err, sizeof(err)), STORE_OK);
 	*state = f;
@@ -42,11 +41,9 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
 	store_close(f->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	unit_tmp_remove(f->dir);
 	free(f);
 	return 0;
 }
