@@ -17,6 +17,8 @@
 #include "watcher/tail.h"
 
 #define TAIL_CHUNK (1u * 1024 * 1024)
+/* Room a buffer keeps past a line not yet ended (tail_trim). */
+#define TAIL_SLACK 4096u
 /* How much of a new transcript is read for its first event's time. */
 #define TAIL_FIRST_EVENT_BYTES 16384
 /* A first event this much older than the last heartbeat still counts as new. */

@@ -187,6 +187,26 @@ tail_lines(struct tail *t, struct tail_file *f, size_t n)
 
 static int tail_read_fd(struct tail *t, struct tail_file *f, int fd, int64_t size, size_t budget);
 
+/*
+ * Between reads f keeps only the start of a line not yet ended.  A read
+ * sizes the buffer for what it takes (up to TAIL_CHUNK), and an idle
+ * transcript should not go on holding that: with a hundred sessions the
+ * buffers of their first reads were most of the watcher's heap.  A line
+ * still growing keeps TAIL_SLACK bytes to grow into.
+ */
+static void
+tail_trim(struct tail_file *f)
+{
+	if (f->len == 0) {
+		free(f->buf);
+		f->buf = NULL;
+		f->cap = 0;
+	} else if (f->cap - f->len > TAIL_SLACK) {
+		f->cap = f->len + TAIL_SLACK;
+		f->buf = xrealloc(f->buf, f->cap);
+	}
+}
+
 /* Reads what is new in f, at most TAIL_READ_BUDGET bytes. */
 static void
 tail_read(struct tail *t, struct tail_file *f)
@@ -255,7 +275,7 @@ tail_read_fd(struct tail *t, struct tail_file *f, int fd, int64_t size, size_t b
 		if (want > budget)
 			want = budget;
 		if (f->len + want > f->cap) {
-			f->cap = f->len + want + 4096;
+			f->cap = f->len + want + TAIL_SLACK;
 			f->buf = xrealloc(f->buf, f->cap);
 		}
 		n = pread(fd, f->buf + f->len, want, pos);
@@ -270,10 +290,7 @@ tail_read_fd(struct tail *t, struct tail_file *f, int fd, int64_t size, size_t b
 		t->bytes_read += n;
 		tail_lines(t, f, (size_t)n);
 	}
-	if (f->cap > TAIL_CHUNK * 2 && f->len < f->cap / 4) {
-		f->cap = f->len + 4096;
-		f->buf = xrealloc(f->buf, f->cap);
-	}
+	tail_trim(f);
 	/* Left for later only when the budget ran out (not on a short read). */
 	return pos < size && budget == 0;
 }

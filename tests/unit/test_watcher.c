@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -24,6 +25,8 @@
 #include "watcher/tail.h"
 #include "watcher/transcript.h"
 #include "watcher/wjson.h"
+
+#include "unit_tmp.h"
 
 #define KEY "agent:main:mattermost:channel:chan1"
 #define SUB "agent:main:subagent:abc"
@@ -375,6 +378,122 @@ test_transcript_names(void **state)
 	assert_false(tail_is_transcript("s1.jsonl.tmp"));
 	assert_false(tail_is_transcript("sessions.json.bak.1"));
 	assert_false(tail_is_transcript("sessions.json"));
+}
+
+/* ---- tail buffers ---- */
+
+struct lines_seen {
+	int n;
+	size_t last;
+};
+
+static void
+count_line(void *arg, struct tail_file *f, const char *line, size_t len)
+{
+	struct lines_seen *seen = arg;
+
+	(void)f;
+	(void)line;
+	seen->n++;
+	seen->last = len;
+}
+
+static void
+ignore_index(void *arg, struct tail_dir *d)
+{
+	(void)arg;
+	(void)d;
+}
+
+static void
+ignore_file(void *arg, struct tail_file *f)
+{
+	(void)arg;
+	(void)f;
+}
+
+static void
+ignore_bad_line(void *arg, struct tail_file *f, const char *why)
+{
+	(void)arg;
+	(void)f;
+	(void)why;
+}
+
+static void
+ignore_lock(void *arg, struct tail_file *f, int present)
+{
+	(void)arg;
+	(void)f;
+	(void)present;
+}
+
+static void
+append(const char *path, const char *text, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+}
+
+/*
+ * Between reads a transcript keeps only a line not yet ended: nothing after
+ * complete lines, else the started line and at most TAIL_SLACK more,
+ * whatever the size of the read before.
+ */
+static void
+test_tail_keeps_only_a_started_line(void **state)
+{
+	struct lines_seen seen = { 0 };
+	struct tail_ops ops = {
+		.arg = &seen,
+		.index = ignore_index,
+		.line = count_line,
+		.bad_line = ignore_bad_line,
+		.reset = ignore_file,
+		.lock = ignore_lock,
+		.dir_gone = ignore_index,
+	};
+	char dir[64], db[96], sessions[96], path[128], err[256];
+	char *big = xmalloc(40000);
+	struct tail_file *f;
+	struct tail *t;
+
+	(void)state;
+	unit_tmp_make(dir, sizeof(dir), db, sizeof(db), "tail");
+	snprintf(sessions, sizeof(sessions), "%s/sessions", dir);
+	assert_int_equal(mkdir(sessions, 0755), 0);
+	snprintf(path, sizeof(path), "%s/s1.jsonl", sessions);
+	t = tail_new(sessions, &ops, 0, err, sizeof(err));
+	assert_non_null(t);
+	tail_start(t);
+	memset(big, 'x', 39999);
+	big[39999] = '\n';
+	append(path, big, 40000);
+	append(path, big, 40000);
+	tail_rescan(t);
+	assert_int_equal(seen.n, 2);
+	f = tail_file_find(t, path);
+	assert_non_null(f);
+	assert_null(f->buf);
+	assert_int_equal(f->cap, 0);
+
+	append(path, big, 39000); /* no newline yet */
+	tail_rescan(t);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(f->len, 39000);
+	assert_true(f->cap >= f->len && f->cap <= f->len + 4096);
+
+	append(path, "\n{}\n", 4);
+	tail_rescan(t);
+	assert_int_equal(seen.n, 4);
+	assert_int_equal(seen.last, 2);
+	assert_null(f->buf);
+	tail_free(t);
+	free(big);
+	unit_tmp_remove(dir);
 }
 
 /* ---- box lifecycle ---- */
@@ -867,6 +986,7 @@ main(void)
 		cmocka_unit_test(test_routing),
 		cmocka_unit_test(test_sessions_index),
 		cmocka_unit_test(test_transcript_names),
+		cmocka_unit_test(test_tail_keeps_only_a_started_line),
 		cmocka_unit_test(test_box_run),
 		cmocka_unit_test(test_box_pending_keeps_active),
 		cmocka_unit_test(test_box_error_and_fresh_box),
