@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The SONAME of Debian's libcurl4 (OpenSSL) package. */
@@ -83,6 +84,12 @@ lcurl_load(char *err, size_t errlen)
 	if (err != NULL && errlen > 0)
 		snprintf(err, errlen, "%s", lcurl_err);
 	return -1;
+}
+
+void
+lcurl_prepare(void)
+{
+	setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 0);
 }
 
 void

@@ -42,6 +42,18 @@ extern struct lcurl_api lcurl;
 
 int lcurl_load(char *err, size_t errlen);
 
+/*
+ * For main(), before any thread starts (it sets an environment variable).
+ * libcurl4 links librtmp and libldap, and they link GnuTLS, whose
+ * constructor sets GnuTLS up as soon as it is loaded (its PKCS #11 modules,
+ * its random generator): 0.85 MiB resident for a library livestatus never
+ * uses, since libcurl4 speaks TLS through OpenSSL and only http and https
+ * are ever asked of it.  GNUTLS_NO_IMPLICIT_INIT=1, GnuTLS's own switch,
+ * skips that; a library that does use GnuTLS calls gnutls_global_init()
+ * itself.  A value already in the environment is left as it is.
+ */
+void lcurl_prepare(void);
+
 /* curl_global_cleanup() when libcurl was loaded; for the end of main(). */
 void lcurl_cleanup(void);
 

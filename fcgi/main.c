@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/lcurl.h"
 #include "common/log.h"
 #include "fcgi/api_config.h"
 #include "fcgi/api_server.h"
@@ -88,6 +89,7 @@ main(int argc, char **argv)
 	int i, fd, allow_remote = 0;
 
 	log_init("livestatus-fcgi", LOG_LVL_INFO);
+	lcurl_prepare();
 	/*
 	 * glibc gives each thread that allocates its own arena (up to 8 per
 	 * core), and each keeps what it freed: about 150 KiB a worker thread at

@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "common/config.h"
+#include "common/lcurl.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "sql/store.h"
@@ -511,6 +512,7 @@ main(int argc, char **argv)
 	const char *cmd = argc > 1 ? argv[1] : "";
 
 	log_init(PROG, LOG_LVL_INFO);
+	lcurl_prepare();
 	if (argc != 2) {
 		usage(stderr);
 		return 2;

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "common/config.h"
+#include "common/lcurl.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -177,6 +178,20 @@ test_log_silent(void **state)
 	assert_non_null(strstr(buf, "loud test error"));
 }
 
+/* GnuTLS, loaded with libcurl but unused, is not set up at load time. */
+static void
+test_lcurl_prepare(void **state)
+{
+	(void)state;
+	unsetenv("GNUTLS_NO_IMPLICIT_INIT");
+	lcurl_prepare();
+	assert_string_equal(getenv("GNUTLS_NO_IMPLICIT_INIT"), "1");
+	setenv("GNUTLS_NO_IMPLICIT_INIT", "0", 1);
+	lcurl_prepare(); /* the operator's value stays */
+	assert_string_equal(getenv("GNUTLS_NO_IMPLICIT_INIT"), "0");
+	unsetenv("GNUTLS_NO_IMPLICIT_INIT");
+}
+
 int
 main(void)
 {
@@ -190,6 +205,7 @@ main(void)
 		cmocka_unit_test(test_cfg_bool_choice),
 		cmocka_unit_test(test_log_level),
 		cmocka_unit_test(test_log_silent),
+		cmocka_unit_test(test_lcurl_prepare),
 	};
 
 	return cmocka_run_group_tests_name("common", tests, NULL, NULL);
