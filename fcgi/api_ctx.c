@@ -7,10 +7,27 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "common/xmalloc.h"
+#include "fcgi/api_stores.h"
 
 #define API_MSG_BUSY "store busy, try again"
 #define API_MSG_FULL "store full: the disk holding the database has no room left"
 #define API_MSG_INTERNAL "internal error"
+
+void
+api_ctx_store_take(struct api_ctx *ctx)
+{
+	if (ctx->stores != NULL && ctx->st == NULL)
+		ctx->st = api_stores_take(ctx->stores, ctx->may_block, ctx->may_block_arg);
+}
+
+void
+api_ctx_store_give(struct api_ctx *ctx)
+{
+	if (ctx->stores != NULL && ctx->st != NULL) {
+		api_stores_give(ctx->stores, ctx->st);
+		ctx->st = NULL;
+	}
+}
 
 void
 api_store_failed(struct api_ctx *ctx, struct api_resp *resp, int rc, const char *op)

@@ -28,9 +28,17 @@
 /* How long (ms) health stays degraded ("store full") after a full disk. */
 #define API_FULL_DEGRADED_MS 60000
 
+struct api_stores;
+
 struct api_ctx {
 	const struct api_config *cfg;
+	/*
+	 * The store handle of the request, lent from stores by
+	 * api_ctx_store_take() (NULL before); with stores NULL, the caller's
+	 * own handle, always there.
+	 */
 	store *st;
+	struct api_stores *stores;
 	struct notify *notify;
 	struct api_cache *cache;
 	struct api_auth *auth;
@@ -58,6 +66,14 @@ struct api_ctx {
 	void (*may_block)(void *arg);
 	void *may_block_arg;
 };
+
+/*
+ * Lends ctx a store handle for the rest of the request (ctx->st), when
+ * it has none and ctx->stores is set.  The request may wait for it: may_block
+ * is called first.  api_ctx_store_give() gives it back at the request's end.
+ */
+void api_ctx_store_take(struct api_ctx *ctx);
+void api_ctx_store_give(struct api_ctx *ctx);
 
 /*
  * Reads and parses a JSON body with the checks docs/api.md gives, in its

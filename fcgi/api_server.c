@@ -36,6 +36,7 @@
 #include "fcgi/api_cleanup.h"
 #include "fcgi/api_handlers.h"
 #include "fcgi/api_record.h"
+#include "fcgi/api_stores.h"
 #include "fcgi/metrics.h"
 #include "fcgi/auth.h"
 
@@ -390,6 +391,7 @@ api_serve(struct api_worker *w, FCGX_Request *fr)
 	req.read_body = api_fcgi_read;
 	req.read_arg = fr->in;
 	api_handle(&w->ctx, &req, &resp);
+	api_ctx_store_give(&w->ctx);
 	metrics_count_request(metrics_route(req.path), resp.status);
 	api_fcgi_respond(fr, &resp, req.method != NULL && strcmp(req.method, "HEAD") == 0);
 	if (resp.status >= 500)
@@ -608,6 +610,7 @@ struct api_run {
 	struct api_cache *cache;
 	struct api_auth *auth;
 	struct api_gwkeys *gwkeys;
+	struct api_stores *stores;   /* lent to the workers a request at a time */
 	struct store_ckpt *ckpt;     /* WAL checkpoints of the workers' and the cleanup's writes */
 	struct store_revdir *revdir; /* REVISION_DIR's link, or NULL */
 	struct api_gate gate;
@@ -659,15 +662,22 @@ api_run_prepare(struct api_run *r)
 	return 0;
 }
 
-/* Each worker's context with its own store handle, then the cleanup thread. */
+/* The workers' store handles and contexts, then the cleanup thread's. */
 static int
 api_run_open(struct api_run *r)
 {
 	const struct api_config *cfg = r->cfg;
 	int64_t started = util_now_ms();
 	char err[512];
-	int i;
+	int i, nstores;
 
+	r->stores =
+	    api_stores_open(cfg->db_path, api_stores_for_threads(r->threads), err, sizeof(err));
+	if (r->stores == NULL) {
+		log_error("cannot open the store", "err", err);
+		return -1;
+	}
+	nstores = api_stores_count(r->stores);
 	for (i = 0; i < r->threads; i++) {
 		struct api_worker *w = &r->workers[i];
 
@@ -680,10 +690,7 @@ api_run_open(struct api_run *r)
 		w->ctx.gwkeys = r->gwkeys;
 		w->ctx.started_ms = started;
 		w->ctx.full_ms = &r->full_ms;
-		if (store_open(cfg->db_path, &w->ctx.st, err, sizeof(err)) != STORE_OK) {
-			log_error("cannot open the store", "err", err);
-			return -1;
-		}
+		w->ctx.stores = r->stores;
 		w->ctx.notify = notify_new(cfg->publish_url);
 	}
 	r->cleanup.cfg = cfg;
@@ -699,18 +706,18 @@ api_run_open(struct api_run *r)
 	        NULL)
 		log_error("cannot use the revision link: nginx keeps no reads", "err", err);
 	if (r->revdir != NULL) {
-		for (i = 0; i < r->threads; i++) {
+		for (i = 0; i < r->threads; i++)
 			r->workers[i].ctx.revdir_on = 1;
-			store_revdir_attach(r->revdir, r->workers[i].ctx.st);
-		}
+		for (i = 0; i < nstores; i++)
+			store_revdir_attach(r->revdir, api_stores_at(r->stores, i));
 		store_revdir_attach(r->revdir, r->cleanup.st);
 		r->cleanup.revdir = r->revdir;
 	}
 	/* checkpoints on their own thread, not in the commits of requests */
 	if ((r->ckpt = store_ckpt_start(cfg->db_path, err, sizeof(err))) == NULL)
 		log_warn("checkpoints stay in the commits", "err", err);
-	for (i = 0; i < r->threads; i++)
-		store_ckpt_watch(r->ckpt, r->workers[i].ctx.st);
+	for (i = 0; i < nstores; i++)
+		store_ckpt_watch(r->ckpt, api_stores_at(r->stores, i));
 	store_ckpt_watch(r->ckpt, r->cleanup.st);
 	if (api_cleanup_start(&r->cleanup) < 0)
 		return -1;
@@ -797,10 +804,9 @@ api_run_free(struct api_run *r)
 		api_cleanup_join(&r->cleanup);
 	}
 	store_ckpt_stop(r->ckpt);
-	for (i = 0; i < r->threads; i++) {
-		store_close(r->workers[i].ctx.st);
+	for (i = 0; i < r->threads; i++)
 		notify_free(r->workers[i].ctx.notify);
-	}
+	api_stores_close(r->stores);
 	store_close(r->cleanup.st);
 	notify_free(r->cleanup.notify);
 	store_revdir_free(r->revdir);

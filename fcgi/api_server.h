@@ -47,8 +47,9 @@
  * libfcgi's lingering close (shutdown, then wait for nginx to hang up).
  * A connection nginx keeps open is left as it is.
  *
- * Each worker owns one store handle and one notifier; the snapshot cache
- * and the auth state are shared.  Returns the process exit status.
+ * Each worker owns one notifier; store handles, a quarter as many as the
+ * workers, are lent to them a request at a time (api_stores.h); the
+ * snapshot cache and the auth state are shared.  Returns the process exit status.
  */
 #ifndef LS_API_SERVER_H
 #define LS_API_SERVER_H

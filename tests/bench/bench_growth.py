@@ -33,6 +33,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests", "bench"))
 from tests.integ.harness import Stack  # noqa: E402
 from figures import figure  # noqa: E402
+from procmem import status_kb  # noqa: E402
 
 ACTIVE = int(os.environ.get("BENCH_GROWTH_ACTIVE", "1000"))
 FINISHED = int(os.environ.get("BENCH_GROWTH_FINISHED", "1000000"))
@@ -211,6 +212,8 @@ def main():
             assert r.status == 201, r
             ids.append(box)
         small = measure(s, ids)
+        pid = s.procs["responder"].pid
+        small_rss = status_kb(pid) / 1024
         t = time.monotonic()
         add_finished(s.db, FINISHED)
         fill_s = time.monotonic() - t
@@ -220,11 +223,19 @@ def main():
         first_s = time.monotonic() - t
         assert first.status == 200, first
         big = measure(s, ids)
+        big_rss, big_hwm = status_kb(pid) / 1024, status_kb(pid, "VmHWM") / 1024
         print("store: %d active boxes, then + %d finished (%.0f MB, added in %.1f s); "
               "%d reads, %d writes each, one at a time through nginx"
               % (ACTIVE, FINISHED, size / 1e6, fill_s, READS, WRITES))
         print("first read after they were added (the responder reads the whole store once): "
               "%.2f s" % first_s)
+        print("responder RSS: %.1f MiB over the small store, %.1f MiB over the big one "
+              "(peak %.1f, the first read of the whole store included)"
+              % (small_rss, big_rss, big_hwm))
+        figure("responder RSS, %d active + %d finished boxes, after the reads and writes above"
+               % (ACTIVE, FINISHED), "%.1f MiB (peak %.1f)" % (big_rss, big_hwm), CMD,
+               peer="over %d active boxes alone: %.1f MiB" % (ACTIVE, small_rss),
+               ratio=big_rss / small_rss, goal="< 8 MiB", holds=big_hwm < 8)
         retention = during_retention(s, ids) if EXPIRED > 0 else None
     print("%-28s %12s %12s %12s %12s %7s" % ("figure", "small p50", "small p99", "big p50",
                                              "big p99", "p50 x"))

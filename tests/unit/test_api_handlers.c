@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -14,6 +16,7 @@
 #include "common/util.h"
 #include "fcgi/api_cleanup.h"
 #include "fcgi/api_handlers.h"
+#include "fcgi/api_stores.h"
 #include "sql/store.h"
 
 #define AUTH "Bearer s3cret"
@@ -693,6 +696,99 @@ test_may_block(void **state)
 	f->ctx.may_block = NULL;
 }
 
+/* ---- store handles lent a request at a time (api_stores.h) ---- */
+
+static void
+test_stores_lent_after_the_credentials(void **state)
+{
+	struct fixture *f = *state;
+	store *own = f->ctx.st;
+	struct answer a;
+	char err[256];
+
+	assert_int_equal(api_stores_for_threads(1), 1);
+	assert_int_equal(api_stores_for_threads(2), 2);
+	assert_int_equal(api_stores_for_threads(8), 2);
+	assert_int_equal(api_stores_for_threads(16), 4);
+	assert_int_equal(api_stores_for_threads(64), 16);
+	f->ctx.stores = api_stores_open(f->path, 2, err, sizeof(err));
+	assert_non_null(f->ctx.stores);
+	f->ctx.st = NULL;
+	/* Turned away before its credentials pass: no handle taken. */
+	a = call(f, "GET", "/api/v1/sessions", NULL, NULL, NULL, NULL);
+	expect_error(&a, 401, NULL);
+	assert_null(f->ctx.st);
+	a = call(f, "POST", "/api/v1/sessions", NULL, AUTH, "{\"id\":\"b1\",\"session_key\":\"k\"}",
+	    NULL);
+	assert_int_equal(a.status, 201);
+	answer_free(&a);
+	assert_non_null(f->ctx.st);
+	api_ctx_store_give(&f->ctx);
+	assert_null(f->ctx.st);
+	a = call(f, "GET", "/api/v1/sessions/b1", NULL, AUTH, NULL, NULL);
+	assert_int_equal(a.status, 200);
+	answer_free(&a);
+	assert_non_null(f->ctx.st);
+	api_ctx_store_give(&f->ctx);
+	api_stores_close(f->ctx.stores);
+	f->ctx.stores = NULL;
+	f->ctx.st = own;
+}
+
+struct taker {
+	struct api_stores *p;
+	atomic_int waited;
+	store *got;
+};
+
+static void
+note_wait(void *arg)
+{
+	struct taker *t = arg;
+
+	atomic_store(&t->waited, 1);
+}
+
+static void *
+take_one(void *arg)
+{
+	struct taker *t = arg;
+
+	t->got = api_stores_take(t->p, note_wait, t);
+	return NULL;
+}
+
+static void
+test_stores_wait_for_a_free_handle(void **state)
+{
+	struct fixture *f = *state;
+	struct taker t = { 0 };
+	store *a, *b;
+	pthread_t th;
+	char err[256];
+	int64_t deadline;
+
+	t.p = api_stores_open(f->path, 2, err, sizeof(err));
+	assert_non_null(t.p);
+	a = api_stores_take(t.p, note_wait, &t);
+	b = api_stores_take(t.p, note_wait, &t);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_ptr_not_equal(a, b);
+	assert_int_equal(atomic_load(&t.waited), 0);
+	assert_int_equal(pthread_create(&th, NULL, take_one, &t), 0);
+	deadline = util_now_ms() + 10000;
+	while (!atomic_load(&t.waited) && util_now_ms() < deadline)
+		usleep(1000);
+	assert_int_equal(atomic_load(&t.waited), 1); /* told the server before waiting */
+	api_stores_give(t.p, b);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_ptr_equal(t.got, b);
+	api_stores_give(t.p, t.got);
+	api_stores_give(t.p, a);
+	api_stores_close(t.p);
+}
+
 int
 main(void)
 {
@@ -711,6 +807,9 @@ main(void)
 		    test_cleanup_batches_follow_the_hold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_auth_none, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_may_block, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_stores_lent_after_the_credentials, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stores_wait_for_a_free_handle, setup, teardown),
 	};
 
 	log_init("test_api_handlers", LOG_LVL_ERROR);

@@ -1,0 +1,47 @@
+/*
+ * api_stores: the responder's store handles, lent to its worker threads a
+ * request at a time.
+ *
+ * Every SQLite connection keeps its own parsed schema, prepared statements
+ * and page cache: about 170 KiB once it has served reads and writes.  One
+ * connection per worker made that sixteen times over, though SQLite lets
+ * one writer in at a time and most reads never reach the store (nginx
+ * keeps them, or the shared snapshot answers them).  So the workers share
+ * a few handles: a request takes one once its credentials are checked,
+ * and gives it back when its answer is made, before the answer is sent.
+ *
+ * api_stores_take() waits when every handle is lent; before it waits it
+ * calls before_wait (the server lets another thread accept meanwhile).  A
+ * handle is used by one thread at a time, which is all SQLite's
+ * multi-thread mode (SQLITE_OPEN_NOMUTEX) asks.
+ */
+#ifndef LS_API_STORES_H
+#define LS_API_STORES_H
+
+#include <stddef.h>
+
+#include "sql/store.h"
+
+/* Handles for n worker threads: a quarter of them, at least 2 (or n). */
+int api_stores_for_threads(int threads);
+
+struct api_stores;
+
+/* n handles of db_path; NULL with a message in err when one cannot open. */
+struct api_stores *api_stores_open(const char *db_path, int n, char *err, size_t errlen);
+
+int api_stores_count(const struct api_stores *p);
+
+/* Handle i, for setting it up before the workers start (0 <= i < count). */
+store *api_stores_at(struct api_stores *p, int i);
+
+/* A free handle, waiting for one when none is; never NULL. */
+store *api_stores_take(struct api_stores *p, void (*before_wait)(void *arg), void *arg);
+
+/* Gives back a handle api_stores_take() lent. */
+void api_stores_give(struct api_stores *p, store *st);
+
+/* Closes every handle (none may be lent); NULL is fine. */
+void api_stores_close(struct api_stores *p);
+
+#endif
