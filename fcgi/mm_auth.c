@@ -29,8 +29,13 @@ struct mm_auth_ent {
 	char *key;
 	size_t klen;
 	char value[MM_AUTH_ID_MAX + 1];
-	int64_t expires; /* mono ms; 0 = empty */
+	int64_t expires;       /* mono ms; 0 = empty */
+	atomic_int refreshing; /* a request is asking Mattermost again (MM_HIT_REFRESH) */
 };
+
+/* What mm_cache_get() found besides the value. */
+#define MM_HIT_RAN_OUT 1 /* the key is there, its time has run out */
+#define MM_HIT_REFRESH 2 /* live, in its last fifth: the caller asks again */
 
 struct mm_auth_cache {
 	pthread_rwlock_t mu; /* look-ups share it; changes take it alone */
@@ -120,14 +125,23 @@ mm_hash(const char *k, size_t len)
 	return (size_t)(h ^ (h >> 32));
 }
 
-/* Copies the live value of key into value; 1 when found. */
+/*
+ * Copies the live value of key into value; 1 when found.  *hit gets
+ * MM_HIT_RAN_OUT when key is there but its time has run out, or
+ * MM_HIT_REFRESH for the first caller that finds it live within the last
+ * fifth of ttl_ms (ttl_ms 0: never): that caller asks Mattermost again and
+ * puts the answer (or mm_cache_unflag()s), while the others go on using
+ * the entry, so a token in steady use never runs out under its readers.
+ */
 static int
-mm_cache_get(struct mm_auth_cache *c, const char *key, size_t len, char *value)
+mm_cache_get(
+    struct mm_auth_cache *c, const char *key, size_t len, char *value, long ttl_ms, int *hit)
 {
 	size_t h = mm_hash(key, len), i;
 	int64_t now = util_mono_ms();
-	int found = 0;
+	int found = 0, no = 0;
 
+	*hit = 0;
 	pthread_rwlock_rdlock(&c->mu);
 	for (i = 0; i < MM_AUTH_PROBE; i++) {
 		const struct mm_auth_ent *e = &c->slots[(h + i) & (MM_AUTH_SLOTS - 1)];
@@ -138,6 +152,11 @@ mm_cache_get(struct mm_auth_cache *c, const char *key, size_t len, char *value)
 		if (e->expires > now) {
 			memcpy(value, e->value, sizeof(e->value));
 			found = 1;
+			if (ttl_ms > 0 && e->expires - now < ttl_ms / 5 &&
+			    atomic_compare_exchange_strong(&e->refreshing, &no, 1))
+				*hit = MM_HIT_REFRESH;
+		} else {
+			*hit = MM_HIT_RAN_OUT;
 		}
 		break;
 	}
@@ -177,6 +196,22 @@ mm_cache_put(struct mm_auth_cache *c, const char *key, size_t len, const char *v
 	victim->klen = len;
 	snprintf(victim->value, sizeof(victim->value), "%s", value);
 	victim->expires = now + ttl_ms;
+	pthread_rwlock_unlock(&c->mu);
+}
+
+/* A refresh that got no answer: the next caller in the last fifth tries. */
+static void
+mm_cache_unflag(struct mm_auth_cache *c, const char *key, size_t len)
+{
+	size_t h = mm_hash(key, len), i;
+
+	pthread_rwlock_rdlock(&c->mu);
+	for (i = 0; i < MM_AUTH_PROBE; i++) {
+		struct mm_auth_ent *e = &c->slots[(h + i) & (MM_AUTH_SLOTS - 1)];
+
+		if (e->key != NULL && e->klen == len && memcmp(e->key, key, len) == 0)
+			atomic_store(&e->refreshing, 0);
+	}
 	pthread_rwlock_unlock(&c->mu);
 }
 
@@ -426,39 +461,18 @@ mm_auth_user(struct mm_auth *a, const char *token, size_t len, char user_id[MM_A
 	return mm_auth_user_from(a, token, len, NULL, user_id, NULL);
 }
 
-enum mm_auth_result
-mm_auth_user_from(struct mm_auth *a, const char *token, size_t len, const char *client,
-    char user_id[MM_AUTH_ID_MAX + 1], int *retry_s)
+/*
+ * Asks Mattermost who token is and caches the answer: MM_AUTH_OK with
+ * user_id, MM_AUTH_UNAUTHENTICATED, or MM_AUTH_UNAVAILABLE (not cached).
+ */
+static enum mm_auth_result
+mm_auth_ask_who(struct mm_auth *a, const char *token, size_t len, char user_id[MM_AUTH_ID_MAX + 1])
 {
 	struct mm_http_resp r;
 	struct json_object *o = NULL, *id;
 	enum mm_auth_result res;
-	char value[MM_AUTH_ID_MAX + 1];
-	int retry = 0;
 	long status;
 
-	user_id[0] = '\0';
-	if (retry_s != NULL)
-		*retry_s = 0;
-	if (a == NULL)
-		return MM_AUTH_UNAVAILABLE;
-	if (!mm_token_ok(token, len))
-		return MM_AUTH_UNAUTHENTICATED;
-	if (mm_cache_get(&a->users, token, len, value)) {
-		atomic_fetch_add(&a->hits, 1);
-		memcpy(user_id, value, sizeof(value));
-		return MM_AUTH_OK;
-	}
-	if (mm_cache_get(&a->refused, token, len, value)) {
-		atomic_fetch_add(&a->hits, 1);
-		return MM_AUTH_UNAUTHENTICATED;
-	}
-	if (mm_client_charge(a, client, &retry) != 0) {
-		atomic_fetch_add(&a->throttled, 1);
-		if (retry_s != NULL)
-			*retry_s = retry;
-		return MM_AUTH_THROTTLED;
-	}
 	status = mm_auth_ask_user(a, "/api/v4/users/me", token, len, &r);
 	if (status < 0)
 		return MM_AUTH_UNAVAILABLE; /* every thread it may use is waiting */
@@ -481,35 +495,68 @@ mm_auth_user_from(struct mm_auth *a, const char *token, size_t len, const char *
 }
 
 enum mm_auth_result
-mm_auth_member(
-    struct mm_auth *a, const char *token, size_t len, const char *user_id, const char *channel_id)
+mm_auth_user_from(struct mm_auth *a, const char *token, size_t len, const char *client,
+    char user_id[MM_AUTH_ID_MAX + 1], int *retry_s)
+{
+	enum mm_auth_result res;
+	char value[MM_AUTH_ID_MAX + 1];
+	int retry = 0, hit, refused_hit;
+
+	user_id[0] = '\0';
+	if (retry_s != NULL)
+		*retry_s = 0;
+	if (a == NULL)
+		return MM_AUTH_UNAVAILABLE;
+	if (!mm_token_ok(token, len))
+		return MM_AUTH_UNAUTHENTICATED;
+	if (mm_cache_get(&a->users, token, len, value, a->cache_ms, &hit)) {
+		atomic_fetch_add(&a->hits, 1);
+		memcpy(user_id, value, sizeof(value));
+		if (hit != MM_HIT_REFRESH)
+			return MM_AUTH_OK;
+		/* Asked again before it runs out; no answer: the entry stands. */
+		res = mm_auth_ask_who(a, token, len, user_id);
+		if (res == MM_AUTH_UNAVAILABLE) {
+			mm_cache_unflag(&a->users, token, len);
+			memcpy(user_id, value, sizeof(value));
+			return MM_AUTH_OK;
+		}
+		return res;
+	}
+	if (mm_cache_get(&a->refused, token, len, value, 0, &refused_hit)) {
+		atomic_fetch_add(&a->hits, 1);
+		return MM_AUTH_UNAUTHENTICATED;
+	}
+	/*
+	 * A token Mattermost accepted before, whose entry has run out, is not
+	 * a new one: a reader busy past AUTH_CACHE_S is not throttled for it.
+	 */
+	if (hit != MM_HIT_RAN_OUT && mm_client_charge(a, client, &retry) != 0) {
+		atomic_fetch_add(&a->throttled, 1);
+		if (retry_s != NULL)
+			*retry_s = retry;
+		return MM_AUTH_THROTTLED;
+	}
+	return mm_auth_ask_who(a, token, len, user_id);
+}
+
+/*
+ * Asks Mattermost whether token's user is a member of channel_id and caches
+ * the answer under key; MM_AUTH_UNAVAILABLE is not cached.
+ */
+static enum mm_auth_result
+mm_auth_ask_member(struct mm_auth *a, const char *token, size_t len, const char *channel_id,
+    const char *key, size_t klen)
 {
 	struct mm_http_resp r;
 	enum mm_auth_result res;
-	char value[MM_AUTH_ID_MAX + 1], key[2 * MM_AUTH_ID_MAX + 260], *path, *esc;
-	size_t klen;
-	long status;
-	int n;
+	char *esc = mm_http_escape(channel_id);
+	char *path = xasprintf("/api/v4/channels/%s/members/me", esc);
+	long status = mm_auth_ask_user(a, path, token, len, &r);
 
-	if (a == NULL)
-		return MM_AUTH_UNAVAILABLE;
-	if (channel_id == NULL || channel_id[0] == '\0')
-		return MM_AUTH_DENIED;
-	n = snprintf(key, sizeof(key), "%s\n%s", user_id, channel_id);
-	if (n < 0 || (size_t)n >= sizeof(key))
-		return MM_AUTH_DENIED; /* no Mattermost id is that long */
-	klen = (size_t)n;
-	if (mm_cache_get(&a->members, key, klen, value)) {
-		atomic_fetch_add(&a->hits, 1);
-		return value[0] == '1' ? MM_AUTH_OK : MM_AUTH_DENIED;
-	}
-	esc = mm_http_escape(channel_id);
-	path = xasprintf("/api/v4/channels/%s/members/me", esc);
-	status = mm_auth_ask_user(a, path, token, len, &r);
 	if (status < 0) {
-		free(path);
-		free(esc);
-		return MM_AUTH_UNAVAILABLE; /* every thread it may use is waiting */
+		res = MM_AUTH_UNAVAILABLE; /* every thread it may use is waiting */
+		goto out;
 	}
 	if (status == 200) {
 		mm_cache_put(&a->members, key, klen, "1", a->cache_ms);
@@ -525,8 +572,41 @@ mm_auth_member(
 		res = MM_AUTH_UNAVAILABLE;
 	}
 	mm_http_resp_free(&r);
+out:
 	free(path);
 	free(esc);
+	return res;
+}
+
+enum mm_auth_result
+mm_auth_member(
+    struct mm_auth *a, const char *token, size_t len, const char *user_id, const char *channel_id)
+{
+	enum mm_auth_result res, cached;
+	char value[MM_AUTH_ID_MAX + 1], key[2 * MM_AUTH_ID_MAX + 260];
+	size_t klen;
+	int n, hit;
+
+	if (a == NULL)
+		return MM_AUTH_UNAVAILABLE;
+	if (channel_id == NULL || channel_id[0] == '\0')
+		return MM_AUTH_DENIED;
+	n = snprintf(key, sizeof(key), "%s\n%s", user_id, channel_id);
+	if (n < 0 || (size_t)n >= sizeof(key))
+		return MM_AUTH_DENIED; /* no Mattermost id is that long */
+	klen = (size_t)n;
+	if (!mm_cache_get(&a->members, key, klen, value, a->cache_ms, &hit))
+		return mm_auth_ask_member(a, token, len, channel_id, key, klen);
+	atomic_fetch_add(&a->hits, 1);
+	cached = value[0] == '1' ? MM_AUTH_OK : MM_AUTH_DENIED;
+	if (hit != MM_HIT_REFRESH)
+		return cached;
+	/* Asked again before it runs out; no answer: the entry stands. */
+	res = mm_auth_ask_member(a, token, len, channel_id, key, klen);
+	if (res == MM_AUTH_UNAVAILABLE) {
+		mm_cache_unflag(&a->members, key, klen);
+		return cached;
+	}
 	return res;
 }
 

@@ -11,7 +11,11 @@
  * cannot push valid ones out) for AUTH_CACHE_S seconds (default and most
  * 15); mm_auth_member() asks /api/v4/channels/{id}/members/me as that user
  * and caches yes/no per user and channel for the same time.  A 401 from
- * either moves the token from the first cache to the second at once.
+ * either moves the token from the first cache to the second at once.  The
+ * first request that finds an entry in the last fifth of its time asks
+ * again (the others go on using the entry), so an entry in use never runs
+ * out under a crowd of readers that would all ask at once; when that
+ * request gets no answer, the entry stands until it runs out.
  *
  * Hostile load (issue 13).  Every unknown token costs a Mattermost call
  * and a worker thread waiting for it, so:
@@ -19,7 +23,8 @@
  *     AUTH_CLIENT_LOOKUPS (20) look-ups of tokens not in either cache per
  *     MM_AUTH_CLIENT_WINDOW_MS; beyond that mm_auth_user_from() answers
  *     MM_AUTH_THROTTLED with the seconds until the window ends (a 429 with
- *     Retry-After), without asking;
+ *     Retry-After), without asking.  A valid token whose entry has run out
+ *     (still in its slot) is checked again free of that budget;
  *   - at most mm_auth_limit_waiting() threads (the server sets half of
  *     its workers) wait on Mattermost for readers at once; a look-up beyond
  *     that is MM_AUTH_UNAVAILABLE at once (a quick 503), so the other half

@@ -456,6 +456,82 @@ test_auth_member_cache(void **state)
 	mm_auth_free(a);
 }
 
+/* Sleeps until ms have passed since start (util_mono_ms). */
+static void
+wait_until(int64_t start, long ms)
+{
+	while (util_mono_ms() - start < ms)
+		usleep(20000);
+}
+
+/*
+ * A token in use is asked about again in the last fifth of its time, by one
+ * request, while the entry still answers: it never runs out under its
+ * readers.  No answer then: the entry stands until it runs out.  A revoked
+ * token is found out at once.
+ */
+static void
+test_auth_refresh_before_run_out(void **state)
+{
+	struct mm_auth *a = auth_client(3000);
+	char user[MM_AUTH_ID_MAX + 1];
+	int64_t put;
+	int before;
+
+	(void)state;
+	srv_answer(200, "", "{\"id\":\"user1\"}");
+	before = srv_requests();
+	put = util_mono_ms();
+	assert_int_equal(mm_auth_user(a, "tokr", 4, user), MM_AUTH_OK);
+	assert_int_equal(mm_auth_user(a, "tokr", 4, user), MM_AUTH_OK);
+	assert_int_equal(srv_requests(), before + 1);
+	wait_until(put, 2600); /* the last fifth: 2400-3000 ms */
+	put = util_mono_ms();
+	assert_int_equal(mm_auth_user(a, "tokr", 4, user), MM_AUTH_OK);
+	assert_string_equal(user, "user1");
+	assert_int_equal(srv_requests(), before + 2);
+	assert_int_equal(mm_auth_user(a, "tokr", 4, user), MM_AUTH_OK);
+	assert_int_equal(srv_requests(), before + 2); /* a whole new time from there */
+	wait_until(put, 2600);
+	srv_answer(502, "", "{}");
+	assert_int_equal(mm_auth_user(a, "tokr", 4, user), MM_AUTH_OK);
+	assert_string_equal(user, "user1");
+	assert_int_equal(srv_requests(), before + 3);
+	srv_answer(401, "", "{}");
+	assert_int_equal(mm_auth_user(a, "tokr", 4, user), MM_AUTH_UNAUTHENTICATED);
+	assert_int_equal(srv_requests(), before + 4);
+	assert_int_equal(mm_auth_user(a, "tokr", 4, user), MM_AUTH_UNAUTHENTICATED);
+	assert_int_equal(srv_requests(), before + 4);
+	mm_auth_free(a);
+}
+
+/* The per-client budget counts new tokens, not a valid one whose entry ran out. */
+static void
+test_auth_budget_spares_a_known_token(void **state)
+{
+	char url[64], user[MM_AUTH_ID_MAX + 1];
+	struct mm_auth_config c = {
+		.token = "bot", .cache_ms = 300, .timeout_ms = 2000, .client_lookups = 1
+	};
+	struct mm_auth *a;
+	int64_t put;
+	int retry = 0;
+
+	(void)state;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", srv.port);
+	c.url = url;
+	a = mm_auth_new(&c);
+	srv_answer(200, "", "{\"id\":\"user1\"}");
+	put = util_mono_ms();
+	assert_int_equal(mm_auth_user_from(a, "tokb", 4, "10.0.0.9", user, &retry), MM_AUTH_OK);
+	wait_until(put, 400); /* ran out */
+	assert_int_equal(mm_auth_user_from(a, "tokb", 4, "10.0.0.9", user, &retry), MM_AUTH_OK);
+	assert_int_equal(
+	    mm_auth_user_from(a, "tokc", 4, "10.0.0.9", user, &retry), MM_AUTH_THROTTLED);
+	assert_true(retry >= 1);
+	mm_auth_free(a);
+}
+
 static void
 test_auth_no_cache(void **state)
 {
@@ -582,6 +658,8 @@ main(void)
 		cmocka_unit_test(test_auth_user_cache),
 		cmocka_unit_test(test_auth_member_cache),
 		cmocka_unit_test(test_auth_no_cache),
+		cmocka_unit_test(test_auth_refresh_before_run_out),
+		cmocka_unit_test(test_auth_budget_spares_a_known_token),
 		cmocka_unit_test(test_create_livestatus_post),
 		cmocka_unit_test(test_config),
 	};
