@@ -125,6 +125,21 @@ mm_hash(const char *k, size_t len)
 	return (size_t)(h ^ (h >> 32));
 }
 
+/* key's entry, live or not, or NULL; under c->mu (a key has one slot at most). */
+static struct mm_auth_ent *
+mm_cache_find(struct mm_auth_cache *c, const char *key, size_t len)
+{
+	size_t h = mm_hash(key, len), i;
+
+	for (i = 0; i < MM_AUTH_PROBE; i++) {
+		struct mm_auth_ent *e = &c->slots[(h + i) & (MM_AUTH_SLOTS - 1)];
+
+		if (e->key != NULL && e->klen == len && memcmp(e->key, key, len) == 0)
+			return e;
+	}
+	return NULL;
+}
+
 /*
  * Copies the live value of key into value; 1 when found.  *hit gets
  * MM_HIT_RAN_OUT when key is there but its time has run out, or
@@ -137,28 +152,20 @@ static int
 mm_cache_get(
     struct mm_auth_cache *c, const char *key, size_t len, char *value, long ttl_ms, int *hit)
 {
-	size_t h = mm_hash(key, len), i;
 	int64_t now = util_mono_ms();
+	struct mm_auth_ent *e;
 	int found = 0, no = 0;
 
 	*hit = 0;
 	pthread_rwlock_rdlock(&c->mu);
-	for (i = 0; i < MM_AUTH_PROBE; i++) {
-		const struct mm_auth_ent *e = &c->slots[(h + i) & (MM_AUTH_SLOTS - 1)];
-
-		if (e->key == NULL || e->klen != len || memcmp(e->key, key, len) != 0)
-			continue;
-		/* An expired entry is left for mm_cache_put() to reuse. */
-		if (e->expires > now) {
-			memcpy(value, e->value, sizeof(e->value));
-			found = 1;
-			if (ttl_ms > 0 && e->expires - now < ttl_ms / 5 &&
-			    atomic_compare_exchange_strong(&e->refreshing, &no, 1))
-				*hit = MM_HIT_REFRESH;
-		} else {
-			*hit = MM_HIT_RAN_OUT;
-		}
-		break;
+	if ((e = mm_cache_find(c, key, len)) != NULL && e->expires > now) {
+		memcpy(value, e->value, sizeof(e->value));
+		found = 1;
+		if (ttl_ms > 0 && e->expires - now < ttl_ms / 5 &&
+		    atomic_compare_exchange_strong(&e->refreshing, &no, 1))
+			*hit = MM_HIT_REFRESH;
+	} else if (e != NULL) {
+		*hit = MM_HIT_RAN_OUT; /* left for mm_cache_put() to reuse */
 	}
 	pthread_rwlock_unlock(&c->mu);
 	return found;
@@ -203,30 +210,22 @@ mm_cache_put(struct mm_auth_cache *c, const char *key, size_t len, const char *v
 static void
 mm_cache_unflag(struct mm_auth_cache *c, const char *key, size_t len)
 {
-	size_t h = mm_hash(key, len), i;
+	struct mm_auth_ent *e;
 
 	pthread_rwlock_rdlock(&c->mu);
-	for (i = 0; i < MM_AUTH_PROBE; i++) {
-		struct mm_auth_ent *e = &c->slots[(h + i) & (MM_AUTH_SLOTS - 1)];
-
-		if (e->key != NULL && e->klen == len && memcmp(e->key, key, len) == 0)
-			atomic_store(&e->refreshing, 0);
-	}
+	if ((e = mm_cache_find(c, key, len)) != NULL)
+		atomic_store(&e->refreshing, 0);
 	pthread_rwlock_unlock(&c->mu);
 }
 
 static void
 mm_cache_drop(struct mm_auth_cache *c, const char *key, size_t len)
 {
-	size_t h = mm_hash(key, len), i;
+	struct mm_auth_ent *e;
 
 	pthread_rwlock_wrlock(&c->mu);
-	for (i = 0; i < MM_AUTH_PROBE; i++) {
-		struct mm_auth_ent *e = &c->slots[(h + i) & (MM_AUTH_SLOTS - 1)];
-
-		if (e->key != NULL && e->klen == len && memcmp(e->key, key, len) == 0)
-			mm_ent_clear(e);
-	}
+	if ((e = mm_cache_find(c, key, len)) != NULL)
+		mm_ent_clear(e);
 	pthread_rwlock_unlock(&c->mu);
 }
 
