@@ -13,11 +13,17 @@
 #define API_MSG_FULL "store full: the disk holding the database has no room left"
 #define API_MSG_INTERNAL "internal error"
 
-void
-api_ctx_store_take(struct api_ctx *ctx)
+int
+api_ctx_store_take(struct api_ctx *ctx, int write, struct api_resp *resp)
 {
-	if (ctx->stores != NULL && ctx->st == NULL)
-		ctx->st = api_stores_take(ctx->stores, ctx->may_block, ctx->may_block_arg);
+	if (ctx->stores == NULL || ctx->st != NULL)
+		return 0;
+	ctx->st = api_stores_take(ctx->stores, write ? API_STORES_WRITE : API_STORES_READ,
+	    ctx->may_block, ctx->may_block_arg);
+	if (ctx->st != NULL)
+		return 0;
+	api_store_failed(ctx, resp, STORE_BUSY, "take a store handle");
+	return -1;
 }
 
 void

@@ -68,11 +68,14 @@ struct api_ctx {
 };
 
 /*
- * Lends ctx a store handle for the rest of the request (ctx->st), when
- * it has none and ctx->stores is set.  The request may wait for it: may_block
- * is called first.  api_ctx_store_give() gives it back at the request's end.
+ * Lends ctx a store handle for the rest of the request (ctx->st), for
+ * reading (write 0) or writing, when it has none and ctx->stores is set.
+ * The request may wait for it (may_block is called first): 0, or -1 with a
+ * 503 "store busy" in resp when none came back in time
+ * (fcgi/api_stores.h).  api_ctx_store_give() gives it back at the
+ * request's end.
  */
-void api_ctx_store_take(struct api_ctx *ctx);
+int api_ctx_store_take(struct api_ctx *ctx, int write, struct api_resp *resp);
 void api_ctx_store_give(struct api_ctx *ctx);
 
 /*

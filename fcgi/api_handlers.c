@@ -667,7 +667,8 @@ api_read(struct api_ctx *ctx, const struct api_req *req, enum api_route r, const
 		api_resp_error(resp, 401, API_AUTH_READ_DENIED);
 		return;
 	}
-	api_ctx_store_take(ctx);
+	if (api_ctx_store_take(ctx, 0, resp) < 0)
+		return;
 	switch (r) {
 	case API_R_HEALTH:
 		api_may_block(ctx);
@@ -712,15 +713,15 @@ api_handle(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp
 			return;
 		}
 		api_may_block(ctx);
-		api_ctx_store_take(ctx);
-		api_metrics(ctx, resp);
+		if (api_ctx_store_take(ctx, 0, resp) == 0)
+			api_metrics(ctx, resp);
 		return;
 	}
 	if (r == API_R_GATEWAY) {
 		/* Its own credentials: PLUGIN_SECRET or a gateway's key. */
 		api_may_block(ctx);
-		api_ctx_store_take(ctx);
-		api_gateway_boxes(ctx, req, resp);
+		if (api_ctx_store_take(ctx, 1, resp) == 0)
+			api_gateway_boxes(ctx, req, resp);
 		return;
 	}
 	if (m == API_M_GET || m == API_M_HEAD) {
@@ -732,7 +733,8 @@ api_handle(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp
 		return;
 	}
 	api_may_block(ctx);
-	api_ctx_store_take(ctx);
+	if (api_ctx_store_take(ctx, 1, resp) < 0)
+		return;
 	if (m == API_M_POST)
 		api_create(ctx, req, resp);
 	else if (m == API_M_PUT)

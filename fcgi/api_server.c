@@ -671,8 +671,7 @@ api_run_open(struct api_run *r)
 	char err[512];
 	int i, nstores;
 
-	r->stores =
-	    api_stores_open(cfg->db_path, api_stores_for_threads(r->threads), err, sizeof(err));
+	r->stores = api_stores_open(cfg->db_path, api_stores_per_use(r->threads), err, sizeof(err));
 	if (r->stores == NULL) {
 		log_error("cannot open the store", "err", err);
 		return -1;

@@ -48,8 +48,9 @@
  * A connection nginx keeps open is left as it is.
  *
  * Each worker owns one notifier; store handles, a quarter as many as the
- * workers, are lent to them a request at a time (api_stores.h); the
- * snapshot cache and the auth state are shared.  Returns the process exit status.
+ * workers (half for reads, half for writes), are lent to them a request
+ * at a time (api_stores.h); the snapshot cache and the auth state are
+ * shared.  Returns the process exit status.
  */
 #ifndef LS_API_SERVER_H
 #define LS_API_SERVER_H

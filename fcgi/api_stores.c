@@ -1,42 +1,58 @@
 /* api_stores.c: store handles lent a request at a time (api_stores.h). */
 #include "fcgi/api_stores.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "common/xmalloc.h"
 
+/* The handles of one use: a stack of those not lent. */
+struct api_stores_pool {
+	pthread_cond_t freed;
+	store **idle;
+	int nidle;
+};
+
 struct api_stores {
 	pthread_mutex_t lock;
-	pthread_cond_t freed;
-	store **all;
-	store **idle; /* a stack of the handles not lent */
-	int n, nidle;
+	struct api_stores_pool pool[2]; /* by enum api_stores_use */
+	store **all;                    /* reads' handles first, then writes' */
+	int n, per_use;
 };
 
 int
-api_stores_for_threads(int threads)
+api_stores_per_use(int threads)
 {
-	int n = (threads + 3) / 4;
+	int n = threads / 8;
 
-	if (n < 2)
-		n = 2;
-	return n < threads ? n : threads;
+	return n < 1 ? 1 : n;
 }
 
 struct api_stores *
-api_stores_open(const char *db_path, int n, char *err, size_t errlen)
+api_stores_open(const char *db_path, int per_use, char *err, size_t errlen)
 {
 	struct api_stores *p = xcalloc(1, sizeof(*p));
+	pthread_condattr_t attr;
+	int u;
 
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->freed, NULL);
-	p->all = xcalloc((size_t)n, sizeof(*p->all));
-	p->idle = xcalloc((size_t)n, sizeof(*p->idle));
-	for (p->n = 0; p->n < n; p->n++) {
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	for (u = 0; u < 2; u++) {
+		pthread_cond_init(&p->pool[u].freed, &attr);
+		p->pool[u].idle = xcalloc((size_t)per_use, sizeof(store *));
+	}
+	pthread_condattr_destroy(&attr);
+	p->per_use = per_use;
+	p->all = xcalloc((size_t)per_use * 2, sizeof(*p->all));
+	for (p->n = 0; p->n < per_use * 2; p->n++) {
+		struct api_stores_pool *pool = &p->pool[p->n / per_use];
+
 		if (store_open(db_path, &p->all[p->n], err, errlen) != STORE_OK)
 			goto fail;
-		p->idle[p->nidle++] = p->all[p->n];
+		pool->idle[pool->nidle++] = p->all[p->n];
 	}
 	return p;
 fail:
@@ -57,20 +73,34 @@ api_stores_at(struct api_stores *p, int i)
 }
 
 store *
-api_stores_take(struct api_stores *p, void (*before_wait)(void *arg), void *arg)
+api_stores_take(
+    struct api_stores *p, enum api_stores_use use, void (*before_wait)(void *arg), void *arg)
 {
-	store *st;
+	struct api_stores_pool *pool = &p->pool[use == API_STORES_WRITE];
+	struct timespec until;
+	store *st = NULL;
 
 	pthread_mutex_lock(&p->lock);
-	if (p->nidle == 0 && before_wait != NULL) {
-		/* Not under the lock: the server takes its own. */
-		pthread_mutex_unlock(&p->lock);
-		before_wait(arg);
-		pthread_mutex_lock(&p->lock);
+	if (pool->nidle == 0) {
+		if (before_wait != NULL) {
+			/* Not under the lock: the server takes its own. */
+			pthread_mutex_unlock(&p->lock);
+			before_wait(arg);
+			pthread_mutex_lock(&p->lock);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += STORE_BUSY_TIMEOUT_MS / 1000;
+		until.tv_nsec += (STORE_BUSY_TIMEOUT_MS % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (pool->nidle == 0 &&
+		    pthread_cond_timedwait(&pool->freed, &p->lock, &until) != ETIMEDOUT)
+			;
 	}
-	while (p->nidle == 0)
-		pthread_cond_wait(&p->freed, &p->lock);
-	st = p->idle[--p->nidle];
+	if (pool->nidle > 0)
+		st = pool->idle[--pool->nidle];
 	pthread_mutex_unlock(&p->lock);
 	return st;
 }
@@ -78,9 +108,15 @@ api_stores_take(struct api_stores *p, void (*before_wait)(void *arg), void *arg)
 void
 api_stores_give(struct api_stores *p, store *st)
 {
+	struct api_stores_pool *pool;
+	int i;
+
+	for (i = 0; i < p->n && p->all[i] != st; i++)
+		;
+	pool = &p->pool[i >= p->per_use];
 	pthread_mutex_lock(&p->lock);
-	p->idle[p->nidle++] = st;
-	pthread_cond_signal(&p->freed);
+	pool->idle[pool->nidle++] = st;
+	pthread_cond_signal(&pool->freed);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -93,9 +129,11 @@ api_stores_close(struct api_stores *p)
 		return;
 	for (i = 0; i < p->n; i++)
 		store_close(p->all[i]);
+	for (i = 0; i < 2; i++) {
+		free(p->pool[i].idle);
+		pthread_cond_destroy(&p->pool[i].freed);
+	}
 	free(p->all);
-	free(p->idle);
-	pthread_cond_destroy(&p->freed);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 }

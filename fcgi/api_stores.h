@@ -10,10 +10,15 @@
  * a few handles: a request takes one once its credentials are checked,
  * and gives it back when its answer is made, before the answer is sent.
  *
- * api_stores_take() waits when every handle is lent; before it waits it
- * calls before_wait (the server lets another thread accept meanwhile).  A
- * handle is used by one thread at a time, which is all SQLite's
- * multi-thread mode (SQLITE_OPEN_NOMUTEX) asks.
+ * Reads and writes have handles of their own: a write may hold its handle
+ * for STORE_BUSY_TIMEOUT_MS while another process holds the write lock,
+ * and reads (WAL: never blocked by a writer) must not queue behind it.
+ *
+ * api_stores_take() waits when every handle of its kind is lent, at most
+ * STORE_BUSY_TIMEOUT_MS, as long as SQLite itself waits for a lock; before
+ * it waits it calls before_wait (the server lets another thread accept
+ * meanwhile).  A handle is used by one thread at a time, which is all
+ * SQLite's multi-thread mode (SQLITE_OPEN_NOMUTEX) asks.
  */
 #ifndef LS_API_STORES_H
 #define LS_API_STORES_H
@@ -22,21 +27,34 @@
 
 #include "sql/store.h"
 
-/* Handles for n worker threads: a quarter of them, at least 2 (or n). */
-int api_stores_for_threads(int threads);
+enum api_stores_use {
+	API_STORES_READ,
+	API_STORES_WRITE,
+};
+
+/* Handles of each kind for n worker threads: an eighth of them, at least 1. */
+int api_stores_per_use(int threads);
 
 struct api_stores;
 
-/* n handles of db_path; NULL with a message in err when one cannot open. */
-struct api_stores *api_stores_open(const char *db_path, int n, char *err, size_t errlen);
+/*
+ * per_use handles for reads and as many for writes, of db_path; NULL with
+ * a message in err when one cannot open.
+ */
+struct api_stores *api_stores_open(const char *db_path, int per_use, char *err, size_t errlen);
 
+/* All handles, both kinds. */
 int api_stores_count(const struct api_stores *p);
 
 /* Handle i, for setting it up before the workers start (0 <= i < count). */
 store *api_stores_at(struct api_stores *p, int i);
 
-/* A free handle, waiting for one when none is; never NULL. */
-store *api_stores_take(struct api_stores *p, void (*before_wait)(void *arg), void *arg);
+/*
+ * A free handle for use, waiting for one when none is; NULL when none came
+ * back within STORE_BUSY_TIMEOUT_MS (the caller answers "store busy").
+ */
+store *api_stores_take(
+    struct api_stores *p, enum api_stores_use use, void (*before_wait)(void *arg), void *arg);
 
 /* Gives back a handle api_stores_take() lent. */
 void api_stores_give(struct api_stores *p, store *st);

@@ -593,6 +593,34 @@ class TestHealthDegraded(unittest.TestCase):
             r = s.request("POST", "/api/v1/sessions", {"session_key": "k"})
             self.assertEqual(r.json, {"error": "internal error"})
 
+    def test_readers_do_not_wait_behind_writers_held_by_the_lock(self):
+        """Writers waiting out the busy timeout on a lock another process holds
+        keep their store handles meanwhile; reads have handles of their own."""
+        with Stack() as s:
+            self.serving(s)
+            con = sqlite3.connect(s.db, isolation_level=None, timeout=1)
+            done = []
+            writers = [threading.Thread(target=lambda i=i: done.append(s.request(
+                "POST", "/api/v1/sessions", {"session_key": "k%d" % i}, timeout=60).status))
+                for i in range(8)]
+            try:
+                con.execute("BEGIN IMMEDIATE")  # the write lock, held
+                for w in writers:
+                    w.start()
+                t0, reads = time.monotonic(), 0
+                while time.monotonic() - t0 < 2 and reads < 400:  # bounded
+                    r = s.request("GET", "/api/v1/health", timeout=60)
+                    self.assertEqual(r.status, 200, r)
+                    reads += 1
+                # every writer still waits for the lock: no read waited for one
+                self.assertEqual(done, [], "a read waited until writers gave up")
+            finally:
+                con.execute("ROLLBACK")
+                con.close()
+                for w in writers:
+                    w.join()
+            self.assertTrue(set(done) <= {201, 503} and len(done) == 8, done)
+
     def test_store_busy_is_503(self):
         with Stack() as s:
             self.serving(s)

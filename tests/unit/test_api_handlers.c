@@ -706,13 +706,13 @@ test_stores_lent_after_the_credentials(void **state)
 	struct answer a;
 	char err[256];
 
-	assert_int_equal(api_stores_for_threads(1), 1);
-	assert_int_equal(api_stores_for_threads(2), 2);
-	assert_int_equal(api_stores_for_threads(8), 2);
-	assert_int_equal(api_stores_for_threads(16), 4);
-	assert_int_equal(api_stores_for_threads(64), 16);
-	f->ctx.stores = api_stores_open(f->path, 2, err, sizeof(err));
+	assert_int_equal(api_stores_per_use(1), 1);
+	assert_int_equal(api_stores_per_use(8), 1);
+	assert_int_equal(api_stores_per_use(16), 2);
+	assert_int_equal(api_stores_per_use(64), 8);
+	f->ctx.stores = api_stores_open(f->path, 1, err, sizeof(err));
 	assert_non_null(f->ctx.stores);
+	assert_int_equal(api_stores_count(f->ctx.stores), 2);
 	f->ctx.st = NULL;
 	/* Turned away before its credentials pass: no handle taken. */
 	a = call(f, "GET", "/api/v1/sessions", NULL, NULL, NULL, NULL);
@@ -722,13 +722,13 @@ test_stores_lent_after_the_credentials(void **state)
 	    NULL);
 	assert_int_equal(a.status, 201);
 	answer_free(&a);
-	assert_non_null(f->ctx.st);
+	assert_ptr_equal(f->ctx.st, api_stores_at(f->ctx.stores, 1)); /* a writer's */
 	api_ctx_store_give(&f->ctx);
 	assert_null(f->ctx.st);
 	a = call(f, "GET", "/api/v1/sessions/b1", NULL, AUTH, NULL, NULL);
 	assert_int_equal(a.status, 200);
 	answer_free(&a);
-	assert_non_null(f->ctx.st);
+	assert_ptr_equal(f->ctx.st, api_stores_at(f->ctx.stores, 0)); /* a reader's */
 	api_ctx_store_give(&f->ctx);
 	api_stores_close(f->ctx.stores);
 	f->ctx.stores = NULL;
@@ -750,43 +750,73 @@ note_wait(void *arg)
 }
 
 static void *
-take_one(void *arg)
+take_write(void *arg)
 {
 	struct taker *t = arg;
 
-	t->got = api_stores_take(t->p, note_wait, t);
+	t->got = api_stores_take(t->p, API_STORES_WRITE, note_wait, t);
 	return NULL;
 }
 
+/*
+ * With every writer's handle lent, a write waits (and says so first) for
+ * one to come back, while a read takes its own at once.
+ */
 static void
 test_stores_wait_for_a_free_handle(void **state)
 {
 	struct fixture *f = *state;
 	struct taker t = { 0 };
-	store *a, *b;
+	store *w1, *w2, *r;
 	pthread_t th;
 	char err[256];
 	int64_t deadline;
 
 	t.p = api_stores_open(f->path, 2, err, sizeof(err));
 	assert_non_null(t.p);
-	a = api_stores_take(t.p, note_wait, &t);
-	b = api_stores_take(t.p, note_wait, &t);
-	assert_non_null(a);
-	assert_non_null(b);
-	assert_ptr_not_equal(a, b);
+	w1 = api_stores_take(t.p, API_STORES_WRITE, note_wait, &t);
+	w2 = api_stores_take(t.p, API_STORES_WRITE, note_wait, &t);
+	assert_non_null(w1);
+	assert_non_null(w2);
+	assert_ptr_not_equal(w1, w2);
 	assert_int_equal(atomic_load(&t.waited), 0);
-	assert_int_equal(pthread_create(&th, NULL, take_one, &t), 0);
+	assert_int_equal(pthread_create(&th, NULL, take_write, &t), 0);
 	deadline = util_now_ms() + 10000;
 	while (!atomic_load(&t.waited) && util_now_ms() < deadline)
 		usleep(1000);
 	assert_int_equal(atomic_load(&t.waited), 1); /* told the server before waiting */
-	api_stores_give(t.p, b);
+	r = api_stores_take(t.p, API_STORES_READ, NULL, NULL);
+	assert_non_null(r);
+	assert_ptr_not_equal(r, w1);
+	assert_ptr_not_equal(r, w2);
+	api_stores_give(t.p, w2);
 	assert_int_equal(pthread_join(th, NULL), 0);
-	assert_ptr_equal(t.got, b);
+	assert_ptr_equal(t.got, w2);
 	api_stores_give(t.p, t.got);
-	api_stores_give(t.p, a);
+	api_stores_give(t.p, w1);
+	api_stores_give(t.p, r);
 	api_stores_close(t.p);
+}
+
+/* A handle that never comes back: NULL after the store's busy timeout. */
+static void
+test_stores_wait_is_bounded(void **state)
+{
+	struct fixture *f = *state;
+	struct api_stores *p;
+	store *w;
+	char err[256];
+
+	p = api_stores_open(f->path, 1, err, sizeof(err));
+	assert_non_null(p);
+	w = api_stores_take(p, API_STORES_WRITE, NULL, NULL);
+	assert_non_null(w);
+	assert_null(api_stores_take(p, API_STORES_WRITE, NULL, NULL));
+	api_stores_give(p, w);
+	w = api_stores_take(p, API_STORES_WRITE, NULL, NULL);
+	assert_non_null(w);
+	api_stores_give(p, w);
+	api_stores_close(p);
 }
 
 int
@@ -810,6 +840,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_stores_lent_after_the_credentials, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stores_wait_for_a_free_handle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stores_wait_is_bounded, setup, teardown),
 	};
 
 	log_init("test_api_handlers", LOG_LVL_ERROR);
