@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Wall-clock milliseconds since the epoch. */
 int64_t util_now_ms(void);
@@ -15,6 +16,13 @@ int64_t util_mono_ms(void);
 
 /* Monotonic microseconds, for measuring short spans. */
 int64_t util_mono_us(void);
+
+/*
+ * The time ms milliseconds from now on clock (CLOCK_MONOTONIC, or
+ * CLOCK_REALTIME for a condition variable of default attributes), for
+ * pthread_cond_timedwait() and pthread_timedjoin_np().
+ */
+void util_deadline(struct timespec *ts, clockid_t clock, int64_t ms);
 
 /* 1 when s[0..len) is valid UTF-8 (no overlongs, surrogates or NUL). */
 int util_utf8_valid(const char *s, size_t len);

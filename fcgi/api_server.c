@@ -406,18 +406,6 @@ api_serve(struct api_worker *w, FCGX_Request *fr)
 		fr->detached = 1;
 }
 
-static void
-api_deadline(struct timespec *ts, long ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 static int64_t
 api_mono_ms(void)
 {
@@ -505,7 +493,7 @@ api_gate_enter(struct api_worker *w)
 			pthread_mutex_unlock(&g->lock);
 			return 1;
 		}
-		api_deadline(&ts, API_ACCEPT_WAKE_MS);
+		util_deadline(&ts, CLOCK_REALTIME, API_ACCEPT_WAKE_MS);
 		pthread_cond_timedwait(&g->cond, &g->lock, &ts);
 	}
 	pthread_mutex_unlock(&g->lock);
@@ -770,7 +758,7 @@ api_run_stop(struct api_run *r, int status)
 	pthread_mutex_unlock(&r->gate.lock);
 	if (write(r->stop_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
 		log_error("cannot signal the stop event", "err", strerror(errno));
-	api_deadline(&deadline, r->cfg->stop_grace_ms);
+	util_deadline(&deadline, CLOCK_REALTIME, r->cfg->stop_grace_ms);
 	for (i = 0; i < r->threads; i++) {
 		if (!r->workers[i].started)
 			continue;

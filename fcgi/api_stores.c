@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "common/util.h"
 #include "common/xmalloc.h"
 
 /* The handles of one use: a stack of those not lent. */
@@ -88,13 +89,7 @@ api_stores_take(
 			before_wait(arg);
 			pthread_mutex_lock(&p->lock);
 		}
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += STORE_BUSY_TIMEOUT_MS / 1000;
-		until.tv_nsec += (STORE_BUSY_TIMEOUT_MS % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		util_deadline(&until, CLOCK_MONOTONIC, STORE_BUSY_TIMEOUT_MS);
 		while (pool->nidle == 0 &&
 		    pthread_cond_timedwait(&pool->freed, &p->lock, &until) != ETIMEDOUT)
 			;

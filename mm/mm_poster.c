@@ -336,13 +336,7 @@ mm_sleep_until(struct mm_poster *p, int64_t until)
 		return;
 	if (wait > MM_IDLE_WAKE_MS)
 		wait = MM_IDLE_WAKE_MS;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += wait / 1000;
-	ts.tv_nsec += (wait % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	util_deadline(&ts, CLOCK_MONOTONIC, wait);
 	while (!p->kicked && !p->stopping) {
 		if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) == ETIMEDOUT)
 			break;

@@ -721,18 +721,6 @@ forward_round(struct forward *f, long timeout_ms)
 
 /* ---- the thread ---- */
 
-static void
-forward_deadline(struct timespec *ts, int64_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 static void *
 forward_main(void *arg)
 {
@@ -747,7 +735,7 @@ forward_main(void *arg)
 		if (f->stop && (now >= f->flush_until || (!f->kicked && next > f->flush_until)))
 			break;
 		if (!f->kicked && next > now) {
-			forward_deadline(&ts,
+			util_deadline(&ts, CLOCK_MONOTONIC,
 			    next - now < FORWARD_IDLE_POLL_MS ? next - now : FORWARD_IDLE_POLL_MS);
 			pthread_cond_timedwait(&f->cv, &f->mu, &ts);
 			if (!f->kicked && util_mono_ms() < next)

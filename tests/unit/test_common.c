@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -178,6 +179,26 @@ test_log_silent(void **state)
 	assert_non_null(strstr(buf, "loud test error"));
 }
 
+/* A deadline is now plus ms on its clock, normalized. */
+static void
+test_deadline(void **state)
+{
+	struct timespec a, b;
+	int64_t diff_ms;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		long ms = i == 0 ? 0 : i == 1 ? 999 : 1500;
+
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		util_deadline(&b, CLOCK_MONOTONIC, ms);
+		assert_true(b.tv_nsec >= 0 && b.tv_nsec < 1000000000L);
+		diff_ms = (int64_t)(b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+		assert_true(diff_ms >= ms && diff_ms < ms + 1000);
+	}
+}
+
 /* GnuTLS, loaded with libcurl but unused, is not set up at load time. */
 static void
 test_lcurl_prepare(void **state)
@@ -206,6 +227,7 @@ main(void)
 		cmocka_unit_test(test_log_level),
 		cmocka_unit_test(test_log_silent),
 		cmocka_unit_test(test_lcurl_prepare),
+		cmocka_unit_test(test_deadline),
 	};
 
 	return cmocka_run_group_tests_name("common", tests, NULL, NULL);
